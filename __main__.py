@@ -1,0 +1,30 @@
+"""redis-session-platform: wiring only. Config is parsed once (settings.config.load);
+components receive typed objects; consumers take Redis names from store.connection."""
+import pulumi
+
+from components.namespace import AppNamespace, AppNamespaceArgs
+from components.redis import RedisSessionStore, RedisSessionStoreArgs
+from components.was import WasApp, WasAppArgs
+from settings.config import load
+
+settings = load()
+
+namespace = AppNamespace("app", AppNamespaceArgs(name=settings.namespace, create=settings.create_namespace))
+in_namespace = pulumi.ResourceOptions(depends_on=[namespace])
+
+store = RedisSessionStore(
+    "redis", RedisSessionStoreArgs(settings=settings.redis, namespace=namespace.name), in_namespace)
+
+was_apps = [
+    WasApp(f"was-{app.name}", WasAppArgs(app=app, connection=store.connection),
+           pulumi.ResourceOptions(depends_on=[namespace, store]))
+    for app in settings.was_apps
+]
+
+pulumi.export("namespace", namespace.name)
+pulumi.export("redisMode", store.connection.mode)
+pulumi.export("redisHost", store.connection.host)
+pulumi.export("redisSentinelMasterSet", store.connection.sentinel_master_set)
+pulumi.export("redisSentinelNodes", list(store.connection.sentinel_nodes))
+pulumi.export("redisSecretName", store.connection.secret_name)
+pulumi.export("wasServices", [app.service_name for app in was_apps])

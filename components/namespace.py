@@ -1,0 +1,45 @@
+"""AppNamespace: the stack's namespace, created (Pod Security "restricted") or adopted."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from settings import names
+
+
+@dataclass(frozen=True)
+class AppNamespaceArgs:
+    """Inputs of AppNamespace."""
+
+    name: str
+    """Namespace name."""
+    create: bool
+    """Create it (True) or use an existing one (False)."""
+
+
+class AppNamespace(pulumi.ComponentResource):
+    """Namespace holder; `name` is what every other component deploys into."""
+
+    name: str
+
+    def __init__(self, name: str, args: AppNamespaceArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__("redis-session-platform:index:AppNamespace", name, None, opts)
+        self.name = args.name
+        if args.create:
+            k8s.core.v1.Namespace(
+                f"{name}-namespace",
+                metadata=k8s.meta.v1.ObjectMetaArgs(
+                    name=args.name,
+                    labels={
+                        "app.kubernetes.io/part-of": names.PART_OF,
+                        "app.kubernetes.io/managed-by": names.MANAGED_BY,
+                        "pod-security.kubernetes.io/enforce": "restricted",
+                        "pod-security.kubernetes.io/warn": "restricted",
+                    },
+                ),
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+        self.register_outputs({"name": args.name, "created": args.create})

@@ -1,0 +1,193 @@
+"""WasApp: one Spring web application server sharing its HTTP sessions through Redis.
+
+Deployment + Service + HPA + PDB. Spring Session settings are env vars computed from
+the RedisConnection (never typed by hand), in the property names of the app's Spring
+Boot major version; the password comes by secretKeyRef.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components.redis import RedisConnection
+from settings import names
+from settings.model import WasAppSettings
+
+COMPONENT = "was"
+RUN_AS_USER = 1000
+PRESTOP_SLEEP_SECONDS = 10
+SHUTDOWN_PHASE_SECONDS = 20
+# preStop sleep (endpoints drain) + Spring graceful shutdown + margin.
+TERMINATION_GRACE_SECONDS = PRESTOP_SLEEP_SECONDS + SHUTDOWN_PHASE_SECONDS + 15
+
+
+@dataclass(frozen=True)
+class WasAppArgs:
+    """Inputs of WasApp."""
+
+    app: WasAppSettings
+    """The app's settings."""
+    connection: RedisConnection
+    """Where sessions live (RedisSessionStore.connection)."""
+
+
+def _session_prefix(boot: int) -> str:
+    # Boot 4 moved Spring Session's Redis keys to spring.session.data.redis.*.
+    return "SPRING_SESSION_DATA_REDIS" if boot >= 4 else "SPRING_SESSION_REDIS"
+
+
+def _redis_prefix(boot: int) -> str:
+    # Boot 2: spring.redis.*; Boot 3+: spring.data.redis.*.
+    return "SPRING_REDIS" if boot == 2 else "SPRING_DATA_REDIS"
+
+
+def spring_env(app: WasAppSettings, conn: RedisConnection) -> list[dict]:
+    """Env vars (plain dicts) wiring Spring Session to Redis for this app."""
+    redis = _redis_prefix(app.boot_major)
+    session = _session_prefix(app.boot_major)
+    password = {"secretKeyRef": {"name": conn.secret_name, "key": conn.secret_key}}
+    env: list[dict] = []
+    if app.boot_major == 2:
+        env.append({"name": "SPRING_SESSION_STORE_TYPE", "value": "redis"})
+    if conn.mode == "standalone":
+        env += [
+            {"name": f"{redis}_HOST", "value": conn.host},
+            {"name": f"{redis}_PORT", "value": str(conn.port)},
+        ]
+    else:
+        env += [
+            {"name": f"{redis}_SENTINEL_MASTER", "value": conn.sentinel_master_set},
+            {"name": f"{redis}_SENTINEL_NODES", "value": ",".join(conn.sentinel_nodes)},
+            {"name": f"{redis}_SENTINEL_PASSWORD", "valueFrom": password},
+        ]
+    env += [
+        {"name": f"{redis}_PASSWORD", "valueFrom": password},
+        {"name": f"{redis}_DATABASE", "value": str(app.session_database)},
+        {"name": f"{session}_NAMESPACE", "value": app.session_namespace},
+        {"name": f"{session}_FLUSH_MODE", "value": app.flush_mode},
+        # spring.session.timeout wins over server.servlet.session.timeout; set both.
+        {"name": "SPRING_SESSION_TIMEOUT", "value": f"{app.session_timeout_seconds}s"},
+        {"name": "SERVER_SERVLET_SESSION_TIMEOUT", "value": f"{app.session_timeout_seconds}s"},
+    ]
+    if app.boot_major >= 3:
+        env.append({"name": f"{session}_REPOSITORY_TYPE", "value": app.repository_type})
+    if app.repository_type == "indexed":
+        # Redis gets notify-keyspace-events from the chart config; apps need no CONFIG.
+        env.append({"name": f"{session}_CONFIGURE_ACTION", "value": "none"})
+    env += [
+        {"name": "SERVER_SHUTDOWN", "value": "graceful"},
+        {"name": "SPRING_LIFECYCLE_TIMEOUT_PER_SHUTDOWN_PHASE", "value": f"{SHUTDOWN_PHASE_SECONDS}s"},
+        {"name": "MANAGEMENT_ENDPOINT_HEALTH_PROBES_ENABLED", "value": "true"},
+        {"name": "MANAGEMENT_ENDPOINTS_WEB_EXPOSURE_INCLUDE", "value": "health,prometheus"},
+        {"name": "MANAGEMENT_METRICS_TAGS_APPLICATION", "value": app.name},
+        {"name": "JAVA_TOOL_OPTIONS", "value": "-XX:MaxRAMPercentage=70.0 -Djava.io.tmpdir=/tmp"},
+    ]
+    return env
+
+
+def _probe(path: str, port: int, period: int, failures: int) -> dict:
+    return {"httpGet": {"path": path, "port": "http"}, "periodSeconds": period,
+            "timeoutSeconds": 3, "failureThreshold": failures}
+
+
+def pod_spec(app: WasAppSettings, conn: RedisConnection) -> dict:
+    """The Deployment's pod template spec (plain dict; also rendered for review)."""
+    selector = names.selector_labels(app.name, COMPONENT)
+    return {
+        "automountServiceAccountToken": False,
+        "terminationGracePeriodSeconds": TERMINATION_GRACE_SECONDS,
+        "securityContext": {
+            "runAsNonRoot": True,
+            "runAsUser": RUN_AS_USER,
+            "runAsGroup": RUN_AS_USER,
+            "fsGroup": RUN_AS_USER,
+            "seccompProfile": {"type": "RuntimeDefault"},
+        },
+        "topologySpreadConstraints": [
+            {"maxSkew": 1, "topologyKey": "kubernetes.io/hostname",
+             "whenUnsatisfiable": "ScheduleAnyway", "labelSelector": {"matchLabels": selector}},
+        ],
+        "containers": [{
+            "name": app.name,
+            "image": app.image,
+            "imagePullPolicy": "IfNotPresent",
+            "ports": [{"name": "http", "containerPort": app.port, "protocol": "TCP"}],
+            "env": [{"name": "SERVER_PORT", "value": str(app.port)}] + spring_env(app, conn),
+            "resources": app.resources.to_k8s(),
+            "startupProbe": _probe("/actuator/health/liveness", app.port, 5, 36),
+            "livenessProbe": _probe("/actuator/health/liveness", app.port, 10, 3),
+            "readinessProbe": _probe("/actuator/health/readiness", app.port, 5, 3),
+            "lifecycle": {"preStop": {"sleep": {"seconds": PRESTOP_SLEEP_SECONDS}}},
+            "securityContext": {
+                "allowPrivilegeEscalation": False,
+                "readOnlyRootFilesystem": True,
+                "runAsNonRoot": True,
+                "privileged": False,
+                "capabilities": {"drop": ["ALL"]},
+                "seccompProfile": {"type": "RuntimeDefault"},
+            },
+            "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
+        }],
+        "volumes": [{"name": "tmp", "emptyDir": {"sizeLimit": "256Mi"}}],
+    }
+
+
+class WasApp(pulumi.ComponentResource):
+    """A Spring WAS app with Redis-backed sessions."""
+
+    service_name: str
+    deployment: k8s.apps.v1.Deployment
+
+    def __init__(self, name: str, args: WasAppArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__("redis-session-platform:index:WasApp", name, None, opts)
+        app, conn = args.app, args.connection
+        ns = conn.namespace  # the Redis NetworkPolicy admits clients of its own namespace
+        selector = names.selector_labels(app.name, COMPONENT)
+        pod_labels = {**names.labels(app.name, COMPONENT, names.image_version(app.image)), **conn.client_labels}
+        meta = lambda: k8s.meta.v1.ObjectMetaArgs(  # noqa: E731 - one fresh copy per object
+            name=app.name, namespace=ns, labels=names.labels(app.name, COMPONENT, names.image_version(app.image)))
+        child = pulumi.ResourceOptions(parent=self)
+
+        self.deployment = k8s.apps.v1.Deployment(
+            f"{name}-deployment",
+            metadata=meta(),
+            spec={
+                "replicas": app.min_replicas,
+                "revisionHistoryLimit": 5,
+                "selector": {"matchLabels": selector},
+                "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}},
+                "template": {"metadata": {"labels": pod_labels}, "spec": pod_spec(app, conn)},
+            },
+            # The HPA owns the replica count after creation.
+            opts=pulumi.ResourceOptions(parent=self, ignore_changes=["spec.replicas"]),
+        )
+        service = k8s.core.v1.Service(
+            f"{name}-service",
+            metadata=meta(),
+            spec={"type": "ClusterIP", "selector": selector,
+                  "ports": [{"name": "http", "port": app.port, "targetPort": "http", "protocol": "TCP"}]},
+            opts=child,
+        )
+        k8s.autoscaling.v2.HorizontalPodAutoscaler(
+            f"{name}-hpa",
+            metadata=meta(),
+            spec={
+                "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": app.name},
+                "minReplicas": app.min_replicas,
+                "maxReplicas": app.max_replicas,
+                "metrics": [{"type": "Resource", "resource": {
+                    "name": "cpu", "target": {"type": "Utilization", "averageUtilization": app.target_cpu_percent}}}],
+            },
+            opts=child,
+        )
+        k8s.policy.v1.PodDisruptionBudget(
+            f"{name}-pdb",
+            metadata=meta(),
+            spec={"maxUnavailable": 1, "selector": {"matchLabels": selector}},
+            opts=child,
+        )
+        self.service_name = app.name
+        self.register_outputs({"serviceName": service.metadata.name, "deploymentName": self.deployment.metadata.name})

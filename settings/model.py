@@ -1,0 +1,214 @@
+"""Typed, frozen stack settings. Built once by settings.config.load(); every component
+receives these objects, never raw config."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+import pulumi
+
+
+@dataclass(frozen=True)
+class Image:
+    """A container image split the way Helm charts want it."""
+
+    registry: str
+    """Registry host, e.g. docker.io."""
+    repository: str
+    """Repository path, e.g. bitnamilegacy/redis."""
+    tag: str
+    """Pinned tag; never empty, never `latest`."""
+
+    @property
+    def ref(self) -> str:
+        """registry/repository:tag"""
+        return f"{self.registry}/{self.repository}:{self.tag}"
+
+
+@dataclass(frozen=True)
+class Resources:
+    """Container requests and limits (Kubernetes quantities)."""
+
+    cpu_request: str
+    """CPU request, e.g. 100m."""
+    cpu_limit: str
+    """CPU limit."""
+    memory_request: str
+    """Memory request, e.g. 256Mi."""
+    memory_limit: str
+    """Memory limit; the OOM killer's line."""
+
+    def to_k8s(self) -> dict:
+        """The `resources` block of a container spec."""
+        return {
+            "requests": {"cpu": self.cpu_request, "memory": self.memory_request},
+            "limits": {"cpu": self.cpu_limit, "memory": self.memory_limit},
+        }
+
+
+@dataclass(frozen=True)
+class SentinelSettings:
+    """Sentinel HA settings (topology `sentinel` only)."""
+
+    nodes: int
+    """Redis nodes, each with a Sentinel container; odd, >= 3."""
+    quorum: int
+    """Sentinels that must agree a master is down; a majority of `nodes`."""
+    down_after_ms: int
+    """Milliseconds without a reply before a node is subjectively down."""
+    failover_timeout_ms: int
+    """Failover timeout in milliseconds."""
+    master_set: str
+    """Master set name clients ask Sentinel for."""
+
+
+@dataclass(frozen=True)
+class RedisSettings:
+    """Everything the Redis component needs."""
+
+    topology: str
+    """`standalone` or `sentinel`."""
+    release_name: str
+    """Helm release name == chart fullnameOverride; every Redis object name derives from it."""
+    chart: str
+    """Chart reference (OCI URL)."""
+    chart_version: str
+    """Pinned chart version."""
+    redis_image: Image
+    """Redis server image."""
+    sentinel_image: Image
+    """Sentinel image (used in `sentinel` topology)."""
+    maxmemory: str
+    """maxmemory as given (normalised lower case), e.g. `192mb`."""
+    maxmemory_bytes: int
+    """maxmemory in bytes (Redis units: 1mb = 1024*1024)."""
+    maxmemory_policy: str
+    """maxmemory-policy."""
+    resources: Resources
+    """Redis container resources; memory request == limit."""
+    persistence_size: str
+    """PVC size per node."""
+    storage_class: str
+    """StorageClass; empty = cluster default."""
+    sentinel: Optional[SentinelSettings]
+    """Set iff topology is `sentinel`."""
+    keyspace_notifications: bool
+    """True when an app uses the indexed repository (needs `notify-keyspace-events Egx`)."""
+
+
+@dataclass(frozen=True)
+class WasAppSettings:
+    """One Spring WAS application."""
+
+    name: str
+    """DNS-1035 name; Deployment, Service and labels use it."""
+    image: str
+    """Image reference with a pinned tag."""
+    boot_major: int
+    """Spring Boot major version: 2, 3 or 4 (decides the property names)."""
+    min_replicas: int
+    """HPA minimum (and initial replicas)."""
+    max_replicas: int
+    """HPA maximum."""
+    session_timeout_seconds: int
+    """Session idle timeout."""
+    repository_type: str
+    """Spring Session repository: `default` (one hash per session) or `indexed`."""
+    flush_mode: str
+    """`on_save` or `immediate`."""
+    session_namespace: str
+    """Spring Session key namespace."""
+    session_database: int
+    """Dedicated Redis logical DB for this app's sessions (exact session count)."""
+    port: int
+    """HTTP port (also serves /actuator)."""
+    resources: Resources
+    """Container resources."""
+    target_cpu_percent: int
+    """HPA CPU utilisation target."""
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """Alert and dashboard thresholds: one object, used by PrometheusRule and Dashboard 007."""
+
+    sessions_high: int
+    """HighSessionCount fires above this many live sessions."""
+    memory_used_percent_warning: float
+    """used_memory as % of maxmemory: warning."""
+    memory_used_percent_critical: float
+    """used_memory as % of maxmemory: critical."""
+    container_memory_percent_warning: float
+    """Redis container working set as % of its limit: warning."""
+    fragmentation_warning: float
+    """mem_fragmentation_ratio: warning (seed checklist: 1.5)."""
+    fragmentation_critical: float
+    """mem_fragmentation_ratio: critical (seed checklist: 2.0, restart Redis)."""
+    connected_clients_high: int
+    """Too many client connections."""
+    jvm_heap_percent_warning: float
+    """JVM heap used % of max: warning."""
+
+
+@dataclass(frozen=True)
+class SlackSettings:
+    """Alertmanager → Slack routing; present only when slackChannel is set."""
+
+    channel: str
+    """Channel, e.g. #alerts."""
+    webhook_url: pulumi.Output
+    """Incoming webhook URL, a secret Output."""
+    send_resolved: bool
+    """Notify on resolve too."""
+
+
+@dataclass(frozen=True)
+class MonitoringSettings:
+    """kube-prometheus integration."""
+
+    prometheus_release: str
+    """Value of the `release` label Prometheus selects on."""
+    prometheus_namespace: str
+    """Namespace of Prometheus (allowed to scrape the exporter)."""
+    grafana_namespace: str
+    """Namespace where Grafana's sidecar looks for dashboards."""
+    exporter_image: str
+    """redis_exporter image with pinned tag."""
+    thresholds: Thresholds
+    """Shared thresholds."""
+    slack: Optional[SlackSettings]
+    """Slack routing, or None."""
+
+
+@dataclass(frozen=True)
+class Sizing:
+    """Declared load, checked against maxmemory."""
+
+    expected_peak_sessions: int
+    """Peak concurrent sessions across all apps."""
+    session_payload_bytes: int
+    """Typical serialized attribute bytes per session."""
+
+
+@dataclass(frozen=True)
+class StackSettings:
+    """The whole stack's settings."""
+
+    project: str
+    """Pulumi project name."""
+    stack: str
+    """Pulumi stack name."""
+    namespace: str
+    """Kubernetes namespace of everything but the dashboard."""
+    create_namespace: bool
+    """Create the namespace or use an existing one."""
+    kubernetes_version: str
+    """Kubernetes minor version for validation."""
+    redis: RedisSettings
+    """Redis."""
+    was_apps: tuple[WasAppSettings, ...]
+    """WAS applications, at least one."""
+    monitoring: MonitoringSettings
+    """Monitoring."""
+    sizing: Sizing
+    """Declared load."""

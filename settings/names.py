@@ -1,0 +1,83 @@
+"""Object names and labels, computed in one place.
+
+The Bitnami chart's names are a function of its fullname (we always set
+fullnameOverride = release name, so they are deterministic). Consumers (WAS, exporter,
+tests) take names from here, never from string literals: incident 2 (`redis` instead of
+`redis-master`) cannot be written.
+"""
+from __future__ import annotations
+
+PART_OF = "redis-session-platform"
+MANAGED_BY = "pulumi"
+REDIS_PORT = 6379
+SENTINEL_PORT = 26379
+EXPORTER_PORT = 9121
+PASSWORD_KEY = "redis-password"
+
+
+def redis_master_service(fullname: str) -> str:
+    """standalone: the Service in front of the master StatefulSet."""
+    return f"{fullname}-master"
+
+
+def redis_headless_service(fullname: str) -> str:
+    """Headless Service giving each Redis pod a DNS name."""
+    return f"{fullname}-headless"
+
+
+def redis_sentinel_service(fullname: str) -> str:
+    """sentinel: Service with 6379 and 26379 in front of all nodes."""
+    return fullname
+
+
+def redis_node_statefulset(fullname: str, topology: str) -> str:
+    """The chart's StatefulSet for the master (standalone) or all nodes (sentinel)."""
+    return f"{fullname}-master" if topology == "standalone" else f"{fullname}-node"
+
+
+def redis_pod_host(fullname: str, topology: str, index: int, namespace: str) -> str:
+    """Stable DNS name of Redis pod N."""
+    pod = f"{redis_node_statefulset(fullname, topology)}-{index}"
+    return f"{pod}.{redis_headless_service(fullname)}.{namespace}.svc.cluster.local"
+
+
+def service_host(service: str, namespace: str) -> str:
+    """Cluster DNS name of a Service."""
+    return f"{service}.{namespace}.svc.cluster.local"
+
+
+def redis_password_secret(fullname: str) -> str:
+    """Secret holding the generated Redis password under PASSWORD_KEY."""
+    return f"{fullname}-password"
+
+
+def redis_client_label(fullname: str) -> tuple[str, str]:
+    """The label the chart's NetworkPolicy (allowExternal=false) admits to Redis."""
+    return f"{fullname}-client", "true"
+
+
+def redis_pod_selector(fullname: str) -> dict[str, str]:
+    """Labels the chart puts on every Redis pod (app.kubernetes.io/*)."""
+    return {"app.kubernetes.io/name": "redis", "app.kubernetes.io/instance": fullname}
+
+
+def selector_labels(name: str, component: str) -> dict[str, str]:
+    """Immutable selector labels: never a version."""
+    return {
+        "app.kubernetes.io/name": name,
+        "app.kubernetes.io/component": component,
+        "app.kubernetes.io/part-of": PART_OF,
+    }
+
+
+def labels(name: str, component: str, version: str | None = None) -> dict[str, str]:
+    """Full object labels: selector labels plus managed-by and (optionally) version."""
+    out = {**selector_labels(name, component), "app.kubernetes.io/managed-by": MANAGED_BY}
+    if version:
+        out["app.kubernetes.io/version"] = version[:63]
+    return out
+
+
+def image_version(image: str) -> str:
+    """The tag of an image reference, as a label value."""
+    return image.rpartition(":")[2]
