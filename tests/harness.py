@@ -12,7 +12,7 @@ import json
 import runpy
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 import pulumi
 import yaml
@@ -149,16 +149,17 @@ def stack_config(stack: str, overrides: Optional[dict] = None, root: Path = ROOT
     return {f"{project['name']}:{k}": _to_config_string(v) for k, v in values.items()}
 
 
-def run_program(stack: str, overrides: Optional[dict] = None, preview: bool = False) -> Run:
-    """Run __main__.py for `stack` on a fresh mock runtime; never raises for program errors."""
+def run_with_mocks(body: Callable[[], Any], stack: str = "unit", config: Optional[dict[str, str]] = None,
+                   preview: bool = False) -> Run:
+    """Run `body` (which declares resources) on a fresh mock runtime; never raises for its errors."""
     run = Run()
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     pulumi.runtime.settings.reset_options()
     pulumi.runtime.set_mocks(RecordingMocks(run), project=PROJECT, stack=stack, preview=preview)
-    pulumi.runtime.set_all_config(stack_config(stack, overrides))
+    pulumi.runtime.set_all_config(config or {})
     try:
-        runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__")
+        body()
         loop.run_until_complete(pulumi.runtime.stack.wait_for_rpcs())
         root = pulumi.runtime.settings.get_root_resource()
         for key, out in (root.outputs if root else {}).items():
@@ -166,6 +167,27 @@ def run_program(stack: str, overrides: Optional[dict] = None, preview: bool = Fa
     except Exception as exc:  # noqa: BLE001 - the test inspects it
         run.error = exc
     finally:
+        if run.error is not None:  # drain what the failed program had queued
+            try:
+                loop.run_until_complete(pulumi.runtime.stack.wait_for_rpcs())
+            except Exception:  # noqa: BLE001 - already failed; nothing more to learn
+                pass
         pulumi.runtime.set_all_config({})
         loop.close()
     return run
+
+
+def run_program(stack: str, overrides: Optional[dict] = None, preview: bool = False) -> Run:
+    """Run the real __main__.py for `stack` (its real stack file, plus `overrides`)."""
+    return run_with_mocks(lambda: runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__"),
+                          stack, stack_config(stack, overrides), preview)
+
+
+def load_settings(stack: str, overrides: Optional[dict] = None):
+    """The parsed settings of a stack (no resources), for unit tests of components."""
+    from settings.config import load_from
+
+    raw = stack_config(stack, overrides)
+    get = lambda key: raw.get(f"{PROJECT}:{key}")  # noqa: E731
+    secret = lambda key: pulumi.Output.secret(get(key)) if get(key) else None  # noqa: E731
+    return load_from(get, secret, PROJECT, stack)

@@ -1,0 +1,99 @@
+"""WasApp in isolation: Spring Session wiring per Boot major and topology, pod hardening."""
+import pytest
+
+from components.redis import connection_for
+from components.was import WasApp, WasAppArgs, spring_env
+from tests.harness import load_settings, run_with_mocks
+
+APP = {"name": "shop", "image": "registry.example/shop:2.1.0"}
+
+
+def settings_for(topology, **app):
+    s = load_settings("dev", {"redisTopology": topology, "wasApps": [{**APP, **app}]})
+    return s.was_apps[0], connection_for(s.redis, "shop-ns")
+
+
+def env_map(env):
+    return {e["name"]: e.get("value", e.get("valueFrom")) for e in env}
+
+
+@pytest.mark.parametrize("boot,redis_prefix,session_prefix", [
+    (2, "SPRING_REDIS", "SPRING_SESSION_REDIS"),
+    (3, "SPRING_DATA_REDIS", "SPRING_SESSION_REDIS"),
+    (4, "SPRING_DATA_REDIS", "SPRING_SESSION_DATA_REDIS"),
+])
+def test_standalone_env_uses_master_service_and_secret_ref(boot, redis_prefix, session_prefix):
+    app, conn = settings_for("standalone", springBootMajor=boot, sessionTimeout="15m")
+    env = env_map(spring_env(app, conn))
+    assert env[f"{redis_prefix}_HOST"] == "redis-master.shop-ns.svc.cluster.local"
+    assert env[f"{redis_prefix}_PORT"] == "6379"
+    assert env[f"{redis_prefix}_PASSWORD"] == {"secretKeyRef": {"name": "redis-password", "key": "redis-password"}}
+    assert env[f"{redis_prefix}_DATABASE"] == "1"
+    assert env[f"{session_prefix}_NAMESPACE"] == "spring:session:shop"
+    assert env[f"{session_prefix}_FLUSH_MODE"] == "on_save"
+    assert env["SPRING_SESSION_TIMEOUT"] == "900s"
+    assert not any("SENTINEL" in name for name in env)
+    assert ("SPRING_SESSION_STORE_TYPE" in env) == (boot == 2)
+    if boot == 2:
+        assert env[f"{session_prefix}_CONFIGURE_ACTION"] == "none"  # indexed: Redis config does it
+        assert f"{session_prefix}_REPOSITORY_TYPE" not in env
+    else:
+        assert env[f"{session_prefix}_REPOSITORY_TYPE"] == "default"
+        assert f"{session_prefix}_CONFIGURE_ACTION" not in env
+
+
+@pytest.mark.parametrize("boot", [2, 3, 4])
+def test_sentinel_env_asks_sentinel_for_the_master(boot):
+    app, conn = settings_for("sentinel", springBootMajor=boot)
+    env = env_map(spring_env(app, conn))
+    prefix = "SPRING_REDIS" if boot == 2 else "SPRING_DATA_REDIS"
+    assert f"{prefix}_HOST" not in env
+    assert env[f"{prefix}_SENTINEL_MASTER"] == "mymaster"
+    assert env[f"{prefix}_SENTINEL_NODES"].split(",") == [
+        f"redis-node-{i}.redis-headless.shop-ns.svc.cluster.local:26379" for i in range(3)]
+    assert env[f"{prefix}_SENTINEL_PASSWORD"] == {"secretKeyRef": {"name": "redis-password", "key": "redis-password"}}
+
+
+def test_indexed_on_boot3_sets_repository_type_and_configure_action():
+    app, conn = settings_for("standalone", repositoryType="indexed", flushMode="immediate")
+    env = env_map(spring_env(app, conn))
+    assert env["SPRING_SESSION_REDIS_REPOSITORY_TYPE"] == "indexed"
+    assert env["SPRING_SESSION_REDIS_CONFIGURE_ACTION"] == "none"
+    assert env["SPRING_SESSION_REDIS_FLUSH_MODE"] == "immediate"
+
+
+def test_component_declares_deployment_service_hpa_pdb():
+    app, conn = settings_for("standalone", minReplicas=2, maxReplicas=6, targetCpuPercent=60)
+    run = run_with_mocks(lambda: WasApp("was-shop", WasAppArgs(app=app, connection=conn)))
+    assert run.error is None, run.error
+    kinds = sorted(r.kind for r in run.resources if r.custom)
+    assert kinds == ["Deployment", "HorizontalPodAutoscaler", "PodDisruptionBudget", "Service"]
+    dep = run.one("kubernetes:apps/v1:Deployment").plain
+    selector = dep["spec"]["selector"]["matchLabels"]
+    assert "app.kubernetes.io/version" not in selector
+    template_labels = dep["spec"]["template"]["metadata"]["labels"]
+    assert template_labels["redis-client"] == "true"  # passes the Redis NetworkPolicy
+    assert selector.items() <= template_labels.items()
+    assert dep["metadata"]["namespace"] == "shop-ns"
+    pod = dep["spec"]["template"]["spec"]
+    c = pod["containers"][0]
+    assert c["image"] == "registry.example/shop:2.1.0"
+    assert c["livenessProbe"]["httpGet"]["path"] == "/actuator/health/liveness"
+    assert c["readinessProbe"]["httpGet"]["path"] == "/actuator/health/readiness"
+    assert c["startupProbe"]["httpGet"]["path"] == "/actuator/health/liveness"
+    assert c["lifecycle"]["preStop"] == {"sleep": {"seconds": 10}}
+    assert pod["terminationGracePeriodSeconds"] > 10 + 20
+    assert c["securityContext"]["allowPrivilegeEscalation"] is False
+    assert c["securityContext"]["capabilities"] == {"drop": ["ALL"]}
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    assert c["resources"]["limits"]["memory"] == "768Mi"
+    assert pod["topologySpreadConstraints"][0]["labelSelector"]["matchLabels"] == selector
+    hpa = run.one("kubernetes:autoscaling/v2:HorizontalPodAutoscaler").plain["spec"]
+    assert (hpa["minReplicas"], hpa["maxReplicas"]) == (2, 6)
+    assert hpa["metrics"][0]["resource"]["target"]["averageUtilization"] == 60
+    assert hpa["scaleTargetRef"]["name"] == "shop"
+    pdb = run.one("kubernetes:policy/v1:PodDisruptionBudget").plain["spec"]
+    assert pdb["selector"]["matchLabels"] == selector and pdb["maxUnavailable"] == 1
+    svc = run.one("kubernetes:core/v1:Service").plain["spec"]
+    assert svc["selector"] == selector and svc["ports"][0]["port"] == 8080

@@ -1,0 +1,109 @@
+"""The real program against the real dev and prod stack files: the whole resource graph."""
+import pytest
+
+from settings import names
+from tests.harness import FAKE_PASSWORD, SECRET_SIG, is_secret, plain_occurrences, run_program
+
+RELEASE = "kubernetes:helm.sh/v3:Release"
+DEPLOYMENT = "kubernetes:apps/v1:Deployment"
+NAMESPACE = {"dev": "petclinic-dev", "prod": "petclinic"}
+
+
+def env_of(run, app="petclinic"):
+    dep = run.one(DEPLOYMENT, f"was-{app}-deployment").plain
+    return {e["name"]: e.get("value", e.get("valueFrom")) for e in dep["spec"]["template"]["spec"]["containers"][0]["env"]}
+
+
+def test_graph_has_every_expected_resource(program, stack):
+    graph = sorted((r.type, r.name) for r in program.resources)
+    expected_core = {
+        ("redis-session-platform:index:AppNamespace", "app"),
+        ("kubernetes:core/v1:Namespace", "app-namespace"),
+        ("redis-session-platform:index:RedisSessionStore", "redis"),
+        ("random:index/randomPassword:RandomPassword", "redis-password"),
+        ("kubernetes:core/v1:Secret", "redis-secret"),
+        (RELEASE, "redis-chart"),
+        ("redis-session-platform:index:WasApp", "was-petclinic"),
+        (DEPLOYMENT, "was-petclinic-deployment"),
+        ("kubernetes:core/v1:Service", "was-petclinic-service"),
+        ("kubernetes:autoscaling/v2:HorizontalPodAutoscaler", "was-petclinic-hpa"),
+        ("kubernetes:policy/v1:PodDisruptionBudget", "was-petclinic-pdb"),
+    }
+    assert expected_core <= set(graph), expected_core - set(graph)
+    assert len(graph) == len(set(graph)), "duplicate resource names"
+
+
+def test_everything_lands_in_the_stack_namespace(program, stack):
+    for r in program.k8s_objects():
+        meta = r.plain["metadata"]
+        if r.kind == "Namespace":
+            assert meta["name"] == NAMESPACE[stack]
+        else:  # Grafana loads dashboards from its own namespace only
+            allowed = ("monitoring",) if r.kind == "ConfigMap" and "grafana_dashboard" in meta.get("labels", {}) else ()
+            assert meta.get("namespace") in (NAMESPACE[stack],) + allowed, (r.name, meta)
+    assert program.one(RELEASE).inputs["namespace"] == NAMESPACE[stack]
+    assert program.outputs["namespace"] == NAMESPACE[stack]
+
+
+def test_dev_is_standalone_and_was_points_at_redis_master():
+    run = run_program("dev")
+    values = run.one(RELEASE).plain["values"]
+    assert values["architecture"] == "standalone"
+    assert values["master"]["persistence"]["size"] == "1Gi"
+    env = env_of(run)
+    # Incident 2: the Service the chart creates for standalone is <fullname>-master.
+    assert env["SPRING_DATA_REDIS_HOST"] == "redis-master.petclinic-dev.svc.cluster.local"
+    assert env["SPRING_DATA_REDIS_HOST"].split(".")[0] == names.redis_master_service(values["fullnameOverride"])
+    assert run.outputs["redisHost"] == env["SPRING_DATA_REDIS_HOST"]
+    hpa = run.one("kubernetes:autoscaling/v2:HorizontalPodAutoscaler").plain["spec"]
+    assert hpa["minReplicas"] == 1
+
+
+def test_prod_is_sentinel_ha_and_was_asks_sentinel():
+    run = run_program("prod")
+    values = run.one(RELEASE).plain["values"]
+    assert values["architecture"] == "replication" and values["sentinel"]["enabled"] is True
+    assert values["replica"]["replicaCount"] == 3 and values["sentinel"]["quorum"] == 2
+    assert values["replica"]["pdb"]["create"] is True
+    assert values["replica"]["resources"]["limits"]["memory"] == "1Gi"
+    assert "maxmemory 768mb" in values["commonConfiguration"]
+    env = env_of(run)
+    assert "SPRING_DATA_REDIS_HOST" not in env
+    assert env["SPRING_DATA_REDIS_SENTINEL_MASTER"] == values["sentinel"]["masterSet"] == "mymaster"
+    assert env["SPRING_DATA_REDIS_SENTINEL_NODES"] == ",".join(
+        f"redis-node-{i}.redis-headless.petclinic.svc.cluster.local:26379" for i in range(3))
+    assert run.outputs["redisSentinelNodes"] == env["SPRING_DATA_REDIS_SENTINEL_NODES"].split(",")
+    hpa = run.one("kubernetes:autoscaling/v2:HorizontalPodAutoscaler").plain["spec"]
+    assert hpa["minReplicas"] >= 2
+    assert run.one("kubernetes:policy/v1:PodDisruptionBudget").plain["spec"]["maxUnavailable"] == 1
+
+
+def test_password_only_in_the_secret_and_only_as_secret(program):
+    holders = [r for r in program.resources if FAKE_PASSWORD in repr(r.inputs)]
+    assert [r.type for r in holders] == ["kubernetes:core/v1:Secret"]
+    secret = holders[0]
+    assert is_secret(secret.inputs["stringData"])
+    for r in program.resources:
+        assert plain_occurrences(r.inputs, FAKE_PASSWORD) == [], r.name
+    assert FAKE_PASSWORD not in repr(program.outputs)
+
+
+def test_redis_network_policy_admits_only_labelled_clients(program):
+    values = program.one(RELEASE).plain["values"]
+    assert values["networkPolicy"] == {"enabled": True, "allowExternal": False}
+    label = names.redis_client_label(values["fullnameOverride"])
+    for dep in program.of_type(DEPLOYMENT):
+        labels = dep.plain["spec"]["template"]["metadata"]["labels"]
+        assert labels.get(label[0]) == label[1], dep.name
+
+
+def test_outputs_name_what_a_user_needs(program):
+    assert program.outputs["redisSecretName"] == "redis-password"
+    assert program.outputs["wasServices"] == ["petclinic"]
+    assert program.outputs["redisMode"] in ("standalone", "sentinel")
+
+
+def test_existing_namespace_is_not_created():
+    run = run_program("dev", {"createNamespace": False})
+    assert run.error is None
+    assert run.of_type("kubernetes:core/v1:Namespace") == []
