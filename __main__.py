@@ -2,9 +2,12 @@
 components receive typed objects; consumers take Redis names from store.connection."""
 import pulumi
 
+from components.alert_rules import AlertRules, AlertRulesArgs
+from components.exporter import RedisExporter, RedisExporterArgs
 from components.namespace import AppNamespace, AppNamespaceArgs
 from components.redis import RedisSessionStore, RedisSessionStoreArgs
 from components.was import WasApp, WasAppArgs
+from monitoring.session_count import stores_for
 from settings.config import load
 
 settings = load()
@@ -16,10 +19,17 @@ store = RedisSessionStore(
     "redis", RedisSessionStoreArgs(settings=settings.redis, namespace=namespace.name), in_namespace)
 
 was_apps = [
-    WasApp(f"was-{app.name}", WasAppArgs(app=app, connection=store.connection),
+    WasApp(f"was-{app.name}",
+           WasAppArgs(app=app, connection=store.connection, prometheus_release=settings.monitoring.prometheus_release),
            pulumi.ResourceOptions(depends_on=[namespace, store]))
     for app in settings.was_apps
 ]
+
+RedisExporter(
+    "exporter",
+    RedisExporterArgs(connection=store.connection, monitoring=settings.monitoring, stores=stores_for(settings.was_apps)),
+    in_namespace)
+AlertRules("alerts", AlertRulesArgs(settings=settings), in_namespace)
 
 pulumi.export("namespace", namespace.name)
 pulumi.export("redisMode", store.connection.mode)

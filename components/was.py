@@ -32,6 +32,8 @@ class WasAppArgs:
     """The app's settings."""
     connection: RedisConnection
     """Where sessions live (RedisSessionStore.connection)."""
+    prometheus_release: str
+    """`release` label kube-prometheus selects PodMonitors by."""
 
 
 def _session_prefix(boot: int) -> str:
@@ -187,6 +189,21 @@ class WasApp(pulumi.ComponentResource):
             f"{name}-pdb",
             metadata=meta(),
             spec={"maxUnavailable": 1, "selector": {"matchLabels": selector}},
+            opts=child,
+        )
+        # JVM heap and HTTP metrics from /actuator/prometheus (needs the release label).
+        k8s.apiextensions.CustomResource(
+            f"{name}-podmonitor",
+            api_version="monitoring.coreos.com/v1",
+            kind="PodMonitor",
+            metadata=k8s.meta.v1.ObjectMetaArgs(
+                name=app.name, namespace=ns,
+                labels={**names.labels(app.name, COMPONENT), "release": args.prometheus_release}),
+            spec={
+                "selector": {"matchLabels": selector},
+                "namespaceSelector": {"matchNames": [ns]},
+                "podMetricsEndpoints": [{"port": "http", "path": "/actuator/prometheus", "interval": "30s"}],
+            },
             opts=child,
         )
         self.service_name = app.name

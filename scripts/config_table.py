@@ -1,6 +1,7 @@
 """Print the README config reference table from Pulumi.yaml and the stack files.
 
-Usage: .venv/bin/python scripts/config_table.py   (tests/test_readme.py keeps README in sync)
+Usage: .venv/bin/python scripts/config_table.py [--write]
+--write replaces the table in README.md; tests/test_readme.py fails when it is stale.
 """
 from __future__ import annotations
 
@@ -41,5 +42,19 @@ def table(root: Path = ROOT) -> str:
     return "\n".join(lines) + "\n"
 
 
+BEGIN, END = "<!-- config-table:begin -->\n", "<!-- config-table:end -->"
+
+
+def write_readme(root: Path = ROOT) -> None:
+    readme = root / "README.md"
+    text = readme.read_text()
+    head, _, rest = text.partition(BEGIN)
+    _, _, tail = rest.partition(END)
+    readme.write_text(head + BEGIN + table(root) + END + tail)
+
+
 if __name__ == "__main__":
-    sys.stdout.write(table())
+    if sys.argv[1:] == ["--write"]:
+        write_readme()
+    else:
+        sys.stdout.write(table())

@@ -338,6 +338,12 @@ def _redis(r: _Reader, apps: tuple[WasAppSettings, ...]) -> RedisSettings:
     )
 
 
+def _url(key: str, text: str) -> str:
+    if not re.match(r"^https?://[^\s#]+$", text):
+        raise ConfigError(key, text, "an http(s) URL without a #fragment")
+    return text
+
+
 def _size(key: str, text: str) -> str:
     parse_quantity_bytes(key, text)
     return text
@@ -394,6 +400,7 @@ def load_from(get: Callable[[str], Optional[str]],
         grafana_namespace=r.str("grafanaNamespace"),
         exporter_image=exporter_image,
         thresholds=_thresholds(r),
+        runbook_base_url=_url("runbookBaseUrl", r.str("runbookBaseUrl")),
         slack=_slack(r, get_secret),
     )
     return StackSettings(

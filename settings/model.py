@@ -176,6 +176,8 @@ class MonitoringSettings:
     """redis_exporter image with pinned tag."""
     thresholds: Thresholds
     """Shared thresholds."""
+    runbook_base_url: str
+    """URL of docs/runbooks.md; alerts link `<url>#<alert>`."""
     slack: Optional[SlackSettings]
     """Slack routing, or None."""
 

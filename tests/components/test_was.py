@@ -64,10 +64,13 @@ def test_indexed_on_boot3_sets_repository_type_and_configure_action():
 
 def test_component_declares_deployment_service_hpa_pdb():
     app, conn = settings_for("standalone", minReplicas=2, maxReplicas=6, targetCpuPercent=60)
-    run = run_with_mocks(lambda: WasApp("was-shop", WasAppArgs(app=app, connection=conn)))
+    run = run_with_mocks(lambda: WasApp("was-shop", WasAppArgs(app=app, connection=conn, prometheus_release="kp")))
     assert run.error is None, run.error
     kinds = sorted(r.kind for r in run.resources if r.custom)
-    assert kinds == ["Deployment", "HorizontalPodAutoscaler", "PodDisruptionBudget", "Service"]
+    assert kinds == ["Deployment", "HorizontalPodAutoscaler", "PodDisruptionBudget", "PodMonitor", "Service"]
+    monitor = run.one("kubernetes:monitoring.coreos.com/v1:PodMonitor").plain
+    assert monitor["metadata"]["labels"]["release"] == "kp"
+    assert monitor["spec"]["podMetricsEndpoints"] == [{"port": "http", "path": "/actuator/prometheus", "interval": "30s"}]
     dep = run.one("kubernetes:apps/v1:Deployment").plain
     selector = dep["spec"]["selector"]["matchLabels"]
     assert "app.kubernetes.io/version" not in selector

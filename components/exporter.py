@@ -1,0 +1,185 @@
+"""RedisExporter: oliver006/redis_exporter + Service :9121 + ServiceMonitor + NetworkPolicy.
+
+One exporter in multi-target mode scrapes every Redis node and every Sentinel: the
+ServiceMonitor has one endpoint per target (`/scrape?target=redis://<pod>:<port>`), and
+relabels `instance` to that target, so each node keeps a stable instance across
+failovers and its role shows in `redis_instance_info{role}` (docs/decisions.md).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components.redis import RedisConnection
+from monitoring.session_count import SessionStore, lua_script
+from settings import names
+from settings.model import MonitoringSettings, Resources
+
+NAME = "redis-exporter"
+COMPONENT = "metrics"
+EXPORTER_UID = 59000  # the image's own non-root user
+SCRIPT_DIR = "/scripts"
+SCRIPT_FILE = "sessions.lua"
+SCRAPE_INTERVAL = "30s"
+RESOURCES = Resources("20m", "200m", "48Mi", "96Mi")
+
+
+@dataclass(frozen=True)
+class ScrapeTarget:
+    """One Redis or Sentinel process the exporter scrapes."""
+
+    instance: str
+    """Stable `host:port`, the `instance` label."""
+    url: str
+    """The `target` parameter of /scrape."""
+
+
+@dataclass(frozen=True)
+class RedisExporterArgs:
+    """Inputs of RedisExporter."""
+
+    connection: RedisConnection
+    """Redis to scrape (names, Secret, client label)."""
+    monitoring: MonitoringSettings
+    """Image, Prometheus release label and namespace."""
+    stores: tuple[SessionStore, ...]
+    """Session stores; indexed ones need the counting script."""
+
+
+def scrape_targets(conn: RedisConnection) -> list[ScrapeTarget]:
+    """Every Redis node, then (sentinel) every Sentinel."""
+    targets = [ScrapeTarget(f"{h}:{conn.port}", f"redis://{h}:{conn.port}") for h in conn.node_hosts]
+    if conn.mode == "sentinel":
+        targets += [ScrapeTarget(f"{h}:{conn.sentinel_port}", f"redis://{h}:{conn.sentinel_port}")
+                    for h in conn.node_hosts]
+    return targets
+
+
+def exporter_args(conn: RedisConnection, has_script: bool) -> list[str]:
+    """Command-line flags of the exporter (the live tests run the binary with these)."""
+    args = [f"--web.listen-address=:{names.EXPORTER_PORT}",
+            f"--redis.addr={scrape_targets(conn)[0].url}"]
+    if has_script:
+        args.append(f"--script={SCRIPT_DIR}/{SCRIPT_FILE}")
+    return args
+
+
+def exporter_env(conn: RedisConnection) -> list[dict]:
+    """Env of the exporter: the password by reference only."""
+    return [{"name": "REDIS_PASSWORD",
+             "valueFrom": {"secretKeyRef": {"name": conn.secret_name, "key": conn.secret_key}}}]
+
+
+def pod_spec(conn: RedisConnection, image: str, has_script: bool) -> dict:
+    """The exporter's pod spec (plain dict)."""
+    http = {"httpGet": {"path": "/health", "port": "metrics"}, "periodSeconds": 10, "timeoutSeconds": 3}
+    container = {
+        "name": "redis-exporter",
+        "image": image,
+        "imagePullPolicy": "IfNotPresent",
+        "args": exporter_args(conn, has_script),
+        "env": exporter_env(conn),
+        "ports": [{"name": "metrics", "containerPort": names.EXPORTER_PORT, "protocol": "TCP"}],
+        "resources": RESOURCES.to_k8s(),
+        "livenessProbe": {**http, "failureThreshold": 3},
+        "readinessProbe": {**http, "failureThreshold": 2},
+        "securityContext": {
+            "runAsNonRoot": True,
+            "runAsUser": EXPORTER_UID,
+            "runAsGroup": EXPORTER_UID,
+            "allowPrivilegeEscalation": False,
+            "readOnlyRootFilesystem": True,
+            "privileged": False,
+            "capabilities": {"drop": ["ALL"]},
+            "seccompProfile": {"type": "RuntimeDefault"},
+        },
+    }
+    spec = {
+        "automountServiceAccountToken": False,
+        "securityContext": {"runAsNonRoot": True, "runAsUser": EXPORTER_UID,
+                            "seccompProfile": {"type": "RuntimeDefault"}},
+        "containers": [container],
+    }
+    if has_script:
+        container["volumeMounts"] = [{"name": "scripts", "mountPath": SCRIPT_DIR, "readOnly": True}]
+        spec["volumes"] = [{"name": "scripts", "configMap": {"name": f"{NAME}-scripts"}}]
+    return spec
+
+
+def service_monitor_spec(conn: RedisConnection) -> dict:
+    """One endpoint per scrape target, `instance` relabelled to the target."""
+    return {
+        "selector": {"matchLabels": names.selector_labels(NAME, COMPONENT)},
+        "namespaceSelector": {"matchNames": [conn.namespace]},
+        "endpoints": [{
+            "port": "metrics",
+            "path": "/scrape",
+            "interval": SCRAPE_INTERVAL,
+            "params": {"target": [t.url]},
+            "relabelings": [{"action": "replace", "targetLabel": "instance", "replacement": t.instance}],
+        } for t in scrape_targets(conn)],
+    }
+
+
+class RedisExporter(pulumi.ComponentResource):
+    """redis_exporter for one Redis deployment, scraped by kube-prometheus."""
+
+    def __init__(self, name: str, args: RedisExporterArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__("redis-session-platform:index:RedisExporter", name, None, opts)
+        conn, mon = args.connection, args.monitoring
+        child = pulumi.ResourceOptions(parent=self)
+        selector = names.selector_labels(NAME, COMPONENT)
+        labels = names.labels(NAME, COMPONENT, names.image_version(mon.exporter_image))
+
+        def meta(extra: Optional[dict] = None, name_: str = NAME) -> k8s.meta.v1.ObjectMetaArgs:
+            return k8s.meta.v1.ObjectMetaArgs(name=name_, namespace=conn.namespace, labels={**labels, **(extra or {})})
+
+        script = lua_script(args.stores)
+        if script:
+            k8s.core.v1.ConfigMap(f"{name}-scripts", metadata=meta(name_=f"{NAME}-scripts"),
+                                  data={SCRIPT_FILE: script}, opts=child)
+        k8s.apps.v1.Deployment(
+            f"{name}-deployment",
+            metadata=meta(),
+            spec={
+                "replicas": 1,
+                "revisionHistoryLimit": 5,
+                "selector": {"matchLabels": selector},
+                "template": {"metadata": {"labels": {**labels, **conn.client_labels}},
+                             "spec": pod_spec(conn, mon.exporter_image, bool(script))},
+            },
+            opts=child,
+        )
+        k8s.core.v1.Service(
+            f"{name}-service",
+            metadata=meta(),
+            spec={"type": "ClusterIP", "selector": selector,
+                  "ports": [{"name": "metrics", "port": names.EXPORTER_PORT, "targetPort": "metrics", "protocol": "TCP"}]},
+            opts=child,
+        )
+        k8s.networking.v1.NetworkPolicy(
+            f"{name}-netpol",
+            metadata=meta(),
+            spec={
+                "podSelector": {"matchLabels": selector},
+                "policyTypes": ["Ingress"],
+                "ingress": [{
+                    "from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": mon.prometheus_namespace}}}],
+                    "ports": [{"protocol": "TCP", "port": names.EXPORTER_PORT}],
+                }],
+            },
+            opts=child,
+        )
+        # Without the release label Prometheus never selects this: the seed's empty dashboard.
+        k8s.apiextensions.CustomResource(
+            f"{name}-servicemonitor",
+            api_version="monitoring.coreos.com/v1",
+            kind="ServiceMonitor",
+            metadata=meta({"release": mon.prometheus_release}),
+            spec=service_monitor_spec(conn),
+            opts=child,
+        )
+        self.register_outputs({"targets": [t.instance for t in scrape_targets(conn)]})

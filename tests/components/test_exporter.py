@@ -1,0 +1,82 @@
+"""RedisExporter in isolation: targets per topology, password by reference, scrape wiring."""
+import pytest
+
+from components.exporter import RedisExporter, RedisExporterArgs, exporter_args, scrape_targets
+from components.redis import connection_for
+from monitoring.session_count import stores_for
+from tests.harness import load_settings, run_with_mocks
+
+SM = "kubernetes:monitoring.coreos.com/v1:ServiceMonitor"
+
+
+def build(topology, **overrides):
+    s = load_settings("dev", {"redisTopology": topology, **overrides})
+    conn = connection_for(s.redis, s.namespace)
+    run = run_with_mocks(lambda: RedisExporter("exporter", RedisExporterArgs(
+        connection=conn, monitoring=s.monitoring, stores=stores_for(s.was_apps))))
+    assert run.error is None, run.error
+    return s, conn, run
+
+
+def test_standalone_scrapes_the_master_pod():
+    s, conn, run = build("standalone")
+    assert [t.instance for t in scrape_targets(conn)] == ["redis-master-0.redis-headless.petclinic-dev.svc.cluster.local:6379"]
+    sm = run.one(SM).plain
+    assert sm["metadata"]["labels"]["release"] == "kube-prometheus"
+    [endpoint] = sm["spec"]["endpoints"]
+    assert endpoint["path"] == "/scrape" and endpoint["port"] == "metrics"
+    assert endpoint["params"] == {"target": ["redis://redis-master-0.redis-headless.petclinic-dev.svc.cluster.local:6379"]}
+    assert endpoint["relabelings"][0]["targetLabel"] == "instance"
+
+
+def test_sentinel_scrapes_every_node_and_every_sentinel_with_distinct_instances():
+    s, conn, run = build("sentinel")
+    endpoints = run.one(SM).plain["spec"]["endpoints"]
+    instances = [e["relabelings"][0]["replacement"] for e in endpoints]
+    assert len(instances) == len(set(instances)) == 6
+    assert sorted(i.rsplit(":", 1)[1] for i in instances) == ["26379"] * 3 + ["6379"] * 3
+    for i in range(3):
+        assert f"redis-node-{i}.redis-headless.petclinic-dev.svc.cluster.local:6379" in instances
+
+
+def test_password_by_secret_ref_and_client_label():
+    s, conn, run = build("standalone")
+    dep = run.one("kubernetes:apps/v1:Deployment").plain
+    pod = dep["spec"]["template"]
+    assert pod["metadata"]["labels"]["redis-client"] == "true"
+    container = pod["spec"]["containers"][0]
+    assert container["env"] == [{"name": "REDIS_PASSWORD", "valueFrom": {
+        "secretKeyRef": {"name": "redis-password", "key": "redis-password"}}}]
+    assert not any("password" in a for a in container["args"])
+    assert container["ports"][0] == {"name": "metrics", "containerPort": 9121, "protocol": "TCP"}
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    assert container["livenessProbe"]["httpGet"]["path"] == "/health"
+    assert run.one("kubernetes:core/v1:Service").plain["spec"]["ports"][0]["name"] == "metrics"
+
+
+def test_release_label_follows_config():
+    _, _, run = build("standalone", prometheusRelease="monitoring-stack")
+    assert run.one(SM).plain["metadata"]["labels"]["release"] == "monitoring-stack"
+
+
+def test_only_prometheus_namespace_may_scrape():
+    _, _, run = build("standalone", prometheusNamespace="observability")
+    np = run.one("kubernetes:networking.k8s.io/v1:NetworkPolicy").plain["spec"]
+    assert np["policyTypes"] == ["Ingress"]
+    [rule] = np["ingress"]
+    assert rule["from"] == [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "observability"}}}]
+    assert rule["ports"] == [{"protocol": "TCP", "port": 9121}]
+
+
+@pytest.mark.parametrize("repository,script", [("default", False), ("indexed", True)])
+def test_counting_script_only_for_indexed_sessions(repository, script):
+    apps = [{"name": "petclinic", "image": "r/p:1.0", "minReplicas": 1, "repositoryType": repository}]
+    s, conn, run = build("standalone", wasApps=apps)
+    maps = run.of_type("kubernetes:core/v1:ConfigMap")
+    assert len(maps) == (1 if script else 0)
+    container = run.one("kubernetes:apps/v1:Deployment").plain["spec"]["template"]["spec"]["containers"][0]
+    assert ("--script=/scripts/sessions.lua" in container["args"]) == script
+    assert container["args"] == exporter_args(conn, script)
+    if script:
+        assert "spring:session:petclinic:expirations:" not in maps[0].plain["data"]["sessions.lua"]  # built at run time
+        assert '"spring:session:petclinic"' in maps[0].plain["data"]["sessions.lua"]
