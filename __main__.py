@@ -3,6 +3,8 @@ components receive typed objects; consumers take Redis names from store.connecti
 import pulumi
 
 from components.alert_rules import AlertRules, AlertRulesArgs
+from components.alerting import SlackAlerting, SlackAlertingArgs
+from components.dashboard import Dashboard007, Dashboard007Args
 from components.exporter import RedisExporter, RedisExporterArgs
 from components.namespace import AppNamespace, AppNamespaceArgs
 from components.redis import RedisSessionStore, RedisSessionStoreArgs
@@ -30,6 +32,10 @@ RedisExporter(
     RedisExporterArgs(connection=store.connection, monitoring=settings.monitoring, stores=stores_for(settings.was_apps)),
     in_namespace)
 AlertRules("alerts", AlertRulesArgs(settings=settings), in_namespace)
+Dashboard007("dashboard", Dashboard007Args(settings=settings))
+if settings.monitoring.slack:
+    SlackAlerting("slack", SlackAlertingArgs(slack=settings.monitoring.slack, namespace=settings.namespace,
+                                             prometheus_release=settings.monitoring.prometheus_release), in_namespace)
 
 pulumi.export("namespace", namespace.name)
 pulumi.export("redisMode", store.connection.mode)

@@ -8,21 +8,18 @@ with its inputs. One fresh runtime (event loop, settings, mocks) per run.
 from __future__ import annotations
 
 import asyncio
-import json
 import runpy
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Optional
 
 import pulumi
-import yaml
 from pulumi.runtime import rpc
 
-ROOT = Path(__file__).resolve().parent.parent
-PROJECT = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())["name"]
+from settings.stackfile import FAKE_SECRET_PREFIX, PROJECT, ROOT, load_settings, stack_config  # noqa: F401 - re-exported
+
 STACKS = ("dev", "prod")
 FAKE_PASSWORD = "mockpw-7Qz9Xv2Lk4Rt8Wn3Yp6Bc1Df5Gh0Jm"
-FAKE_SECRET_PREFIX = "fake-secret-for-"
 
 SECRET_SIG = (rpc._special_sig_key, rpc._special_secret_sig)
 
@@ -114,41 +111,6 @@ class RecordingMocks(pulumi.runtime.Mocks):
         return {}
 
 
-def _to_config_string(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (dict, list)):
-        return json.dumps(value)
-    return str(value)
-
-
-def stack_config(stack: str, overrides: Optional[dict] = None, root: Path = ROOT) -> dict[str, str]:
-    """Project defaults + stack overrides (+ test overrides), as the CLI would pass them.
-
-    `overrides` maps bare keys to values; a value of None removes the key."""
-    project = yaml.safe_load((root / "Pulumi.yaml").read_text())
-    values: dict[str, Any] = {}
-    for key, decl in (project.get("config") or {}).items():
-        if isinstance(decl, dict) and "default" in decl:
-            values[key] = decl["default"]
-        elif isinstance(decl, dict) and "value" in decl:
-            values[key] = decl["value"]
-    stack_file = yaml.safe_load((root / f"Pulumi.{stack}.yaml").read_text()) or {}
-    for full_key, value in (stack_file.get("config") or {}).items():
-        namespace, _, key = full_key.partition(":")
-        if namespace != project["name"]:
-            continue
-        if isinstance(value, dict) and set(value) == {"secure"}:
-            value = FAKE_SECRET_PREFIX + key
-        values[key] = value
-    for key, value in (overrides or {}).items():
-        if value is None:
-            values.pop(key, None)
-        else:
-            values[key] = value
-    return {f"{project['name']}:{k}": _to_config_string(v) for k, v in values.items()}
-
-
 def run_with_mocks(body: Callable[[], Any], stack: str = "unit", config: Optional[dict[str, str]] = None,
                    preview: bool = False) -> Run:
     """Run `body` (which declares resources) on a fresh mock runtime; never raises for its errors."""
@@ -181,13 +143,3 @@ def run_program(stack: str, overrides: Optional[dict] = None, preview: bool = Fa
     """Run the real __main__.py for `stack` (its real stack file, plus `overrides`)."""
     return run_with_mocks(lambda: runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__"),
                           stack, stack_config(stack, overrides), preview)
-
-
-def load_settings(stack: str, overrides: Optional[dict] = None):
-    """The parsed settings of a stack (no resources), for unit tests of components."""
-    from settings.config import load_from
-
-    raw = stack_config(stack, overrides)
-    get = lambda key: raw.get(f"{PROJECT}:{key}")  # noqa: E731
-    secret = lambda key: pulumi.Output.secret(get(key)) if get(key) else None  # noqa: E731
-    return load_from(get, secret, PROJECT, stack)

@@ -16,7 +16,7 @@ def env_of(run, app="petclinic"):
 
 def test_graph_has_every_expected_resource(program, stack):
     graph = sorted((r.type, r.name) for r in program.resources)
-    expected_core = {
+    expected = {
         ("redis-session-platform:index:AppNamespace", "app"),
         ("kubernetes:core/v1:Namespace", "app-namespace"),
         ("redis-session-platform:index:RedisSessionStore", "redis"),
@@ -28,9 +28,28 @@ def test_graph_has_every_expected_resource(program, stack):
         ("kubernetes:core/v1:Service", "was-petclinic-service"),
         ("kubernetes:autoscaling/v2:HorizontalPodAutoscaler", "was-petclinic-hpa"),
         ("kubernetes:policy/v1:PodDisruptionBudget", "was-petclinic-pdb"),
+        ("kubernetes:monitoring.coreos.com/v1:PodMonitor", "was-petclinic-podmonitor"),
+        ("redis-session-platform:index:RedisExporter", "exporter"),
+        (DEPLOYMENT, "exporter-deployment"),
+        ("kubernetes:core/v1:Service", "exporter-service"),
+        ("kubernetes:networking.k8s.io/v1:NetworkPolicy", "exporter-netpol"),
+        ("kubernetes:monitoring.coreos.com/v1:ServiceMonitor", "exporter-servicemonitor"),
+        ("redis-session-platform:index:AlertRules", "alerts"),
+        ("kubernetes:monitoring.coreos.com/v1:PrometheusRule", "alerts-prometheusrule"),
+        ("redis-session-platform:index:Dashboard007", "dashboard"),
+        ("kubernetes:core/v1:ConfigMap", "dashboard-configmap"),
     }
-    assert expected_core <= set(graph), expected_core - set(graph)
+    # Nothing missing, nothing unexpected (Slack is opt-in and off in both stack files).
+    assert set(graph) == expected, (expected - set(graph), set(graph) - expected)
     assert len(graph) == len(set(graph)), "duplicate resource names"
+
+
+def test_every_monitoring_object_carries_the_prometheus_release_label(program):
+    kinds = {"ServiceMonitor", "PodMonitor", "PrometheusRule", "AlertmanagerConfig"}
+    monitors = [r for r in program.k8s_objects() if r.kind in kinds]
+    assert len(monitors) >= 3
+    for r in monitors:
+        assert r.plain["metadata"]["labels"]["release"] == "kube-prometheus", r.name
 
 
 def test_everything_lands_in_the_stack_namespace(program, stack):

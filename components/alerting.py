@@ -1,0 +1,53 @@
+"""SlackAlerting: AlertmanagerConfig routing this namespace's critical and warning alerts
+to Slack. Created only when the stack sets slackChannel; the webhook URL is a secret
+stack value that reaches Kubernetes only inside a Secret (apiURL is a SecretKeySelector)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from monitoring.routing import operator_spec
+from settings import names
+from settings.model import SlackSettings
+
+SECRET_KEY = "url"
+
+
+@dataclass(frozen=True)
+class SlackAlertingArgs:
+    """Inputs of SlackAlerting."""
+
+    slack: SlackSettings
+    """Channel, secret webhook URL, sendResolved."""
+    namespace: str
+    """Namespace of the alerts (the operator routes only alerts labelled with it)."""
+    prometheus_release: str
+    """Release label, so the Alertmanager's alertmanagerConfigSelector can select it."""
+
+
+class SlackAlerting(pulumi.ComponentResource):
+    """Secret with the webhook + AlertmanagerConfig."""
+
+    def __init__(self, name: str, args: SlackAlertingArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__("redis-session-platform:index:SlackAlerting", name, None, opts)
+        labels = {**names.labels(names.PART_OF, "alerting"), "release": args.prometheus_release}
+        secret_name = f"{names.PART_OF}-slack"
+        secret = k8s.core.v1.Secret(
+            f"{name}-webhook",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=secret_name, namespace=args.namespace, labels=labels),
+            type="Opaque",
+            string_data={SECRET_KEY: pulumi.Output.secret(args.slack.webhook_url)},
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        k8s.apiextensions.CustomResource(
+            f"{name}-alertmanagerconfig",
+            api_version="monitoring.coreos.com/v1alpha1",
+            kind="AlertmanagerConfig",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=names.PART_OF, namespace=args.namespace, labels=labels),
+            spec=operator_spec(args.slack.channel, secret_name, SECRET_KEY, args.slack.send_resolved),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[secret]),
+        )
+        self.register_outputs({"channel": args.slack.channel})

@@ -1,0 +1,167 @@
+"""Grafana "Dashboard 007" as data: rows of panel specs, built with grafana-foundation-sdk.
+
+Thresholds come from the same `Thresholds` object as the alerts. Queries fix the seed's
+errors: sessions from the exact recording rule (not `redis_db_keys`), memory % guarded
+for maxmemory = 0, container memory as working set, JVM heap from Micrometer's real
+metric names with max = -1 pools excluded.
+"""
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Optional
+
+from grafana_foundation_sdk.builders import dashboard as gd
+from grafana_foundation_sdk.builders import prometheus, stat, timeseries
+from grafana_foundation_sdk.cog.encoder import JSONEncoder
+from grafana_foundation_sdk.models import dashboard as gm
+
+from monitoring.session_count import RECORD
+from settings.model import StackSettings
+
+UID_PREFIX = "redis-sessions-007"
+DATASOURCE = gm.DataSourceRef(type_val="prometheus", uid="${datasource}")
+SEL = 'namespace="$namespace",instance=~"$instance"'
+NS = 'namespace="$namespace"'
+
+
+@dataclass(frozen=True)
+class PanelSpec:
+    """One panel."""
+
+    title: str
+    """Panel title."""
+    kind: str
+    """`stat` or `timeseries`."""
+    expr: str
+    """PromQL with dashboard variables ($namespace, $instance, $__rate_interval)."""
+    unit: str = "short"
+    """Grafana unit id."""
+    steps: tuple = ()
+    """Threshold steps after the base: ((value, color), ...)."""
+    base_color: str = "green"
+    """Colour below the first step."""
+    legend: str = ""
+    """Legend format for timeseries."""
+
+
+@dataclass(frozen=True)
+class RowSpec:
+    """A row and its panels."""
+
+    title: str
+    """Row title."""
+    panels: tuple[PanelSpec, ...] = field(default_factory=tuple)
+    """Panels, left to right."""
+
+
+def _was_pod_regex(s: StackSettings) -> str:
+    # Deployment pods are <deployment>-<replicaset hash>-<pod hash>.
+    return "(" + "|".join(re.escape(a.name) for a in s.was_apps) + ")-[a-z0-9]+-[a-z0-9]+"
+
+
+def rows(s: StackSettings) -> list[RowSpec]:
+    """The four rows of Dashboard 007 for a stack."""
+    t = s.monitoring.thresholds
+    mem_warn_bytes = int(s.redis.maxmemory_bytes * t.memory_used_percent_warning / 100)
+    pods = f'{NS},pod=~"{_was_pod_regex(s)}"'
+    return [
+        RowSpec("Redis status", (
+            PanelSpec("Redis up", "stat", f"min(redis_up{{{SEL}}})", "none", ((1, "green"),), "red"),
+            PanelSpec("Active sessions", "stat", f"sum({RECORD}{{{NS}}})", "short", ((t.sessions_high, "orange"),)),
+            PanelSpec("Connected clients", "stat", f"sum(redis_connected_clients{{{SEL}}})", "short",
+                      ((t.connected_clients_high, "orange"),)),
+            PanelSpec("Memory used", "stat", f"max(redis_memory_used_bytes{{{SEL}}})", "bytes",
+                      ((mem_warn_bytes, "orange"),)),
+            PanelSpec("Fragmentation", "stat", f"max(redis_mem_fragmentation_ratio{{{SEL}}})", "none",
+                      ((t.fragmentation_warning, "orange"), (t.fragmentation_critical, "red"))),
+        )),
+        RowSpec("Session trends", (
+            PanelSpec("Active sessions by app", "timeseries", f"sum by (app) ({RECORD}{{{NS}}})", "short",
+                      ((t.sessions_high, "orange"),), legend="{{app}}"),
+            PanelSpec("Memory % of maxmemory", "timeseries",
+                      f"100 * redis_memory_used_bytes{{{SEL}}} / (redis_memory_max_bytes{{{SEL}}} > 0)", "percent",
+                      ((t.memory_used_percent_warning, "orange"), (t.memory_used_percent_critical, "red")),
+                      legend="{{instance}}"),
+        )),
+        RowSpec("Redis performance", (
+            PanelSpec("Commands/s", "timeseries",
+                      f"sum by (instance) (rate(redis_commands_processed_total{{{SEL}}}[$__rate_interval]))", "ops",
+                      legend="{{instance}}"),
+            PanelSpec("Evictions/s (each one logs a user out)", "timeseries",
+                      f"sum by (instance) (rate(redis_evicted_keys_total{{{SEL}}}[$__rate_interval]))", "ops",
+                      ((0.000001, "red"),), legend="{{instance}}"),
+        )),
+        RowSpec("WAS pods", (
+            PanelSpec("Pods per node", "timeseries", f"count by (node) (kube_pod_info{{{pods}}})", "short",
+                      legend="{{node}}"),
+            PanelSpec("Container memory (working set)", "timeseries",
+                      f'sum by (pod) (container_memory_working_set_bytes{{{pods},container!=""}})', "bytes",
+                      legend="{{pod}}"),
+            PanelSpec("JVM heap %", "timeseries",
+                      f'100 * sum by (pod) (jvm_memory_used_bytes{{{NS},area="heap"}}'
+                      f' and on(namespace, pod, id) jvm_memory_max_bytes{{{NS},area="heap"}} > 0)'
+                      f' / sum by (pod) (jvm_memory_max_bytes{{{NS},area="heap"}} > 0)', "percent",
+                      ((t.jvm_heap_percent_warning, "orange"),), legend="{{pod}}"),
+        )),
+    ]
+
+
+def concrete(expr: str, namespace: str, instance: str = ".*", rate_interval: str = "1m") -> str:
+    """Substitute dashboard variables, giving a query Prometheus can run."""
+    return (expr.replace("$namespace", namespace).replace("$instance", instance)
+            .replace("$__rate_interval", rate_interval))
+
+
+def panel_queries(s: StackSettings) -> list[tuple[str, str]]:
+    """(panel title, query with variables) for every panel."""
+    return [(p.title, p.expr) for row in rows(s) for p in row.panels]
+
+
+def _thresholds(p: PanelSpec) -> gd.ThresholdsConfig:
+    steps = [gm.Threshold(value=None, color=p.base_color)] + [gm.Threshold(value=v, color=c) for v, c in p.steps]
+    return gd.ThresholdsConfig().mode(gm.ThresholdsMode.ABSOLUTE).steps(steps)
+
+
+def _panel(p: PanelSpec, width: int):
+    query = prometheus.Dataquery().expr(p.expr).datasource(DATASOURCE)
+    if p.kind == "stat":
+        panel = stat.Panel().height(4)
+        query = query.instant()
+    else:
+        panel = timeseries.Panel().height(8)
+        query = query.legend_format(p.legend or "__auto")
+    return (panel.title(p.title).span(width).unit(p.unit).datasource(DATASOURCE)
+            .thresholds(_thresholds(p)).with_target(query))
+
+
+def build(s: StackSettings) -> dict:
+    """The dashboard as a JSON-ready dict."""
+    board = (
+        gd.Dashboard(f"Dashboard 007 - Redis sessions ({s.stack})")
+        .uid(f"{UID_PREFIX}-{s.stack}"[:40])
+        .tags(["redis", "spring-session", "redis-session-platform"])
+        .refresh("30s")
+        .time("now-6h", "now")
+        .with_variable(gd.DatasourceVariable("datasource").label("Data source").type("prometheus"))
+        .with_variable(gd.QueryVariable("namespace").label("Namespace").datasource(DATASOURCE)
+                       .query("label_values(redis_up, namespace)")
+                       .current(gm.VariableOption(text=s.namespace, value=s.namespace))
+                       .refresh(gm.VariableRefresh.ON_TIME_RANGE_CHANGED))
+        .with_variable(gd.QueryVariable("instance").label("Redis instance").datasource(DATASOURCE)
+                       .query('label_values(redis_up{namespace="$namespace"}, instance)')
+                       .multi(True).include_all(True).all_value(".*")
+                       .refresh(gm.VariableRefresh.ON_TIME_RANGE_CHANGED))
+    )
+    for row in rows(s):
+        board = board.with_row(gd.Row(row.title))
+        width = 24 // len(row.panels)
+        for p in row.panels:
+            board = board.with_panel(_panel(p, width))
+    return json.loads(JSONEncoder(sort_keys=True).encode(board.build()))
+
+
+def dashboard_json(s: StackSettings, indent: Optional[int] = None) -> str:
+    """Serialized dashboard for the ConfigMap."""
+    return json.dumps(build(s), sort_keys=True, indent=indent)
