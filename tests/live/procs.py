@@ -1,0 +1,292 @@
+"""Real binaries on 127.0.0.1 for the live tests: redis-server, redis-sentinel, the
+exporter, Prometheus, Alertmanager, and an in-process webhook receiver. Every wait is
+bounded in count and time; every process is killed by its owner (the fixtures)."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import threading
+import time
+import urllib.parse
+import urllib.request
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+import pytest
+import yaml
+
+from simulators.resp import Client
+
+HOST = "127.0.0.1"
+BINARIES = ("redis-server", "redis-sentinel", "prometheus-redis-exporter", "prometheus", "prometheus-alertmanager")
+
+
+def require_binaries() -> None:
+    missing = [b for b in BINARIES if not shutil.which(b)]
+    if missing:
+        if os.environ.get("CI"):
+            pytest.fail(f"missing {missing}: scripts/install.sh must install them")
+        pytest.skip(f"missing {missing} (run scripts/install.sh)")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        return s.getsockname()[1]
+
+
+def wait_until(predicate: Callable[[], Any], timeout: float, interval: float = 0.2, what: str = "condition") -> Any:
+    """Poll `predicate` until truthy; at most `timeout` seconds and timeout/interval tries."""
+    deadline = time.monotonic() + timeout
+    last_error: Optional[BaseException] = None
+    for _ in range(int(timeout / interval) + 1):
+        try:
+            value = predicate()
+            if value:
+                return value
+        except Exception as exc:  # noqa: BLE001 - keep polling, report the last one
+            last_error = exc
+        if time.monotonic() >= deadline:
+            break
+        time.sleep(interval)
+    raise TimeoutError(f"timed out after {timeout}s waiting for {what}" + (f": {last_error}" if last_error else ""))
+
+
+class Proc:
+    """A child process with its log, stopped by SIGTERM then SIGKILL."""
+
+    def __init__(self, name: str, args: list[str], workdir: Path, env: Optional[dict] = None):
+        self.name, self.args, self.workdir = name, args, workdir
+        self.log = workdir / f"{name}.log"
+        self.env = {**os.environ, **(env or {})}
+        self.popen: Optional[subprocess.Popen] = None
+
+    def start(self) -> "Proc":
+        self.popen = subprocess.Popen(self.args, cwd=self.workdir, env=self.env, stdout=self.log.open("ab"),
+                                      stderr=subprocess.STDOUT, start_new_session=True)
+        return self
+
+    def alive(self) -> bool:
+        return self.popen is not None and self.popen.poll() is None
+
+    def kill(self, sig: int = signal.SIGKILL) -> None:
+        if self.alive():
+            os.killpg(self.popen.pid, sig)
+            self.popen.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.alive():
+            os.killpg(self.popen.pid, signal.SIGTERM)
+            try:
+                self.popen.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+    def tail(self, lines: int = 20) -> str:
+        return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:]) if self.log.exists() else ""
+
+
+class Processes:
+    """Owns every process a test starts; `close()` stops them all."""
+
+    def __init__(self, workdir: Path):
+        self.workdir = workdir
+        self.procs: list[Proc] = []
+
+    def start(self, name: str, args: list[str], env: Optional[dict] = None) -> Proc:
+        proc = Proc(name, args, self.workdir, env).start()
+        self.procs.append(proc)
+        return proc
+
+    def close(self) -> None:
+        for proc in reversed(self.procs):
+            proc.stop()
+
+
+# ------------------------------------------------------------------------- redis
+class Redis:
+    """A redis-server; restartable on the same dir/port."""
+
+    def __init__(self, procs: Processes, name: str, password: str, conf: dict[str, str]):
+        self.procs, self.name, self.password = procs, name, password
+        self.port = free_port()
+        self.dir = procs.workdir / name
+        self.dir.mkdir()
+        self.conf = {"bind": HOST, "port": str(self.port), "dir": str(self.dir), "requirepass": password,
+                     "masterauth": password, "save": '""', "appendonly": "no", **conf}
+        self.proc: Optional[Proc] = None
+
+    @property
+    def addr(self) -> str:
+        return f"{HOST}:{self.port}"
+
+    def start(self) -> "Redis":
+        conf_file = self.dir / "redis.conf"
+        conf_file.write_text("".join(f"{k} {v}\n" for k, v in self.conf.items()))
+        self.proc = self.procs.start(self.name, ["redis-server", str(conf_file)])
+        wait_until(self.ping, 10, what=f"{self.name} to answer PING")
+        return self
+
+    def client(self, db: int = 0) -> Client:
+        return Client(HOST, self.port, self.password, db)
+
+    def ping(self) -> bool:
+        with self.client() as c:
+            return c.call("PING") == "PONG"
+
+    def role(self) -> str:
+        with self.client() as c:
+            return c.call("ROLE")[0]
+
+
+class Sentinel:
+    """A redis-sentinel monitoring `master_set` on `master`."""
+
+    def __init__(self, procs: Processes, name: str, password: str, master: Redis, master_set: str,
+                 quorum: int, down_after_ms: int, failover_timeout_ms: int):
+        self.procs, self.name, self.password = procs, name, password
+        self.port = free_port()
+        self.dir = procs.workdir / name
+        self.dir.mkdir()
+        self.conf = (f"bind {HOST}\nport {self.port}\ndir {self.dir}\nrequirepass {password}\n"
+                     f"sentinel monitor {master_set} {HOST} {master.port} {quorum}\n"
+                     f"sentinel auth-pass {master_set} {password}\n"
+                     f"sentinel down-after-milliseconds {master_set} {down_after_ms}\n"
+                     f"sentinel failover-timeout {master_set} {failover_timeout_ms}\n"
+                     f"sentinel parallel-syncs {master_set} 1\n")
+
+    @property
+    def addr(self) -> str:
+        return f"{HOST}:{self.port}"
+
+    def start(self) -> "Sentinel":
+        conf_file = self.dir / "sentinel.conf"
+        conf_file.write_text(self.conf)
+        self.procs.start(self.name, ["redis-sentinel", str(conf_file)])
+        wait_until(lambda: Client(HOST, self.port, self.password).call("PING") == "PONG", 10, what=self.name)
+        return self
+
+
+# --------------------------------------------------------------------- monitoring
+def start_exporter(procs: Processes, args: list[str], password: str, name: str = "exporter") -> tuple[Proc, int]:
+    """The real exporter, with the Deployment's args; the listen port is rebound to a free one."""
+    port = free_port()
+    args = [a for a in args if not a.startswith("--web.listen-address")] + [f"--web.listen-address={HOST}:{port}"]
+    proc = procs.start(name, ["prometheus-redis-exporter", *args], env={"REDIS_PASSWORD": password})
+    wait_until(lambda: urllib.request.urlopen(f"http://{HOST}:{port}/health", timeout=2).status == 200, 10,
+               what="exporter /health")
+    return proc, port
+
+
+def prometheus_config(exporter_port: int, targets: list[tuple[str, str]], labels: dict[str, str],
+                      alertmanager_port: Optional[int], interval: str = "1s",
+                      extra_static: Optional[list[dict]] = None) -> dict:
+    """Scrape config equivalent to the ServiceMonitor: one job per target with the /scrape
+    param and `instance` relabelled to the target, plus the labels kube-prometheus adds."""
+    jobs = []
+    for i, (instance, url) in enumerate(targets):
+        jobs.append({
+            "job_name": f"redis-exporter-{i}",
+            "metrics_path": "/scrape",
+            "params": {"target": [url]},
+            "scrape_interval": interval,
+            "scrape_timeout": interval,
+            "static_configs": [{"targets": [f"{HOST}:{exporter_port}"], "labels": labels}],
+            "relabel_configs": [
+                {"target_label": "instance", "replacement": instance},
+                {"target_label": "job", "replacement": "redis-exporter"},
+            ],
+        })
+    config = {"global": {"scrape_interval": interval, "evaluation_interval": interval},
+              "rule_files": ["rules.yml"], "scrape_configs": jobs + (extra_static or [])}
+    if alertmanager_port:
+        config["alerting"] = {"alertmanagers": [{"static_configs": [{"targets": [f"{HOST}:{alertmanager_port}"]}]}]}
+    return config
+
+
+class Prometheus:
+    """A real Prometheus on a free port, with the given config and rule groups."""
+
+    def __init__(self, procs: Processes, config: dict, rule_groups: list[dict], name: str = "prometheus"):
+        self.port = free_port()
+        self.dir = procs.workdir / name
+        self.dir.mkdir()
+        (self.dir / "prometheus.yml").write_text(yaml.safe_dump(config))
+        (self.dir / "rules.yml").write_text(yaml.safe_dump({"groups": rule_groups}))
+        self.proc = procs.start(name, [
+            "prometheus", f"--config.file={self.dir / 'prometheus.yml'}",
+            f"--storage.tsdb.path={self.dir / 'data'}", f"--web.listen-address={HOST}:{self.port}",
+            "--web.enable-lifecycle", "--rules.alert.resend-delay=1s", "--log.level=warn"])
+        self.url = f"http://{HOST}:{self.port}"
+        wait_until(lambda: urllib.request.urlopen(f"{self.url}/-/ready", timeout=2).status == 200, 30,
+                   what="prometheus ready")
+
+    def api(self, path: str, **params: str) -> Any:
+        query = urllib.parse.urlencode(params)
+        with urllib.request.urlopen(f"{self.url}/api/v1/{path}?{query}", timeout=10) as r:
+            body = json.load(r)
+        assert body["status"] == "success", body
+        return body["data"]
+
+    def query(self, expr: str) -> list[dict]:
+        return self.api("query", query=expr)["result"]
+
+    def value(self, expr: str) -> Optional[float]:
+        result = self.query(expr)
+        return float(result[0]["value"][1]) if result else None
+
+    def firing(self) -> set[str]:
+        return {a["labels"]["alertname"] for a in self.api("alerts")["alerts"] if a["state"] == "firing"}
+
+
+class Alertmanager:
+    """A real Alertmanager (no clustering) with the project's routing."""
+
+    def __init__(self, procs: Processes, config: dict, name: str = "alertmanager"):
+        self.port = free_port()
+        self.dir = procs.workdir / name
+        self.dir.mkdir()
+        (self.dir / "alertmanager.yml").write_text(yaml.safe_dump(config))
+        procs.start(name, [
+            "prometheus-alertmanager", f"--config.file={self.dir / 'alertmanager.yml'}",
+            f"--storage.path={self.dir / 'data'}", f"--web.listen-address={HOST}:{self.port}",
+            "--cluster.listen-address=", "--log.level=warn"])
+        wait_until(lambda: urllib.request.urlopen(f"http://{HOST}:{self.port}/-/ready", timeout=2).status == 200, 30,
+                   what="alertmanager ready")
+
+
+class Webhook:
+    """Records Alertmanager webhook posts: (arrival time, status, alertname, labels)."""
+
+    def __init__(self):
+        self.events: list[tuple[float, str, str, dict]] = []
+        lock = self.lock = threading.Lock()
+        events = self.events
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                with lock:
+                    for alert in body["alerts"]:
+                        events.append((time.monotonic(), alert["status"], alert["labels"]["alertname"], alert["labels"]))
+                self.send_response(200)
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer((HOST, 0), Handler)
+        self.url = f"http://{HOST}:{self.server.server_port}/hook"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def first(self, alertname: str, status: str = "firing", after: float = 0.0) -> Optional[tuple]:
+        with self.lock:
+            return next((e for e in self.events if e[2] == alertname and e[1] == status and e[0] >= after), None)
+
+    def close(self) -> None:
+        self.server.shutdown()

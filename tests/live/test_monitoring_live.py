@@ -1,0 +1,274 @@
+"""Live proof on real redis-server, redis-sentinel, redis_exporter, Prometheus and
+Alertmanager on 127.0.0.1, with the config the program generates: Redis config from the
+chart values, exporter args from the Deployment, scrape labels as the ServiceMonitor and
+kube-prometheus set them, the generated rules (only `for` shortened) and the generated
+Alertmanager routing with a webhook in place of Slack."""
+from __future__ import annotations
+
+import re
+import signal
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from components.exporter import SCRIPT_DIR, exporter_args, scrape_targets
+from components.redis import chart_values, connection_for
+from monitoring.alerts import rule_groups
+from monitoring.checklist import CHECKS
+from monitoring.dashboard import concrete, panel_queries
+from monitoring.routing import plain_config
+from monitoring.session_count import RECORD, lua_script, stores_for
+from settings.stackfile import load_settings
+from simulators.resp import Client, master_from_sentinels
+from simulators.spring_session import SessionWriter
+from tests.live.conftest import PASSWORD
+from tests.live.procs import (HOST, Alertmanager, Prometheus, Redis, Sentinel, prometheus_config, start_exporter,
+                              wait_until)
+
+FAST_FOR = "2s"
+APP = {"name": "petclinic", "image": "docker.io/springcommunity/spring-petclinic:3.4.0", "minReplicas": 1}
+
+
+def redis_conf(settings) -> dict[str, str]:
+    """The redis.conf lines the chart gets (commonConfiguration), as a dict."""
+    lines = chart_values(settings.redis)["commonConfiguration"].splitlines()
+    return dict(line.split(" ", 1) for line in lines if line.strip())
+
+
+def fast_rules(settings) -> list[dict]:
+    """The generated rules with every `for` shortened; expressions untouched."""
+    return [{**g, "rules": [{**r, "for": FAST_FOR} if "alert" in r else r for r in g["rules"]]}
+            for g in rule_groups(settings)]
+
+
+class FakeKubeMetrics:
+    """Stands in for kube-state-metrics, cAdvisor and a WAS pod's /actuator/prometheus."""
+
+    def __init__(self, namespace: str):
+        pod = 'pod="petclinic-7d9f8c6b5d-x2x7q"'
+        body = "\n".join([
+            f'kube_pod_info{{namespace="{namespace}",{pod},node="node-a"}} 1',
+            f'container_memory_working_set_bytes{{namespace="{namespace}",{pod},container="petclinic"}} 367001600',
+            f'jvm_memory_used_bytes{{namespace="{namespace}",{pod},area="heap",id="G1 Eden Space"}} 50000000',
+            f'jvm_memory_max_bytes{{namespace="{namespace}",{pod},area="heap",id="G1 Eden Space"}} 200000000',
+            f'jvm_memory_used_bytes{{namespace="{namespace}",{pod},area="heap",id="G1 Survivor Space"}} 4000000',
+            f'jvm_memory_max_bytes{{namespace="{namespace}",{pod},area="heap",id="G1 Survivor Space"}} -1',
+        ]).encode() + b"\n"
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):
+                self.send_response(200)
+                self.send_header("Content-Type", "text/plain; version=0.0.4")
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer((HOST, 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.target = f"{HOST}:{self.server.server_port}"
+
+    def close(self):
+        self.server.shutdown()
+
+
+class Env:
+    """One Redis topology with its exporter, Prometheus and Alertmanager."""
+
+    def __init__(self, procs, webhook, settings, nodes: list[Redis], sentinels: list[Sentinel] = (),
+                 extra_scrape=None):
+        self.procs, self.settings, self.nodes = procs, settings, nodes
+        conn = connection_for(settings.redis, settings.namespace)
+        stores = stores_for(settings.was_apps)
+        script = lua_script(stores)
+        # The Deployment's args, with cluster addresses mapped to the local processes.
+        local = {t.url: f"redis://{p.addr}" for t, p in zip(scrape_targets(conn), [*nodes, *sentinels])}
+        self.targets = [(t.instance, local[t.url]) for t in scrape_targets(conn)]
+        args = exporter_args(conn, bool(script))
+        if script:
+            (procs.workdir / "sessions.lua").write_text(script)
+        args = [local.get(a.split("=", 1)[1], a.split("=", 1)[1]) if a.startswith("--redis.addr") else a for a in args]
+        args = [f"--redis.addr={a}" if a.startswith("redis://") else a for a in args]
+        args = [a.replace(f"{SCRIPT_DIR}/", f"{procs.workdir}/") for a in args]
+        self.exporter_args = args
+        self.exporter, self.exporter_port = start_exporter(procs, args, PASSWORD)
+        self.alertmanager = Alertmanager(procs, plain_config(webhook.url, group_wait="1s", group_interval="1s"))
+        labels = {"namespace": settings.namespace, "service": "redis-exporter"}
+        self.prometheus = Prometheus(procs, prometheus_config(
+            self.exporter_port, self.targets, labels, self.alertmanager.port, extra_static=extra_scrape),
+            fast_rules(settings))
+
+    def sessions(self, app: str = "petclinic") -> float | None:
+        return self.prometheus.value(f'{RECORD}{{app="{app}"}}')
+
+
+def standalone(procs, webhook, settings, extra_scrape=None, conf: dict | None = None) -> Env:
+    redis = Redis(procs, "redis", PASSWORD, {**redis_conf(settings), **(conf or {})}).start()
+    return Env(procs, webhook, settings, [redis], extra_scrape=extra_scrape)
+
+
+def writer(env: Env, app_settings, payload: int = 512) -> SessionWriter:
+    client = env.nodes[0].client(app_settings.session_database)
+    return SessionWriter(client, app_settings.session_namespace, app_settings.repository_type,
+                         app_settings.session_timeout_seconds, payload)
+
+
+# ----------------------------------------------------------------------- scenario 1
+@pytest.mark.parametrize("repository", ["default", "indexed"])
+def test_session_metric_equals_live_sessions(procs, webhook, repository):
+    settings = load_settings("dev", {"wasApps": [{**APP, "repositoryType": repository}]})
+    env = standalone(procs, webhook, settings)
+    app = settings.was_apps[0]
+    w = writer(env, app)
+    with env.nodes[0].client(0) as noise:  # other keys elsewhere must not count
+        noise.pipeline([("SET", f"cache:{i}", "x") for i in range(25)])
+    n = 37
+    ids = w.create(n, users=7)
+    wait_until(lambda: env.sessions() == n, 20, what=f"{RECORD} == {n}")
+    if repository == "indexed":  # the seed's query: every key, not sessions
+        keys = env.prometheus.value(f'redis_db_keys{{db="db{app.session_database}"}}')
+        assert keys is not None and keys > n
+    for sid in ids[:5]:
+        w.delete(sid, None)
+    wait_until(lambda: env.sessions() == n - 5, 20, what="count after 5 logouts")
+    w.create(4, timeout_seconds=2)
+    wait_until(lambda: env.sessions() == n - 1, 20, what="count with 4 short sessions")
+    wait_until(lambda: env.sessions() == n - 5, 30, what="count back after their TTL")
+    w.client.close()
+
+
+# ----------------------------------------------------------------------- scenario 2
+def test_every_dashboard_and_checklist_query_returns_data(procs, webhook):
+    settings = load_settings("dev")
+    kube = FakeKubeMetrics(settings.namespace)
+    try:
+        env = standalone(procs, webhook, settings, extra_scrape=[{
+            "job_name": "kube", "scrape_interval": "1s", "honor_labels": True,
+            "static_configs": [{"targets": [kube.target]}]}])
+        writer(env, settings.was_apps[0]).create(12)
+        wait_until(lambda: env.sessions() == 12, 20, what="sessions recorded")
+        time.sleep(3)  # a few samples for rate()
+        empty = []
+        for title, expr in panel_queries(settings):
+            if not env.prometheus.query(concrete(expr, settings.namespace, rate_interval="10s")):
+                empty.append(title)
+        for check in CHECKS:
+            if env.prometheus.value(check.query.format(ns=f'namespace="{settings.namespace}"')) is None:
+                empty.append(check.item)
+        assert empty == []
+        heap = env.prometheus.value(concrete(dict(panel_queries(settings))["JVM heap %"], settings.namespace))
+        assert heap == pytest.approx(25.0)  # the max=-1 pool is excluded
+    finally:
+        kube.close()
+
+
+# ------------------------------------------------------------------ scenarios 3 and 5
+def test_redis_down_reaches_webhook_and_resolves(procs, webhook):
+    settings = load_settings("dev")
+    env = standalone(procs, webhook, settings)
+    wait_until(lambda: env.prometheus.value("redis_up") == 1, 15, what="redis_up 1")
+    killed = time.monotonic()
+    env.nodes[0].proc.kill(signal.SIGKILL)
+    event = wait_until(lambda: webhook.first("RedisDown", "firing", killed), 40, what="RedisDown at webhook")
+    assert event[3]["severity"] == "critical" and event[3]["namespace"] == settings.namespace
+    print(f"RedisDown delivered {event[0] - killed:.1f}s after kill (for={FAST_FOR})")
+    restarted = time.monotonic()
+    env.nodes[0].start()
+    wait_until(lambda: webhook.first("RedisDown", "resolved", restarted), 40, what="RedisDown resolved")
+
+
+def test_exporter_stopped_fires_target_down(procs, webhook):
+    settings = load_settings("dev")
+    env = standalone(procs, webhook, settings)
+    wait_until(lambda: env.prometheus.value('up{job="redis-exporter"}') == 1, 15, what="exporter up")
+    stopped = time.monotonic()
+    env.exporter.stop()
+    wait_until(lambda: webhook.first("RedisExporterDown", "firing", stopped), 40, what="RedisExporterDown at webhook")
+    assert "RedisDown" not in env.prometheus.firing()  # no redis_up 0: the exporter is gone, not Redis
+
+
+# ----------------------------------------------------------------------- scenario 4
+def test_filling_past_maxmemory_fires_eviction_alert(procs, webhook):
+    # A small Redis that config still accepts (it must hold its declared peak).
+    settings = load_settings("dev", {"redisMaxmemory": "4mb", "redisMemory": "8Mi", "expectedPeakSessions": 100,
+                                     "sessionPayloadBytes": 2048})
+    env = standalone(procs, webhook, settings)
+    w = writer(env, settings.was_apps[0], payload=2048)
+    started = time.monotonic()
+    w.create(6000, batch=500)  # ~15 MB of sessions into 4 MB
+    evicted = env.prometheus.value("redis_evicted_keys_total")
+    wait_until(lambda: (env.prometheus.value("redis_evicted_keys_total") or 0) > 0, 15, what="evictions counted")
+    event = wait_until(lambda: webhook.first("RedisEvictionDetected", "firing", started), 40,
+                       what="RedisEvictionDetected at webhook")
+    assert event[3]["severity"] == "warning", evicted
+    with env.nodes[0].client() as c:
+        assert c.call("CONFIG", "GET", "maxmemory-policy")[1] == "volatile-ttl"
+
+
+# ----------------------------------------------------------------------- scenario 6
+def test_aof_keeps_sessions_written_before_the_last_second(procs, webhook):
+    settings = load_settings("dev")
+    conf = redis_conf(settings)
+    assert conf["appendonly"] == "yes" and conf["appendfsync"] == "everysec"
+    redis = Redis(procs, "redis", PASSWORD, conf).start()
+    app = settings.was_apps[0]
+    client = redis.client(app.session_database)
+    w = SessionWriter(client, app.session_namespace, app.repository_type, app.session_timeout_seconds)
+    durable = w.create(500)
+    time.sleep(1.5)  # everysec: these are on disk now
+    w.create(100)   # may or may not survive: written within the last second
+    redis.proc.kill(signal.SIGKILL)
+    redis.start()
+    with redis.client(app.session_database) as c:
+        present = c.pipeline([("EXISTS", f"{app.session_namespace}:sessions:{sid}") for sid in durable])
+    assert sum(present) == len(durable)
+
+
+# ----------------------------------------------------------------------- scenario 7
+def test_sentinel_failover_elects_a_master_and_clients_write_again(procs, webhook):
+    settings = load_settings("prod")
+    sentinel = settings.redis.sentinel
+    conf = redis_conf(settings)
+    master = Redis(procs, "node-0", PASSWORD, conf).start()
+    replicas = [Redis(procs, f"node-{i}", PASSWORD, {**conf, "replicaof": f"{HOST} {master.port}"}).start()
+                for i in range(1, sentinel.nodes)]
+    nodes = [master, *replicas]
+    sentinels = [Sentinel(procs, f"sentinel-{i}", PASSWORD, master, sentinel.master_set, sentinel.quorum,
+                          sentinel.down_after_ms, sentinel.failover_timeout_ms).start() for i in range(sentinel.nodes)]
+    env = Env(procs, webhook, settings, nodes, sentinels)
+    prom = env.prometheus
+    wait_until(lambda: prom.value('count(redis_instance_info{role="master"})') == 1
+               and prom.value('count(redis_instance_info{role="slave"})') == sentinel.nodes - 1, 30,
+               what="topology visible in Prometheus")
+    wait_until(lambda: prom.value("max(redis_sentinel_master_ok_slaves)") == sentinel.nodes - 1, 30,
+               what="sentinels see every replica")
+    addrs = [(HOST, s.port) for s in sentinels]
+    app = settings.was_apps[0]
+
+    def write_session() -> bool:
+        host, port = master_from_sentinels(addrs, sentinel.master_set, PASSWORD)
+        with Client(host, port, PASSWORD, app.session_database, timeout=1) as c:
+            w = SessionWriter(c, app.session_namespace, app.repository_type, app.session_timeout_seconds)
+            return bool(w.create(1))
+
+    assert write_session()
+    killed = time.monotonic()
+    master.proc.kill(signal.SIGKILL)
+    wait_until(lambda: master_from_sentinels(addrs, sentinel.master_set, PASSWORD)[1] != master.port, 60,
+               what="a new master elected")
+    wait_until(write_session, 30, what="client writes again")
+    failover = time.monotonic() - killed
+    print(f"failover: client wrote again {failover:.1f}s after the kill (down-after {sentinel.down_after_ms} ms)")
+    assert failover < sentinel.down_after_ms / 1000 + 30
+    master.start()  # the old master comes back and must be demoted by Sentinel
+    wait_until(lambda: master.role() == "slave", 60, what="old master demoted")
+    wait_until(lambda: prom.value('count(redis_instance_info{role="master"})') == 1, 30, what="one master")
+    wait_until(lambda: not {"RedisNoMaster", "RedisMultipleMasters"} & prom.firing(), 30,
+               what="no master-topology alert still firing")
+    instances = {r["metric"]["instance"] for r in prom.query("redis_up")}
+    assert len(instances) == 2 * sentinel.nodes  # every node and every Sentinel, stable names
+    assert all(re.match(r"redis-node-\d\.redis-headless\.petclinic\.svc\.cluster\.local:(6379|26379)$", i)
+               for i in instances)
