@@ -29,7 +29,8 @@ was_apps = [
 
 RedisExporter(
     "exporter",
-    RedisExporterArgs(connection=store.connection, monitoring=settings.monitoring, stores=stores_for(settings.was_apps)),
+    RedisExporterArgs(connection=store.connection, monitoring=settings.monitoring,
+                      stores=stores_for(settings.was_apps), password=store.password),
     in_namespace)
 AlertRules("alerts", AlertRulesArgs(settings=settings), in_namespace)
 Dashboard007("dashboard", Dashboard007Args(settings=settings))

@@ -7,6 +7,7 @@ failovers and its role shows in `redis_instance_info{role}` (docs/decisions.md).
 """
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Optional
 
@@ -23,6 +24,8 @@ COMPONENT = "metrics"
 EXPORTER_UID = 59000  # the image's own non-root user
 SCRIPT_DIR = "/scripts"
 SCRIPT_FILE = "sessions.lua"
+AUTH_DIR = "/secrets"
+AUTH_FILE = "passwords.json"
 SCRAPE_INTERVAL = "30s"
 RESOURCES = Resources("20m", "200m", "48Mi", "96Mi")
 
@@ -47,6 +50,8 @@ class RedisExporterArgs:
     """Image, Prometheus release label and namespace."""
     stores: tuple[SessionStore, ...]
     """Session stores; indexed ones need the counting script."""
+    password: pulumi.Output
+    """The Redis password (secret Output); written to the exporter's password file."""
 
 
 def scrape_targets(conn: RedisConnection) -> list[ScrapeTarget]:
@@ -61,16 +66,16 @@ def scrape_targets(conn: RedisConnection) -> list[ScrapeTarget]:
 def exporter_args(conn: RedisConnection, has_script: bool) -> list[str]:
     """Command-line flags of the exporter (the live tests run the binary with these)."""
     args = [f"--web.listen-address=:{names.EXPORTER_PORT}",
-            f"--redis.addr={scrape_targets(conn)[0].url}"]
+            f"--redis.addr={scrape_targets(conn)[0].url}",
+            f"--redis.password-file={AUTH_DIR}/{AUTH_FILE}"]
     if has_script:
         args.append(f"--script={SCRIPT_DIR}/{SCRIPT_FILE}")
     return args
 
 
-def exporter_env(conn: RedisConnection) -> list[dict]:
-    """Env of the exporter: the password by reference only."""
-    return [{"name": "REDIS_PASSWORD",
-             "valueFrom": {"secretKeyRef": {"name": conn.secret_name, "key": conn.secret_key}}}]
+def password_file(conn: RedisConnection, password: str) -> str:
+    """redis_exporter's password file: a JSON map of target URI -> password."""
+    return json.dumps({t.url: password for t in scrape_targets(conn)}, sort_keys=True)
 
 
 def pod_spec(conn: RedisConnection, image: str, has_script: bool) -> dict:
@@ -81,7 +86,6 @@ def pod_spec(conn: RedisConnection, image: str, has_script: bool) -> dict:
         "image": image,
         "imagePullPolicy": "IfNotPresent",
         "args": exporter_args(conn, has_script),
-        "env": exporter_env(conn),
         "ports": [{"name": "metrics", "containerPort": names.EXPORTER_PORT, "protocol": "TCP"}],
         "resources": RESOURCES.to_k8s(),
         "livenessProbe": {**http, "failureThreshold": 3},
@@ -103,9 +107,11 @@ def pod_spec(conn: RedisConnection, image: str, has_script: bool) -> dict:
                             "seccompProfile": {"type": "RuntimeDefault"}},
         "containers": [container],
     }
+    container["volumeMounts"] = [{"name": "auth", "mountPath": AUTH_DIR, "readOnly": True}]
+    spec["volumes"] = [{"name": "auth", "secret": {"secretName": f"{NAME}-auth", "defaultMode": 0o400}}]
     if has_script:
-        container["volumeMounts"] = [{"name": "scripts", "mountPath": SCRIPT_DIR, "readOnly": True}]
-        spec["volumes"] = [{"name": "scripts", "configMap": {"name": f"{NAME}-scripts"}}]
+        container["volumeMounts"].append({"name": "scripts", "mountPath": SCRIPT_DIR, "readOnly": True})
+        spec["volumes"].append({"name": "scripts", "configMap": {"name": f"{NAME}-scripts"}})
     return spec
 
 
@@ -137,6 +143,13 @@ class RedisExporter(pulumi.ComponentResource):
         def meta(extra: Optional[dict] = None, name_: str = NAME) -> k8s.meta.v1.ObjectMetaArgs:
             return k8s.meta.v1.ObjectMetaArgs(name=name_, namespace=conn.namespace, labels={**labels, **(extra or {})})
 
+        auth = k8s.core.v1.Secret(
+            f"{name}-auth",
+            metadata=meta(name_=f"{NAME}-auth"),
+            type="Opaque",
+            string_data={AUTH_FILE: pulumi.Output.secret(args.password).apply(lambda p: password_file(conn, p))},
+            opts=child,
+        )
         script = lua_script(args.stores)
         if script:
             k8s.core.v1.ConfigMap(f"{name}-scripts", metadata=meta(name_=f"{NAME}-scripts"),
@@ -151,7 +164,7 @@ class RedisExporter(pulumi.ComponentResource):
                 "template": {"metadata": {"labels": {**labels, **conn.client_labels}},
                              "spec": pod_spec(conn, mon.exporter_image, bool(script))},
             },
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[auth]),
         )
         k8s.core.v1.Service(
             f"{name}-service",

@@ -211,6 +211,7 @@ class RedisSessionStore(pulumi.ComponentResource):
 
     connection: RedisConnection
     release: k8s.helm.v3.Release
+    password: pulumi.Output
 
     def __init__(self, name: str, args: RedisSessionStoreArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("redis-session-platform:index:RedisSessionStore", name, None, opts)
@@ -223,6 +224,7 @@ class RedisSessionStore(pulumi.ComponentResource):
             special=False,  # safe in redis:// URIs and shell-free env vars
             opts=pulumi.ResourceOptions(parent=self),
         )
+        self.password = pulumi.Output.secret(password.result)
         secret = k8s.core.v1.Secret(
             f"{name}-secret",
             metadata=k8s.meta.v1.ObjectMetaArgs(
@@ -231,7 +233,7 @@ class RedisSessionStore(pulumi.ComponentResource):
                 labels=names.labels(s.release_name, "redis"),
             ),
             type="Opaque",
-            string_data={self.connection.secret_key: pulumi.Output.secret(password.result)},
+            string_data={self.connection.secret_key: self.password},
             opts=pulumi.ResourceOptions(parent=self),
         )
         self.release = k8s.helm.v3.Release(

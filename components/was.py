@@ -2,7 +2,8 @@
 
 Deployment + Service + HPA + PDB. Spring Session settings are env vars computed from
 the RedisConnection (never typed by hand), in the property names of the app's Spring
-Boot major version; the password comes by secretKeyRef.
+Boot major version; the password arrives as a file from the Redis Secret, read by
+Spring's configtree import (no secret in env vars).
 """
 from __future__ import annotations
 
@@ -17,7 +18,8 @@ from settings import names
 from settings.model import WasAppSettings
 
 COMPONENT = "was"
-RUN_AS_USER = 1000
+RUN_AS_USER = 10001  # high UID: no clash with host users (checkov CKV_K8S_40)
+SECRETS_DIR = "/var/run/secrets/redis"
 PRESTOP_SLEEP_SECONDS = 10
 SHUTDOWN_PHASE_SECONDS = 20
 # preStop sleep (endpoints drain) + Spring graceful shutdown + margin.
@@ -50,8 +52,10 @@ def spring_env(app: WasAppSettings, conn: RedisConnection) -> list[dict]:
     """Env vars (plain dicts) wiring Spring Session to Redis for this app."""
     redis = _redis_prefix(app.boot_major)
     session = _session_prefix(app.boot_major)
-    password = {"secretKeyRef": {"name": conn.secret_name, "key": conn.secret_key}}
-    env: list[dict] = []
+    env: list[dict] = [
+        # The password arrives as files (see password_files), read by Spring's configtree.
+        {"name": "SPRING_CONFIG_IMPORT", "value": f"optional:configtree:{SECRETS_DIR}/"},
+    ]
     if app.boot_major == 2:
         env.append({"name": "SPRING_SESSION_STORE_TYPE", "value": "redis"})
     if conn.mode == "standalone":
@@ -63,10 +67,8 @@ def spring_env(app: WasAppSettings, conn: RedisConnection) -> list[dict]:
         env += [
             {"name": f"{redis}_SENTINEL_MASTER", "value": conn.sentinel_master_set},
             {"name": f"{redis}_SENTINEL_NODES", "value": ",".join(conn.sentinel_nodes)},
-            {"name": f"{redis}_SENTINEL_PASSWORD", "valueFrom": password},
         ]
     env += [
-        {"name": f"{redis}_PASSWORD", "valueFrom": password},
         {"name": f"{redis}_DATABASE", "value": str(app.session_database)},
         {"name": f"{session}_NAMESPACE", "value": app.session_namespace},
         {"name": f"{session}_FLUSH_MODE", "value": app.flush_mode},
@@ -88,6 +90,13 @@ def spring_env(app: WasAppSettings, conn: RedisConnection) -> list[dict]:
         {"name": "JAVA_TOOL_OPTIONS", "value": "-XX:MaxRAMPercentage=70.0 -Djava.io.tmpdir=/tmp"},
     ]
     return env
+
+
+def password_files(app: WasAppSettings, conn: RedisConnection) -> list[dict]:
+    """Secret volume items: file name = Spring property (configtree), content = password."""
+    prop = "spring.redis" if app.boot_major == 2 else "spring.data.redis"
+    paths = [f"{prop}.password"] + ([f"{prop}.sentinel.password"] if conn.mode == "sentinel" else [])
+    return [{"key": conn.secret_key, "path": p} for p in paths]
 
 
 def _probe(path: str, port: int, period: int, failures: int) -> dict:
@@ -131,9 +140,14 @@ def pod_spec(app: WasAppSettings, conn: RedisConnection) -> dict:
                 "capabilities": {"drop": ["ALL"]},
                 "seccompProfile": {"type": "RuntimeDefault"},
             },
-            "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
+            "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"},
+                             {"name": "redis-secret", "mountPath": SECRETS_DIR, "readOnly": True}],
         }],
-        "volumes": [{"name": "tmp", "emptyDir": {"sizeLimit": "256Mi"}}],
+        "volumes": [
+            {"name": "tmp", "emptyDir": {"sizeLimit": "256Mi"}},
+            {"name": "redis-secret", "secret": {"secretName": conn.secret_name, "defaultMode": 0o440,
+                                                "items": password_files(app, conn)}},
+        ],
     }
 
 
@@ -183,6 +197,14 @@ class WasApp(pulumi.ComponentResource):
                 "metrics": [{"type": "Resource", "resource": {
                     "name": "cpu", "target": {"type": "Utilization", "averageUtilization": app.target_cpu_percent}}}],
             },
+            opts=child,
+        )
+        # Ingress only to the HTTP port (ingress controllers, Prometheus, other services).
+        k8s.networking.v1.NetworkPolicy(
+            f"{name}-netpol",
+            metadata=meta(),
+            spec={"podSelector": {"matchLabels": selector}, "policyTypes": ["Ingress"],
+                  "ingress": [{"ports": [{"protocol": "TCP", "port": app.port}]}]},
             opts=child,
         )
         k8s.policy.v1.PodDisruptionBudget(

@@ -29,9 +29,11 @@ def test_graph_has_every_expected_resource(program, stack):
         ("kubernetes:autoscaling/v2:HorizontalPodAutoscaler", "was-petclinic-hpa"),
         ("kubernetes:policy/v1:PodDisruptionBudget", "was-petclinic-pdb"),
         ("kubernetes:monitoring.coreos.com/v1:PodMonitor", "was-petclinic-podmonitor"),
+        ("kubernetes:networking.k8s.io/v1:NetworkPolicy", "was-petclinic-netpol"),
         ("redis-session-platform:index:RedisExporter", "exporter"),
         (DEPLOYMENT, "exporter-deployment"),
         ("kubernetes:core/v1:Service", "exporter-service"),
+        ("kubernetes:core/v1:Secret", "exporter-auth"),
         ("kubernetes:networking.k8s.io/v1:NetworkPolicy", "exporter-netpol"),
         ("kubernetes:monitoring.coreos.com/v1:ServiceMonitor", "exporter-servicemonitor"),
         ("redis-session-platform:index:AlertRules", "alerts"),
@@ -98,10 +100,10 @@ def test_prod_is_sentinel_ha_and_was_asks_sentinel():
 
 
 def test_password_only_in_the_secret_and_only_as_secret(program):
-    holders = [r for r in program.resources if FAKE_PASSWORD in repr(r.inputs)]
-    assert [r.type for r in holders] == ["kubernetes:core/v1:Secret"]
-    secret = holders[0]
-    assert is_secret(secret.inputs["stringData"])
+    holders = sorted(r.name for r in program.resources if FAKE_PASSWORD in repr(r.inputs))
+    assert holders == ["exporter-auth", "redis-secret"]  # the Redis Secret and the exporter's password file
+    for secret in (program.one("kubernetes:core/v1:Secret", name) for name in holders):
+        assert is_secret(secret.inputs["stringData"])
     for r in program.resources:
         assert plain_occurrences(r.inputs, FAKE_PASSWORD) == [], r.name
     assert FAKE_PASSWORD not in repr(program.outputs)

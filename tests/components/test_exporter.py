@@ -1,10 +1,14 @@
 """RedisExporter in isolation: targets per topology, password by reference, scrape wiring."""
 import pytest
 
-from components.exporter import RedisExporter, RedisExporterArgs, exporter_args, scrape_targets
+import json
+
+import pulumi
+
+from components.exporter import RedisExporter, RedisExporterArgs, exporter_args, password_file, scrape_targets
 from components.redis import connection_for
 from monitoring.session_count import stores_for
-from tests.harness import load_settings, run_with_mocks
+from tests.harness import FAKE_PASSWORD, is_secret, load_settings, plain_occurrences, run_with_mocks
 
 SM = "kubernetes:monitoring.coreos.com/v1:ServiceMonitor"
 
@@ -13,7 +17,8 @@ def build(topology, **overrides):
     s = load_settings("dev", {"redisTopology": topology, **overrides})
     conn = connection_for(s.redis, s.namespace)
     run = run_with_mocks(lambda: RedisExporter("exporter", RedisExporterArgs(
-        connection=conn, monitoring=s.monitoring, stores=stores_for(s.was_apps))))
+        connection=conn, monitoring=s.monitoring, stores=stores_for(s.was_apps),
+        password=pulumi.Output.secret(FAKE_PASSWORD))))
     assert run.error is None, run.error
     return s, conn, run
 
@@ -39,15 +44,23 @@ def test_sentinel_scrapes_every_node_and_every_sentinel_with_distinct_instances(
         assert f"redis-node-{i}.redis-headless.petclinic-dev.svc.cluster.local:6379" in instances
 
 
-def test_password_by_secret_ref_and_client_label():
-    s, conn, run = build("standalone")
+@pytest.mark.parametrize("topology", ["standalone", "sentinel"])
+def test_password_only_in_a_secret_file_and_client_label(topology):
+    s, conn, run = build(topology)
     dep = run.one("kubernetes:apps/v1:Deployment").plain
     pod = dep["spec"]["template"]
     assert pod["metadata"]["labels"]["redis-client"] == "true"
     container = pod["spec"]["containers"][0]
-    assert container["env"] == [{"name": "REDIS_PASSWORD", "valueFrom": {
-        "secretKeyRef": {"name": "redis-password", "key": "redis-password"}}}]
-    assert not any("password" in a for a in container["args"])
+    assert "env" not in container
+    assert "--redis.password-file=/secrets/passwords.json" in container["args"]
+    assert {"name": "auth", "mountPath": "/secrets", "readOnly": True} in container["volumeMounts"]
+    secret = run.one("kubernetes:core/v1:Secret")
+    assert is_secret(secret.inputs["stringData"])
+    file_map = json.loads(secret.plain["stringData"]["passwords.json"])
+    assert file_map == json.loads(password_file(conn, FAKE_PASSWORD))
+    assert sorted(file_map) == sorted(t.url for t in scrape_targets(conn)) and set(file_map.values()) == {FAKE_PASSWORD}
+    for r in run.resources:
+        assert plain_occurrences(r.inputs, FAKE_PASSWORD) == [], r.name
     assert container["ports"][0] == {"name": "metrics", "containerPort": 9121, "protocol": "TCP"}
     assert container["securityContext"]["readOnlyRootFilesystem"] is True
     assert container["livenessProbe"]["httpGet"]["path"] == "/health"

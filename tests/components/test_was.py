@@ -2,7 +2,7 @@
 import pytest
 
 from components.redis import connection_for
-from components.was import WasApp, WasAppArgs, spring_env
+from components.was import SECRETS_DIR, WasApp, WasAppArgs, password_files, pod_spec, spring_env
 from tests.harness import load_settings, run_with_mocks
 
 APP = {"name": "shop", "image": "registry.example/shop:2.1.0"}
@@ -27,7 +27,10 @@ def test_standalone_env_uses_master_service_and_secret_ref(boot, redis_prefix, s
     env = env_map(spring_env(app, conn))
     assert env[f"{redis_prefix}_HOST"] == "redis-master.shop-ns.svc.cluster.local"
     assert env[f"{redis_prefix}_PORT"] == "6379"
-    assert env[f"{redis_prefix}_PASSWORD"] == {"secretKeyRef": {"name": "redis-password", "key": "redis-password"}}
+    assert f"{redis_prefix}_PASSWORD" not in env  # a file, not an env var
+    assert env["SPRING_CONFIG_IMPORT"] == f"optional:configtree:{SECRETS_DIR}/"
+    prop = "spring.redis" if boot == 2 else "spring.data.redis"
+    assert password_files(app, conn) == [{"key": "redis-password", "path": f"{prop}.password"}]
     assert env[f"{redis_prefix}_DATABASE"] == "1"
     assert env[f"{session_prefix}_NAMESPACE"] == "spring:session:shop"
     assert env[f"{session_prefix}_FLUSH_MODE"] == "on_save"
@@ -51,7 +54,10 @@ def test_sentinel_env_asks_sentinel_for_the_master(boot):
     assert env[f"{prefix}_SENTINEL_MASTER"] == "mymaster"
     assert env[f"{prefix}_SENTINEL_NODES"].split(",") == [
         f"redis-node-{i}.redis-headless.shop-ns.svc.cluster.local:26379" for i in range(3)]
-    assert env[f"{prefix}_SENTINEL_PASSWORD"] == {"secretKeyRef": {"name": "redis-password", "key": "redis-password"}}
+    prop = "spring.redis" if boot == 2 else "spring.data.redis"
+    assert [i["path"] for i in password_files(app, conn)] == [f"{prop}.password", f"{prop}.sentinel.password"]
+    volume = {v["name"]: v for v in pod_spec(app, conn)["volumes"]}["redis-secret"]["secret"]
+    assert volume["secretName"] == "redis-password" and volume["items"] == password_files(app, conn)
 
 
 def test_indexed_on_boot3_sets_repository_type_and_configure_action():
@@ -67,7 +73,9 @@ def test_component_declares_deployment_service_hpa_pdb():
     run = run_with_mocks(lambda: WasApp("was-shop", WasAppArgs(app=app, connection=conn, prometheus_release="kp")))
     assert run.error is None, run.error
     kinds = sorted(r.kind for r in run.resources if r.custom)
-    assert kinds == ["Deployment", "HorizontalPodAutoscaler", "PodDisruptionBudget", "PodMonitor", "Service"]
+    assert kinds == ["Deployment", "HorizontalPodAutoscaler", "NetworkPolicy", "PodDisruptionBudget", "PodMonitor", "Service"]
+    netpol = run.one("kubernetes:networking.k8s.io/v1:NetworkPolicy").plain["spec"]
+    assert netpol["ingress"] == [{"ports": [{"protocol": "TCP", "port": 8080}]}]
     monitor = run.one("kubernetes:monitoring.coreos.com/v1:PodMonitor").plain
     assert monitor["metadata"]["labels"]["release"] == "kp"
     assert monitor["spec"]["podMetricsEndpoints"] == [{"port": "http", "path": "/actuator/prometheus", "interval": "30s"}]
@@ -88,7 +96,9 @@ def test_component_declares_deployment_service_hpa_pdb():
     assert pod["terminationGracePeriodSeconds"] > 10 + 20
     assert c["securityContext"]["allowPrivilegeEscalation"] is False
     assert c["securityContext"]["capabilities"] == {"drop": ["ALL"]}
-    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert pod["securityContext"]["runAsNonRoot"] is True and pod["securityContext"]["runAsUser"] >= 10000
+    mounts = {m["name"]: m for m in c["volumeMounts"]}
+    assert mounts["redis-secret"] == {"name": "redis-secret", "mountPath": SECRETS_DIR, "readOnly": True}
     assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
     assert c["resources"]["limits"]["memory"] == "768Mi"
     assert pod["topologySpreadConstraints"][0]["labelSelector"]["matchLabels"] == selector

@@ -173,11 +173,11 @@ class Sentinel:
 
 
 # --------------------------------------------------------------------- monitoring
-def start_exporter(procs: Processes, args: list[str], password: str, name: str = "exporter") -> tuple[Proc, int]:
-    """The real exporter, with the Deployment's args; the listen port is rebound to a free one."""
+def start_exporter(procs: Processes, args: list[str], name: str = "exporter") -> tuple[Proc, int]:
+    """The real exporter, with the Deployment's args (no env); the listen port is rebound to a free one."""
     port = free_port()
     args = [a for a in args if not a.startswith("--web.listen-address")] + [f"--web.listen-address={HOST}:{port}"]
-    proc = procs.start(name, ["prometheus-redis-exporter", *args], env={"REDIS_PASSWORD": password})
+    proc = procs.start(name, ["prometheus-redis-exporter", *args])
     wait_until(lambda: urllib.request.urlopen(f"http://{HOST}:{port}/health", timeout=2).status == 200, 10,
                what="exporter /health")
     return proc, port

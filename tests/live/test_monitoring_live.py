@@ -5,6 +5,7 @@ kube-prometheus set them, the generated rules (only `for` shortened) and the gen
 Alertmanager routing with a webhook in place of Slack."""
 from __future__ import annotations
 
+import json
 import re
 import signal
 import threading
@@ -13,7 +14,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from components.exporter import SCRIPT_DIR, exporter_args, scrape_targets
+from components.exporter import AUTH_DIR, AUTH_FILE, SCRIPT_DIR, exporter_args, scrape_targets
 from components.redis import chart_values, connection_for
 from monitoring.alerts import rule_groups
 from monitoring.checklist import CHECKS
@@ -92,9 +93,12 @@ class Env:
             (procs.workdir / "sessions.lua").write_text(script)
         args = [local.get(a.split("=", 1)[1], a.split("=", 1)[1]) if a.startswith("--redis.addr") else a for a in args]
         args = [f"--redis.addr={a}" if a.startswith("redis://") else a for a in args]
-        args = [a.replace(f"{SCRIPT_DIR}/", f"{procs.workdir}/") for a in args]
+        args = [a.replace(f"{SCRIPT_DIR}/", f"{procs.workdir}/").replace(f"{AUTH_DIR}/", f"{procs.workdir}/")
+                for a in args]
+        # The password file the exporter's Secret holds, keyed by the local target URIs.
+        (procs.workdir / AUTH_FILE).write_text(json.dumps({url: PASSWORD for _, url in self.targets}))
         self.exporter_args = args
-        self.exporter, self.exporter_port = start_exporter(procs, args, PASSWORD)
+        self.exporter, self.exporter_port = start_exporter(procs, args)
         self.alertmanager = Alertmanager(procs, plain_config(webhook.url, group_wait="1s", group_interval="1s"))
         labels = {"namespace": settings.namespace, "service": "redis-exporter"}
         self.prometheus = Prometheus(procs, prometheus_config(

@@ -1,0 +1,24 @@
+"""python -m render --stack prod --out rendered/prod"""
+import argparse
+import sys
+from pathlib import Path
+
+from render import render_stack
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m render", description=__doc__)
+    parser.add_argument("--stack", required=True, help="stack name (Pulumi.<stack>.yaml)")
+    parser.add_argument("--out", required=True, type=Path, help="output folder (its *.yaml files are replaced)")
+    args = parser.parse_args(argv)
+    try:
+        _, paths = render_stack(args.stack, args.out)
+    except Exception as exc:  # noqa: BLE001 - one line, never a trace: bad config, missing stack file
+        print(f"render: {exc}", file=sys.stderr)
+        return 1
+    print(f"render: {len(paths)} files in {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
