@@ -130,8 +130,7 @@ def _pod_security() -> dict:
     # the kubelet gives the volume group 1001 (fsGroup) when its root does not match
     # (OnRootMismatch: no slow recursive chown on every start), and no root init
     # container (volumePermissions) is needed or allowed.
-    return {"enabled": True, "fsGroup": BITNAMI_UID, "fsGroupChangePolicy": "OnRootMismatch",
-            "seccompProfile": {"type": "RuntimeDefault"}}
+    return {"enabled": True, "fsGroup": BITNAMI_UID, "fsGroupChangePolicy": "OnRootMismatch"}
 
 
 def _node_values(s: RedisSettings, resources: Resources) -> dict:

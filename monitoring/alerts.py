@@ -97,9 +97,12 @@ REDIS_ALERTS = (
 )
 
 SENTINEL_ALERTS = (
-    Alert("RedisNoMaster", '(count(redis_instance_info{{{ns},role="master"}}) or vector(0)) == 0', "1m", "critical",
+    # Guarded by "the exporter reports at all": a stopped exporter is RedisExporterDown /
+    # RedisMetricsAbsent, not a critical page about a master that may be fine.
+    Alert("RedisNoMaster", '(count(redis_instance_info{{{ns},role="master"}}) or vector(0)) == 0'
+          ' and on() count(redis_up{{{ns}}}) > 0', "1m", "critical",
           "No Redis master.",
-          "No Redis instance reports role=master in {{ $labels.namespace }} (masters: {{ $value }}): "
+          "No Redis instance reports role=master in {s.namespace} (masters: {{ $value }}): "
           "writes fail until Sentinel elects one.", _sentinel),
     Alert("RedisMultipleMasters", 'count(redis_instance_info{{{ns},role="master"}}) > 1', "1m", "critical",
           "More than one Redis master (split brain).",
@@ -160,6 +163,12 @@ def _render(alert: Alert, s: StackSettings) -> dict:
 def all_alerts(s: StackSettings) -> list[Alert]:
     """The alerts this stack needs."""
     return [a for a in REDIS_ALERTS + SENTINEL_ALERTS if a.when(s)] + _was_alerts(s)
+
+
+def alert_rules(s: StackSettings) -> list[dict]:
+    """Every alerting rule of the stack as a PrometheusRule rule dict (alert, expr, for,
+    labels.severity + namespace, annotations summary/description/runbook_url)."""
+    return [_render(a, s) for a in all_alerts(s)]
 
 
 def rule_groups(s: StackSettings) -> list[dict]:

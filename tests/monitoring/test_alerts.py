@@ -146,7 +146,8 @@ def cases(stack):
     if s.redis.topology == "sentinel":
         node = lambda n, role: series("redis_instance_info", {"namespace": ns, "instance": f"n{n}:6379", "role": role}, "1x30")  # noqa: E731
         out += [
-            ("RedisNoMaster", [node(0, "slave"), node(1, "slave")], [node(0, "master"), node(1, "slave")], {}),
+            ("RedisNoMaster", [node(0, "slave"), node(1, "slave"), series("redis_up", i, "1x30")],
+             [node(0, "master"), node(1, "slave"), series("redis_up", i, "1x30")], {}),
             ("RedisMultipleMasters", [node(0, "master"), node(1, "master")], [node(0, "master"), node(1, "slave")], {}),
             ("RedisReplicasDisconnected",
              [master, series("redis_connected_slaves", i, "1x30")],
@@ -204,3 +205,37 @@ def test_runbook_covers_the_seed_incidents():
     for phrase in ("permission denied", "redis-master", "maxmemory 128m", "release"):
         assert phrase in text, phrase
     assert run_program("dev").error is None
+
+
+# ------------------------------------------- promtool scenario files (tests/monitoring/promtool)
+PROMTOOL_DIR = ROOT / "tests" / "monitoring" / "promtool"
+SCENARIOS = sorted(p.name for p in PROMTOOL_DIR.glob("*.test.yml"))
+
+
+def program_rule_groups(stack):
+    """The PrometheusRule `.spec.groups` the real program declares for a stack."""
+    run = run_program(stack)
+    assert run.error is None, run.error
+    return run.one("kubernetes:monitoring.coreos.com/v1:PrometheusRule").plain["spec"]["groups"]
+
+
+def test_scenario_files_cover_both_stacks():
+    assert {name.split(".")[0] for name in SCENARIOS} == set(STACKS)
+
+
+@pytest.mark.judge
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_promtool_scenarios(scenario, tmp_path):
+    """`<stack>[.annotations].test.yml`: rules.yml is the program's PrometheusRule for
+    that stack; annotations are kept only for the `.annotations` files."""
+    promtool = require("promtool")
+    stack = scenario.split(".")[0]
+    groups = program_rule_groups(stack)
+    if ".annotations." not in scenario:
+        groups = [{**g, "rules": [{k: v for k, v in r.items() if k != "annotations"} for r in g["rules"]]}
+                  for g in groups]
+    (tmp_path / "rules.yml").write_text(yaml.safe_dump({"groups": groups}))
+    (tmp_path / scenario).write_text((PROMTOOL_DIR / scenario).read_text())
+    out = subprocess.run([promtool, "test", "rules", scenario], cwd=tmp_path, capture_output=True, text=True)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "SUCCESS" in out.stdout
