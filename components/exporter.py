@@ -1,9 +1,12 @@
 """RedisExporter: oliver006/redis_exporter + Service :9121 + ServiceMonitor + NetworkPolicy.
 
-One exporter in multi-target mode scrapes every Redis node and every Sentinel: the
+One exporter pod in multi-target mode scrapes every Redis node and every Sentinel: the
 ServiceMonitor has one endpoint per target (`/scrape?target=redis://<pod>:<port>`), and
 relabels `instance` to that target, so each node keeps a stable instance across
-failovers and its role shows in `redis_instance_info{role}` (docs/decisions.md).
+failovers and its role shows in `redis_instance_info{role}` (docs/decisions.md,
+"Exporter: every node and every Sentinel"). Sentinel topology runs a second exporter
+container for the Sentinels, without `--script`: Sentinels reject EVAL and the exporter
+then reports the Sentinel as down (redis_up 0).
 """
 from __future__ import annotations
 
@@ -27,6 +30,9 @@ SCRIPT_FILE = "sessions.lua"
 AUTH_DIR = "/secrets"
 AUTH_FILE = "passwords.json"
 SCRAPE_INTERVAL = "30s"
+METRICS_PORT = "metrics"  # Redis nodes (with the counting script)
+SENTINEL_METRICS_PORT = "sentinel-metrics"  # Sentinels (never the script)
+SENTINEL_EXPORTER_PORT = names.EXPORTER_PORT + 1  # 9122
 RESOURCES = Resources("20m", "200m", "48Mi", "96Mi")
 
 
@@ -38,6 +44,8 @@ class ScrapeTarget:
     """Stable `host:port`, the `instance` label."""
     url: str
     """The `target` parameter of /scrape."""
+    port: str = METRICS_PORT
+    """Name of the exporter port (container and Service) that scrapes this target."""
 
 
 @dataclass(frozen=True)
@@ -58,13 +66,13 @@ def scrape_targets(conn: RedisConnection) -> list[ScrapeTarget]:
     """Every Redis node, then (sentinel) every Sentinel."""
     targets = [ScrapeTarget(f"{h}:{conn.port}", f"redis://{h}:{conn.port}") for h in conn.node_hosts]
     if conn.mode == "sentinel":
-        targets += [ScrapeTarget(f"{h}:{conn.sentinel_port}", f"redis://{h}:{conn.sentinel_port}")
-                    for h in conn.node_hosts]
+        targets += [ScrapeTarget(f"{h}:{conn.sentinel_port}", f"redis://{h}:{conn.sentinel_port}",
+                                 SENTINEL_METRICS_PORT) for h in conn.node_hosts]
     return targets
 
 
 def exporter_args(conn: RedisConnection, has_script: bool) -> list[str]:
-    """Command-line flags of the exporter (the live tests run the binary with these)."""
+    """Command-line flags of the Redis-node exporter (the live tests run the binary with these)."""
     args = [f"--web.listen-address=:{names.EXPORTER_PORT}",
             f"--redis.addr={scrape_targets(conn)[0].url}",
             f"--redis.password-file={AUTH_DIR}/{AUTH_FILE}"]
@@ -73,20 +81,29 @@ def exporter_args(conn: RedisConnection, has_script: bool) -> list[str]:
     return args
 
 
+def sentinel_exporter_args(conn: RedisConnection) -> list[str]:
+    """Flags of the Sentinel exporter (sentinel topology): same password file, no script."""
+    first = next(t for t in scrape_targets(conn) if t.port == SENTINEL_METRICS_PORT)
+    return [f"--web.listen-address=:{SENTINEL_EXPORTER_PORT}",
+            f"--redis.addr={first.url}",
+            f"--redis.password-file={AUTH_DIR}/{AUTH_FILE}"]
+
+
 def password_file(conn: RedisConnection, password: str) -> str:
     """redis_exporter's password file: a JSON map of target URI -> password."""
     return json.dumps({t.url: password for t in scrape_targets(conn)}, sort_keys=True)
 
 
-def pod_spec(conn: RedisConnection, image: str, has_script: bool) -> dict:
-    """The exporter's pod spec (plain dict)."""
-    http = {"httpGet": {"path": "/health", "port": "metrics"}, "periodSeconds": 10, "timeoutSeconds": 3}
+def _container(name: str, image: str, args: list[str], port_name: str, port: int, has_script: bool) -> dict:
+    # /health answers `ok` without touching Redis (checked on the 1.45 binary): a Redis
+    # outage is an alert (RedisDown), not a restart loop of the exporter.
+    http = {"httpGet": {"path": "/health", "port": port_name}, "periodSeconds": 10, "timeoutSeconds": 3}
     container = {
-        "name": "redis-exporter",
+        "name": name,
         "image": image,
         "imagePullPolicy": "IfNotPresent",
-        "args": exporter_args(conn, has_script),
-        "ports": [{"name": "metrics", "containerPort": names.EXPORTER_PORT, "protocol": "TCP"}],
+        "args": args,
+        "ports": [{"name": port_name, "containerPort": port, "protocol": "TCP"}],
         "resources": RESOURCES.to_k8s(),
         "livenessProbe": {**http, "failureThreshold": 3},
         "readinessProbe": {**http, "failureThreshold": 2},
@@ -100,17 +117,39 @@ def pod_spec(conn: RedisConnection, image: str, has_script: bool) -> dict:
             "capabilities": {"drop": ["ALL"]},
             "seccompProfile": {"type": "RuntimeDefault"},
         },
+        "volumeMounts": [{"name": "auth", "mountPath": AUTH_DIR, "readOnly": True}],
     }
+    if has_script:
+        container["volumeMounts"].append({"name": "scripts", "mountPath": SCRIPT_DIR, "readOnly": True})
+    return container
+
+
+def exporter_containers(conn: RedisConnection, image: str, has_script: bool) -> list[dict]:
+    """The exporter pod's containers (plain dicts): `redis-exporter` for the Redis nodes,
+    plus `sentinel-exporter` for the Sentinels in sentinel topology."""
+    containers = [_container("redis-exporter", image, exporter_args(conn, has_script),
+                             METRICS_PORT, names.EXPORTER_PORT, has_script)]
+    if conn.mode == "sentinel":
+        containers.append(_container("sentinel-exporter", image, sentinel_exporter_args(conn),
+                                     SENTINEL_METRICS_PORT, SENTINEL_EXPORTER_PORT, False))
+    return containers
+
+
+def exporter_ports(conn: RedisConnection) -> list[tuple[str, int]]:
+    """(name, port) of every exporter port: Service ports and NetworkPolicy ports."""
+    return [(p["name"], p["containerPort"]) for c in exporter_containers(conn, "", False) for p in c["ports"]]
+
+
+def pod_spec(conn: RedisConnection, image: str, has_script: bool) -> dict:
+    """The exporter's pod spec (plain dict)."""
     spec = {
         "automountServiceAccountToken": False,
         "securityContext": {"runAsNonRoot": True, "runAsUser": EXPORTER_UID,
                             "seccompProfile": {"type": "RuntimeDefault"}},
-        "containers": [container],
+        "containers": exporter_containers(conn, image, has_script),
+        "volumes": [{"name": "auth", "secret": {"secretName": f"{NAME}-auth", "defaultMode": 0o400}}],
     }
-    container["volumeMounts"] = [{"name": "auth", "mountPath": AUTH_DIR, "readOnly": True}]
-    spec["volumes"] = [{"name": "auth", "secret": {"secretName": f"{NAME}-auth", "defaultMode": 0o400}}]
     if has_script:
-        container["volumeMounts"].append({"name": "scripts", "mountPath": SCRIPT_DIR, "readOnly": True})
         spec["volumes"].append({"name": "scripts", "configMap": {"name": f"{NAME}-scripts"}})
     return spec
 
@@ -121,7 +160,7 @@ def service_monitor_spec(conn: RedisConnection) -> dict:
         "selector": {"matchLabels": names.selector_labels(NAME, COMPONENT)},
         "namespaceSelector": {"matchNames": [conn.namespace]},
         "endpoints": [{
-            "port": "metrics",
+            "port": t.port,
             "path": "/scrape",
             "interval": SCRAPE_INTERVAL,
             "params": {"target": [t.url]},
@@ -170,7 +209,8 @@ class RedisExporter(pulumi.ComponentResource):
             f"{name}-service",
             metadata=meta(),
             spec={"type": "ClusterIP", "selector": selector,
-                  "ports": [{"name": "metrics", "port": names.EXPORTER_PORT, "targetPort": "metrics", "protocol": "TCP"}]},
+                  "ports": [{"name": port_name, "port": port, "targetPort": port_name, "protocol": "TCP"}
+                            for port_name, port in exporter_ports(conn)]},
             opts=child,
         )
         k8s.networking.v1.NetworkPolicy(
@@ -181,7 +221,7 @@ class RedisExporter(pulumi.ComponentResource):
                 "policyTypes": ["Ingress"],
                 "ingress": [{
                     "from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": mon.prometheus_namespace}}}],
-                    "ports": [{"protocol": "TCP", "port": names.EXPORTER_PORT}],
+                    "ports": [{"protocol": "TCP", "port": port} for _, port in exporter_ports(conn)],
                 }],
             },
             opts=child,

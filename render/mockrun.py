@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import runpy
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Callable, Optional
 
 import pulumi

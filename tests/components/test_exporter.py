@@ -93,3 +93,35 @@ def test_counting_script_only_for_indexed_sessions(repository, script):
     if script:
         assert "spring:session:petclinic:expirations:" not in maps[0].plain["data"]["sessions.lua"]  # built at run time
         assert '"spring:session:petclinic"' in maps[0].plain["data"]["sessions.lua"]
+
+
+def test_sentinels_have_their_own_exporter_container_without_the_script():
+    # Sentinels reject EVAL; with --script the exporter reports them redis_up 0 (1.45 binary).
+    apps = [{"name": "petclinic", "image": "r/p:1.0", "minReplicas": 1, "repositoryType": "indexed"}]
+    s, conn, run = build("sentinel", wasApps=apps)
+    pod = run.one("kubernetes:apps/v1:Deployment").plain["spec"]["template"]["spec"]
+    nodes, sentinels = pod["containers"]
+    assert (nodes["name"], sentinels["name"]) == ("redis-exporter", "sentinel-exporter")
+    assert "--script=/scripts/sessions.lua" in nodes["args"]
+    assert not any(a.startswith("--script") for a in sentinels["args"])
+    assert "--redis.password-file=/secrets/passwords.json" in sentinels["args"]
+    assert [m["name"] for m in sentinels["volumeMounts"]] == ["auth"]
+    assert sentinels["ports"] == [{"name": "sentinel-metrics", "containerPort": 9122, "protocol": "TCP"}]
+    assert sentinels["livenessProbe"]["httpGet"] == {"path": "/health", "port": "sentinel-metrics"}
+    assert sentinels["securityContext"] == nodes["securityContext"]
+    endpoints = run.one(SM).plain["spec"]["endpoints"]
+    by_port = {e["relabelings"][0]["replacement"].rsplit(":", 1)[1]: set() for e in endpoints}
+    for e in endpoints:
+        by_port[e["relabelings"][0]["replacement"].rsplit(":", 1)[1]].add(e["port"])
+    assert by_port == {"6379": {"metrics"}, "26379": {"sentinel-metrics"}}
+    service_ports = run.one("kubernetes:core/v1:Service").plain["spec"]["ports"]
+    assert [(p["name"], p["port"]) for p in service_ports] == [("metrics", 9121), ("sentinel-metrics", 9122)]
+    ingress_ports = run.one("kubernetes:networking.k8s.io/v1:NetworkPolicy").plain["spec"]["ingress"][0]["ports"]
+    assert sorted(p["port"] for p in ingress_ports) == [9121, 9122]
+
+
+def test_standalone_has_one_exporter_container():
+    _, _, run = build("standalone")
+    pod = run.one("kubernetes:apps/v1:Deployment").plain["spec"]["template"]["spec"]
+    assert [c["name"] for c in pod["containers"]] == ["redis-exporter"]
+    assert {e["port"] for e in run.one(SM).plain["spec"]["endpoints"]} == {"metrics"}

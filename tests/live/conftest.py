@@ -1,15 +1,22 @@
 """Fixtures for the live tests: a process owner per test (or module) that always cleans up."""
+import os
+
 import pytest
 
-from tests.live.procs import Processes, Webhook, require_binaries
-
-PASSWORD = "live-test-password-1234"
-
+from simulators.loopback import Processes, Webhook, missing_binaries
 
 def pytest_collection_modifyitems(items):
     for item in items:
         if "/live/" in str(item.fspath):
             item.add_marker(pytest.mark.live)
+
+
+def require_binaries() -> None:
+    missing = missing_binaries()
+    if missing:
+        if os.environ.get("CI"):
+            pytest.fail(f"missing {missing}: scripts/install.sh must install them")
+        pytest.skip(f"missing {missing} (run scripts/install.sh)")
 
 
 @pytest.fixture

@@ -241,6 +241,8 @@ def test_network_policies_admit_only_what_they_should(rendered):
     prometheus_ns = load_settings(stack).monitoring.prometheus_namespace
     assert exporter["ingress"] == [{
         "from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": prometheus_ns}}}],
-        "ports": [{"port": 9121, "protocol": "TCP"}]}]
+        # 9122: the Sentinel exporter container (sentinel topology; components/exporter.py)
+        "ports": [{"port": 9121, "protocol": "TCP"}]
+        + ([{"port": 9122, "protocol": "TCP"}] if load_settings(stack).redis.topology == "sentinel" else [])}]
     assert policies["petclinic"]["ingress"] == [{"ports": [{"port": 8080, "protocol": "TCP"}]}]
     assert set(pods) <= set(policies)  # every pod of ours has a policy

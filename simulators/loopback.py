@@ -1,6 +1,7 @@
-"""Real binaries on 127.0.0.1 for the live tests: redis-server, redis-sentinel, the
-exporter, Prometheus, Alertmanager, and an in-process webhook receiver. Every wait is
-bounded in count and time; every process is killed by its owner (the fixtures)."""
+"""Real binaries on 127.0.0.1 for the live tests and the benchmarks: redis-server,
+redis-sentinel, the exporter, Prometheus, Alertmanager, and an in-process webhook
+receiver. Every wait is bounded in count and time; every process is killed by its owner
+(`Processes.close`)."""
 from __future__ import annotations
 
 import json
@@ -17,7 +18,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Callable, Optional
 
-import pytest
 import yaml
 
 from simulators.resp import Client
@@ -26,12 +26,8 @@ HOST = "127.0.0.1"
 BINARIES = ("redis-server", "redis-sentinel", "prometheus-redis-exporter", "prometheus", "prometheus-alertmanager")
 
 
-def require_binaries() -> None:
-    missing = [b for b in BINARIES if not shutil.which(b)]
-    if missing:
-        if os.environ.get("CI"):
-            pytest.fail(f"missing {missing}: scripts/install.sh must install them")
-        pytest.skip(f"missing {missing} (run scripts/install.sh)")
+def missing_binaries() -> list[str]:
+    return [b for b in BINARIES if not shutil.which(b)]
 
 
 def free_port() -> int:

@@ -1,0 +1,91 @@
+"""What Prometheus selects and scrapes: ServiceMonitor (exporter), PodMonitor (each WAS
+app's /actuator/prometheus) and PrometheusRule (session recording rules + alerts), all
+labelled `release: <prometheusRelease>` (the seed's empty dashboard when it was missing)."""
+import pytest
+
+from components.alert_rules import AlertRules, AlertRulesArgs
+from monitoring.alerts import EXPORTER_JOB, alert_rules, namespace_matcher
+from monitoring.session_count import recording_rules, stores_for
+from tests.harness import STACKS, load_settings, run_program, run_with_mocks
+
+SM = "kubernetes:monitoring.coreos.com/v1:ServiceMonitor"
+PM = "kubernetes:monitoring.coreos.com/v1:PodMonitor"
+RULE = "kubernetes:monitoring.coreos.com/v1:PrometheusRule"
+TWO_APPS = [{"name": "petclinic", "image": "r/p:1.0", "minReplicas": 2},
+            {"name": "shop", "image": "r/s:2.0", "minReplicas": 2, "repositoryType": "indexed"}]
+
+
+def monitoring_objects(run):
+    return [r for r in run.k8s_objects() if r.kind in ("ServiceMonitor", "PodMonitor", "PrometheusRule")]
+
+
+@pytest.mark.parametrize("stack", STACKS)
+@pytest.mark.parametrize("release", [None, "monitoring-stack"])
+def test_every_monitor_and_rule_carries_the_configured_release_label(stack, release):
+    run = run_program(stack, {"prometheusRelease": release} if release else None)
+    assert run.error is None, run.error
+    objs = monitoring_objects(run)
+    assert sorted(r.kind for r in objs) == ["PodMonitor", "PrometheusRule", "ServiceMonitor"]
+    for r in objs:
+        assert r.plain["metadata"]["labels"]["release"] == (release or "kube-prometheus"), r.name
+
+
+def test_one_podmonitor_and_one_recording_rule_per_app():
+    run = run_program("prod", {"wasApps": TWO_APPS})
+    assert run.error is None, run.error
+    assert sorted(r.plain["metadata"]["name"] for r in run.of_type(PM)) == ["petclinic", "shop"]
+    groups = run.one(RULE).plain["spec"]["groups"]
+    records = [r for g in groups for r in g["rules"] if "record" in r]
+    assert sorted(r["labels"]["app"] for r in records) == ["petclinic", "shop"]
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_service_monitor_selects_the_exporter_service_and_its_ports(stack):
+    run = run_program(stack)
+    sm = run.one(SM).plain
+    svc = run.one("kubernetes:core/v1:Service", "exporter-service").plain
+    assert sm["metadata"]["namespace"] == svc["metadata"]["namespace"]
+    assert sm["spec"]["namespaceSelector"] == {"matchNames": [svc["metadata"]["namespace"]]}
+    assert sm["spec"]["selector"]["matchLabels"].items() <= svc["metadata"]["labels"].items()
+    port_names = {p["name"] for p in svc["spec"]["ports"]}
+    assert {e["port"] for e in sm["spec"]["endpoints"]} <= port_names
+    # kube-prometheus names the job after the Service: the alerts select on it.
+    assert svc["metadata"]["name"] == EXPORTER_JOB
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_pod_monitor_scrapes_actuator_prometheus_on_the_was_pods(stack):
+    run = run_program(stack)
+    pm = run.one(PM).plain
+    dep = run.one("kubernetes:apps/v1:Deployment", "was-petclinic-deployment").plain
+    pod = dep["spec"]["template"]
+    assert pm["spec"]["selector"]["matchLabels"].items() <= pod["metadata"]["labels"].items()
+    assert pm["spec"]["namespaceSelector"] == {"matchNames": [dep["metadata"]["namespace"]]}
+    [endpoint] = pm["spec"]["podMetricsEndpoints"]
+    assert endpoint["path"] == "/actuator/prometheus"
+    container = pod["spec"]["containers"][0]
+    assert endpoint["port"] in {p["name"] for p in container["ports"]}
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert "prometheus" in env["MANAGEMENT_ENDPOINTS_WEB_EXPOSURE_INCLUDE"].split(",")
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_prometheus_rule_holds_the_session_recording_rules_and_every_alert(stack):
+    s = load_settings(stack)
+    run = run_program(stack)
+    rule = run.one(RULE).plain
+    assert rule["metadata"]["namespace"] == s.namespace
+    rules = [r for g in rule["spec"]["groups"] for r in g["rules"]]
+    assert [r for r in rules if "record" in r] == recording_rules(stores_for(s.was_apps), namespace_matcher(s))
+    assert [r for r in rules if "alert" in r] == alert_rules(s)
+
+
+def test_alert_rules_component_alone_follows_its_settings():
+    s = load_settings("dev", {"prometheusRelease": "kp-test", "namespace": "other-ns"})
+    run = run_with_mocks(lambda: AlertRules("alerts", AlertRulesArgs(settings=s)))
+    assert run.error is None, run.error
+    rule = run.one(RULE).plain
+    assert rule["metadata"]["labels"]["release"] == "kp-test"
+    assert rule["metadata"]["namespace"] == "other-ns"
+    for r in (r for g in rule["spec"]["groups"] for r in g["rules"]):
+        assert 'namespace="other-ns"' in r["expr"]
