@@ -42,26 +42,30 @@ class SessionWriter:
     def _payload(self) -> bytes:
         return os.urandom(self.payload_bytes // 2).hex().encode()[: self.payload_bytes]
 
-    def commands(self, session_id: str, user: Optional[str], now_ms: Optional[int] = None,
+    def commands(self, session_id: str, user: Optional[str], last_access_ms: Optional[int] = None,
                  timeout_seconds: Optional[int] = None) -> list[tuple]:
-        """The commands Spring Session issues to save a new session."""
-        now_ms = now_ms if now_ms is not None else int(time.time() * 1000)
+        """The commands Spring Session issues to save a session last accessed at
+        `last_access_ms` (default now): it expires at last access + timeout."""
+        now_ms = int(time.time() * 1000)
+        last_access_ms = now_ms if last_access_ms is None else last_access_ms
         timeout = timeout_seconds if timeout_seconds is not None else self.timeout_seconds
+        expiry = last_access_ms + timeout * 1000
+        ttl_ms = max(1, expiry - now_ms)
         key = f"{self.namespace}:sessions:{session_id}"
-        fields = ["creationTime", now_ms, "lastAccessedTime", now_ms, "maxInactiveInterval", timeout,
+        fields = ["creationTime", last_access_ms, "lastAccessedTime", last_access_ms, "maxInactiveInterval", timeout,
                   "sessionAttr:SPRING_SECURITY_CONTEXT", self._payload()]
         if user:
             fields += ["sessionAttr:user", user]
         cmds = [("HSET", key, *fields)]
         if self.repository_type == "default":
-            return cmds + [("EXPIRE", key, timeout)]
-        expiry = now_ms + timeout * 1000
+            return cmds + [("PEXPIRE", key, ttl_ms)]
         bucket = f"{self.namespace}:expirations:{round_up_to_next_minute(expiry)}"
+        extra_ms = INDEXED_EXTRA_SECONDS * 1000
         cmds += [
-            ("EXPIRE", key, timeout + INDEXED_EXTRA_SECONDS),
-            ("SET", f"{self.namespace}:sessions:expires:{session_id}", "", "EX", timeout),
+            ("PEXPIRE", key, ttl_ms + extra_ms),
+            ("SET", f"{self.namespace}:sessions:expires:{session_id}", "", "PX", ttl_ms),
             ("SADD", bucket, f"expires:{session_id}"),
-            ("EXPIRE", bucket, timeout + INDEXED_EXTRA_SECONDS),
+            ("PEXPIRE", bucket, ttl_ms + extra_ms),
         ]
         if user:
             cmds.append(("SADD", f"{self.namespace}:index:{PRINCIPAL_INDEX}:{user}", session_id))
@@ -69,19 +73,20 @@ class SessionWriter:
 
     def create(self, count: int, users: int = 0, batch: int = 1000, timeout_seconds: Optional[int] = None,
                spread_seconds: int = 0) -> list[str]:
-        """Create `count` sessions (pipelined). `spread_seconds` spreads their last access
-        over the past N seconds, as real traffic does; `users` > 0 logs them in as
-        user0..user{users-1}."""
+        """Create `count` live sessions (pipelined). `spread_seconds` spreads their last
+        access over the past N seconds (N < timeout), as real traffic does; `users` > 0
+        logs them in as user0..user{users-1}."""
+        timeout = timeout_seconds if timeout_seconds is not None else self.timeout_seconds
+        if spread_seconds >= timeout:
+            raise ValueError("spread_seconds must be shorter than the timeout, or sessions are already expired")
         ids: list[str] = []
         now_ms = int(time.time() * 1000)
         pending: list[tuple] = []
         for i in range(count):
             sid = str(uuid.uuid4())
             ids.append(sid)
-            offset = (i * 1000 * spread_seconds // count) if spread_seconds else 0
-            timeout = timeout_seconds if timeout_seconds is not None else self.timeout_seconds
-            pending += self.commands(sid, f"user{i % users}" if users else None, now_ms - offset,
-                                     timeout - offset // 1000 if spread_seconds else timeout)
+            last_access = now_ms - (i * 1000 * spread_seconds // count if spread_seconds else 0)
+            pending += self.commands(sid, f"user{i % users}" if users else None, last_access, timeout)
             if len(pending) >= batch:
                 self.client.pipeline(pending)
                 pending = []

@@ -1,0 +1,84 @@
+"""Benchmarks on real Redis, redis_exporter, Prometheus and Alertmanager (loopback only).
+
+    .venv/bin/python -m bench            # full run: writes docs/benchmarks.md + docs/bench-scrape-time.png
+    .venv/bin/python -m bench --quick    # smoke (CI): small sizes, one run each, writes to --out
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from bench import alert_latency, failover, memory, program_eval, report, session_count
+
+ROOT = Path(__file__).resolve().parent.parent
+
+FULL = dict(sizes=[1000, 10000, 100000, 1000000], scrapes=31, payload=1024, memory_sessions=20000,
+            latency_runs=5, latency=("10s", "2s", "2s"), failover_runs=3, eval_runs=10)
+QUICK = dict(sizes=[1000], scrapes=3, payload=512, memory_sessions=1000,
+             latency_runs=1, latency=("2s", "1s", "1s"), failover_runs=1, eval_runs=2)
+
+
+def versions() -> dict:
+    def first_line(cmd):
+        try:
+            out = subprocess.run(cmd, capture_output=True, text=True, timeout=20)
+            return (out.stdout or out.stderr).strip().splitlines()[0]
+        except (OSError, IndexError, subprocess.TimeoutExpired):
+            return "unknown"
+    mem = next((line.split()[1] for line in Path("/proc/meminfo").read_text().splitlines()
+                if line.startswith("MemTotal")), "?")
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.processor())
+    import os
+    return {
+        "machine": f"{os.cpu_count()} cores ({cpu}), {int(mem) // 1024 // 1024} GiB RAM, {platform.system()} {platform.release()}",
+        "python": platform.python_version(),
+        "redis": first_line(["redis-server", "--version"]),
+        "redis_exporter": first_line(["prometheus-redis-exporter", "--version"]),
+        "prometheus": first_line(["prometheus", "--version"]),
+        "alertmanager": first_line(["prometheus-alertmanager", "--version"]),
+    }
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="smoke run: small sizes, one run each")
+    parser.add_argument("--out", type=Path, help="where results go (default: docs/ for a full run)")
+    args = parser.parse_args(argv)
+    plan = QUICK if args.quick else FULL
+    out = args.out or (Path(tempfile.mkdtemp(prefix="bench-")) if args.quick else ROOT / "docs")
+    out.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix="bench-work-"))
+    results = {"mode": "quick" if args.quick else "full", "date": time.strftime("%Y-%m-%d"), "versions": versions(),
+               "plan": {k: v for k, v in plan.items()}}
+    steps = [
+        ("session_count", lambda: session_count.measure(work / "count", plan["sizes"], plan["scrapes"], plan["payload"])),
+        ("bytes_per_session", lambda: memory.bytes_per_session(work / "memory", plan["memory_sessions"])),
+        ("sizing_demo", lambda: memory.demonstrate(work / "demo")),
+        ("alert_latency", lambda: alert_latency.measure(work / "latency", plan["latency_runs"], *plan["latency"])),
+        ("failover", lambda: failover.measure(work / "failover", plan["failover_runs"])),
+        ("program_eval", lambda: program_eval.measure(plan["eval_runs"])),
+    ]
+    for name, step in steps:
+        started = time.monotonic()
+        print(f"bench: {name} ...", flush=True)
+        results[name] = step()
+        print(f"bench: {name} done in {time.monotonic() - started:.0f}s", flush=True)
+    results["fit"] = memory.fit(results["bytes_per_session"])
+    (out / "benchmarks.json").write_text(json.dumps(results, indent=2))
+    plot = report.plot(results["session_count"], out / "bench-scrape-time.png")
+    (out / "benchmarks.md").write_text(report.markdown(results, plot.name))
+    print(report.summary(results))
+    print(f"bench: results in {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
