@@ -53,7 +53,6 @@ def measure(workdir: Path, runs: int) -> dict:
     results = []
     for run in range(runs):
         procs = Processes(workdir / f"run{run}")
-        (workdir / f"run{run}").mkdir(parents=True, exist_ok=True)
         try:
             conf = {**redis_conf(settings), "appendonly": "no"}
             master = Redis(procs, "node-0", PASSWORD, conf).start()

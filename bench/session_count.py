@@ -77,7 +77,6 @@ def measure(workdir: Path, sizes: list[int], scrapes: int, payload: int) -> list
     rows = []
     for repository in ("default", "indexed"):
         procs = Processes(workdir / repository)
-        (workdir / repository).mkdir(parents=True, exist_ok=True)
         try:
             rows += _measure_type(procs, repository, sizes, scrapes, payload)
         finally:

@@ -92,6 +92,7 @@ class Processes:
 
     def __init__(self, workdir: Path):
         self.workdir = workdir
+        workdir.mkdir(parents=True, exist_ok=True)
         self.procs: list[Proc] = []
 
     def start(self, name: str, args: list[str], env: Optional[dict] = None) -> Proc:

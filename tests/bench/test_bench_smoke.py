@@ -1,0 +1,34 @@
+"""CI smoke of the benchmarks: they run end to end and their correctness claims hold
+(exact counts, eviction demo, alert delivery, failover). Speed is not asserted here;
+docs/benchmarks.md holds the figures of a full run."""
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from simulators.loopback import missing_binaries
+from tests.harness import ROOT
+
+
+@pytest.mark.bench
+def test_quick_benchmark_runs_and_its_claims_hold(tmp_path):
+    if missing_binaries():
+        if os.environ.get("CI"):
+            pytest.fail(f"missing {missing_binaries()}")
+        pytest.skip(f"missing {missing_binaries()}")
+    proc = subprocess.run([sys.executable, "-m", "bench", "--quick", "--out", str(tmp_path)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    r = json.loads((tmp_path / "benchmarks.json").read_text())
+    by = {(x["repository"], x["method"]): x for x in r["session_count"]}
+    assert by[("default", "project")]["exact"] and by[("indexed", "project")]["exact"]
+    assert not by[("indexed", "plain")]["exact"]  # redis_db_keys over-counts indexed sessions
+    assert all(x["median_ms"] > 0 for x in r["session_count"])
+    assert {x["payload"] for x in r["bytes_per_session"]} == {512, 2048, 8192}
+    assert r["sizing_demo"]["evicted_at_peak"] == 0 and r["sizing_demo"]["evicted_at_2x"] > 0
+    assert r["alert_latency"]["latency_s"] and r["failover"]["runs"][0]["resumed_s"] > 0
+    assert {x["stack"] for x in r["program_eval"]} == {"dev", "prod"}
+    md = (tmp_path / "benchmarks.md").read_text()
+    assert "## 1. Session-count cost" in md and (tmp_path / "bench-scrape-time.png").stat().st_size > 1000
