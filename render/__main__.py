@@ -3,6 +3,8 @@ import argparse
 import sys
 from pathlib import Path
 
+import yaml
+
 from render import render_stack
 
 
@@ -10,9 +12,17 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m render", description=__doc__)
     parser.add_argument("--stack", required=True, help="stack name (Pulumi.<stack>.yaml)")
     parser.add_argument("--out", required=True, type=Path, help="output folder (its *.yaml files are replaced)")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a config key for this render (value read as YAML), e.g. --set redisTopology=sentinel")
     args = parser.parse_args(argv)
     try:
-        _, paths = render_stack(args.stack, args.out)
+        overrides = {}
+        for item in args.set:
+            key, sep, value = item.partition("=")
+            if not sep:
+                raise ValueError(f"--set takes KEY=VALUE, got {item!r}")
+            overrides[key] = yaml.safe_load(value)
+        _, paths = render_stack(args.stack, args.out, overrides)
     except Exception as exc:  # noqa: BLE001 - one line, never a trace: bad config, missing stack file
         print(f"render: {exc}", file=sys.stderr)
         return 1

@@ -47,17 +47,24 @@ def test_render_writes_every_object_and_release_deterministically(rendered, tmp_
     assert {p.name: p.read_text() for p in paths} == {p.name: p.read_text() for p in again}
 
 
-def test_render_command_reports_bad_config_in_one_line(tmp_path):
-    bad = ROOT / "Pulumi.badcfg.yaml"
-    bad.write_text("config:\n  redis-session-platform:redisTopology: cluster\n")
-    try:
-        proc = subprocess.run([sys.executable, "-m", "render", "--stack", "badcfg", "--out", str(tmp_path)],
-                              cwd=ROOT, capture_output=True, text=True, timeout=120)
-    finally:
-        bad.unlink()
+@pytest.mark.parametrize("argv,message", [
+    (["--stack", "dev", "--set", "redisTopology=cluster"], "stack config redisTopology='cluster' is invalid"),
+    (["--stack", "staging"], "no stack file Pulumi.staging.yaml"),
+    (["--stack", "dev", "--set", "redisTopology"], "--set takes KEY=VALUE"),
+])
+def test_render_command_reports_errors_in_one_line(argv, message, tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "render", *argv, "--out", str(tmp_path)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 1
-    assert proc.stderr.strip().count("\n") == 0 and "redisTopology" in proc.stderr
-    assert "Traceback" not in proc.stderr
+    assert proc.stderr.count("\n") == 1 and message in proc.stderr, proc.stderr
+    assert "Traceback" not in proc.stderr and list(tmp_path.iterdir()) == []
+
+
+def test_render_command_overrides_config(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "render", "--stack", "dev", "--set", "redisTopology=sentinel",
+                           "--out", str(tmp_path)], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert yaml.safe_load((tmp_path / "helm-redis.values.yaml").read_text())["architecture"] == "replication"
 
 
 def test_no_secret_value_in_any_rendered_file(rendered):
