@@ -20,6 +20,7 @@ import pulumi_kubernetes as k8s
 from components.redis import RedisConnection
 from monitoring.session_count import SessionStore, lua_script
 from settings import names
+from settings.podsecurity import restricted_container
 from settings.model import MonitoringSettings, Resources
 
 NAME = "redis-exporter"
@@ -107,16 +108,7 @@ def _container(name: str, image: str, args: list[str], port_name: str, port: int
         "resources": RESOURCES.to_k8s(),
         "livenessProbe": {**http, "failureThreshold": 3},
         "readinessProbe": {**http, "failureThreshold": 2},
-        "securityContext": {
-            "runAsNonRoot": True,
-            "runAsUser": EXPORTER_UID,
-            "runAsGroup": EXPORTER_UID,
-            "allowPrivilegeEscalation": False,
-            "readOnlyRootFilesystem": True,
-            "privileged": False,
-            "capabilities": {"drop": ["ALL"]},
-            "seccompProfile": {"type": "RuntimeDefault"},
-        },
+        "securityContext": restricted_container(EXPORTER_UID),
         "volumeMounts": [{"name": "auth", "mountPath": AUTH_DIR, "readOnly": True}],
     }
     if has_script:

@@ -17,6 +17,7 @@ import pulumi_kubernetes as k8s
 import pulumi_random as random
 
 from settings import names
+from settings.podsecurity import restricted_container
 from settings.model import RedisSettings, Resources
 
 BITNAMI_UID = 1001
@@ -112,17 +113,7 @@ def _redis_conf(s: RedisSettings) -> str:
 
 
 def _container_security() -> dict:
-    return {
-        "enabled": True,
-        "runAsUser": BITNAMI_UID,
-        "runAsGroup": BITNAMI_UID,
-        "runAsNonRoot": True,
-        "allowPrivilegeEscalation": False,
-        "readOnlyRootFilesystem": True,
-        "privileged": False,
-        "capabilities": {"drop": ["ALL"]},
-        "seccompProfile": {"type": "RuntimeDefault"},
-    }
+    return {"enabled": True, **restricted_container(BITNAMI_UID)}
 
 
 def _pod_security() -> dict:

@@ -15,6 +15,7 @@ import pulumi_kubernetes as k8s
 
 from components.redis import RedisConnection
 from settings import names
+from settings.podsecurity import restricted_container
 from settings.model import WasAppSettings
 
 COMPONENT = "was"
@@ -132,14 +133,7 @@ def pod_spec(app: WasAppSettings, conn: RedisConnection) -> dict:
             "livenessProbe": _probe("/actuator/health/liveness", app.port, 10, 3),
             "readinessProbe": _probe("/actuator/health/readiness", app.port, 5, 3),
             "lifecycle": {"preStop": {"sleep": {"seconds": PRESTOP_SLEEP_SECONDS}}},
-            "securityContext": {
-                "allowPrivilegeEscalation": False,
-                "readOnlyRootFilesystem": True,
-                "runAsNonRoot": True,
-                "privileged": False,
-                "capabilities": {"drop": ["ALL"]},
-                "seccompProfile": {"type": "RuntimeDefault"},
-            },
+            "securityContext": restricted_container(),
             "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"},
                              {"name": "redis-secret", "mountPath": SECRETS_DIR, "readOnly": True}],
         }],

@@ -257,6 +257,30 @@ class Alertmanager:
                    what="alertmanager ready")
 
 
+class HttpServer:
+    """A tiny HTTP server on 127.0.0.1 in a thread, answering GET requests with
+    `respond(path) -> (content_type, body)`; stands in for an endpoint we cannot run here."""
+
+    def __init__(self, respond: Callable[[str], tuple[str, bytes]]):
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):
+                content_type, body = respond(self.path)
+                self.send_response(200)
+                self.send_header("Content-Type", content_type)
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer((HOST, 0), Handler)
+        self.address = f"{HOST}:{self.server.server_port}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+
+
 class Webhook:
     """Records Alertmanager webhook posts: (arrival time, status, alertname, labels)."""
 

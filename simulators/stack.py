@@ -6,15 +6,13 @@ webhook in place of Slack. Used by tests/live and bench/."""
 from __future__ import annotations
 
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from components.exporter import AUTH_DIR, AUTH_FILE, SCRIPT_DIR, exporter_args, scrape_targets
 from components.redis import chart_values, connection_for
 from monitoring.alerts import rule_groups
 from monitoring.routing import plain_config
 from monitoring.session_count import RECORD, lua_script, stores_for
-from simulators.loopback import HOST, Alertmanager, Prometheus, Redis, Sentinel, prometheus_config, start_exporter
+from simulators.loopback import HOST, Alertmanager, HttpServer, Prometheus, Redis, Sentinel, prometheus_config, start_exporter
 from simulators.spring_session import SessionWriter
 
 PASSWORD = "loopback-password-1234"
@@ -46,23 +44,11 @@ class FakeKubeMetrics:
             f'jvm_memory_used_bytes{{namespace="{namespace}",{pod},area="heap",id="G1 Survivor Space"}} 4000000',
             f'jvm_memory_max_bytes{{namespace="{namespace}",{pod},area="heap",id="G1 Survivor Space"}} -1',
         ]).encode() + b"\n"
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self):
-                self.send_response(200)
-                self.send_header("Content-Type", "text/plain; version=0.0.4")
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer((HOST, 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.target = f"{HOST}:{self.server.server_port}"
+        self.http = HttpServer(lambda path: ("text/plain; version=0.0.4", body))
+        self.target = self.http.address
 
     def close(self):
-        self.server.shutdown()
+        self.http.close()
 
 
 class Env:

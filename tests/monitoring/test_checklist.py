@@ -2,14 +2,13 @@
 import json
 import subprocess
 import sys
-import threading
 import urllib.parse
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import promql_parser
 import pytest
 
 from monitoring.checklist import CHECKS, main
+from simulators.loopback import HttpServer
 from tests.harness import ROOT
 
 MIB = 1024 * 1024
@@ -17,24 +16,13 @@ MIB = 1024 * 1024
 
 def serve(values):
     """Fake Prometheus answering instant queries from {metric substring: value or None}."""
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self):
-            expr = urllib.parse.parse_qs(urllib.parse.urlparse(self.path).query)["query"][0]
-            assert 'namespace="petclinic-dev"' in expr
-            value = next((v for k, v in values.items() if k in expr), None)
-            result = [] if value is None else [{"metric": {}, "value": [0, str(value)]}]
-            body = json.dumps({"status": "success", "data": {"resultType": "vector", "result": result}}).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server
+    def respond(path):
+        expr = urllib.parse.parse_qs(urllib.parse.urlparse(path).query)["query"][0]
+        assert 'namespace="petclinic-dev"' in expr
+        value = next((v for k, v in values.items() if k in expr), None)
+        result = [] if value is None else [{"metric": {}, "value": [0, str(value)]}]
+        return "application/json", json.dumps({"status": "success", "data": {"resultType": "vector", "result": result}}).encode()
+    return HttpServer(respond)
 
 
 HEALTHY = {"redis_up": 1, "active_sessions": 42, "redis_memory_used_bytes": 10 * MIB,
@@ -47,10 +35,10 @@ def prometheus():
 
     def start(values):
         servers.append(serve(values))
-        return f"http://127.0.0.1:{servers[-1].server_port}"
+        return f"http://{servers[-1].address}"
     yield start
     for s in servers:
-        s.shutdown()
+        s.close()
 
 
 def test_queries_parse():
