@@ -180,13 +180,14 @@ def start_exporter(procs: Processes, args: list[str], name: str = "exporter") ->
     return proc, port
 
 
-def prometheus_config(exporter_port: int, targets: list[tuple[str, str]], labels: dict[str, str],
+def prometheus_config(targets: list[tuple[str, str, int]], labels: dict[str, str],
                       alertmanager_port: Optional[int], interval: str = "1s",
                       extra_static: Optional[list[dict]] = None) -> dict:
-    """Scrape config equivalent to the ServiceMonitor: one job per target with the /scrape
-    param and `instance` relabelled to the target, plus the labels kube-prometheus adds."""
+    """Scrape config equivalent to the ServiceMonitor: one job per (instance, target URL,
+    exporter port) with the /scrape param and `instance` relabelled to the target, plus
+    the labels kube-prometheus adds."""
     jobs = []
-    for i, (instance, url) in enumerate(targets):
+    for i, (instance, url, exporter_port) in enumerate(targets):
         jobs.append({
             "job_name": f"redis-exporter-{i}",
             "metrics_path": "/scrape",

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 
-from components.exporter import AUTH_DIR, AUTH_FILE, SCRIPT_DIR, exporter_args, scrape_targets
+from components.exporter import AUTH_DIR, AUTH_FILE, SCRIPT_DIR, SCRIPT_FILE, exporter_containers, scrape_targets
 from components.redis import chart_values, connection_for
 from monitoring.alerts import rule_groups
 from monitoring.routing import plain_config
@@ -60,24 +60,28 @@ class Env:
         conn = connection_for(settings.redis, settings.namespace)
         stores = stores_for(settings.was_apps)
         script = lua_script(stores)
-        # The Deployment's args, with cluster addresses mapped to the local processes.
-        local = {t.url: f"redis://{p.addr}" for t, p in zip(scrape_targets(conn), [*nodes, *sentinels])}
-        self.targets = [(t.instance, local[t.url]) for t in scrape_targets(conn)]
-        args = exporter_args(conn, bool(script))
+        # Every container of the exporter pod, run with its own args; cluster addresses and
+        # mount paths mapped to the local processes and files.
+        targets = scrape_targets(conn)
+        local = {t.url: f"redis://{p.addr}" for t, p in zip(targets, [*nodes, *sentinels])}
         if script:
-            (procs.workdir / "sessions.lua").write_text(script)
-        args = [local.get(a.split("=", 1)[1], a.split("=", 1)[1]) if a.startswith("--redis.addr") else a for a in args]
-        args = [f"--redis.addr={a}" if a.startswith("redis://") else a for a in args]
-        args = [a.replace(f"{SCRIPT_DIR}/", f"{procs.workdir}/").replace(f"{AUTH_DIR}/", f"{procs.workdir}/")
-                for a in args]
-        # The password file the exporter's Secret holds, keyed by the local target URIs.
-        (procs.workdir / AUTH_FILE).write_text(json.dumps({url: PASSWORD for _, url in self.targets}))
-        self.exporter_args = args
-        self.exporter, self.exporter_port = start_exporter(procs, args)
+            (procs.workdir / SCRIPT_FILE).write_text(script)
+        (procs.workdir / AUTH_FILE).write_text(json.dumps({local[t.url]: PASSWORD for t in targets}))
+        port_of_container: dict[str, int] = {}
+        self.exporters = {}
+        for container in exporter_containers(conn, "", bool(script)):
+            args = [a.replace(f"{SCRIPT_DIR}/", f"{procs.workdir}/").replace(f"{AUTH_DIR}/", f"{procs.workdir}/")
+                    for a in container["args"]]
+            args = [f"--redis.addr={local[a.split('=', 1)[1]]}" if a.startswith("--redis.addr=") else a for a in args]
+            proc, port = start_exporter(procs, args, name=container["name"])
+            self.exporters[container["name"]] = (proc, args)
+            port_of_container[container["ports"][0]["name"]] = port
+        self.exporter, self.exporter_args = self.exporters["redis-exporter"]
+        self.targets = [(t.instance, local[t.url], port_of_container[t.port]) for t in targets]
         self.alertmanager = Alertmanager(procs, plain_config(webhook.url, group_wait=group_wait, group_interval="1s"))
         labels = {"namespace": settings.namespace, "service": "redis-exporter"}
         self.prometheus = Prometheus(procs, prometheus_config(
-            self.exporter_port, self.targets, labels, self.alertmanager.port, interval=interval,
+            self.targets, labels, self.alertmanager.port, interval=interval,
             extra_static=extra_scrape), fast_rules(settings, for_))
 
     def sessions(self, app: str = "petclinic") -> float | None:

@@ -134,8 +134,10 @@ def test_aof_keeps_sessions_written_before_the_last_second(procs, webhook):
 
 
 # ----------------------------------------------------------------------- scenario 7
-def test_sentinel_failover_elects_a_master_and_clients_write_again(procs, webhook):
-    settings = load_settings("prod")
+@pytest.mark.parametrize("repository", ["default", "indexed"])
+def test_sentinel_failover_elects_a_master_and_clients_write_again(procs, webhook, repository):
+    # indexed: the counting script runs on the nodes, never on the Sentinels.
+    settings = load_settings("prod", {"wasApps": [{**APP, "minReplicas": 3, "repositoryType": repository}]})
     sentinel = settings.redis.sentinel
     conf = redis_conf(settings)
     master = Redis(procs, "node-0", PASSWORD, conf).start()
@@ -151,6 +153,8 @@ def test_sentinel_failover_elects_a_master_and_clients_write_again(procs, webhoo
                what="topology visible in Prometheus")
     wait_until(lambda: prom.value("max(redis_sentinel_master_ok_slaves)") == sentinel.nodes - 1, 30,
                what="sentinels see every replica")
+    wait_until(lambda: prom.value("count(redis_up == 1)") == 2 * sentinel.nodes, 30,
+               what="every node and every Sentinel up")
     addrs = [(HOST, s.port) for s in sentinels]
     app = settings.was_apps[0]
 
@@ -161,6 +165,7 @@ def test_sentinel_failover_elects_a_master_and_clients_write_again(procs, webhoo
             return bool(w.create(1))
 
     assert write_session()
+    wait_until(lambda: env.sessions() == 1, 30, what="the session counted once, on the master")
     killed = time.monotonic()
     master.proc.kill(signal.SIGKILL)
     wait_until(lambda: master_from_sentinels(addrs, sentinel.master_set, PASSWORD)[1] != master.port, 60,
