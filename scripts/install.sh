@@ -8,7 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(redis-server redis-sentinel redis-tools prometheus prometheus-redis-exporter prometheus-alertmanager)
+APT_PACKAGES=(redis-server redis-sentinel redis-tools prometheus prometheus-redis-exporter prometheus-alertmanager shellcheck)
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 
