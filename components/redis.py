@@ -113,7 +113,10 @@ def _redis_conf(s: RedisSettings) -> str:
 
 
 def _container_security() -> dict:
-    return {"enabled": True, **restricted_container(BITNAMI_UID)}
+    # The chart's containerSecurityContext has no `privileged` key (23.1.1 values.yaml);
+    # unset means false, which restricted Pod Security accepts.
+    ctx = {k: v for k, v in restricted_container(BITNAMI_UID).items() if k != "privileged"}
+    return {"enabled": True, **ctx}
 
 
 def _pod_security() -> dict:

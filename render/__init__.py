@@ -9,7 +9,7 @@ from typing import Any
 
 import yaml
 
-from render.mockrun import Run, is_secret, run_program
+from render.mockrun import Resource, Run, is_secret, run_program
 
 REDACTED = "<redacted>"
 SECRET = "<secret>"
@@ -29,13 +29,29 @@ def _scrub(value: Any) -> Any:
     return value
 
 
-def manifest(inputs: dict) -> dict:
-    """A Kubernetes object from a resource's inputs; Secret data redacted."""
-    obj = _scrub(inputs)
-    if obj.get("kind") == "Secret":
+def api_version_kind(type_token: str) -> tuple[str, str]:
+    """`kubernetes:apps/v1:Deployment` -> (`apps/v1`, `Deployment`); core group -> `v1`."""
+    provider, group_version, kind = type_token.split(":", 2)
+    if provider != "kubernetes" or "/" not in group_version:
+        raise ValueError(f"not a Kubernetes object type: {type_token}")
+    group, version = group_version.rsplit("/", 1)
+    return (version if group == "core" else f"{group}/{version}"), kind
+
+
+def manifest(r: Resource) -> dict:
+    """A Kubernetes object from a resource's type token and inputs; Secret data redacted."""
+    api_version, kind = api_version_kind(r.type)
+    if kind.endswith("Patch") and r.inputs.get("kind") == kind[: -len("Patch")]:
+        kind = kind[: -len("Patch")]  # DeploymentPatch etc.: a partial object of the base kind
+    obj = _scrub(r.inputs)
+    for field, wanted in (("apiVersion", api_version), ("kind", kind)):
+        if obj.get(field, wanted) != wanted:
+            raise ValueError(f"{r.type} {r.name}: inputs say {field}={obj[field]!r}")
+    obj.update(apiVersion=api_version, kind=kind)
+    if kind == "Secret":
         for field in ("data", "stringData"):
             if field in obj:
-                obj[field] = {k: REDACTED for k in inputs_plain_keys(inputs[field])}
+                obj[field] = {k: REDACTED for k in inputs_plain_keys(r.inputs[field])}
     return obj
 
 
@@ -50,26 +66,57 @@ def _file_name(*parts: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "-", "-".join(parts)).lower() + ".yaml"
 
 
+def _dump(value: Any) -> str:
+    return yaml.safe_dump(value, sort_keys=True, default_flow_style=False)
+
+
+def object_files(run: Run) -> dict[str, dict]:
+    """File name -> object: `<kind>-<name>.yaml`; where two objects share kind and name
+    (different namespaces), both get `<kind>-<namespace>-<name>.yaml`. An object without
+    metadata.name (Pulumi would auto-name it) is filed under its Pulumi resource name."""
+    entries = []
+    for r in run.k8s_objects():
+        obj = manifest(r)
+        meta = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
+        entries.append((obj, str(meta.get("name") or r.name), str(meta.get("namespace") or "cluster")))
+    short = [_file_name(obj["kind"], name) for obj, name, _ in entries]
+    files: dict[str, dict] = {}
+    for (obj, name, namespace), file_name in zip(entries, short):
+        if short.count(file_name) > 1:
+            file_name = _file_name(obj["kind"], namespace, name)
+        if file_name in files:
+            raise ValueError(f"two objects render to {file_name}")
+        files[file_name] = obj
+    return files
+
+
+def release_files(run: Run) -> dict[str, Any]:
+    """`helm-<release>.values.yaml` (the values) and `helm-<release>.release.yaml` (chart,
+    version, namespace and the other release options) for every Helm release."""
+    files: dict[str, Any] = {}
+    for r in run.resources:
+        if not r.type.startswith("kubernetes:helm.sh/"):  # v3 Release; v4 Chart (a component)
+            continue
+        release = _scrub(r.inputs)
+        values = release.pop("values", {})
+        base = _file_name("helm", str(release.get("name") or r.name))[: -len(".yaml")]
+        if f"{base}.values.yaml" in files:
+            raise ValueError(f"two Helm releases render to {base}")
+        files[f"{base}.values.yaml"] = values
+        files[f"{base}.release.yaml"] = release
+    return files
+
+
 def render(run: Run, out: Path) -> list[Path]:
-    """Write one YAML file per object and two per Helm release; returns the paths."""
+    """Write one YAML file per object and two per Helm release (replacing the folder's
+    *.yaml); returns the paths, sorted."""
+    files = {**object_files(run), **release_files(run)}
     out.mkdir(parents=True, exist_ok=True)
     for stale in out.glob("*.yaml"):
         stale.unlink()
-    written = []
-    for r in run.k8s_objects():
-        obj = manifest(r.inputs)
-        meta = obj.get("metadata", {})
-        path = out / _file_name(obj["kind"], meta.get("namespace", "cluster"), meta.get("name", r.name))
-        path.write_text(yaml.safe_dump(obj, sort_keys=True))
-        written.append(path)
-    for r in run.of_type("kubernetes:helm.sh/v3:Release"):
-        release = _scrub(r.inputs)
-        values = release.pop("values", {})
-        base = _file_name("helm", release["name"])[: -len(".yaml")]
-        (out / f"{base}.values.yaml").write_text(yaml.safe_dump(values, sort_keys=True))
-        (out / f"{base}.release.yaml").write_text(yaml.safe_dump(release, sort_keys=True))
-        written += [out / f"{base}.values.yaml", out / f"{base}.release.yaml"]
-    return written
+    for name, content in files.items():
+        (out / name).write_text(_dump(content))
+    return sorted(out / name for name in files)
 
 
 def render_stack(stack: str, out: Path, overrides: dict | None = None) -> tuple[Run, list[Path]]:

@@ -3,9 +3,17 @@ import argparse
 import sys
 from pathlib import Path
 
+import pulumi
 import yaml
 
 from render import render_stack
+
+
+def one_line(exc: BaseException) -> str:
+    """The error as one line: a config error's own message; anything else with its type."""
+    text = " ".join(str(exc).split())
+    return text if isinstance(exc, (pulumi.RunError, ValueError, FileNotFoundError)) and text \
+        else f"{type(exc).__name__}: {text}"
 
 
 def main(argv=None) -> int:
@@ -24,7 +32,7 @@ def main(argv=None) -> int:
             overrides[key] = yaml.safe_load(value)
         _, paths = render_stack(args.stack, args.out, overrides)
     except Exception as exc:  # noqa: BLE001 - one line, never a trace: bad config, missing stack file
-        print(f"render: {exc}", file=sys.stderr)
+        print(f"render: {one_line(exc)}", file=sys.stderr)
         return 1
     print(f"render: {len(paths)} files in {args.out}")
     return 0

@@ -1,46 +1,57 @@
 """Run with the tools venv's python: validate prometheus-operator custom resources
-against cloudcoil's models, rejecting unknown fields (the models drop them silently, so
-the input's key paths are compared with the model's round trip).
+(monitoring.coreos.com: ServiceMonitor, PodMonitor, PrometheusRule, AlertmanagerConfig,
+and any other kind the models define) against cloudcoil's pydantic models.
 
-usage: crd_check.py FILE.yaml...   -> prints one line per problem; exit 1 if any."""
+cloudcoil's models ignore unknown fields (pydantic's default `extra="ignore"`), so a
+misspelt field would pass. Every model here is built with `extra="forbid"` instead: the
+setting is put on cloudcoil's base model before the model modules are imported, which
+is when pydantic fixes each model's config. Free-form maps (labels, params) stay free.
+
+usage: crd_check.py FILE.yaml...   -> one line per problem; exit 1 if any."""
+import importlib
 import sys
 
 import yaml
-from cloudcoil.models.prometheus_operator import v1, v1alpha1
 
-MODELS = {
-    ("monitoring.coreos.com/v1", "ServiceMonitor"): v1.ServiceMonitor,
-    ("monitoring.coreos.com/v1", "PodMonitor"): v1.PodMonitor,
-    ("monitoring.coreos.com/v1", "PrometheusRule"): v1.PrometheusRule,
-    ("monitoring.coreos.com/v1alpha1", "AlertmanagerConfig"): v1alpha1.AlertmanagerConfig,
-}
+import cloudcoil.pydantic
+
+cloudcoil.pydantic.BaseModel.model_config["extra"] = "forbid"  # before any model module
+GROUP = "monitoring.coreos.com"
 
 
-def paths(value, prefix=""):
-    if isinstance(value, dict):
-        for k, v in value.items():
-            yield f"{prefix}.{k}"
-            yield from paths(v, f"{prefix}.{k}")
-    elif isinstance(value, list):
-        for v in value:
-            yield from paths(v, f"{prefix}[]")
-
-
-def check(obj):
-    model = MODELS.get((obj.get("apiVersion"), obj.get("kind")))
-    if model is None:
-        return [f"no model for {obj.get('apiVersion')} {obj.get('kind')}"]
+def model_for(api_version: str, kind: str):
+    group, _, version = (api_version or "").rpartition("/")
+    if group != GROUP:
+        return None
     try:
-        parsed = model.model_validate(obj)
-    except Exception as exc:  # noqa: BLE001 - report, one line
-        return [" ".join(str(exc).split())[:300]]
-    dumped = parsed.model_dump(by_alias=True, exclude_none=True, mode="json")
-    # free-form maps (labels, annotations, params) are kept by the model as-is
-    unknown = sorted(set(paths(obj)) - set(paths(dumped)))
-    return [f"unknown field {p}" for p in unknown]
+        module = importlib.import_module(f"cloudcoil.models.prometheus_operator.{version}")
+    except ImportError:
+        return None
+    model = getattr(module, kind, None)
+    if model is None:
+        return None
+    # If cloudcoil ever builds models before this module runs, fail rather than go lax.
+    assert model.model_config.get("extra") == "forbid", f"{kind}: unknown fields would be ignored"
+    return model
 
 
-def main(files):
+def check(obj) -> list[str]:
+    if not isinstance(obj, dict):
+        return ["not a YAML mapping"]
+    model = model_for(obj.get("apiVersion"), obj.get("kind"))
+    if model is None:
+        return [f"no prometheus-operator model for {obj.get('apiVersion')} {obj.get('kind')}"]
+    try:
+        model.model_validate(obj)
+    except Exception as exc:  # noqa: BLE001 - pydantic ValidationError: one line per error
+        errors = getattr(exc, "errors", None)
+        if errors is None:
+            return [" ".join(str(exc).split())[:300]]
+        return [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in errors()]
+    return []
+
+
+def main(files) -> int:
     problems = 0
     for name in files:
         with open(name) as f:
