@@ -26,8 +26,9 @@ HOST = "127.0.0.1"
 BINARIES = ("redis-server", "redis-sentinel", "prometheus-redis-exporter", "prometheus", "prometheus-alertmanager")
 
 
-def missing_binaries() -> list[str]:
-    return [b for b in BINARIES if not shutil.which(b)]
+def missing_binaries(*names: str) -> list[str]:
+    """The given binaries (default: all five) that are not on PATH."""
+    return [b for b in (names or BINARIES) if not shutil.which(b)]
 
 
 def free_port() -> int:
@@ -36,11 +37,21 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def wait_until(predicate: Callable[[], Any], timeout: float, interval: float = 0.2, what: str = "condition") -> Any:
-    """Poll `predicate` until truthy; at most `timeout` seconds and timeout/interval tries."""
+class ProcessDied(RuntimeError):
+    """A process a wait depends on exited; carries the tail of its log."""
+
+
+def wait_until(predicate: Callable[[], Any], timeout: float, interval: float = 0.2, what: str = "condition",
+               procs: tuple["Proc", ...] = ()) -> Any:
+    """Poll `predicate` until truthy; at most `timeout` seconds and timeout/interval + 1 tries.
+    Exceptions from the predicate count as "not yet" (the last one is reported); if one of
+    `procs` exits, stop at once with its log instead of timing out."""
     deadline = time.monotonic() + timeout
     last_error: Optional[BaseException] = None
     for _ in range(int(timeout / interval) + 1):
+        for p in procs:
+            if not p.alive():
+                raise ProcessDied(f"{p.name} exited while waiting for {what}:\n{p.tail(30)}")
         try:
             value = predicate()
             if value:
@@ -50,7 +61,7 @@ def wait_until(predicate: Callable[[], Any], timeout: float, interval: float = 0
         if time.monotonic() >= deadline:
             break
         time.sleep(interval)
-    raise TimeoutError(f"timed out after {timeout}s waiting for {what}" + (f": {last_error}" if last_error else ""))
+    raise TimeoutError(f"timed out after {timeout}s waiting for {what}" + (f": {last_error!r}" if last_error else ""))
 
 
 class Proc:
@@ -170,13 +181,14 @@ class Sentinel:
 
 
 # --------------------------------------------------------------------- monitoring
-def start_exporter(procs: Processes, args: list[str], name: str = "exporter") -> tuple[Proc, int]:
-    """The real exporter, with the Deployment's args (no env); the listen port is rebound to a free one."""
+def start_exporter(procs: Processes, args: list[str], name: str = "exporter",
+                   env: Optional[dict] = None) -> tuple[Proc, int]:
+    """The real exporter with a container's args and env; the listen port is rebound to a free one."""
     port = free_port()
     args = [a for a in args if not a.startswith("--web.listen-address")] + [f"--web.listen-address={HOST}:{port}"]
-    proc = procs.start(name, ["prometheus-redis-exporter", *args])
+    proc = procs.start(name, ["prometheus-redis-exporter", *args], env=env)
     wait_until(lambda: urllib.request.urlopen(f"http://{HOST}:{port}/health", timeout=2).status == 200, 10,
-               what="exporter /health")
+               what=f"{name} /health", procs=(proc,))
     return proc, port
 
 
@@ -222,7 +234,7 @@ class Prometheus:
             "--web.enable-lifecycle", "--rules.alert.resend-delay=1s", "--log.level=warn"])
         self.url = f"http://{HOST}:{self.port}"
         wait_until(lambda: urllib.request.urlopen(f"{self.url}/-/ready", timeout=2).status == 200, 30,
-                   what="prometheus ready")
+                   what="prometheus ready", procs=(self.proc,))
 
     def api(self, path: str, **params: str) -> Any:
         query = urllib.parse.urlencode(params)
@@ -237,6 +249,11 @@ class Prometheus:
     def value(self, expr: str) -> Optional[float]:
         result = self.query(expr)
         return float(result[0]["value"][1]) if result else None
+
+    def rule_health(self) -> dict[str, str]:
+        """Rule name -> health ("ok", "err: <error>", "unknown") of every loaded rule."""
+        return {r["name"]: r["health"] + (f": {r['lastError']}" if r.get("lastError") else "")
+                for g in self.api("rules")["groups"] for r in g["rules"]}
 
     def firing(self) -> set[str]:
         return {a["labels"]["alertname"] for a in self.api("alerts")["alerts"] if a["state"] == "firing"}

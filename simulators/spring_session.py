@@ -3,12 +3,24 @@ the session count, memory sizing and eviction behaviour are measured on the real
 
 default repository (RedisSessionRepository): hash `<ns>:sessions:<id>` with
   creationTime, lastAccessedTime, maxInactiveInterval, sessionAttr:<name>; TTL = timeout.
-indexed repository (RedisIndexedSessionRepository): the same hash with TTL timeout+300 s,
-  string `<ns>:sessions:expires:<id>` ("" value, TTL = timeout), set
-  `<ns>:expirations:<expiry ms rounded up to the next minute>` with member `expires:<id>`
-  (TTL timeout+300 s), and the principal index set
+  Logout: DEL of the hash.
+indexed repository (RedisIndexedSessionRepository, default minute-based expiration
+  store): the same hash with TTL timeout+300 s, string `<ns>:sessions:expires:<id>` (""
+  value, TTL = timeout), set `<ns>:expirations:<expiry ms rounded up to the next minute>`
+  with member `expires:<id>` (TTL timeout+300 s), and, for a logged-in user, the principal
+  index set
   `<ns>:index:org.springframework.session.FindByIndexNameSessionRepository.PRINCIPAL_NAME_INDEX_NAME:<user>`
-  (no TTL).
+  (member `<id>`, no TTL). With `expiration_store="sorted-set"` (Spring Session 3.4+
+  SortedSetRedisSessionExpirationStore) the minute sets are replaced by one sorted set
+  `<ns>:sessions:expirations` (member `<id>`, score = expiry ms, no TTL).
+  Logout (deleteById): SREM from the principal index, SREM `expires:<id>` from its minute
+  set (ZREM for the sorted set), DEL of the expires key, then the session is saved once
+  more with maxInactiveInterval 0: the hash keeps 300 s of TTL and `expires:<id>` goes
+  into the set of roundUpToNextMinute(lastAccessedTime) (TTL 300 s).
+
+Values are written as plain text (Spring serializes with JDK serialization by default:
+a few dozen bytes more per field); `payload_bytes` stands in for the serialized
+SPRING_SECURITY_CONTEXT. Commands are pipelined in batches (1M sessions in one call).
 """
 from __future__ import annotations
 
@@ -16,76 +28,107 @@ import os
 import time
 import uuid
 from dataclasses import dataclass
-from typing import Optional
+from typing import Iterable, Optional
 
-from simulators.resp import Client
+from simulators.resp import Client, RedisError, master_from_sentinels
 
 PRINCIPAL_INDEX = "org.springframework.session.FindByIndexNameSessionRepository.PRINCIPAL_NAME_INDEX_NAME"
 INDEXED_EXTRA_SECONDS = 300
+USER_ATTRIBUTE = "sessionAttr:user"
+EXPIRATION_STORES = ("minute", "sorted-set")
 
 
 def round_up_to_next_minute(ms: int) -> int:
-    """Spring's rounding of an expiry (ms) to its expiration set key: always the next minute."""
+    """Spring's roundUpToNextMinute: always the NEXT minute, even on a boundary."""
     return ms - (ms % 60000) + 60000
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
 
 
 @dataclass
 class SessionWriter:
-    """Writes and deletes sessions of one app, like Spring Session would."""
+    """Writes and deletes sessions of one app, like Spring Session would. `client` must
+    already have the app's database selected."""
 
     client: Client
     namespace: str
     repository_type: str
     timeout_seconds: int
     payload_bytes: int = 512
+    expiration_store: str = "minute"
+
+    def __post_init__(self) -> None:
+        if self.repository_type not in ("default", "indexed"):
+            raise ValueError(f"repository_type must be default or indexed, got {self.repository_type!r}")
+        if self.expiration_store not in EXPIRATION_STORES:
+            raise ValueError(f"expiration_store must be one of {EXPIRATION_STORES}, got {self.expiration_store!r}")
+
+    # ------------------------------------------------------------------ key names
+    def session_key(self, session_id: str) -> str:
+        return f"{self.namespace}:sessions:{session_id}"
+
+    def expires_key(self, session_id: str) -> str:
+        return f"{self.namespace}:sessions:expires:{session_id}"
+
+    def expirations_key(self, rounded_ms: int) -> str:
+        return f"{self.namespace}:expirations:{rounded_ms}"
+
+    def sorted_expirations_key(self) -> str:
+        return f"{self.namespace}:sessions:expirations"
+
+    def principal_key(self, user: str) -> str:
+        return f"{self.namespace}:index:{PRINCIPAL_INDEX}:{user}"
 
     def _payload(self) -> bytes:
-        return os.urandom(self.payload_bytes // 2).hex().encode()[: self.payload_bytes]
+        return os.urandom(self.payload_bytes // 2 + 1).hex().encode()[: self.payload_bytes]
 
+    # ---------------------------------------------------------------------- save
     def commands(self, session_id: str, user: Optional[str], last_access_ms: Optional[int] = None,
                  timeout_seconds: Optional[int] = None) -> list[tuple]:
         """The commands Spring Session issues to save a session last accessed at
         `last_access_ms` (default now): it expires at last access + timeout."""
-        now_ms = int(time.time() * 1000)
-        last_access_ms = now_ms if last_access_ms is None else last_access_ms
+        now = now_ms()
+        last_access_ms = now if last_access_ms is None else last_access_ms
         timeout = timeout_seconds if timeout_seconds is not None else self.timeout_seconds
         expiry = last_access_ms + timeout * 1000
-        ttl_ms = max(1, expiry - now_ms)
-        key = f"{self.namespace}:sessions:{session_id}"
+        ttl_ms = max(1, expiry - now)
+        key = self.session_key(session_id)
         fields = ["creationTime", last_access_ms, "lastAccessedTime", last_access_ms, "maxInactiveInterval", timeout,
                   "sessionAttr:SPRING_SECURITY_CONTEXT", self._payload()]
         if user:
-            fields += ["sessionAttr:user", user]
-        cmds = [("HSET", key, *fields)]
+            fields += [USER_ATTRIBUTE, user]
+        cmds: list[tuple] = [("HSET", key, *fields)]
         if self.repository_type == "default":
             return cmds + [("PEXPIRE", key, ttl_ms)]
-        bucket = f"{self.namespace}:expirations:{round_up_to_next_minute(expiry)}"
         extra_ms = INDEXED_EXTRA_SECONDS * 1000
-        cmds += [
-            ("PEXPIRE", key, ttl_ms + extra_ms),
-            ("SET", f"{self.namespace}:sessions:expires:{session_id}", "", "PX", ttl_ms),
-            ("SADD", bucket, f"expires:{session_id}"),
-            ("PEXPIRE", bucket, ttl_ms + extra_ms),
-        ]
+        cmds += [("PEXPIRE", key, ttl_ms + extra_ms),
+                 ("SET", self.expires_key(session_id), "", "PX", ttl_ms)]
+        if self.expiration_store == "minute":
+            bucket = self.expirations_key(round_up_to_next_minute(expiry))
+            cmds += [("SADD", bucket, f"expires:{session_id}"), ("PEXPIRE", bucket, ttl_ms + extra_ms)]
+        else:
+            cmds.append(("ZADD", self.sorted_expirations_key(), expiry, session_id))
         if user:
-            cmds.append(("SADD", f"{self.namespace}:index:{PRINCIPAL_INDEX}:{user}", session_id))
+            cmds.append(("SADD", self.principal_key(user), session_id))
         return cmds
 
     def create(self, count: int, users: int = 0, batch: int = 1000, timeout_seconds: Optional[int] = None,
                spread_seconds: int = 0) -> list[str]:
-        """Create `count` live sessions (pipelined). `spread_seconds` spreads their last
-        access over the past N seconds (N < timeout), as real traffic does; `users` > 0
-        logs them in as user0..user{users-1}."""
+        """Create `count` live sessions, pipelined in batches of about `batch` commands.
+        `spread_seconds` spreads their last access over the past N seconds (N < timeout),
+        as real traffic does; `users` > 0 logs them in as user0..user{users-1}."""
         timeout = timeout_seconds if timeout_seconds is not None else self.timeout_seconds
         if spread_seconds >= timeout:
             raise ValueError("spread_seconds must be shorter than the timeout, or sessions are already expired")
         ids: list[str] = []
-        now_ms = int(time.time() * 1000)
+        start = now_ms()
         pending: list[tuple] = []
         for i in range(count):
             sid = str(uuid.uuid4())
             ids.append(sid)
-            last_access = now_ms - (i * 1000 * spread_seconds // count if spread_seconds else 0)
+            last_access = start - (i * 1000 * spread_seconds // count if spread_seconds else 0)
             pending += self.commands(sid, f"user{i % users}" if users else None, last_access, timeout)
             if len(pending) >= batch:
                 self.client.pipeline(pending)
@@ -94,20 +137,72 @@ class SessionWriter:
             self.client.pipeline(pending)
         return ids
 
-    def delete(self, session_id: str, user: Optional[str] = None) -> None:
-        """Logout: what Spring Session does on invalidate."""
-        key = f"{self.namespace}:sessions:{session_id}"
-        if self.repository_type == "default":
-            self.client.call("DEL", key)
-            return
-        expires_key = f"{self.namespace}:sessions:expires:{session_id}"
-        ttl_ms = self.client.call("PTTL", expires_key)
-        cmds: list[tuple] = [("DEL", expires_key), ("DEL", key)]
-        if ttl_ms and ttl_ms > 0:
-            bucket = round_up_to_next_minute(int(time.time() * 1000) + ttl_ms)
-            # The bucket was computed at save time; the PTTL round trip may cross a minute.
-            for b in (bucket - 60000, bucket, bucket + 60000):
-                cmds.append(("SREM", f"{self.namespace}:expirations:{b}", f"expires:{session_id}"))
+    # -------------------------------------------------------------------- logout
+    def delete_sessions(self, session_ids: Iterable[str], batch: int = 1000) -> int:
+        """Logout (Spring's deleteById) of many sessions, pipelined: one round trip to
+        read each session's lastAccessedTime/maxInactiveInterval/user, one to delete.
+        Returns how many existed."""
+        ids = list(session_ids)
+        found = 0
+        for i in range(0, len(ids), batch):
+            chunk = ids[i:i + batch]
+            if self.repository_type == "default":
+                found += sum(self.client.pipeline([("DEL", self.session_key(s)) for s in chunk]))
+                continue
+            rows = self.client.pipeline([("HMGET", self.session_key(s), "lastAccessedTime", "maxInactiveInterval",
+                                          USER_ATTRIBUTE) for s in chunk])
+            cmds: list[tuple] = []
+            for sid, (last, interval, user) in zip(chunk, rows):
+                if last is None or interval is None:
+                    continue  # gone already (deleteById returns when getSession finds nothing)
+                found += 1
+                cmds += self._delete_commands(sid, int(last), int(interval), user)
+            if cmds:
+                self.client.pipeline(cmds)
+        return found
+
+    def _delete_commands(self, sid: str, last: int, interval: int, user: Optional[str]) -> list[tuple]:
+        cmds: list[tuple] = []
         if user:
-            cmds.append(("SREM", f"{self.namespace}:index:{PRINCIPAL_INDEX}:{user}", session_id))
-        self.client.pipeline(cmds)
+            cmds.append(("SREM", self.principal_key(user), sid))
+        member = f"expires:{sid}"
+        if self.expiration_store == "minute":
+            cmds.append(("SREM", self.expirations_key(round_up_to_next_minute(last + interval * 1000)), member))
+        else:
+            cmds.append(("ZREM", self.sorted_expirations_key(), sid))
+        cmds.append(("DEL", self.expires_key(sid)))
+        # save(session) with maxInactiveInterval = 0
+        key = self.session_key(sid)
+        cmds += [("HSET", key, "maxInactiveInterval", 0), ("EXPIRE", key, INDEXED_EXTRA_SECONDS)]
+        if self.expiration_store == "minute":
+            bucket = self.expirations_key(round_up_to_next_minute(last))
+            cmds += [("SADD", bucket, member), ("EXPIRE", bucket, INDEXED_EXTRA_SECONDS)]
+        else:
+            cmds.append(("ZADD", self.sorted_expirations_key(), last, sid))
+        return cmds
+
+    def delete_session(self, session_id: str) -> bool:
+        """Logout of one session (see delete_sessions). True if it existed."""
+        return self.delete_sessions([session_id]) == 1
+
+    def delete(self, session_id: str, user: Optional[str] = None) -> None:
+        """Compatibility name for delete_session; the user is read from the session."""
+        self.delete_session(session_id)
+
+
+def connect_master(sentinels: list[tuple[str, int]], master_set: str, password: Optional[str], db: int = 0,
+                   timeout: float = 2.0) -> Client:
+    """Connect to the current master the way Lettuce does: ask the Sentinels for the
+    master's address (SENTINEL get-master-addr-by-name), connect, and check ROLE says
+    master (a just-demoted node is refused). `password` serves Sentinels and Redis."""
+    host, port = master_from_sentinels(sentinels, master_set, password, timeout=timeout)
+    client = Client(host, port, password, db, timeout=timeout)
+    try:
+        role = client.call("ROLE")[0]
+    except (OSError, RedisError, ConnectionError):
+        client.close()
+        raise
+    if role != "master":
+        client.close()
+        raise ConnectionError(f"{host}:{port} named master of {master_set!r} by Sentinel but has role {role!r}")
+    return client

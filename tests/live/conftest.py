@@ -1,9 +1,21 @@
-"""Fixtures for the live tests: a process owner per test (or module) that always cleans up."""
+"""Fixtures for the live tests: a process owner per test (or per module) that always
+cleans up, and the webhook receiver. Every test under tests/live is marked `live`.
+A missing binary skips the test locally and fails it under CI."""
 import os
 
 import pytest
 
 from simulators.loopback import Processes, Webhook, missing_binaries
+
+
+def require_binaries(*names: str) -> None:
+    """Skip (locally) or fail (under CI) when a binary the test runs is not installed."""
+    missing = missing_binaries(*names)
+    if missing:
+        if os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no"):
+            pytest.fail(f"CI: binaries {missing} missing; scripts/install.sh must install them")
+        pytest.skip(f"binaries {missing} not installed (run scripts/install.sh)")
+
 
 def pytest_collection_modifyitems(items):
     for item in items:
@@ -11,24 +23,33 @@ def pytest_collection_modifyitems(items):
             item.add_marker(pytest.mark.live)
 
 
-def require_binaries() -> None:
-    missing = missing_binaries()
-    if missing:
-        if os.environ.get("CI"):
-            pytest.fail(f"missing {missing}: scripts/install.sh must install them")
-        pytest.skip(f"missing {missing} (run scripts/install.sh)")
-
-
 @pytest.fixture
 def procs(tmp_path):
+    """Owner of every process one test starts (all five binaries required)."""
     require_binaries()
     owner = Processes(tmp_path)
-    yield owner
-    owner.close()
+    try:
+        yield owner
+    finally:
+        owner.close()
+
+
+@pytest.fixture(scope="module")
+def module_procs(tmp_path_factory, request):
+    """Owner shared by one module's tests (a stack started once); closed after the module."""
+    require_binaries()
+    owner = Processes(tmp_path_factory.mktemp(request.module.__name__.rsplit(".", 1)[-1]))
+    try:
+        yield owner
+    finally:
+        owner.close()
 
 
 @pytest.fixture
 def webhook():
+    """Records Alertmanager webhook POSTs (simulators.loopback.Webhook)."""
     hook = Webhook()
-    yield hook
-    hook.close()
+    try:
+        yield hook
+    finally:
+        hook.close()
