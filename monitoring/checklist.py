@@ -3,8 +3,19 @@
     scripts/checklist --prometheus http://localhost:9090 --stack prod
 
 Prints item, value, normal range, status and action; exit 0 when every item is OK or
-WARN, 1 when any item FAILs, 2 (one line on stderr) when Prometheus cannot be asked.
-Thresholds come from the stack's config, the same object the alerts use.
+WARN, 1 when any item FAILs, 2 (one line on stderr) when Prometheus cannot be asked or
+rejects a query. Thresholds come from the stack's config (Pulumi.yaml defaults overlaid
+by Pulumi.<stack>.yaml, read offline), the same `Thresholds` object the alerts use.
+
+Where the seed's fixed numbers became stack values:
+- sessions: 0..thresholds.sessionsHigh (seed: 100); above -> WARN "check memory".
+- memory used: 0..thresholds.memoryUsedPercentWarning % of the stack's maxmemory
+  (seed: 64 MB of a 128 MB maxmemory; dev: 80% of 96mb = 77 MB); above -> WARN
+  "check evictions". The bound follows maxmemory, so it needs no separate setting.
+- fragmentation: 1.0..fragmentationWarning (1.5) OK, above WARN, >= fragmentationCritical
+  (2.0) FAIL "restart Redis"; below 1.0 WARN (memory swapped). Like the alerts, the ratio
+  is not judged while Redis holds < 10 MB (allocator overhead dominates RSS, so a
+  near-empty Redis shows 5-10 without anything being wrong).
 """
 from __future__ import annotations
 
@@ -17,6 +28,7 @@ import urllib.request
 from dataclasses import dataclass
 from typing import Callable, Optional
 
+from monitoring.alerts import FRAGMENTATION_MIN_USED_BYTES
 from monitoring.session_count import RECORD
 from settings.model import StackSettings
 
@@ -37,6 +49,10 @@ class Check:
     """value -> (status OK|WARN|FAIL, action)."""
     fmt: Callable[[float], str] = lambda v: f"{v:g}"
     """How the value is shown."""
+    guard: Optional[str] = None
+    """PromQL (`{ns}` as in query); when it returns nothing the value is not judged (OK)."""
+    guard_note: str = ""
+    """Shown as the action when the guard skips the judgement."""
 
 
 def _up(v, s):
@@ -66,6 +82,8 @@ def _fragmentation(v, s):
         return "FAIL", "restart Redis (runbook RedisFragmentationCritical)"
     if v > t.fragmentation_warning:
         return "WARN", "fragmentation high: watch it"
+    if v < 1.0:
+        return "WARN", "ratio below 1.0: Redis memory is swapped, check node memory"
     return "OK", ""
 
 
@@ -77,7 +95,9 @@ CHECKS = (
     Check("evictions (24h)", "sum(increase(redis_evicted_keys_total{{{ns}}}[24h]))", lambda s: "== 0", _evictions,
           lambda v: f"{v:.0f}"),
     Check("fragmentation", "max(redis_mem_fragmentation_ratio{{{ns}}})",
-          lambda s: f"1.0 - {s.monitoring.thresholds.fragmentation_warning:g}", _fragmentation, lambda v: f"{v:.2f}"),
+          lambda s: f"1.0 - {s.monitoring.thresholds.fragmentation_warning:g}", _fragmentation, lambda v: f"{v:.2f}",
+          guard=f"max(redis_memory_used_bytes{{{{{{ns}}}}}}) > {FRAGMENTATION_MIN_USED_BYTES}",
+          guard_note=f"not judged: Redis holds < {FRAGMENTATION_MIN_USED_BYTES // MIB} MB"),
 )
 
 
@@ -91,15 +111,27 @@ def query(url: str, expr: str, timeout: float = 10.0) -> Optional[float]:
     try:
         with urllib.request.urlopen(full, timeout=timeout) as response:
             body = json.load(response)
-    except urllib.error.HTTPError as exc:
-        raise PrometheusError(f"Prometheus at {url} answered HTTP {exc.code} for {expr!r}") from None
+    except urllib.error.HTTPError as exc:  # a bad query is HTTP 400 with the reason in the JSON body
+        try:
+            reason = json.load(exc).get("error") or exc.reason
+        except (ValueError, OSError, AttributeError):
+            reason = exc.reason
+        raise PrometheusError(f"Prometheus at {url} answered HTTP {exc.code} for {expr!r}: {_one_line(reason)}") from None
     except (urllib.error.URLError, OSError, ValueError) as exc:
         reason = getattr(exc, "reason", exc)
         raise PrometheusError(f"cannot query Prometheus at {url}: {reason}") from None
-    if body.get("status") != "success":
-        raise PrometheusError(f"Prometheus rejected {expr!r}: {body.get('error', 'unknown error')}")
-    result = body["data"]["result"]
-    return float(result[0]["value"][1]) if result else None
+    if not isinstance(body, dict) or body.get("status") != "success":
+        error = body.get("error", "unknown error") if isinstance(body, dict) else "not a Prometheus API answer"
+        raise PrometheusError(f"Prometheus rejected {expr!r}: {_one_line(error)}")
+    try:
+        result = body["data"]["result"]
+        return float(result[0]["value"][1]) if result else None
+    except (KeyError, IndexError, TypeError, ValueError):
+        raise PrometheusError(f"Prometheus at {url} gave an unexpected answer for {expr!r}") from None
+
+
+def _one_line(text) -> str:
+    return " ".join(str(text).split())
 
 
 def run(url: str, s: StackSettings) -> tuple[list[tuple[str, str, str, str, str]], int]:
@@ -110,6 +142,8 @@ def run(url: str, s: StackSettings) -> tuple[list[tuple[str, str, str, str, str]
         value = query(url, check.query.format(ns=ns))
         if value is None:
             status, action, shown = "FAIL", "no data: check the exporter and its ServiceMonitor", "-"
+        elif check.guard and query(url, check.guard.format(ns=ns)) is None:
+            status, action, shown = "OK", check.guard_note, check.fmt(value)
         else:
             (status, action), shown = check.judge(value, s), check.fmt(value)
         failed |= status == "FAIL"

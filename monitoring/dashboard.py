@@ -124,15 +124,15 @@ def _thresholds(p: PanelSpec) -> gd.ThresholdsConfig:
     return gd.ThresholdsConfig().mode(gm.ThresholdsMode.ABSOLUTE).steps(steps)
 
 
-def _panel(p: PanelSpec, width: int):
-    query = prometheus.Dataquery().expr(p.expr).datasource(DATASOURCE)
+def _panel(p: PanelSpec, width: int, panel_id: int):
+    query = prometheus.Dataquery().ref_id("A").expr(p.expr).datasource(DATASOURCE)
     if p.kind == "stat":
         panel = stat.Panel().height(4)
         query = query.instant()
     else:
         panel = timeseries.Panel().height(8)
         query = query.legend_format(p.legend or "__auto")
-    return (panel.title(p.title).span(width).unit(p.unit).datasource(DATASOURCE)
+    return (panel.id(panel_id).title(p.title).span(width).unit(p.unit).datasource(DATASOURCE)
             .thresholds(_thresholds(p)).with_target(query))
 
 
@@ -154,11 +154,16 @@ def build(s: StackSettings) -> dict:
                        .multi(True).include_all(True).all_value(".*")
                        .refresh(gm.VariableRefresh.ON_TIME_RANGE_CHANGED))
     )
+    # Explicit ids, rows included: the SDK leaves them unset (rows all 0), and Grafana
+    # links (viewPanel=, alerts' panelId) need stable unique ones.
+    panel_id = 0
     for row in rows(s):
-        board = board.with_row(gd.Row(row.title))
-        width = 24 // len(row.panels)
-        for p in row.panels:
-            board = board.with_panel(_panel(p, width))
+        panel_id += 1
+        board = board.with_row(gd.Row(row.title).id(panel_id))
+        n = len(row.panels)
+        for i, p in enumerate(row.panels):  # fill the 24 columns: 5 panels -> 5,5,5,5,4
+            panel_id += 1
+            board = board.with_panel(_panel(p, 24 // n + (1 if i < 24 % n else 0), panel_id))
     return json.loads(JSONEncoder(sort_keys=True).encode(board.build()))
 
 

@@ -82,6 +82,42 @@ def test_layout_ids_variables_and_sdk_round_trip():
     assert model.title == board["title"] and len(model.panels) == len(board["panels"])
 
 
+@pytest.mark.parametrize("stack", STACKS)
+def test_panel_ids_targets_and_datasources(stack):
+    s = load_settings(stack)
+    board = build(s)
+    ids = [p["id"] for p in board["panels"]]
+    assert len(ids) == len(set(ids)) and all(isinstance(i, int) and i > 0 for i in ids)
+    exprs = []
+    for p in board["panels"]:
+        if p["type"] == "row":
+            assert p["gridPos"]["w"] == 24 and not p.get("targets")
+            continue
+        assert p["datasource"] == {"type": "prometheus", "uid": "${datasource}"}, p["title"]
+        assert [t["refId"] for t in p["targets"]] == ["A"], p["title"]
+        for t in p["targets"]:
+            assert t["datasource"] == p["datasource"]
+            promql_parser.parse(concrete(t["expr"], s.namespace))  # what Grafana will send
+            exprs.append(t["expr"])
+        assert p["gridPos"]["y"] > 0
+    assert exprs == [expr for _, expr in panel_queries(s)]  # panel_queries is what the board runs
+    # Each row's panels share its y and fill the 24 columns.
+    for row, panels in rows_of(board).items():
+        assert len({p["gridPos"]["y"] for p in panels}) == 1, row
+        assert sum(p["gridPos"]["w"] for p in panels) == 24, row
+
+
+def test_instance_variable_scopes_redis_queries_and_namespace_scopes_all():
+    queries = dict(panel_queries(load_settings("dev")))
+    scoped = []
+    for title, expr in queries.items():
+        assert 'namespace="$namespace"' in expr, title
+        if "redis_" in expr:  # exporter series: the instance picker applies
+            assert expr.count("redis_") == expr.count('instance=~"$instance"'), title
+            scoped.append(title)
+    assert len(scoped) == 7
+
+
 def test_program_ships_the_dashboard_to_grafana(program, stack):
     [cm] = [r for r in program.of_type("kubernetes:core/v1:ConfigMap") if "grafana_dashboard" in r.plain["metadata"]["labels"]]
     meta = cm.plain["metadata"]
