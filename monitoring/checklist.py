@@ -96,7 +96,7 @@ CHECKS = (
           lambda v: f"{v:.0f}"),
     Check("fragmentation", "max(redis_mem_fragmentation_ratio{{{ns}}})",
           lambda s: f"1.0 - {s.monitoring.thresholds.fragmentation_warning:g}", _fragmentation, lambda v: f"{v:.2f}",
-          guard=f"max(redis_memory_used_bytes{{{{{{ns}}}}}}) > {FRAGMENTATION_MIN_USED_BYTES}",
+          guard="max(redis_memory_used_bytes{{{ns}}}) > " + str(FRAGMENTATION_MIN_USED_BYTES),
           guard_note=f"not judged: Redis holds < {FRAGMENTATION_MIN_USED_BYTES // MIB} MB"),
 )
 
