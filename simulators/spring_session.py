@@ -27,7 +27,7 @@ from __future__ import annotations
 import os
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Iterable, Optional
 
 from simulators.resp import Client, RedisError, master_from_sentinels
@@ -58,6 +58,8 @@ class SessionWriter:
     timeout_seconds: int
     payload_bytes: int = 512
     expiration_store: str = "minute"
+    expiries_ms: list[int] = field(default_factory=list, repr=False)
+    """Expiry (epoch ms) of every session `create` wrote: the ground truth of what is live when."""
 
     def __post_init__(self) -> None:
         if self.repository_type not in ("default", "indexed"):
@@ -129,6 +131,7 @@ class SessionWriter:
             sid = str(uuid.uuid4())
             ids.append(sid)
             last_access = start - (i * 1000 * spread_seconds // count if spread_seconds else 0)
+            self.expiries_ms.append(last_access + timeout * 1000)
             pending += self.commands(sid, f"user{i % users}" if users else None, last_access, timeout)
             if len(pending) >= batch:
                 self.client.pipeline(pending)

@@ -23,7 +23,7 @@ def test_quick_benchmark_runs_and_its_claims_hold(tmp_path):
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     r = json.loads((tmp_path / "benchmarks.json").read_text())
     by = {(x["repository"], x["method"]): x for x in r["session_count"]}
-    assert by[("default", "project")]["exact"] and by[("indexed", "project")]["exact"]
+    assert all(by[(v, "project")]["exact"] for v in ("default", "indexed", "indexed-sorted-set"))
     assert not by[("indexed", "plain")]["exact"]  # redis_db_keys over-counts indexed sessions
     assert all(x["median_ms"] > 0 for x in r["session_count"])
     assert {x["payload"] for x in r["bytes_per_session"]} == {512, 2048, 8192}
