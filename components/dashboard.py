@@ -27,8 +27,7 @@ class Dashboard007(pulumi.ComponentResource):
     def __init__(self, name: str, args: Dashboard007Args, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("redis-session-platform:index:Dashboard007", name, None, opts)
         s = args.settings
-        # One ConfigMap per stack namespace: dev and prod may share one Grafana.
-        config_map_name = f"redis-sessions-007-{s.namespace}"[:63]
+        config_map_name = names.dashboard_configmap(s.namespace)
         k8s.core.v1.ConfigMap(
             f"{name}-configmap",
             metadata=k8s.meta.v1.ObjectMetaArgs(

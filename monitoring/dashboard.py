@@ -18,9 +18,9 @@ from grafana_foundation_sdk.cog.encoder import JSONEncoder
 from grafana_foundation_sdk.models import dashboard as gm
 
 from monitoring.session_count import RECORD
+from settings import names
 from settings.model import StackSettings
 
-UID_PREFIX = "redis-sessions-007"
 DATASOURCE = gm.DataSourceRef(type_val="prometheus", uid="${datasource}")
 SEL = 'namespace="$namespace",instance=~"$instance"'
 NS = 'namespace="$namespace"'
@@ -140,7 +140,7 @@ def build(s: StackSettings) -> dict:
     """The dashboard as a JSON-ready dict."""
     board = (
         gd.Dashboard(f"Dashboard 007 - Redis sessions ({s.stack})")
-        .uid(f"{UID_PREFIX}-{s.stack}"[:40])
+        .uid(f"{names.DASHBOARD}-{s.stack}"[:40])
         .tags(["redis", "spring-session", "redis-session-platform"])
         .refresh("30s")
         .time("now-6h", "now")

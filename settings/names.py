@@ -13,6 +13,8 @@ REDIS_PORT = 6379
 SENTINEL_PORT = 26379
 EXPORTER_PORT = 9121
 PASSWORD_KEY = "redis-password"
+DASHBOARD = "redis-sessions-007"
+"""Prefix of the Grafana dashboard's uid and of its ConfigMap's name."""
 
 
 def redis_master_service(fullname: str) -> str:
@@ -44,6 +46,11 @@ def redis_pod_host(fullname: str, topology: str, index: int, namespace: str) -> 
 def service_host(service: str, namespace: str) -> str:
     """Cluster DNS name of a Service."""
     return f"{service}.{namespace}.svc.cluster.local"
+
+
+def dashboard_configmap(namespace: str) -> str:
+    """The dashboard ConfigMap: one per stack namespace, as dev and prod may share one Grafana."""
+    return f"{DASHBOARD}-{namespace}"[:63]
 
 
 def redis_password_secret(fullname: str) -> str:
