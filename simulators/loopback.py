@@ -26,9 +26,9 @@ HOST = "127.0.0.1"
 BINARIES = ("redis-server", "redis-sentinel", "prometheus-redis-exporter", "prometheus", "prometheus-alertmanager")
 
 
-def missing_binaries(*names: str) -> list[str]:
-    """The given binaries (default: all five) that are not on PATH."""
-    return [b for b in (names or BINARIES) if not shutil.which(b)]
+def missing_binaries() -> list[str]:
+    """The binaries of BINARIES that are not on PATH."""
+    return [b for b in BINARIES if not shutil.which(b)]
 
 
 def free_port() -> int:

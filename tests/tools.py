@@ -1,9 +1,13 @@
-"""Locating external judges: on PATH, in .venv-tools/bin, or in /usr/bin (Debian)."""
+"""Locating external tools and binaries: on PATH, in .venv-tools/bin, or in /usr/bin
+(Debian). Under CI a missing one fails the test (scripts/install.sh must install it);
+elsewhere the test is skipped."""
 import os
 import shutil
 from pathlib import Path
 
 import pytest
+
+from simulators.loopback import missing_binaries
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -11,8 +15,19 @@ ROOT = Path(__file__).resolve().parent.parent
 def require(tool: str) -> str:
     """Path of `tool`; under CI a missing tool fails, elsewhere the test is skipped."""
     found = shutil.which(tool) or shutil.which(tool, path=str(ROOT / ".venv-tools" / "bin"))
-    if found:
-        return found
+    if not found:
+        _missing([tool])
+    return found
+
+
+def require_binaries() -> None:
+    """The five binaries of simulators/loopback.py are installed."""
+    missing = missing_binaries()
+    if missing:
+        _missing(missing)
+
+
+def _missing(what: list[str]) -> None:
     if os.environ.get("CI"):
-        pytest.fail(f"{tool} is not installed: scripts/install.sh must install it")
-    pytest.skip(f"{tool} not installed (run scripts/install.sh)")
+        pytest.fail(f"{what} not installed: scripts/install.sh must install them")
+    pytest.skip(f"{what} not installed (run scripts/install.sh)")

@@ -2,22 +2,18 @@
 (exact counts, eviction demo, alert delivery, failover). Speed is not asserted here;
 docs/benchmarks.md holds the figures of a full run."""
 import json
-import os
 import subprocess
 import sys
 
 import pytest
 
-from simulators.loopback import missing_binaries
 from tests.harness import ROOT
+from tests.tools import require_binaries
 
 
 @pytest.mark.bench
 def test_quick_benchmark_runs_and_its_claims_hold(tmp_path):
-    if missing_binaries():
-        if os.environ.get("CI"):
-            pytest.fail(f"missing {missing_binaries()}")
-        pytest.skip(f"missing {missing_binaries()}")
+    require_binaries()
     proc = subprocess.run([sys.executable, "-m", "bench", "--quick", "--out", str(tmp_path)], cwd=ROOT,
                           capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]

@@ -1,20 +1,10 @@
 """Fixtures for the live tests: a process owner per test (or per module) that always
 cleans up, and the webhook receiver. Every test under tests/live is marked `live`.
 A missing binary skips the test locally and fails it under CI."""
-import os
-
 import pytest
 
-from simulators.loopback import Processes, Webhook, missing_binaries
-
-
-def require_binaries(*names: str) -> None:
-    """Skip (locally) or fail (under CI) when a binary the test runs is not installed."""
-    missing = missing_binaries(*names)
-    if missing:
-        if os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no"):
-            pytest.fail(f"CI: binaries {missing} missing; scripts/install.sh must install them")
-        pytest.skip(f"binaries {missing} not installed (run scripts/install.sh)")
+from simulators.loopback import Processes, Webhook
+from tests.tools import require_binaries
 
 
 def pytest_collection_modifyitems(items):
