@@ -1,5 +1,6 @@
 """redis-session-platform: wiring only. Config is parsed once (settings.config.load);
-components receive typed objects; consumers take Redis names from store.connection."""
+components receive typed Args; consumers take Redis names from store.connection. Every
+component's objects are named after its instance name."""
 import pulumi
 
 from components.alert_rules import AlertRules, AlertRulesArgs
@@ -9,34 +10,39 @@ from components.exporter import RedisExporter, RedisExporterArgs
 from components.namespace import AppNamespace, AppNamespaceArgs
 from components.redis import RedisSessionStore, RedisSessionStoreArgs
 from components.was import WasApp, WasAppArgs
+from monitoring.scope import scope_of
 from monitoring.session_count import stores_for
+from settings import names
 from settings.config import load
 
 settings = load()
+monitoring = settings.monitoring
+scope = scope_of(settings)
 
-namespace = AppNamespace("app", AppNamespaceArgs(name=settings.namespace, create=settings.create_namespace))
+namespace = AppNamespace(settings.namespace, AppNamespaceArgs(name=settings.namespace, create=settings.create_namespace))
 in_namespace = pulumi.ResourceOptions(depends_on=[namespace])
 
-store = RedisSessionStore(
-    "redis", RedisSessionStoreArgs(settings=settings.redis, namespace=namespace.name), in_namespace)
+store = RedisSessionStore(settings.redis.release_name,
+                          RedisSessionStoreArgs(settings=settings.redis, namespace=namespace.name), in_namespace)
 
 was_apps = [
-    WasApp(f"was-{app.name}",
-           WasAppArgs(app=app, connection=store.connection, prometheus_release=settings.monitoring.prometheus_release),
+    WasApp(app.name, WasAppArgs(app=app, connection=store.connection, prometheus_release=monitoring.prometheus_release),
            pulumi.ResourceOptions(depends_on=[namespace, store]))
     for app in settings.was_apps
 ]
 
 RedisExporter(
-    "exporter",
-    RedisExporterArgs(connection=store.connection, monitoring=settings.monitoring,
+    scope.job,
+    RedisExporterArgs(connection=store.connection, image=monitoring.exporter_image,
+                      prometheus_release=monitoring.prometheus_release,
+                      prometheus_namespace=monitoring.prometheus_namespace,
                       stores=stores_for(settings.was_apps), password=store.password),
     in_namespace)
-AlertRules("alerts", AlertRulesArgs(settings=settings), in_namespace)
-Dashboard007("dashboard", Dashboard007Args(settings=settings))
-if settings.monitoring.slack:
-    SlackAlerting("slack", SlackAlertingArgs(slack=settings.monitoring.slack, namespace=settings.namespace,
-                                             prometheus_release=settings.monitoring.prometheus_release), in_namespace)
+AlertRules(names.PART_OF, AlertRulesArgs(scope=scope, prometheus_release=monitoring.prometheus_release), in_namespace)
+Dashboard007(names.DASHBOARD, Dashboard007Args(scope=scope, grafana_namespace=monitoring.grafana_namespace))
+if monitoring.slack:
+    SlackAlerting(names.PART_OF, SlackAlertingArgs(slack=monitoring.slack, namespace=settings.namespace,
+                                                   prometheus_release=monitoring.prometheus_release), in_namespace)
 
 pulumi.export("namespace", namespace.name)
 pulumi.export("redisMode", store.connection.mode)

@@ -9,33 +9,34 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from monitoring.alerts import rule_groups
+from monitoring.scope import Scope
 from settings import names
-from settings.model import StackSettings
 
 
 @dataclass(frozen=True)
 class AlertRulesArgs:
     """Inputs of AlertRules."""
 
-    settings: StackSettings
-    """The whole stack: namespace, thresholds, topology, apps, release label."""
+    scope: Scope
+    """The store and apps the rules watch (namespace, exporter job, thresholds, ...)."""
+    prometheus_release: str
+    """`release` label the Prometheus operator selects rules by."""
 
 
 class AlertRules(pulumi.ComponentResource):
-    """PrometheusRule for Redis, Sentinel, sessions and WAS."""
+    """PrometheusRule for Redis, Sentinel, sessions and WAS, named after the instance."""
 
     def __init__(self, name: str, args: AlertRulesArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("redis-session-platform:index:AlertRules", name, None, opts)
-        s = args.settings
-        groups = rule_groups(s)
+        groups = rule_groups(args.scope)
         k8s.apiextensions.CustomResource(
             f"{name}-prometheusrule",
             api_version="monitoring.coreos.com/v1",
             kind="PrometheusRule",
             metadata=k8s.meta.v1.ObjectMetaArgs(
-                name=names.PART_OF,
-                namespace=s.namespace,
-                labels={**names.labels(names.PART_OF, "alerts"), "release": s.monitoring.prometheus_release},
+                name=name,
+                namespace=args.scope.namespace,
+                labels={**names.labels(name, "alerts"), "release": args.prometheus_release},
             ),
             spec={"groups": groups},
             opts=pulumi.ResourceOptions(parent=self),

@@ -29,24 +29,24 @@ class SlackAlertingArgs:
 
 
 class SlackAlerting(pulumi.ComponentResource):
-    """Secret with the webhook + AlertmanagerConfig."""
+    """Secret with the webhook + AlertmanagerConfig, both named after the instance."""
 
     def __init__(self, name: str, args: SlackAlertingArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("redis-session-platform:index:SlackAlerting", name, None, opts)
-        labels = {**names.labels(names.PART_OF, "alerting"), "release": args.prometheus_release}
-        secret_name = f"{names.PART_OF}-slack"
+        labels = {**names.labels(name, "alerting"), "release": args.prometheus_release}
+        secret_name = f"{name}-slack"
         secret = k8s.core.v1.Secret(
             f"{name}-webhook",
             metadata=k8s.meta.v1.ObjectMetaArgs(name=secret_name, namespace=args.namespace, labels=labels),
             type="Opaque",
-            string_data={SECRET_KEY: pulumi.Output.secret(args.slack.webhook_url)},
+            string_data={SECRET_KEY: pulumi.Output.secret(args.slack.webhook_url.get_secret_value())},
             opts=pulumi.ResourceOptions(parent=self),
         )
         k8s.apiextensions.CustomResource(
             f"{name}-alertmanagerconfig",
             api_version="monitoring.coreos.com/v1alpha1",
             kind="AlertmanagerConfig",
-            metadata=k8s.meta.v1.ObjectMetaArgs(name=names.PART_OF, namespace=args.namespace, labels=labels),
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=name, namespace=args.namespace, labels=labels),
             spec=operator_spec(args.slack.channel, secret_name, SECRET_KEY, args.slack.send_resolved),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[secret]),
         )

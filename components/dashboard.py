@@ -9,33 +9,36 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from monitoring.dashboard import dashboard_json
+from monitoring.scope import Scope
 from settings import names
-from settings.model import StackSettings
 
 
 @dataclass(frozen=True)
 class Dashboard007Args:
     """Inputs of Dashboard007."""
 
-    settings: StackSettings
-    """The stack: namespace, thresholds, apps, Grafana namespace."""
+    scope: Scope
+    """The store and apps the dashboard shows."""
+    grafana_namespace: str
+    """Namespace whose Grafana sidecar loads dashboards."""
 
 
 class Dashboard007(pulumi.ComponentResource):
-    """Grafana "Dashboard 007" for this stack."""
+    """Grafana "Dashboard 007" for one store and its apps; the ConfigMap is named after the
+    instance and the scope's namespace (several stacks may share one Grafana)."""
 
     def __init__(self, name: str, args: Dashboard007Args, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("redis-session-platform:index:Dashboard007", name, None, opts)
-        s = args.settings
-        config_map_name = names.dashboard_configmap(s.namespace)
+        scope = args.scope
+        config_map_name = f"{name}-{scope.namespace}"
         k8s.core.v1.ConfigMap(
             f"{name}-configmap",
             metadata=k8s.meta.v1.ObjectMetaArgs(
                 name=config_map_name,
-                namespace=s.monitoring.grafana_namespace,
-                labels={**names.labels(names.PART_OF, "dashboard"), "grafana_dashboard": "1"},
+                namespace=args.grafana_namespace,
+                labels={**names.labels(name, "dashboard"), "grafana_dashboard": "1"},
             ),
-            data={f"{config_map_name}.json": dashboard_json(s)},
+            data={f"{config_map_name}.json": dashboard_json(scope)},
             opts=pulumi.ResourceOptions(parent=self),
         )
         self.register_outputs({"configMap": config_map_name})

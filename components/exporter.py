@@ -20,12 +20,10 @@ import pulumi_kubernetes as k8s
 from components.redis import RedisConnection
 from monitoring.session_count import SessionStore, lua_script
 from settings import names
-from settings.podsecurity import restricted_container
-from settings.model import MonitoringSettings, Resources
+from settings.podsecurity import EXPORTER_UID, restricted_container
+from settings.model import Resources
 
-NAME = "redis-exporter"
 COMPONENT = "metrics"
-EXPORTER_UID = 59000  # the image's own non-root user
 SCRIPT_DIR = "/scripts"
 SCRIPT_FILE = "sessions.lua"
 AUTH_DIR = "/secrets"
@@ -55,8 +53,12 @@ class RedisExporterArgs:
 
     connection: RedisConnection
     """Redis to scrape (names, Secret, client label)."""
-    monitoring: MonitoringSettings
-    """Image, Prometheus release label and namespace."""
+    image: str
+    """redis_exporter image reference (pinned)."""
+    prometheus_release: str
+    """`release` label the Prometheus operator selects ServiceMonitors by."""
+    prometheus_namespace: str
+    """Namespace of Prometheus: the only one the exporter's NetworkPolicy admits."""
     stores: tuple[SessionStore, ...]
     """Session stores; indexed ones need the counting script."""
     password: pulumi.Output
@@ -132,24 +134,24 @@ def exporter_ports(conn: RedisConnection) -> list[tuple[str, int]]:
     return [(p["name"], p["containerPort"]) for c in exporter_containers(conn, "", False) for p in c["ports"]]
 
 
-def pod_spec(conn: RedisConnection, image: str, has_script: bool) -> dict:
-    """The exporter's pod spec (plain dict)."""
+def pod_spec(name: str, conn: RedisConnection, image: str, has_script: bool) -> dict:
+    """The exporter's pod spec (plain dict); `name` is the component's (its objects') name."""
     spec = {
         "automountServiceAccountToken": False,
         "securityContext": {"runAsNonRoot": True, "runAsUser": EXPORTER_UID,
                             "seccompProfile": {"type": "RuntimeDefault"}},
         "containers": exporter_containers(conn, image, has_script),
-        "volumes": [{"name": "auth", "secret": {"secretName": f"{NAME}-auth", "defaultMode": 0o400}}],
+        "volumes": [{"name": "auth", "secret": {"secretName": f"{name}-auth", "defaultMode": 0o400}}],
     }
     if has_script:
-        spec["volumes"].append({"name": "scripts", "configMap": {"name": f"{NAME}-scripts"}})
+        spec["volumes"].append({"name": "scripts", "configMap": {"name": f"{name}-scripts"}})
     return spec
 
 
-def service_monitor_spec(conn: RedisConnection) -> dict:
+def service_monitor_spec(name: str, conn: RedisConnection) -> dict:
     """One endpoint per scrape target, `instance` relabelled to the target."""
     return {
-        "selector": {"matchLabels": names.selector_labels(NAME, COMPONENT)},
+        "selector": {"matchLabels": names.selector_labels(name, COMPONENT)},
         "namespaceSelector": {"matchNames": [conn.namespace]},
         "endpoints": [{
             "port": t.port,
@@ -162,28 +164,30 @@ def service_monitor_spec(conn: RedisConnection) -> dict:
 
 
 class RedisExporter(pulumi.ComponentResource):
-    """redis_exporter for one Redis deployment, scraped by kube-prometheus."""
+    """redis_exporter for one Redis deployment, scraped by kube-prometheus. Its objects
+    are named after the instance (settings.names.exporter(<store fullname>) in
+    __main__.py); the Service name is the `job` label of every series it yields."""
 
     def __init__(self, name: str, args: RedisExporterArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("redis-session-platform:index:RedisExporter", name, None, opts)
-        conn, mon = args.connection, args.monitoring
+        conn = args.connection
         child = pulumi.ResourceOptions(parent=self)
-        selector = names.selector_labels(NAME, COMPONENT)
-        labels = names.labels(NAME, COMPONENT, names.image_version(mon.exporter_image))
+        selector = names.selector_labels(name, COMPONENT)
+        labels = names.labels(name, COMPONENT, names.image_version(args.image))
 
-        def meta(extra: Optional[dict] = None, name_: str = NAME) -> k8s.meta.v1.ObjectMetaArgs:
+        def meta(extra: Optional[dict] = None, name_: str = name) -> k8s.meta.v1.ObjectMetaArgs:
             return k8s.meta.v1.ObjectMetaArgs(name=name_, namespace=conn.namespace, labels={**labels, **(extra or {})})
 
         auth = k8s.core.v1.Secret(
             f"{name}-auth",
-            metadata=meta(name_=f"{NAME}-auth"),
+            metadata=meta(name_=f"{name}-auth"),
             type="Opaque",
             string_data={AUTH_FILE: pulumi.Output.secret(args.password).apply(lambda p: password_file(conn, p))},
             opts=child,
         )
         script = lua_script(args.stores)
         if script:
-            k8s.core.v1.ConfigMap(f"{name}-scripts", metadata=meta(name_=f"{NAME}-scripts"),
+            k8s.core.v1.ConfigMap(f"{name}-scripts", metadata=meta(name_=f"{name}-scripts"),
                                   data={SCRIPT_FILE: script}, opts=child)
         k8s.apps.v1.Deployment(
             f"{name}-deployment",
@@ -193,7 +197,7 @@ class RedisExporter(pulumi.ComponentResource):
                 "revisionHistoryLimit": 5,
                 "selector": {"matchLabels": selector},
                 "template": {"metadata": {"labels": {**labels, **conn.client_labels}},
-                             "spec": pod_spec(conn, mon.exporter_image, bool(script))},
+                             "spec": pod_spec(name, conn, args.image, bool(script))},
             },
             opts=pulumi.ResourceOptions(parent=self, depends_on=[auth]),
         )
@@ -212,7 +216,7 @@ class RedisExporter(pulumi.ComponentResource):
                 "podSelector": {"matchLabels": selector},
                 "policyTypes": ["Ingress"],
                 "ingress": [{
-                    "from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": mon.prometheus_namespace}}}],
+                    "from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": args.prometheus_namespace}}}],
                     "ports": [{"protocol": "TCP", "port": port} for _, port in exporter_ports(conn)],
                 }],
             },
@@ -223,8 +227,8 @@ class RedisExporter(pulumi.ComponentResource):
             f"{name}-servicemonitor",
             api_version="monitoring.coreos.com/v1",
             kind="ServiceMonitor",
-            metadata=meta({"release": mon.prometheus_release}),
-            spec=service_monitor_spec(conn),
+            metadata=meta({"release": args.prometheus_release}),
+            spec=service_monitor_spec(name, conn),
             opts=child,
         )
         self.register_outputs({"targets": [t.instance for t in scrape_targets(conn)]})

@@ -4,8 +4,11 @@ Children: a RandomPassword, the Secret holding it, and a helm.v3.Release of the 
 Bitnami chart (docs/decisions.md says why v3.Release). The chart never sees the
 password: it reads the Secret through auth.existingSecret.
 
-The component's `connection` is the one object every consumer (WAS, exporter) uses; its
-names come from settings.names and the chart's naming rules for the fullname we force.
+The component's instance name is the chart's fullname (release name and
+fullnameOverride), so every object name derives from it and two stores in one stack do
+not collide. Its `connection` is the one object every consumer (WAS, exporter) uses; the
+names come from settings.names, the chart's naming rules for that fullname (checked
+against `helm template` of the pinned chart by tests/render/test_chart.py).
 """
 from __future__ import annotations
 
@@ -17,10 +20,9 @@ import pulumi_kubernetes as k8s
 import pulumi_random as random
 
 from settings import names
-from settings.podsecurity import restricted_container
+from settings.podsecurity import REDIS_UID, restricted_container
 from settings.model import RedisSettings, Resources
 
-BITNAMI_UID = 1001
 
 
 @dataclass(frozen=True)
@@ -59,14 +61,13 @@ class RedisSessionStoreArgs:
     """Inputs of RedisSessionStore."""
 
     settings: RedisSettings
-    """Redis settings parsed from stack config."""
+    """Topology, images, memory, persistence, Sentinel settings."""
     namespace: str
     """Namespace to deploy into."""
 
 
-def connection_for(settings: RedisSettings, namespace: str) -> RedisConnection:
+def connection_for(fullname: str, settings: RedisSettings, namespace: str) -> RedisConnection:
     """The connection object for a topology, from the chart's naming rules."""
-    fullname = settings.release_name
     label_key, label_value = names.redis_client_label(fullname)
     common = dict(
         namespace=namespace,
@@ -115,16 +116,17 @@ def _redis_conf(s: RedisSettings) -> str:
 def _container_security() -> dict:
     # The chart's containerSecurityContext has no `privileged` key (23.1.1 values.yaml);
     # unset means false, which restricted Pod Security accepts.
-    ctx = {k: v for k, v in restricted_container(BITNAMI_UID).items() if k != "privileged"}
+    ctx = {k: v for k, v in restricted_container(REDIS_UID).items() if k != "privileged"}
     return {"enabled": True, **ctx}
 
 
 def _pod_security() -> dict:
     # Incident 1 ("Can't open and lock config file: Permission denied" on the PV):
-    # the kubelet gives the volume group 1001 (fsGroup) when its root does not match
-    # (OnRootMismatch: no slow recursive chown on every start), and no root init
-    # container (volumePermissions) is needed or allowed.
-    return {"enabled": True, "fsGroup": BITNAMI_UID, "fsGroupChangePolicy": "OnRootMismatch"}
+    # the kubelet gives the volume group REDIS_UID (fsGroup, also a supplementary group of
+    # every container) when its root does not match (OnRootMismatch: no slow recursive
+    # chown on every start), and no root init container (volumePermissions) is needed or
+    # allowed.
+    return {"enabled": True, "fsGroup": REDIS_UID, "fsGroupChangePolicy": "OnRootMismatch"}
 
 
 def _node_values(s: RedisSettings, resources: Resources) -> dict:
@@ -141,9 +143,8 @@ def _node_values(s: RedisSettings, resources: Resources) -> dict:
     return values
 
 
-def chart_values(s: RedisSettings) -> dict:
+def chart_values(fullname: str, s: RedisSettings) -> dict:
     """The values the Bitnami chart receives (no secret in here)."""
-    fullname = s.release_name
     image = {"registry": s.redis_image.registry, "repository": s.redis_image.repository, "tag": s.redis_image.tag}
     values: dict = {
         "fullnameOverride": fullname,
@@ -209,7 +210,7 @@ class RedisSessionStore(pulumi.ComponentResource):
     def __init__(self, name: str, args: RedisSessionStoreArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("redis-session-platform:index:RedisSessionStore", name, None, opts)
         s = args.settings
-        self.connection = connection_for(s, args.namespace)
+        self.connection = connection_for(name, s, args.namespace)
 
         password = random.RandomPassword(
             f"{name}-password",
@@ -223,7 +224,7 @@ class RedisSessionStore(pulumi.ComponentResource):
             metadata=k8s.meta.v1.ObjectMetaArgs(
                 name=self.connection.secret_name,
                 namespace=args.namespace,
-                labels=names.labels(s.release_name, "redis"),
+                labels=names.labels(name, "redis"),
             ),
             type="Opaque",
             string_data={self.connection.secret_key: self.password},
@@ -232,11 +233,11 @@ class RedisSessionStore(pulumi.ComponentResource):
         self.release = k8s.helm.v3.Release(
             f"{name}-chart",
             k8s.helm.v3.ReleaseArgs(
-                name=s.release_name,
+                name=name,
                 chart=s.chart,
                 version=s.chart_version,
                 namespace=args.namespace,
-                values=chart_values(s),
+                values=chart_values(name, s),
                 atomic=True,
                 timeout=600,
                 max_history=10,

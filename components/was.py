@@ -15,11 +15,10 @@ import pulumi_kubernetes as k8s
 
 from components.redis import RedisConnection
 from settings import names
-from settings.podsecurity import restricted_container
+from settings.podsecurity import WAS_UID, restricted_container
 from settings.model import WasAppSettings
 
 COMPONENT = "was"
-RUN_AS_USER = 10001  # high UID: no clash with host users (checkov CKV_K8S_40)
 SECRETS_DIR = "/var/run/secrets/redis"
 PRESTOP_SLEEP_SECONDS = 10
 SHUTDOWN_PHASE_SECONDS = 20
@@ -113,9 +112,9 @@ def pod_spec(app: WasAppSettings, conn: RedisConnection) -> dict:
         "terminationGracePeriodSeconds": TERMINATION_GRACE_SECONDS,
         "securityContext": {
             "runAsNonRoot": True,
-            "runAsUser": RUN_AS_USER,
-            "runAsGroup": RUN_AS_USER,
-            "fsGroup": RUN_AS_USER,
+            "runAsUser": WAS_UID,
+            "runAsGroup": WAS_UID,
+            "fsGroup": WAS_UID,
             "seccompProfile": {"type": "RuntimeDefault"},
         },
         "topologySpreadConstraints": [
@@ -146,7 +145,8 @@ def pod_spec(app: WasAppSettings, conn: RedisConnection) -> dict:
 
 
 class WasApp(pulumi.ComponentResource):
-    """A Spring WAS app with Redis-backed sessions."""
+    """A Spring WAS app with Redis-backed sessions. Its objects are named after the app
+    (`args.app.name`), the Service name other workloads call."""
 
     service_name: str
     deployment: k8s.apps.v1.Deployment

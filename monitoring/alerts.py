@@ -1,20 +1,24 @@
 """Alert rules as data, in the style of the kube-prometheus mixins.
 
-Each rule is an `Alert`; expressions are templates filled from one place: the stack
-namespace (every expression is scoped to it and every alert carries it as a label, since
-an AlertmanagerConfig routes only alerts of its own namespace) and `Thresholds` (the
-same object the dashboard uses). Runbooks: docs/runbooks.md#<alert name lower case>.
+Each rule is an `Alert`; expressions are templates filled from one place, the Scope:
+the store's selector (namespace + exporter job: every Redis expression is scoped to it,
+and every alert carries the namespace label, since an AlertmanagerConfig routes only
+alerts of its own namespace) and `Thresholds` (the same object the dashboard uses).
+Runbooks: docs/runbooks.md#<alert name lower case>.
+
+Annotations are Go templates (Alertmanager/Prometheus): text that comes from config
+enters them only through `template_literal`, so no value can break or inject a template.
 """
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Callable, Optional
 
+from monitoring.scope import Scope
 from monitoring.session_count import RECORD, recording_rules, stores_for
 from settings import names
-from settings.model import StackSettings
 
-EXPORTER_JOB = "redis-exporter"  # the exporter Service name: kube-prometheus's job label
 MIB = 1024 * 1024
 # Fragmentation ratio is noise on a near-empty Redis (RSS dominated by the allocator).
 FRAGMENTATION_MIN_USED_BYTES = 10 * MIB
@@ -27,7 +31,7 @@ class Alert:
     name: str
     """Alert name (CamelCase); its runbook anchor is the lower-cased name."""
     expr: str
-    """PromQL template: {ns} = namespace matcher, {t} = Thresholds, {s} = StackSettings."""
+    """PromQL template: {ns} = the store's label matchers, {nsa} = the namespace's, {t} = Thresholds."""
     for_: str
     """How long the condition must hold."""
     severity: str
@@ -36,12 +40,12 @@ class Alert:
     """One line."""
     description: str
     """Alertmanager template; shows the value and the instance."""
-    when: Callable[[StackSettings], bool] = lambda s: True
+    when: Callable[[Scope], bool] = lambda s: True
     """Whether the stack needs this rule (e.g. Sentinel-only rules)."""
 
 
-def _sentinel(s: StackSettings) -> bool:
-    return s.redis.topology == "sentinel"
+def _sentinel(s: Scope) -> bool:
+    return s.topology == "sentinel"
 
 
 REDIS_ALERTS = (
@@ -49,7 +53,7 @@ REDIS_ALERTS = (
           "Redis instance is down.",
           "Redis {{ $labels.instance }} in {{ $labels.namespace }} is unreachable (redis_up={{ $value }}); "
           "sessions cannot be read or written."),
-    Alert("RedisExporterDown", 'up{{{ns},job="' + EXPORTER_JOB + '"}} == 0', "2m", "warning",
+    Alert("RedisExporterDown", "up{{{ns}}} == 0", "2m", "warning",
           "redis_exporter cannot be scraped.",
           "Prometheus cannot scrape redis_exporter for {{ $labels.instance }}: Redis is not monitored."),
     Alert("RedisMetricsAbsent", "absent(redis_up{{{ns}}})", "5m", "warning",
@@ -72,8 +76,8 @@ REDIS_ALERTS = (
           "2m", "critical", "Redis memory about to hit maxmemory.",
           "Redis {{ $labels.instance }} uses {{ $value | humanize }}% of maxmemory; sessions will be evicted."),
     Alert("RedisContainerMemoryNearLimit",
-          "100 * max by (namespace, pod) (container_memory_working_set_bytes{{{ns},container=\"redis\"}})"
-          " / max by (namespace, pod) (kube_pod_container_resource_limits{{{ns},container=\"redis\",resource=\"memory\"}} > 0)"
+          "100 * max by (namespace, pod) (container_memory_working_set_bytes{{{nsa},container=\"redis\"}})"
+          " / max by (namespace, pod) (kube_pod_container_resource_limits{{{nsa},container=\"redis\",resource=\"memory\"}} > 0)"
           " > {t.container_memory_percent_warning}",
           "5m", "warning", "Redis container close to its memory limit.",
           "Redis pod {{ $labels.pod }} working set is {{ $value | humanize }}% of its limit; the OOM killer is next."),
@@ -102,11 +106,11 @@ SENTINEL_ALERTS = (
     Alert("RedisNoMaster", '(count(redis_instance_info{{{ns},role="master"}}) or vector(0)) == 0'
           ' and on() count(redis_up{{{ns}}}) > 0', "1m", "critical",
           "No Redis master.",
-          "No Redis instance reports role=master in {s.namespace} (masters: {{ $value }}): "
+          "No Redis instance reports role=master in {namespace} (masters: {{ $value }}): "
           "writes fail until Sentinel elects one.", _sentinel),
     Alert("RedisMultipleMasters", 'count(redis_instance_info{{{ns},role="master"}}) > 1', "1m", "critical",
           "More than one Redis master (split brain).",
-          "{{ $value }} instances report role=master in {s.namespace}; sessions may be written to a lost master.",
+          "{{ $value }} instances report role=master in {namespace}; sessions may be written to a lost master.",
           _sentinel),
     Alert("RedisReplicasDisconnected",
           'max(redis_connected_slaves{{{ns}}} and on(instance) redis_instance_info{{{ns},role="master"}})'
@@ -119,33 +123,35 @@ SENTINEL_ALERTS = (
 )
 
 
-def _was_alerts(s: StackSettings) -> list[Alert]:
+def _was_alerts(s: Scope) -> list[Alert]:
     out = []
-    for app in s.was_apps:
+    for app in s.apps:
         out.append(Alert(
             "WasPodsBelowMinimum",
-            'kube_deployment_status_replicas_ready{{{ns},deployment="' + app.name + '"}} < ' + str(app.min_replicas),
+            'kube_deployment_status_replicas_ready{{{nsa},deployment="' + app.name + '"}} < ' + str(app.min_replicas),
             "5m", "warning", "WAS has fewer ready pods than its HPA minimum.",
             "Deployment {{ $labels.deployment }} has {{ $value }} ready pods, minimum " + str(app.min_replicas) + "."))
     out.append(Alert(
         "WasJvmHeapHigh",
-        "100 * sum by (namespace, pod) (jvm_memory_used_bytes{{{ns},area=\"heap\"}}"
-        " and on(namespace, pod, id) jvm_memory_max_bytes{{{ns},area=\"heap\"}} > 0)"
-        " / sum by (namespace, pod) (jvm_memory_max_bytes{{{ns},area=\"heap\"}} > 0)"
+        "100 * sum by (namespace, pod) (jvm_memory_used_bytes{{{nsa},area=\"heap\"}}"
+        " and on(namespace, pod, id) jvm_memory_max_bytes{{{nsa},area=\"heap\"}} > 0)"
+        " / sum by (namespace, pod) (jvm_memory_max_bytes{{{nsa},area=\"heap\"}} > 0)"
         " > {t.jvm_heap_percent_warning}",
         "10m", "warning", "WAS JVM heap nearly full.",
         "Pod {{ $labels.pod }} uses {{ $value | humanize }}% of its JVM heap (pools with max=-1 excluded)."))
     return out
 
 
-def namespace_matcher(s: StackSettings) -> str:
-    """The label matcher every expression carries."""
-    return f'namespace="{s.namespace}"'
+def template_literal(text: str) -> str:
+    """`text` as Go template source that prints exactly `text`. Only `{{` opens an action
+    (text/template: leftDelim), so text without it is literal; otherwise it becomes one
+    action printing a Go string constant (JSON string escapes are valid Go escapes)."""
+    return text if "{{" not in text else "{{ " + json.dumps(text, ensure_ascii=False) + " }}"
 
 
-def _render(alert: Alert, s: StackSettings) -> dict:
-    fill = dict(ns=namespace_matcher(s), t=s.monitoring.thresholds, s=s,
-                replicas=(s.redis.sentinel.nodes - 1) if s.redis.sentinel else 0)
+def _render(alert: Alert, s: Scope) -> dict:
+    fill = dict(ns=s.selector, nsa=s.namespace_selector, t=s.thresholds,
+                namespace=template_literal(s.namespace), replicas=s.redis_nodes - 1)
     return {
         "alert": alert.name,
         "expr": alert.expr.format(**fill),
@@ -155,30 +161,30 @@ def _render(alert: Alert, s: StackSettings) -> dict:
             "summary": alert.summary,
             "description": alert.description.replace("{{", "\0").replace("}}", "\1").format(**fill)
             .replace("\0", "{{").replace("\1", "}}"),
-            "runbook_url": f"{s.monitoring.runbook_base_url}#{alert.name.lower()}",
+            "runbook_url": template_literal(f"{s.runbook_base_url}#{alert.name.lower()}"),
         },
     }
 
 
-def all_alerts(s: StackSettings) -> list[Alert]:
+def all_alerts(s: Scope) -> list[Alert]:
     """The alerts this stack needs."""
     return [a for a in REDIS_ALERTS + SENTINEL_ALERTS if a.when(s)] + _was_alerts(s)
 
 
-def alert_rules(s: StackSettings) -> list[dict]:
+def alert_rules(s: Scope) -> list[dict]:
     """Every alerting rule of the stack as a PrometheusRule rule dict (alert, expr, for,
     labels.severity + namespace, annotations summary/description/runbook_url)."""
     return [_render(a, s) for a in all_alerts(s)]
 
 
-def rule_groups(s: StackSettings) -> list[dict]:
+def rule_groups(s: Scope) -> list[dict]:
     """PrometheusRule `spec.groups`: session recording rules, then alerts."""
     by_group: dict[str, list[dict]] = {"redis": [], "sentinel": [], "was": []}
     for alert in all_alerts(s):
         group = "was" if alert.name.startswith("Was") else "sentinel" if alert in SENTINEL_ALERTS else "redis"
         by_group[group].append(_render(alert, s))
     groups = [{"name": f"{names.PART_OF}.sessions",
-               "rules": recording_rules(stores_for(s.was_apps), namespace_matcher(s))}]
+               "rules": recording_rules(stores_for(s.apps), s.selector)}]
     groups += [{"name": f"{names.PART_OF}.{g}", "rules": rules} for g, rules in by_group.items() if rules]
     return groups
 

@@ -30,7 +30,7 @@ from typing import Callable, Optional
 
 from monitoring.alerts import FRAGMENTATION_MIN_USED_BYTES
 from monitoring.session_count import RECORD
-from settings.model import StackSettings
+from monitoring.scope import Scope, scope_of
 
 MIB = 1024 * 1024
 
@@ -43,9 +43,9 @@ class Check:
     """What is checked."""
     query: str
     """PromQL; `{ns}` is the namespace matcher."""
-    normal: Callable[[StackSettings], str]
+    normal: Callable[[Scope], str]
     """Normal range, as text."""
-    judge: Callable[[float, StackSettings], tuple[str, str]]
+    judge: Callable[[float, Scope], tuple[str, str]]
     """value -> (status OK|WARN|FAIL, action)."""
     fmt: Callable[[float], str] = lambda v: f"{v:g}"
     """How the value is shown."""
@@ -60,12 +60,12 @@ def _up(v, s):
 
 
 def _sessions(v, s):
-    high = s.monitoring.thresholds.sessions_high
+    high = s.thresholds.sessions_high
     return ("OK", "") if v <= high else ("WARN", "sessions above threshold: check memory")
 
 
 def _memory_limit(s) -> float:
-    return s.redis.maxmemory_bytes * s.monitoring.thresholds.memory_used_percent_warning / 100
+    return s.maxmemory_bytes * s.thresholds.memory_used_percent_warning / 100
 
 
 def _memory(v, s):
@@ -77,7 +77,7 @@ def _evictions(v, s):
 
 
 def _fragmentation(v, s):
-    t = s.monitoring.thresholds
+    t = s.thresholds
     if v >= t.fragmentation_critical:
         return "FAIL", "restart Redis (runbook RedisFragmentationCritical)"
     if v > t.fragmentation_warning:
@@ -89,13 +89,13 @@ def _fragmentation(v, s):
 
 CHECKS = (
     Check("redis_up", "min(redis_up{{{ns}}})", lambda s: "== 1", _up),
-    Check("sessions", f"sum({RECORD}{{{{{{ns}}}}}})", lambda s: f"0 - {s.monitoring.thresholds.sessions_high}", _sessions),
+    Check("sessions", f"sum({RECORD}{{{{{{ns}}}}}})", lambda s: f"0 - {s.thresholds.sessions_high}", _sessions),
     Check("memory used", "max(redis_memory_used_bytes{{{ns}}})",
           lambda s: f"0 - {_memory_limit(s) / MIB:.0f} MB", _memory, lambda v: f"{v / MIB:.1f} MB"),
     Check("evictions (24h)", "sum(increase(redis_evicted_keys_total{{{ns}}}[24h]))", lambda s: "== 0", _evictions,
           lambda v: f"{v:.0f}"),
     Check("fragmentation", "max(redis_mem_fragmentation_ratio{{{ns}}})",
-          lambda s: f"1.0 - {s.monitoring.thresholds.fragmentation_warning:g}", _fragmentation, lambda v: f"{v:.2f}",
+          lambda s: f"1.0 - {s.thresholds.fragmentation_warning:g}", _fragmentation, lambda v: f"{v:.2f}",
           guard="max(redis_memory_used_bytes{{{ns}}}) > " + str(FRAGMENTATION_MIN_USED_BYTES),
           guard_note=f"not judged: Redis holds < {FRAGMENTATION_MIN_USED_BYTES // MIB} MB"),
 )
@@ -134,9 +134,9 @@ def _one_line(text) -> str:
     return " ".join(str(text).split())
 
 
-def run(url: str, s: StackSettings) -> tuple[list[tuple[str, str, str, str, str]], int]:
+def run(url: str, s: Scope) -> tuple[list[tuple[str, str, str, str, str]], int]:
     """Rows (item, value, normal, status, action) and the exit code."""
-    ns = f'namespace="{s.namespace}"'
+    ns = s.selector
     rows, failed = [], False
     for check in CHECKS:
         value = query(url, check.query.format(ns=ns))
@@ -165,16 +165,17 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("--namespace", help="override the stack's namespace")
     args = parser.parse_args(argv)
     from settings.config import ConfigError
+    from settings.pulumi_cli import PulumiCliError
     from settings.stackfile import load_settings
 
     try:
         overrides = {"namespace": args.namespace} if args.namespace else None
-        settings = load_settings(args.stack, overrides)
-    except (FileNotFoundError, ConfigError) as exc:
+        scope = scope_of(load_settings(args.stack, overrides))
+    except (FileNotFoundError, ConfigError, PulumiCliError) as exc:
         print(f"checklist: {exc}", file=sys.stderr)
         return 2
     try:
-        rows, code = run(args.prometheus, settings)
+        rows, code = run(args.prometheus, scope)
     except PrometheusError as exc:
         print(f"checklist: {exc}", file=sys.stderr)
         return 2

@@ -17,13 +17,14 @@ from grafana_foundation_sdk.builders import prometheus, stat, timeseries
 from grafana_foundation_sdk.cog.encoder import JSONEncoder
 from grafana_foundation_sdk.models import dashboard as gm
 
+from monitoring.scope import Scope
 from monitoring.session_count import RECORD
 from settings import names
-from settings.model import StackSettings
 
 DATASOURCE = gm.DataSourceRef(type_val="prometheus", uid="${datasource}")
-SEL = 'namespace="$namespace",instance=~"$instance"'
+SEL = 'namespace="$namespace",job="$job",instance=~"$instance"'
 NS = 'namespace="$namespace"'
+STORE = 'namespace="$namespace",job="$job"'
 
 
 @dataclass(frozen=True)
@@ -56,20 +57,20 @@ class RowSpec:
     """Panels, left to right."""
 
 
-def _was_pod_regex(s: StackSettings) -> str:
+def _was_pod_regex(s: Scope) -> str:
     # Deployment pods are <deployment>-<replicaset hash>-<pod hash>.
-    return "(" + "|".join(re.escape(a.name) for a in s.was_apps) + ")-[a-z0-9]+-[a-z0-9]+"
+    return "(" + "|".join(re.escape(a.name) for a in s.apps) + ")-[a-z0-9]+-[a-z0-9]+"
 
 
-def rows(s: StackSettings) -> list[RowSpec]:
-    """The four rows of Dashboard 007 for a stack."""
-    t = s.monitoring.thresholds
-    mem_warn_bytes = int(s.redis.maxmemory_bytes * t.memory_used_percent_warning / 100)
+def rows(s: Scope) -> list[RowSpec]:
+    """The four rows of Dashboard 007 for a store and its apps."""
+    t = s.thresholds
+    mem_warn_bytes = int(s.maxmemory_bytes * t.memory_used_percent_warning / 100)
     pods = f'{NS},pod=~"{_was_pod_regex(s)}"'
     return [
         RowSpec("Redis status", (
             PanelSpec("Redis up", "stat", f"min(redis_up{{{SEL}}})", "none", ((1, "green"),), "red"),
-            PanelSpec("Active sessions", "stat", f"sum({RECORD}{{{NS}}})", "short", ((t.sessions_high, "orange"),)),
+            PanelSpec("Active sessions", "stat", f"sum({RECORD}{{{STORE}}})", "short", ((t.sessions_high, "orange"),)),
             PanelSpec("Connected clients", "stat", f"sum(redis_connected_clients{{{SEL}}})", "short",
                       ((t.connected_clients_high, "orange"),)),
             PanelSpec("Memory used", "stat", f"max(redis_memory_used_bytes{{{SEL}}})", "bytes",
@@ -78,7 +79,7 @@ def rows(s: StackSettings) -> list[RowSpec]:
                       ((t.fragmentation_warning, "orange"), (t.fragmentation_critical, "red"))),
         )),
         RowSpec("Session trends", (
-            PanelSpec("Active sessions by app", "timeseries", f"sum by (app) ({RECORD}{{{NS}}})", "short",
+            PanelSpec("Active sessions by app", "timeseries", f"sum by (app) ({RECORD}{{{STORE}}})", "short",
                       ((t.sessions_high, "orange"),), legend="{{app}}"),
             PanelSpec("Memory % of maxmemory", "timeseries",
                       f"100 * redis_memory_used_bytes{{{SEL}}} / (redis_memory_max_bytes{{{SEL}}} > 0)", "percent",
@@ -108,13 +109,13 @@ def rows(s: StackSettings) -> list[RowSpec]:
     ]
 
 
-def concrete(expr: str, namespace: str, instance: str = ".*", rate_interval: str = "1m") -> str:
-    """Substitute dashboard variables, giving a query Prometheus can run."""
-    return (expr.replace("$namespace", namespace).replace("$instance", instance)
+def concrete(expr: str, scope: Scope, instance: str = ".*", rate_interval: str = "1m") -> str:
+    """Substitute dashboard variables with a scope's values, giving a query Prometheus can run."""
+    return (expr.replace("$namespace", scope.namespace).replace("$job", scope.job).replace("$instance", instance)
             .replace("$__rate_interval", rate_interval))
 
 
-def panel_queries(s: StackSettings) -> list[tuple[str, str]]:
+def panel_queries(s: Scope) -> list[tuple[str, str]]:
     """(panel title, query with variables) for every panel."""
     return [(p.title, p.expr) for row in rows(s) for p in row.panels]
 
@@ -136,11 +137,11 @@ def _panel(p: PanelSpec, width: int, panel_id: int):
             .thresholds(_thresholds(p)).with_target(query))
 
 
-def build(s: StackSettings) -> dict:
+def build(s: Scope) -> dict:
     """The dashboard as a JSON-ready dict."""
     board = (
-        gd.Dashboard(f"Dashboard 007 - Redis sessions ({s.stack})")
-        .uid(f"{names.DASHBOARD}-{s.stack}"[:40])
+        gd.Dashboard(f"Dashboard 007 - Redis sessions ({s.title})")
+        .uid(names.dashboard_uid(s.title))
         .tags(["redis", "spring-session", "redis-session-platform"])
         .refresh("30s")
         .time("now-6h", "now")
@@ -149,8 +150,12 @@ def build(s: StackSettings) -> dict:
                        .query("label_values(redis_up, namespace)")
                        .current(gm.VariableOption(text=s.namespace, value=s.namespace))
                        .refresh(gm.VariableRefresh.ON_TIME_RANGE_CHANGED))
+        .with_variable(gd.QueryVariable("job").label("Redis store (exporter)").datasource(DATASOURCE)
+                       .query('label_values(redis_up{namespace="$namespace"}, job)')
+                       .current(gm.VariableOption(text=s.job, value=s.job))
+                       .refresh(gm.VariableRefresh.ON_TIME_RANGE_CHANGED))
         .with_variable(gd.QueryVariable("instance").label("Redis instance").datasource(DATASOURCE)
-                       .query('label_values(redis_up{namespace="$namespace"}, instance)')
+                       .query('label_values(redis_up{namespace="$namespace",job="$job"}, instance)')
                        .multi(True).include_all(True).all_value(".*")
                        .refresh(gm.VariableRefresh.ON_TIME_RANGE_CHANGED))
     )
@@ -167,6 +172,6 @@ def build(s: StackSettings) -> dict:
     return json.loads(JSONEncoder(sort_keys=True).encode(board.build()))
 
 
-def dashboard_json(s: StackSettings, indent: Optional[int] = None) -> str:
+def dashboard_json(s: Scope, indent: Optional[int] = None) -> str:
     """Serialized dashboard for the ConfigMap."""
     return json.dumps(build(s), sort_keys=True, indent=indent)

@@ -36,7 +36,7 @@ the reply, or any script error, fails the whole scrape and the exporter reports
 pcall: a failing store (e.g. a non-set at an expiry key) yields no count series but
 `<key>_error 1`, never a fake "Redis down".
 
-The recording rule `spring_session:active_sessions{namespace, app}` gives both one name,
+The recording rule `spring_session:active_sessions{namespace, job, app}` gives both one name,
 counted on the master only (replicas hold copies, and a stale replica must not win).
 """
 from __future__ import annotations
@@ -177,7 +177,7 @@ def session_count_expr(store: SessionStore, selector: str = "") -> str:
         source = f'{SCRIPT_METRIC}{{{selector}{sep}{SCRIPT_LABEL}="{script_key(store)}"}}'
     master = f'{INSTANCE_INFO_METRIC}{{{selector}{sep}role="master"}}'
     return (f'max(label_replace({source}, "app", "{store.app}", "", "") '
-            f"and on(instance) {master}) by (namespace, app)")
+            f"and on(instance) {master}) by (namespace, job, app)")
 
 
 def recording_rules(stores, selector: str = "") -> list[dict]:

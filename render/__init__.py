@@ -1,18 +1,38 @@
-"""Offline render: every Kubernetes object a stack declares, as YAML, plus the values each
-Helm release receives. The offline twin of `pulumi preview`: review or diff a change
-without a cluster (`python -m render --stack prod --out rendered/prod`)."""
+"""Offline render: every Kubernetes object a stack declares, as YAML, including every
+object each Helm release's chart creates (`helm template` on the vendored chart, charts/).
+The offline twin of `pulumi preview`: review or diff a change without a cluster
+(`python -m render --stack prod --out rendered/prod`).
+
+Layout of an output folder:
+  <kind>-<name>.yaml                 objects the program declares
+  helm-<release>/values.yaml         the values the release gets
+  helm-<release>/release.yaml        chart, version, namespace and other release options
+  helm-<release>/<kind>-<name>.yaml  objects the chart creates from those values
+  .render                            the files render wrote (render only ever deletes these)
+"""
 from __future__ import annotations
 
+import os
 import re
+import shutil
+import subprocess
+import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 import yaml
 
-from render.mockrun import Resource, Run, is_secret, run_program
+from render.mockrun import ROOT, Resource, Run, is_secret, run_program
 
 REDACTED = "<redacted>"
 SECRET = "<secret>"
+MARKER = ".render"
+CHARTS = ROOT / "charts"
+HELM_TIMEOUT_SECONDS = 120
+
+
+class RenderError(Exception):
+    """A render that cannot be done; the message is one line."""
 
 
 def _scrub(value: Any) -> Any:
@@ -70,58 +90,121 @@ def _dump(value: Any) -> str:
     return yaml.safe_dump(value, sort_keys=True, default_flow_style=False)
 
 
-def object_files(run: Run) -> dict[str, dict]:
-    """File name -> object: `<kind>-<name>.yaml`; where two objects share kind and name
-    (different namespaces), both get `<kind>-<namespace>-<name>.yaml`. An object without
-    metadata.name (Pulumi would auto-name it) is filed under its Pulumi resource name."""
-    entries = []
-    for r in run.k8s_objects():
-        obj = manifest(r)
-        meta = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
-        entries.append((obj, str(meta.get("name") or r.name), str(meta.get("namespace") or "cluster")))
+def _named_files(entries: list[tuple[dict, str, str]], folder: str = "") -> dict[str, dict]:
+    """`<kind>-<name>.yaml`; where two objects share kind and name (different
+    namespaces), both get `<kind>-<namespace>-<name>.yaml`."""
     short = [_file_name(obj["kind"], name) for obj, name, _ in entries]
     files: dict[str, dict] = {}
     for (obj, name, namespace), file_name in zip(entries, short):
         if short.count(file_name) > 1:
             file_name = _file_name(obj["kind"], namespace, name)
-        if file_name in files:
-            raise ValueError(f"two objects render to {file_name}")
-        files[file_name] = obj
+        if folder + file_name in files:
+            raise ValueError(f"two objects render to {folder + file_name}")
+        files[folder + file_name] = obj
     return files
 
 
-def release_files(run: Run) -> dict[str, Any]:
-    """`helm-<release>.values.yaml` (the values) and `helm-<release>.release.yaml` (chart,
-    version, namespace and the other release options) for every Helm release."""
+def object_files(run: Run) -> dict[str, dict]:
+    """Every object the program declares. An object without metadata.name (Pulumi would
+    auto-name it) is filed under its Pulumi resource name."""
+    entries = []
+    for r in run.k8s_objects():
+        obj = manifest(r)
+        meta = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
+        entries.append((obj, str(meta.get("name") or r.name), str(meta.get("namespace") or "cluster")))
+    return _named_files(entries)
+
+
+# --------------------------------------------------------------------------- helm
+def helm_binary() -> str:
+    """helm from $HELM, the program's venv (scripts/install-helm.sh puts it there), or PATH."""
+    for candidate in (os.environ.get("HELM"), str(Path(sys.prefix) / "bin" / "helm"), shutil.which("helm")):
+        if candidate and os.access(candidate, os.X_OK):
+            return candidate
+    raise RenderError("helm not found: run bash scripts/install-helm.sh (or set HELM)")
+
+
+def vendored_chart(chart: str, version: str) -> Path:
+    """The vendored copy of a release's chart (charts/<name>-<version>.tgz)."""
+    path = CHARTS / f"{chart.rstrip('/').rpartition('/')[2]}-{version}.tgz"
+    if not path.is_file():
+        raise RenderError(f"no vendored chart {path.relative_to(ROOT)} for {chart} {version}: add it (charts/README.md)")
+    return path
+
+
+def chart_objects(release: dict, values: dict, kube_version: Optional[str] = None) -> list[dict]:
+    """The objects `helm template` makes of the vendored chart with these values."""
+    chart = vendored_chart(release["chart"], str(release["version"]))
+    name = str(release.get("name") or "release")
+    cmd = [helm_binary(), "template", name, str(chart), "--namespace", str(release.get("namespace") or "default"),
+           "--values", "-"]
+    if kube_version:
+        cmd += ["--kube-version", kube_version]
+    proc = subprocess.run(cmd, input=yaml.safe_dump(values), capture_output=True, text=True,
+                          timeout=HELM_TIMEOUT_SECONDS)
+    if proc.returncode != 0:
+        raise RenderError(f"helm template {chart.name} failed: {' '.join(proc.stderr.split())}")
+    return [doc for doc in yaml.safe_load_all(proc.stdout) if isinstance(doc, dict) and doc.get("kind")]
+
+
+def release_files(run: Run, kube_version: Optional[str] = None) -> dict[str, Any]:
+    """`helm-<release>/values.yaml`, `helm-<release>/release.yaml` and one file per object
+    the chart creates, for every Helm release."""
     files: dict[str, Any] = {}
     for r in run.resources:
         if not r.type.startswith("kubernetes:helm.sh/"):  # v3 Release; v4 Chart (a component)
             continue
         release = _scrub(r.inputs)
         values = release.pop("values", {})
-        base = _file_name("helm", str(release.get("name") or r.name))[: -len(".yaml")]
-        if f"{base}.values.yaml" in files:
-            raise ValueError(f"two Helm releases render to {base}")
-        files[f"{base}.values.yaml"] = values
-        files[f"{base}.release.yaml"] = release
+        folder = _file_name("helm", str(release.get("name") or r.name))[: -len(".yaml")] + "/"
+        if f"{folder}values.yaml" in files:
+            raise ValueError(f"two Helm releases render to {folder}")
+        files[f"{folder}values.yaml"] = values
+        files[f"{folder}release.yaml"] = release
+        objects = chart_objects(release, values, kube_version)
+        entries = [(o, str(o["metadata"]["name"]), str(o["metadata"].get("namespace") or "cluster")) for o in objects]
+        files.update(_named_files(entries, folder))
     return files
 
 
-def render(run: Run, out: Path) -> list[Path]:
-    """Write one YAML file per object and two per Helm release (replacing the folder's
-    *.yaml); returns the paths, sorted."""
-    files = {**object_files(run), **release_files(run)}
+# ------------------------------------------------------------------------- output
+def _check_out(out: Path) -> list[str]:
+    """The files a previous render wrote into `out` (to replace), or [] for a new folder.
+    Refuses a folder render did not create: it never deletes what it did not write."""
+    if not out.exists():
+        return []
+    marker = out / MARKER
+    if not out.is_dir() or not marker.is_file():
+        raise RenderError(f"{out} exists and was not made by render (no {MARKER} file): "
+                          "give a new folder, or one render made before")
+    return [line for line in marker.read_text().splitlines() if line and not line.startswith("#")]
+
+
+def render(run: Run, out: Path, kube_version: Optional[str] = None) -> list[Path]:
+    """Write one YAML file per object and per Helm release part into `out` (a new folder,
+    or one render made: only the files it listed there are replaced); returns the paths."""
+    previous = _check_out(out)
+    files = {**object_files(run), **release_files(run, kube_version)}
     out.mkdir(parents=True, exist_ok=True)
-    for stale in out.glob("*.yaml"):
-        stale.unlink()
+    for name in previous:
+        stale = (out / name).resolve()
+        if stale.is_relative_to(out.resolve()) and stale.is_file():
+            stale.unlink()
+    for folder in sorted({(out / n).parent for n in previous}, reverse=True):
+        if folder != out and folder.is_dir() and not any(folder.iterdir()):
+            folder.rmdir()
     for name, content in files.items():
+        (out / name).parent.mkdir(parents=True, exist_ok=True)
         (out / name).write_text(_dump(content))
+    (out / MARKER).write_text("# files written by python -m render; it deletes only these\n" + "\n".join(sorted(files)) + "\n")
     return sorted(out / name for name in files)
 
 
-def render_stack(stack: str, out: Path, overrides: dict | None = None) -> tuple[Run, list[Path]]:
+def render_stack(stack: str, out: Path, overrides: dict | None = None,
+                 secret_overrides: dict | None = None) -> tuple[Run, list[Path]]:
     """Run the program for a stack and render it; raises the program's error."""
-    run = run_program(stack, overrides)
+    run = run_program(stack, overrides, secret_overrides=secret_overrides)
     if run.error is not None:
         raise run.error
-    return run, render(run, out)
+    kube_version = next((str(v) for k, v in run.config.items() if k.endswith(":kubernetesVersion")), None)
+    return run, render(run, out, kube_version)

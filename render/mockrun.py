@@ -2,27 +2,34 @@
 
 Used by the render command (offline twin of `pulumi preview`) and by the tests.
 
-Pulumi does not read stack YAML under mocks, so this does what the CLI does: take the
-project defaults from Pulumi.yaml, overlay Pulumi.<stack>.yaml, replace `secure:` values
-with fakes, and hand the result to set_all_config. Every registered resource is recorded
-with its inputs. One fresh runtime (event loop, settings, mocks) per run.
+Pulumi does not read stack YAML under mocks, so this does what the CLI and the Python
+language host do: settings/stackfile.py reads Pulumi.yaml and Pulumi.<stack>.yaml with the
+CLI's own rules (defaults merged, types and secrets checked; `secure:` values become
+fakes), then the config is handed over as pulumi-language-python-exec does it: the
+PULUMI_CONFIG and PULUMI_CONFIG_SECRET_KEYS environment variables, then
+`set_all_config(get_config_env(), get_config_secret_keys_env())`. Every registered
+resource is recorded with its inputs. One fresh runtime (event loop, settings, mocks)
+per run.
 """
 from __future__ import annotations
 
 import asyncio
+import json
+import os
 import runpy
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
 import pulumi
-from pulumi.runtime import rpc
 
-from settings.stackfile import FAKE_SECRET_PREFIX, PROJECT, ROOT, load_settings, stack_config  # noqa: F401 - re-exported
+from settings.stackfile import FAKE_SECRET_PREFIX, PROJECT, ROOT, cli_config, load_settings  # noqa: F401 - re-exported
 
 STACKS = ("dev", "prod")
 FAKE_PASSWORD = "mockpw-7Qz9Xv2Lk4Rt8Wn3Yp6Bc1Df5Gh0Jm"
 
-SECRET_SIG = (rpc._special_sig_key, rpc._special_secret_sig)
+# How a secret travels in resource inputs (the engine's wire format):
+# pulumi/pulumi sdk/go/common/resource/sig/sig.go, Key and Secret.
+SECRET_SIG = ("4dabf18193072939515e22adb298388d", "1b47061264138c4ac30d75fd1eb44270")
 
 
 @dataclass
@@ -51,6 +58,8 @@ class Run:
 
     resources: list[Resource] = field(default_factory=list)
     outputs: dict = field(default_factory=dict)
+    config: dict = field(default_factory=dict)
+    """The config the program was given (`<project>:<key>` -> string)."""
     error: Optional[BaseException] = None
 
     def of_type(self, type_token: str) -> list[Resource]:
@@ -113,14 +122,18 @@ class RecordingMocks(pulumi.runtime.Mocks):
 
 
 def run_with_mocks(body: Callable[[], Any], stack: str = "unit", config: Optional[dict[str, str]] = None,
-                   preview: bool = False) -> Run:
-    """Run `body` (which declares resources) on a fresh mock runtime; never raises for its errors."""
-    run = Run()
+                   preview: bool = False, secret_keys: tuple[str, ...] = ()) -> Run:
+    """Run `body` (which declares resources) on a fresh mock runtime with `config` passed
+    as the language host passes it; never raises for the body's errors."""
+    run = Run(config=dict(config or {}))
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
+    saved_env = {k: os.environ.get(k) for k in ("PULUMI_CONFIG", "PULUMI_CONFIG_SECRET_KEYS")}
+    os.environ["PULUMI_CONFIG"] = json.dumps(config or {})
+    os.environ["PULUMI_CONFIG_SECRET_KEYS"] = json.dumps(list(secret_keys))
     pulumi.runtime.settings.reset_options()
     pulumi.runtime.set_mocks(RecordingMocks(run), project=PROJECT, stack=stack, preview=preview)
-    pulumi.runtime.set_all_config(config or {})
+    pulumi.runtime.set_all_config(pulumi.runtime.get_config_env(), pulumi.runtime.get_config_secret_keys_env())
     try:
         body()
         loop.run_until_complete(pulumi.runtime.stack.wait_for_rpcs())
@@ -135,12 +148,21 @@ def run_with_mocks(body: Callable[[], Any], stack: str = "unit", config: Optiona
                 loop.run_until_complete(pulumi.runtime.stack.wait_for_rpcs())
             except Exception:  # noqa: BLE001 - already failed; nothing more to learn
                 pass
-        pulumi.runtime.set_all_config({})
+        pulumi.runtime.set_all_config({}, [])
+        for key, value in saved_env.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
         loop.close()
     return run
 
 
-def run_program(stack: str, overrides: Optional[dict] = None, preview: bool = False) -> Run:
-    """Run the real __main__.py for `stack` (its real stack file, plus `overrides`)."""
+def run_program(stack: str, overrides: Optional[dict] = None, preview: bool = False,
+                secret_overrides: Optional[dict[str, str]] = None) -> Run:
+    """Run the real __main__.py for `stack` (its real stack file, plus `overrides` as stack
+    file values and `secret_overrides` as secure ones). The CLI's own refusals
+    (PulumiCliError) are raised, as the CLI stops before the program runs."""
+    config, secret_keys = cli_config(stack, overrides, secret_overrides)
     return run_with_mocks(lambda: runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__"),
-                          stack, stack_config(stack, overrides), preview)
+                          stack, config, preview, tuple(secret_keys))

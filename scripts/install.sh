@@ -2,7 +2,8 @@
 # Installs everything the tests need on a fresh Debian machine:
 #   - Debian packages: real redis-server, redis-sentinel, prometheus (+ promtool),
 #     prometheus-redis-exporter, prometheus-alertmanager (the live tests run them);
-#   - .venv        : the Pulumi program and its test dependencies (requirements-dev.txt);
+#   - .venv        : the Pulumi program and its test dependencies (requirements-dev.txt),
+#                    plus helm for the offline render (scripts/install-helm.sh);
 #   - .venv-tools  : judges whose pins clash with pulumi's (requirements-tools.txt).
 # Idempotent. Run from the repository root: bash scripts/install.sh
 set -euo pipefail
@@ -31,6 +32,9 @@ echo "== .venv (program + tests)"
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 .venv/bin/pip install -q --upgrade pip
 .venv/bin/pip install -q -r requirements-dev.txt
+
+echo "== helm (offline render of the pinned chart)"
+bash scripts/install-helm.sh .venv
 
 echo "== .venv-tools (kubernetes-validate, checkov, actionlint, CRD models)"
 [ -x .venv-tools/bin/python ] || "$PY" -m venv .venv-tools

@@ -1,11 +1,14 @@
-"""Typed, frozen stack settings. Built once by settings.config.load(); every component
-receives these objects, never raw config."""
+"""Typed, frozen stack settings, resolved from the validated StackConfig (settings/schema.py)
+by settings/config.py. Components receive these objects (or their own Args built from them),
+never raw config. Defaults and bounds live only in settings/schema.py."""
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Optional
 
-import pulumi
+from pydantic import SecretStr
+
+from settings.schema import Thresholds
 
 
 @dataclass(frozen=True)
@@ -129,35 +132,13 @@ class WasAppSettings:
 
 
 @dataclass(frozen=True)
-class Thresholds:
-    """Alert and dashboard thresholds: one object, used by PrometheusRule and Dashboard 007."""
-
-    sessions_high: int
-    """HighSessionCount fires above this many live sessions."""
-    memory_used_percent_warning: float
-    """used_memory as % of maxmemory: warning."""
-    memory_used_percent_critical: float
-    """used_memory as % of maxmemory: critical."""
-    container_memory_percent_warning: float
-    """Redis container working set as % of its limit: warning."""
-    fragmentation_warning: float
-    """mem_fragmentation_ratio: warning (seed checklist: 1.5)."""
-    fragmentation_critical: float
-    """mem_fragmentation_ratio: critical (seed checklist: 2.0, restart Redis)."""
-    connected_clients_high: int
-    """Too many client connections."""
-    jvm_heap_percent_warning: float
-    """JVM heap used % of max: warning."""
-
-
-@dataclass(frozen=True)
 class SlackSettings:
     """Alertmanager → Slack routing; present only when slackChannel is set."""
 
     channel: str
     """Channel, e.g. #alerts."""
-    webhook_url: pulumi.Output
-    """Incoming webhook URL, a secret Output."""
+    webhook_url: SecretStr
+    """Incoming webhook URL; becomes a secret Output only in the component (never printed)."""
     send_resolved: bool
     """Notify on resolve too."""
 

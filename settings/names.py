@@ -7,6 +7,11 @@ tests) take names from here, never from string literals: incident 2 (`redis` ins
 """
 from __future__ import annotations
 
+import hashlib
+import re
+
+from settings import rules
+
 PART_OF = "redis-session-platform"
 MANAGED_BY = "pulumi"
 REDIS_PORT = 6379
@@ -49,8 +54,22 @@ def service_host(service: str, namespace: str) -> str:
 
 
 def dashboard_configmap(namespace: str) -> str:
-    """The dashboard ConfigMap: one per stack namespace, as dev and prod may share one Grafana."""
-    return f"{DASHBOARD}-{namespace}"[:63]
+    """The dashboard ConfigMap: one per stack namespace, as dev and prod may share one Grafana.
+    ConfigMap names are DNS-1123 subdomains (<= 253): prefix + a namespace label always fits."""
+    return f"{DASHBOARD}-{namespace}"
+
+
+def dashboard_uid(stack: str) -> str:
+    """Grafana dashboard uid (<= 40 characters): prefix + stack, or + a hash of a long stack name."""
+    uid = f"{DASHBOARD}-{stack}"
+    return uid if len(uid) <= 40 and re.match(r"^[A-Za-z0-9_-]+$", uid) else \
+        f"{DASHBOARD}-{hashlib.sha256(stack.encode()).hexdigest()[:12]}"
+
+
+def exporter(fullname: str) -> str:
+    """Name of the exporter's objects for the Redis of this fullname. The chart never makes a
+    `<fullname>-exporter` (its own exporter is `<fullname>-metrics`, disabled here)."""
+    return f"{fullname}-exporter"
 
 
 def redis_password_secret(fullname: str) -> str:
@@ -81,10 +100,38 @@ def labels(name: str, component: str, version: str | None = None) -> dict[str, s
     """Full object labels: selector labels plus managed-by and (optionally) version."""
     out = {**selector_labels(name, component), "app.kubernetes.io/managed-by": MANAGED_BY}
     if version:
-        out["app.kubernetes.io/version"] = version[:63]
+        out["app.kubernetes.io/version"] = rules.label_value(version)
     return out
 
 
-def image_version(image: str) -> str:
-    """The tag of an image reference, as a label value."""
-    return image.rpartition(":")[2]
+def image_version(image: str) -> str | None:
+    """The tag of an image reference when it is a valid label value (an image tag may be
+    128 characters and start with '_'; a label value may not): else None, no label."""
+    tag = image.partition("@")[0].rpartition("/")[2].partition(":")[2]
+    return tag if tag and rules.is_label_value(tag) else None
+
+
+# Kinds each WasApp creates, all named after the app.
+WAS_KINDS = ("Deployment", "Service", "HorizontalPodAutoscaler", "PodDisruptionBudget", "NetworkPolicy", "PodMonitor")
+EXPORTER_KINDS = ("Deployment", "Service", "NetworkPolicy", "ServiceMonitor")
+
+
+def chart_objects(fullname: str, topology: str) -> dict[tuple[str, str], str]:
+    """(kind, name) of every object the Bitnami chart 23.1.1 creates with our values; the
+    chart-backed tests compare this with `helm template` of the pinned chart."""
+    common = ["ConfigMap/{f}-configuration", "ConfigMap/{f}-health", "ConfigMap/{f}-scripts",
+              "Service/{f}-headless", "NetworkPolicy/{f}"]
+    if topology == "standalone":
+        own = ["Service/{f}-master", "StatefulSet/{f}-master", "ServiceAccount/{f}-master"]
+    else:
+        own = ["Service/{f}", "StatefulSet/{f}-node", "ServiceAccount/{f}", "PodDisruptionBudget/{f}-node"]
+    return {tuple(o.format(f=fullname).split("/", 1)): "Redis chart" for o in common + own}  # type: ignore[misc]
+
+
+def planned_objects(fullname: str, topology: str) -> dict[tuple[str, str], str]:
+    """(kind, name) -> owner of every namespaced object the Redis store and its exporter create."""
+    planned = chart_objects(fullname, topology)
+    planned[("Secret", redis_password_secret(fullname))] = "Redis store"
+    for kind in EXPORTER_KINDS:
+        planned[(kind, exporter(fullname))] = "Redis exporter"
+    return planned

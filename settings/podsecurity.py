@@ -4,6 +4,14 @@ from __future__ import annotations
 
 from typing import Optional
 
+# One high UID/GID per workload (checkov CKV_K8S_40 wants >= 10000: no clash with host
+# users). Bitnami images run as any non-root UID; what Redis writes is /data (the PVC,
+# group-owned by fsGroup through the kubelet) and emptyDirs (world-writable), so the
+# chart's default 1001 buys nothing. tests/live/test_volume_permissions_live.py shows it.
+WAS_UID = 10001
+REDIS_UID = 10002
+EXPORTER_UID = 59000  # oliver006/redis_exporter's own non-root user
+
 
 def restricted_container(uid: Optional[int] = None) -> dict:
     """Container securityContext meeting PSS restricted, with a read-only root filesystem."""

@@ -1,61 +1,70 @@
-"""Read a stack's config offline, as the Pulumi CLI would hand it to the program:
-project defaults from Pulumi.yaml, overlaid by Pulumi.<stack>.yaml. `secure:` values
-cannot be decrypted offline and are replaced by a placeholder. Used by the mock harness,
-the render command and the daily checklist."""
+"""Read a stack's config offline exactly as the Pulumi CLI hands it to the program:
+Pulumi.yaml validated, Pulumi.<stack>.yaml read as config values, project defaults merged
+in and the CLI's checks run (settings/pulumi_cli.py). `secure:` values cannot be
+decrypted offline: each becomes a fake https URL (no real secret is ever needed here).
+Used by the mock harness, the render command and the daily checklist.
+
+`overrides` map bare keys to what a stack file would hold (a string, number, bool, list
+or map; None removes the key), like editing the stack file or `pulumi config set`;
+`secret_overrides` are set as secure values, like `pulumi config set --secret`.
+"""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any, Optional
 
-import pulumi
-import yaml
+from settings.pulumi_cli import ConfigValue, config_value, load_yaml, merge_config, read_stack_file, validate_project
 
 ROOT = Path(__file__).resolve().parent.parent
-PROJECT = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())["name"]
-FAKE_SECRET_PREFIX = "fake-secret-for-"
+FAKE_SECRET_PREFIX = "https://fake-secret.invalid/"
 
 
-def _to_config_string(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (dict, list)):
-        return json.dumps(value)
-    return str(value)
+def read_project(root: Path = ROOT) -> dict:
+    """Pulumi.yaml, validated as the CLI validates it."""
+    project = load_yaml((root / "Pulumi.yaml").read_text())
+    validate_project(project)
+    return project
 
 
-def stack_config(stack: str, overrides: Optional[dict] = None, root: Path = ROOT) -> dict[str, str]:
-    """`<project>:<key>` -> config string. `overrides` maps bare keys to values; None removes a key."""
-    project = yaml.safe_load((root / "Pulumi.yaml").read_text())
-    values: dict[str, Any] = {}
-    for key, decl in (project.get("config") or {}).items():
-        if isinstance(decl, dict) and "default" in decl:
-            values[key] = decl["default"]
-        elif isinstance(decl, dict) and "value" in decl:
-            values[key] = decl["value"]
+PROJECT = read_project()["name"]
+
+
+def cli_config(stack: str, overrides: Optional[dict[str, Any]] = None,
+               secret_overrides: Optional[dict[str, str]] = None,
+               root: Path = ROOT) -> tuple[dict[str, str], list[str]]:
+    """(`<project>:<key>` -> plaintext string, secret keys): what the language host passes
+    the program in PULUMI_CONFIG and PULUMI_CONFIG_SECRET_KEYS. Raises PulumiCliError where
+    the CLI stops, FileNotFoundError for a missing stack file."""
+    project = read_project(root)
+    name = project["name"]
     stack_file = root / f"Pulumi.{stack}.yaml"
     if not stack_file.exists():
         raise FileNotFoundError(f"no stack file {stack_file.name}")
-    for full_key, value in ((yaml.safe_load(stack_file.read_text()) or {}).get("config") or {}).items():
-        namespace, _, key = full_key.partition(":")
-        if namespace != project["name"]:
-            continue
-        if isinstance(value, dict) and set(value) == {"secure"}:
-            value = FAKE_SECRET_PREFIX + key
-        values[key] = value
-    for key, value in (overrides or {}).items():
-        if value is None:
-            values.pop(key, None)
+    values = read_stack_file(stack_file.read_text(), name)
+    plaintext: dict[str, str] = {}
+    for key, raw in (overrides or {}).items():
+        full = key if ":" in key else f"{name}:{key}"
+        if raw is None:
+            values.pop(full, None)
         else:
-            values[key] = value
-    return {f"{project['name']}:{k}": _to_config_string(v) for k, v in values.items()}
+            values[full] = config_value(raw)
+    for key, text in (secret_overrides or {}).items():
+        full = key if ":" in key else f"{name}:{key}"
+        values[full] = ConfigValue("v1:offline-ciphertext", secure=True)
+        plaintext[full] = text
+
+    def decrypt(full_key: str, value: ConfigValue) -> str:
+        return plaintext.get(full_key, FAKE_SECRET_PREFIX + full_key.partition(":")[2])
+
+    merged = merge_config(project, stack, values, decrypt)
+    config = {k: decrypt(k, v) if v.secure else v.text for k, v in merged.items()}
+    return config, sorted(k for k, v in merged.items() if v.secure)
 
 
-def load_settings(stack: str, overrides: Optional[dict] = None):
-    """Parsed StackSettings of a stack file (raises ConfigError on bad values)."""
-    from settings.config import load_from
+def load_settings(stack: str, overrides: Optional[dict[str, Any]] = None,
+                  secret_overrides: Optional[dict[str, str]] = None):
+    """Parsed StackSettings of a stack file (PulumiCliError or ConfigError when bad)."""
+    from settings.config import parse
 
-    raw = stack_config(stack, overrides)
-    get = lambda key: raw.get(f"{PROJECT}:{key}")  # noqa: E731
-    secret = lambda key: pulumi.Output.secret(get(key)) if get(key) else None  # noqa: E731
-    return load_from(get, secret, PROJECT, stack)
+    config, secret_keys = cli_config(stack, overrides, secret_overrides)
+    return parse(config, PROJECT, stack, secret_keys)

@@ -194,7 +194,7 @@ def start_exporter(procs: Processes, args: list[str], name: str = "exporter",
 
 def prometheus_config(targets: list[tuple[str, str, int]], labels: dict[str, str],
                       alertmanager_port: Optional[int], interval: str = "1s",
-                      extra_static: Optional[list[dict]] = None) -> dict:
+                      extra_static: Optional[list[dict]] = None, job: str = "redis-exporter") -> dict:
     """Scrape config equivalent to the ServiceMonitor: one job per (instance, target URL,
     exporter port) with the /scrape param and `instance` relabelled to the target, plus
     the labels kube-prometheus adds."""
@@ -209,7 +209,7 @@ def prometheus_config(targets: list[tuple[str, str, int]], labels: dict[str, str
             "static_configs": [{"targets": [f"{HOST}:{exporter_port}"], "labels": labels}],
             "relabel_configs": [
                 {"target_label": "instance", "replacement": instance},
-                {"target_label": "job", "replacement": "redis-exporter"},
+                {"target_label": "job", "replacement": job},  # kube-prometheus: the Service name
             ],
         })
     config = {"global": {"scrape_interval": interval, "evaluation_interval": interval},

@@ -10,6 +10,7 @@ import json
 from components.exporter import AUTH_DIR, AUTH_FILE, SCRIPT_DIR, SCRIPT_FILE, exporter_containers, scrape_targets
 from components.redis import chart_values, connection_for
 from monitoring.alerts import rule_groups
+from monitoring.scope import scope_of
 from monitoring.routing import plain_config
 from monitoring.session_count import RECORD, lua_script, stores_for
 from simulators.loopback import HOST, Alertmanager, HttpServer, Prometheus, Redis, Sentinel, prometheus_config, start_exporter
@@ -21,14 +22,14 @@ FAST_FOR = "2s"
 
 def redis_conf(settings) -> dict[str, str]:
     """The redis.conf lines the chart gets (commonConfiguration), as a dict."""
-    lines = chart_values(settings.redis)["commonConfiguration"].splitlines()
+    lines = chart_values(settings.redis.release_name, settings.redis)["commonConfiguration"].splitlines()
     return dict(line.split(" ", 1) for line in lines if line.strip())
 
 
 def fast_rules(settings, for_: str = FAST_FOR) -> list[dict]:
     """The generated rules with every `for` shortened; expressions untouched."""
     return [{**g, "rules": [{**r, "for": for_} if "alert" in r else r for r in g["rules"]]}
-            for g in rule_groups(settings)]
+            for g in rule_groups(scope_of(settings))]
 
 
 class FakeKubeMetrics:
@@ -57,7 +58,7 @@ class Env:
     def __init__(self, procs, webhook, settings, nodes: list[Redis], sentinels: list[Sentinel] = (),
                  extra_scrape=None, for_: str = FAST_FOR, interval: str = "1s", group_wait: str = "1s"):
         self.procs, self.settings, self.nodes = procs, settings, nodes
-        conn = connection_for(settings.redis, settings.namespace)
+        conn = connection_for(settings.redis.release_name, settings.redis, settings.namespace)
         stores = stores_for(settings.was_apps)
         script = lua_script(stores)
         # Every container of the exporter pod, run with its own args; cluster addresses and
@@ -79,9 +80,10 @@ class Env:
         self.exporter, self.exporter_args = self.exporters["redis-exporter"]
         self.targets = [(t.instance, local[t.url], port_of_container[t.port]) for t in targets]
         self.alertmanager = Alertmanager(procs, plain_config(webhook.url, group_wait=group_wait, group_interval="1s"))
-        labels = {"namespace": settings.namespace, "service": "redis-exporter"}
+        self.scope = scope_of(settings)
+        labels = {"namespace": settings.namespace, "service": self.scope.job}
         self.prometheus = Prometheus(procs, prometheus_config(
-            self.targets, labels, self.alertmanager.port, interval=interval,
+            self.targets, labels, self.alertmanager.port, interval=interval, job=self.scope.job,
             extra_static=extra_scrape), fast_rules(settings, for_))
 
     def sessions(self, app: str = "petclinic") -> float | None:

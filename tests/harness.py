@@ -14,6 +14,6 @@ from render.mockrun import (  # noqa: F401 - re-exported for tests
     plain_occurrences,
     run_program,
     run_with_mocks,
-    stack_config,
+    cli_config,
     unwrap,
 )

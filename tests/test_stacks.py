@@ -10,36 +10,40 @@ NAMESPACE = {"dev": "petclinic-dev", "prod": "petclinic"}
 
 
 def env_of(run, app="petclinic"):
-    dep = run.one(DEPLOYMENT, f"was-{app}-deployment").plain
+    dep = run.one(DEPLOYMENT, f"{app}-deployment").plain
     return {e["name"]: e.get("value", e.get("valueFrom")) for e in dep["spec"]["template"]["spec"]["containers"][0]["env"]}
 
 
 def test_graph_has_every_expected_resource(program, stack):
+    """The whole graph. Pulumi names are `<component instance>-<part>`; instances are named
+    after what they make: the namespace, the Redis fullname, the app, the exporter (store
+    fullname + -exporter), the rules and the dashboard."""
     graph = sorted((r.type, r.name) for r in program.resources)
+    ns = NAMESPACE[stack]
     expected = {
-        ("redis-session-platform:index:AppNamespace", "app"),
-        ("kubernetes:core/v1:Namespace", "app-namespace"),
+        ("redis-session-platform:index:AppNamespace", ns),
+        ("kubernetes:core/v1:Namespace", f"{ns}-namespace"),
         ("redis-session-platform:index:RedisSessionStore", "redis"),
         ("random:index/randomPassword:RandomPassword", "redis-password"),
         ("kubernetes:core/v1:Secret", "redis-secret"),
         (RELEASE, "redis-chart"),
-        ("redis-session-platform:index:WasApp", "was-petclinic"),
-        (DEPLOYMENT, "was-petclinic-deployment"),
-        ("kubernetes:core/v1:Service", "was-petclinic-service"),
-        ("kubernetes:autoscaling/v2:HorizontalPodAutoscaler", "was-petclinic-hpa"),
-        ("kubernetes:policy/v1:PodDisruptionBudget", "was-petclinic-pdb"),
-        ("kubernetes:monitoring.coreos.com/v1:PodMonitor", "was-petclinic-podmonitor"),
-        ("kubernetes:networking.k8s.io/v1:NetworkPolicy", "was-petclinic-netpol"),
-        ("redis-session-platform:index:RedisExporter", "exporter"),
-        (DEPLOYMENT, "exporter-deployment"),
-        ("kubernetes:core/v1:Service", "exporter-service"),
-        ("kubernetes:core/v1:Secret", "exporter-auth"),
-        ("kubernetes:networking.k8s.io/v1:NetworkPolicy", "exporter-netpol"),
-        ("kubernetes:monitoring.coreos.com/v1:ServiceMonitor", "exporter-servicemonitor"),
-        ("redis-session-platform:index:AlertRules", "alerts"),
-        ("kubernetes:monitoring.coreos.com/v1:PrometheusRule", "alerts-prometheusrule"),
-        ("redis-session-platform:index:Dashboard007", "dashboard"),
-        ("kubernetes:core/v1:ConfigMap", "dashboard-configmap"),
+        ("redis-session-platform:index:WasApp", "petclinic"),
+        (DEPLOYMENT, "petclinic-deployment"),
+        ("kubernetes:core/v1:Service", "petclinic-service"),
+        ("kubernetes:autoscaling/v2:HorizontalPodAutoscaler", "petclinic-hpa"),
+        ("kubernetes:policy/v1:PodDisruptionBudget", "petclinic-pdb"),
+        ("kubernetes:monitoring.coreos.com/v1:PodMonitor", "petclinic-podmonitor"),
+        ("kubernetes:networking.k8s.io/v1:NetworkPolicy", "petclinic-netpol"),
+        ("redis-session-platform:index:RedisExporter", "redis-exporter"),
+        (DEPLOYMENT, "redis-exporter-deployment"),
+        ("kubernetes:core/v1:Service", "redis-exporter-service"),
+        ("kubernetes:core/v1:Secret", "redis-exporter-auth"),
+        ("kubernetes:networking.k8s.io/v1:NetworkPolicy", "redis-exporter-netpol"),
+        ("kubernetes:monitoring.coreos.com/v1:ServiceMonitor", "redis-exporter-servicemonitor"),
+        ("redis-session-platform:index:AlertRules", "redis-session-platform"),
+        ("kubernetes:monitoring.coreos.com/v1:PrometheusRule", "redis-session-platform-prometheusrule"),
+        ("redis-session-platform:index:Dashboard007", "redis-sessions-007"),
+        ("kubernetes:core/v1:ConfigMap", "redis-sessions-007-configmap"),
     }
     # Nothing missing, nothing unexpected (Slack is opt-in and off in both stack files).
     assert set(graph) == expected, (expected - set(graph), set(graph) - expected)
@@ -101,7 +105,7 @@ def test_prod_is_sentinel_ha_and_was_asks_sentinel():
 
 def test_password_only_in_the_secret_and_only_as_secret(program):
     holders = sorted(r.name for r in program.resources if FAKE_PASSWORD in repr(r.inputs))
-    assert holders == ["exporter-auth", "redis-secret"]  # the Redis Secret and the exporter's password file
+    assert holders == ["redis-exporter-auth", "redis-secret"]  # the Redis Secret and the exporter's password file
     for secret in (program.one("kubernetes:core/v1:Secret", name) for name in holders):
         assert is_secret(secret.inputs["stringData"])
     for r in program.resources:

@@ -31,3 +31,14 @@ def _missing(what: list[str]) -> None:
     if os.environ.get("CI"):
         pytest.fail(f"{what} not installed: scripts/install.sh must install them")
     pytest.skip(f"{what} not installed (run scripts/install.sh)")
+
+
+def require_helm() -> str:
+    """helm (scripts/install-helm.sh); under CI a missing one fails, elsewhere skips."""
+    from render import RenderError, helm_binary
+
+    try:
+        return helm_binary()
+    except RenderError:
+        _missing(["helm"])
+        raise

@@ -13,11 +13,12 @@ WEBHOOK = "https://hooks.slack.com/services/T000/B000/XXXXSECRET"
 
 def test_no_slack_config_no_alertmanagerconfig(program):
     assert program.of_type(AMC) == []
-    assert not any(r.name.startswith("slack") for r in program.resources)
+    assert not program.of_type("redis-session-platform:index:SlackAlerting")
 
 
 def test_slack_route_with_secret_webhook():
-    run = run_program("prod", {"slackChannel": "#petclinic-alerts", "slackWebhookUrl": WEBHOOK, "slackSendResolved": False})
+    run = run_program("prod", {"slackChannel": "#petclinic-alerts", "slackSendResolved": False},
+                      secret_overrides={"slackWebhookUrl": WEBHOOK})
     assert run.error is None, run.error
     amc = run.one(AMC).plain
     assert amc["metadata"]["namespace"] == "petclinic"
@@ -27,11 +28,11 @@ def test_slack_route_with_secret_webhook():
     assert [(r["matchers"][0]["value"], r["receiver"]) for r in route["routes"]] == [("critical", "slack"), ("warning", "slack")]
     slack = {r["name"]: r for r in amc["spec"]["receivers"]}["slack"]["slackConfigs"][0]
     assert slack["channel"] == "#petclinic-alerts" and slack["sendResolved"] is False
-    secret = run.one("kubernetes:core/v1:Secret", "slack-webhook")
+    secret = run.one("kubernetes:core/v1:Secret", "redis-session-platform-webhook")
     assert slack["apiURL"] == {"name": secret.plain["metadata"]["name"], "key": "url"}
     assert "runbook_url" in slack["text"]
     holders = [r for r in run.resources if WEBHOOK in repr(r.inputs)]
-    assert [r.name for r in holders] == ["slack-webhook"]
+    assert [r.name for r in holders] == ["redis-session-platform-webhook"]
     assert is_secret(secret.inputs["stringData"])
     for r in run.resources:
         assert plain_occurrences(r.inputs, WEBHOOK) == [], r.name
@@ -39,10 +40,10 @@ def test_slack_route_with_secret_webhook():
 
 def test_brief_example_webhook_stays_secret_everywhere():
     webhook = "https://hooks.slack.com/services/T000/B000/XXXX"
-    run = run_program("prod", {"slackChannel": "#alerts", "slackWebhookUrl": webhook})
+    run = run_program("prod", {"slackChannel": "#alerts"}, secret_overrides={"slackWebhookUrl": webhook})
     assert run.error is None, run.error
-    assert [r.name for r in run.resources if webhook in repr(r.inputs)] == ["slack-webhook"]
-    secret = run.one("kubernetes:core/v1:Secret", "slack-webhook")
+    assert [r.name for r in run.resources if webhook in repr(r.inputs)] == ["redis-session-platform-webhook"]
+    secret = run.one("kubernetes:core/v1:Secret", "redis-session-platform-webhook")
     assert is_secret(secret.inputs["stringData"]) and secret.plain["metadata"]["namespace"] == "petclinic"
     for r in run.resources:
         assert plain_occurrences(r.inputs, webhook) == [], r.name

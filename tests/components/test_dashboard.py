@@ -7,7 +7,12 @@ from grafana_foundation_sdk.cog.plugins import register_default_plugins
 from grafana_foundation_sdk.models.dashboard import Dashboard as DashboardModel
 
 from monitoring.dashboard import build, concrete, panel_queries
+from monitoring.scope import scope_of
 from tests.harness import STACKS, load_settings
+
+
+def scope(stack, overrides=None):
+    return scope_of(load_settings(stack, overrides))
 
 ROWS = {
     "Redis status": ["Redis up", "Active sessions", "Connected clients", "Memory used", "Fragmentation"],
@@ -30,17 +35,17 @@ def rows_of(board):
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_four_rows_in_order_with_their_panels(stack):
-    rows = rows_of(build(load_settings(stack)))
+    rows = rows_of(build(scope(stack)))
     assert list(rows) == list(ROWS)
     assert {r: [p["title"] for p in ps] for r, ps in rows.items()} == ROWS
 
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_every_query_parses_and_fixes_the_seed_errors(stack):
-    s = load_settings(stack)
+    s = scope(stack)
     queries = dict(panel_queries(s))
     for title, expr in queries.items():
-        promql_parser.parse(concrete(expr, s.namespace))
+        promql_parser.parse(concrete(expr, s))
     assert "redis_db_keys" not in " ".join(queries.values())  # counts keys, not sessions
     assert "spring_session:active_sessions" in queries["Active sessions"]
     assert "(redis_memory_max_bytes" in queries["Memory % of maxmemory"] and "> 0)" in queries["Memory % of maxmemory"]
@@ -51,7 +56,7 @@ def test_every_query_parses_and_fixes_the_seed_errors(stack):
 
 
 def test_thresholds_shared_with_alerts():
-    s = load_settings("prod", {"thresholds": {"sessionsHigh": 777, "fragmentationCritical": 2.5}})
+    s = scope("prod", {"thresholds": {"sessionsHigh": 777, "fragmentationCritical": 2.5}})
     panels = {p["title"]: p for p in build(s)["panels"] if p["type"] != "row"}
     steps = lambda title: [st["value"] for st in panels[title]["fieldConfig"]["defaults"]["thresholds"]["steps"]]  # noqa: E731
     assert 777 in steps("Active sessions")
@@ -61,7 +66,7 @@ def test_thresholds_shared_with_alerts():
 
 
 def test_layout_ids_variables_and_sdk_round_trip():
-    board = build(load_settings("prod"))
+    board = build(scope("prod"))
     cells = set()
     for p in board["panels"]:
         g = p["gridPos"]
@@ -71,7 +76,7 @@ def test_layout_ids_variables_and_sdk_round_trip():
                 cells.add((x, y))
         assert g["x"] + g["w"] <= 24
     variables = {v["name"]: v for v in board["templating"]["list"]}
-    assert set(variables) == {"datasource", "namespace", "instance"}
+    assert set(variables) == {"datasource", "namespace", "job", "instance"}
     assert variables["instance"]["includeAll"] and variables["instance"]["allValue"] == ".*"
     for p in board["panels"]:
         if p["type"] != "row":
@@ -84,7 +89,7 @@ def test_layout_ids_variables_and_sdk_round_trip():
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_panel_ids_targets_and_datasources(stack):
-    s = load_settings(stack)
+    s = scope(stack)
     board = build(s)
     ids = [p["id"] for p in board["panels"]]
     assert len(ids) == len(set(ids)) and all(isinstance(i, int) and i > 0 for i in ids)
@@ -97,7 +102,7 @@ def test_panel_ids_targets_and_datasources(stack):
         assert [t["refId"] for t in p["targets"]] == ["A"], p["title"]
         for t in p["targets"]:
             assert t["datasource"] == p["datasource"]
-            promql_parser.parse(concrete(t["expr"], s.namespace))  # what Grafana will send
+            promql_parser.parse(concrete(t["expr"], s))  # what Grafana will send
             exprs.append(t["expr"])
         assert p["gridPos"]["y"] > 0
     assert exprs == [expr for _, expr in panel_queries(s)]  # panel_queries is what the board runs
@@ -108,12 +113,12 @@ def test_panel_ids_targets_and_datasources(stack):
 
 
 def test_instance_variable_scopes_redis_queries_and_namespace_scopes_all():
-    queries = dict(panel_queries(load_settings("dev")))
+    queries = dict(panel_queries(scope("dev")))
     scoped = []
     for title, expr in queries.items():
         assert 'namespace="$namespace"' in expr, title
-        if "redis_" in expr:  # exporter series: the instance picker applies
-            assert expr.count("redis_") == expr.count('instance=~"$instance"'), title
+        if "redis_" in expr:  # exporter series: the store (job) and instance pickers apply
+            assert expr.count("redis_") == expr.count('job="$job",instance=~"$instance"'), title
             scoped.append(title)
     assert len(scoped) == 7
 

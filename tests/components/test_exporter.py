@@ -15,9 +15,11 @@ SM = "kubernetes:monitoring.coreos.com/v1:ServiceMonitor"
 
 def build(topology, **overrides):
     s = load_settings("dev", {"redisTopology": topology, **overrides})
-    conn = connection_for(s.redis, s.namespace)
-    run = run_with_mocks(lambda: RedisExporter("exporter", RedisExporterArgs(
-        connection=conn, monitoring=s.monitoring, stores=stores_for(s.was_apps),
+    conn = connection_for(s.redis.release_name, s.redis, s.namespace)
+    m = s.monitoring
+    run = run_with_mocks(lambda: RedisExporter("redis-exporter", RedisExporterArgs(
+        connection=conn, image=m.exporter_image, prometheus_release=m.prometheus_release,
+        prometheus_namespace=m.prometheus_namespace, stores=stores_for(s.was_apps),
         password=pulumi.Output.secret(FAKE_PASSWORD))))
     assert run.error is None, run.error
     return s, conn, run

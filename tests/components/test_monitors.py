@@ -4,7 +4,9 @@ labelled `release: <prometheusRelease>` (the seed's empty dashboard when it was 
 import pytest
 
 from components.alert_rules import AlertRules, AlertRulesArgs
-from monitoring.alerts import EXPORTER_JOB, alert_rules, namespace_matcher
+from monitoring.alerts import alert_rules
+from monitoring.scope import scope_of
+from settings import names
 from monitoring.session_count import recording_rules, stores_for
 from tests.harness import STACKS, load_settings, run_program, run_with_mocks
 
@@ -43,21 +45,21 @@ def test_one_podmonitor_and_one_recording_rule_per_app():
 def test_service_monitor_selects_the_exporter_service_and_its_ports(stack):
     run = run_program(stack)
     sm = run.one(SM).plain
-    svc = run.one("kubernetes:core/v1:Service", "exporter-service").plain
+    svc = run.one("kubernetes:core/v1:Service", "redis-exporter-service").plain
     assert sm["metadata"]["namespace"] == svc["metadata"]["namespace"]
     assert sm["spec"]["namespaceSelector"] == {"matchNames": [svc["metadata"]["namespace"]]}
     assert sm["spec"]["selector"]["matchLabels"].items() <= svc["metadata"]["labels"].items()
     port_names = {p["name"] for p in svc["spec"]["ports"]}
     assert {e["port"] for e in sm["spec"]["endpoints"]} <= port_names
     # kube-prometheus names the job after the Service: the alerts select on it.
-    assert svc["metadata"]["name"] == EXPORTER_JOB
+    assert svc["metadata"]["name"] == scope_of(load_settings(stack)).job == names.exporter("redis")
 
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_pod_monitor_scrapes_actuator_prometheus_on_the_was_pods(stack):
     run = run_program(stack)
     pm = run.one(PM).plain
-    dep = run.one("kubernetes:apps/v1:Deployment", "was-petclinic-deployment").plain
+    dep = run.one("kubernetes:apps/v1:Deployment", "petclinic-deployment").plain
     pod = dep["spec"]["template"]
     assert pm["spec"]["selector"]["matchLabels"].items() <= pod["metadata"]["labels"].items()
     assert pm["spec"]["namespaceSelector"] == {"matchNames": [dep["metadata"]["namespace"]]}
@@ -76,13 +78,14 @@ def test_prometheus_rule_holds_the_session_recording_rules_and_every_alert(stack
     rule = run.one(RULE).plain
     assert rule["metadata"]["namespace"] == s.namespace
     rules = [r for g in rule["spec"]["groups"] for r in g["rules"]]
-    assert [r for r in rules if "record" in r] == recording_rules(stores_for(s.was_apps), namespace_matcher(s))
-    assert [r for r in rules if "alert" in r] == alert_rules(s)
+    scope = scope_of(s)
+    assert [r for r in rules if "record" in r] == recording_rules(stores_for(s.was_apps), scope.selector)
+    assert [r for r in rules if "alert" in r] == alert_rules(scope)
 
 
 def test_alert_rules_component_alone_follows_its_settings():
     s = load_settings("dev", {"prometheusRelease": "kp-test", "namespace": "other-ns"})
-    run = run_with_mocks(lambda: AlertRules("alerts", AlertRulesArgs(settings=s)))
+    run = run_with_mocks(lambda: AlertRules("alerts", AlertRulesArgs(scope=scope_of(s), prometheus_release="kp-test")))
     assert run.error is None, run.error
     rule = run.one(RULE).plain
     assert rule["metadata"]["labels"]["release"] == "kp-test"

@@ -39,7 +39,7 @@ def test_component_registers_password_secret_and_pinned_release(topology):
 
 
 def test_standalone_values_persist_with_aof_and_no_root_init():
-    v = chart_values(redis_settings("standalone"))
+    v = chart_values("redis", redis_settings("standalone"))
     assert v["architecture"] == "standalone"
     assert v["fullnameOverride"] == "redis"
     assert v["master"]["persistence"] == {"enabled": True, "size": "1Gi"}
@@ -51,9 +51,9 @@ def test_standalone_values_persist_with_aof_and_no_root_init():
     # Incident 1: volume writable by the non-root user, no root init container.
     assert v["volumePermissions"] == {"enabled": False}
     pod = v["master"]["podSecurityContext"]
-    assert pod["fsGroup"] == 1001 and pod["fsGroupChangePolicy"] == "OnRootMismatch"
+    assert pod["fsGroupChangePolicy"] == "OnRootMismatch"
     c = v["master"]["containerSecurityContext"]
-    assert c["runAsNonRoot"] and c["runAsUser"] == 1001 and not c["allowPrivilegeEscalation"]
+    assert c["runAsNonRoot"] and c["runAsUser"] == pod["fsGroup"] >= 10000 and not c["allowPrivilegeEscalation"]
     assert c["capabilities"] == {"drop": ["ALL"]} and c["seccompProfile"] == {"type": "RuntimeDefault"}
     assert c["readOnlyRootFilesystem"] is True
     assert v["master"]["resources"]["limits"]["memory"] == "128Mi"
@@ -63,7 +63,7 @@ def test_standalone_values_persist_with_aof_and_no_root_init():
 
 def test_values_lock_redis_to_labelled_clients_and_existing_secret():
     for topology in TOPOLOGIES:
-        v = chart_values(redis_settings(topology))
+        v = chart_values("redis", redis_settings(topology))
         assert v["networkPolicy"] == {"enabled": True, "allowExternal": False}
         assert v["auth"] == {"enabled": True, "sentinel": True, "existingSecret": "redis-password",
                              "existingSecretPasswordKey": "redis-password"}
@@ -73,7 +73,7 @@ def test_values_lock_redis_to_labelled_clients_and_existing_secret():
 
 
 def test_sentinel_values_spread_nodes_and_keep_quorum():
-    v = chart_values(redis_settings("sentinel", sentinelNodes=5, sentinelQuorum=3))
+    v = chart_values("redis", redis_settings("sentinel", sentinelNodes=5, sentinelQuorum=3))
     assert v["architecture"] == "replication"
     assert v["sentinel"]["enabled"] is True
     assert v["sentinel"]["quorum"] == 3 and v["sentinel"]["masterSet"] == "mymaster"
@@ -89,24 +89,24 @@ def test_sentinel_values_spread_nodes_and_keep_quorum():
 
 def test_indexed_app_turns_on_keyspace_notifications():
     apps = [{"name": "legacy", "image": "r/legacy:1.0", "springBootMajor": 2}]
-    v = chart_values(redis_settings("standalone", wasApps=apps))
+    v = chart_values("redis", redis_settings("standalone", wasApps=apps))
     assert "notify-keyspace-events Egx" in v["commonConfiguration"].splitlines()
 
 
 def test_storage_class_only_when_set():
-    assert "storageClass" not in chart_values(redis_settings("standalone"))["master"]["persistence"]
-    v = chart_values(redis_settings("standalone", redisStorageClass="fast-ssd"))
+    assert "storageClass" not in chart_values("redis", redis_settings("standalone"))["master"]["persistence"]
+    v = chart_values("redis", redis_settings("standalone", redisStorageClass="fast-ssd"))
     assert v["master"]["persistence"]["storageClass"] == "fast-ssd"
 
 
 def test_connection_names_follow_the_chart():
-    standalone = connection_for(redis_settings("standalone", redisReleaseName="sessions"), "shop")
+    standalone = connection_for("sessions", redis_settings("standalone"), "shop")
     assert standalone.mode == "standalone"
     assert standalone.host == "sessions-master.shop.svc.cluster.local"
     assert standalone.node_hosts == ("sessions-master-0.sessions-headless.shop.svc.cluster.local",)
     assert standalone.secret_name == "sessions-password"
     assert standalone.client_labels == {"sessions-client": "true"}
-    sentinel = connection_for(redis_settings("sentinel", redisReleaseName="sessions"), "shop")
+    sentinel = connection_for("sessions", redis_settings("sentinel"), "shop")
     assert sentinel.host is None
     assert sentinel.sentinel_master_set == "mymaster"
     assert sentinel.sentinel_nodes == tuple(

@@ -10,7 +10,7 @@ APP = {"name": "shop", "image": "registry.example/shop:2.1.0"}
 
 def settings_for(topology, **app):
     s = load_settings("dev", {"redisTopology": topology, "wasApps": [{**APP, **app}]})
-    return s.was_apps[0], connection_for(s.redis, "shop-ns")
+    return s.was_apps[0], connection_for(s.redis.release_name, s.redis, "shop-ns")
 
 
 def env_map(env):

@@ -35,8 +35,8 @@ def scrape(port: int, target: str) -> dict[str, list[tuple[str, float]]]:
 def test_every_node_and_sentinel_is_up_with_its_role_and_the_script_skips_sentinels(procs):
     settings = load_settings("prod", {"wasApps": [APP]})
     s = settings.redis.sentinel
-    conn = connection_for(settings.redis, settings.namespace)
-    conf = dict(line.split(" ", 1) for line in chart_values(settings.redis)["commonConfiguration"].splitlines() if line)
+    conn = connection_for(settings.redis.release_name, settings.redis, settings.namespace)
+    conf = dict(line.split(" ", 1) for line in chart_values(settings.redis.release_name, settings.redis)["commonConfiguration"].splitlines() if line)
     master = Redis(procs, "node-0", PASSWORD, conf).start()
     nodes = [master] + [Redis(procs, f"node-{i}", PASSWORD, {**conf, "replicaof": f"{HOST} {master.port}"}).start()
                         for i in range(1, s.nodes)]

@@ -58,14 +58,14 @@ def test_every_dashboard_and_checklist_query_returns_data(procs, webhook):
         wait_until(lambda: env.sessions() == 12, 20, what="sessions recorded")
         time.sleep(3)  # a few samples for rate()
         empty = []
-        for title, expr in panel_queries(settings):
-            if not env.prometheus.query(concrete(expr, settings.namespace, rate_interval="10s")):
+        for title, expr in panel_queries(env.scope):
+            if not env.prometheus.query(concrete(expr, env.scope, rate_interval="10s")):
                 empty.append(title)
         for check in CHECKS:
             if env.prometheus.value(check.query.format(ns=f'namespace="{settings.namespace}"')) is None:
                 empty.append(check.item)
         assert empty == []
-        heap = env.prometheus.value(concrete(dict(panel_queries(settings))["JVM heap %"], settings.namespace))
+        heap = env.prometheus.value(concrete(dict(panel_queries(env.scope))["JVM heap %"], env.scope))
         assert heap == pytest.approx(25.0)  # the max=-1 pool is excluded
     finally:
         kube.close()
@@ -99,7 +99,7 @@ def test_exporter_stopped_fires_target_down(procs, webhook):
 # ----------------------------------------------------------------------- scenario 4
 def test_filling_past_maxmemory_fires_eviction_alert(procs, webhook):
     # A small Redis that config still accepts (it must hold its declared peak).
-    settings = load_settings("dev", {"redisMaxmemory": "4mb", "redisMemory": "8Mi", "expectedPeakSessions": 100,
+    settings = load_settings("dev", {"redisMaxmemory": "4mb", "redisMemory": "64Mi", "expectedPeakSessions": 100,
                                      "sessionPayloadBytes": 2048})
     env = standalone(procs, webhook, settings)
     w = writer(env, settings.was_apps[0], payload=2048)

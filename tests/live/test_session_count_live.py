@@ -231,4 +231,4 @@ def test_count_comes_from_the_master_even_when_a_replica_diverges(stack):
     # Without the master filter the replica would win: the filter is what makes it 5.
     assert stack.value(f'max by (app) (label_replace({DB_KEYS_METRIC}{{db="db{db}"}}, "app", "x", "", ""))') == 9
     [series] = stack.prometheus.query(f'{RECORD}{{app="{REPLICATED.app}"}}')
-    assert series["metric"] == {"__name__": RECORD, "app": REPLICATED.app, "namespace": "petclinic"}
+    assert series["metric"] == {"__name__": RECORD, "app": REPLICATED.app, "namespace": "petclinic", "job": "redis-exporter"}

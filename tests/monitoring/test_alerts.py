@@ -8,14 +8,19 @@ import pytest
 import yaml
 
 from monitoring.alerts import all_alerts, find, rule_groups
+from monitoring.scope import scope_of
 from tests.harness import ROOT, STACKS, load_settings, run_program
 from tests.tools import require
 
 MIB = 1024 * 1024
 
 
+def scope(stack, overrides=None):
+    return scope_of(load_settings(stack, overrides))
+
+
 def groups_of(stack):
-    return rule_groups(load_settings(stack))
+    return rule_groups(scope(stack))
 
 
 def rules_of(stack):
@@ -33,7 +38,7 @@ def test_every_alert_has_mixin_fields_and_a_runbook(stack):
     runbook_anchors = {
         re.sub(r"[^a-z0-9 -]", "", h.strip().lower()).replace(" ", "-")
         for h in re.findall(r"^#+ (.+)$", (ROOT / "docs" / "runbooks.md").read_text(), re.M)}
-    s = load_settings(stack)
+    s = scope(stack)
     for rule in rules_of(stack):
         if "alert" not in rule:
             continue
@@ -44,7 +49,7 @@ def test_every_alert_has_mixin_fields_and_a_runbook(stack):
         assert ann["summary"] and ann["description"]
         assert "{{ $value" in ann["description"] or "{{ $labels" in ann["description"], rule["alert"]
         url, _, anchor = ann["runbook_url"].partition("#")
-        assert url == s.monitoring.runbook_base_url
+        assert url == s.runbook_base_url
         assert anchor in runbook_anchors, f"docs/runbooks.md has no heading for {rule['alert']}"
 
 
@@ -56,10 +61,10 @@ def test_sentinel_rules_only_in_sentinel_topology():
 
 
 def test_thresholds_come_from_stack_config():
-    rule = find(rule_groups(load_settings("prod", {"thresholds": {"sessionsHigh": 1234, "fragmentationWarning": 1.7}})),
+    rule = find(rule_groups(scope("prod", {"thresholds": {"sessionsHigh": 1234, "fragmentationWarning": 1.7}})),
                 "HighSessionCount")
     assert rule["expr"].endswith("> 1234")
-    frag = find(rule_groups(load_settings("prod", {"thresholds": {"fragmentationWarning": 1.7}})), "RedisFragmentationHigh")
+    frag = find(rule_groups(scope("prod", {"thresholds": {"fragmentationWarning": 1.7}})), "RedisFragmentationHigh")
     assert "> 1.7" in frag["expr"]
 
 
@@ -88,20 +93,20 @@ def series(metric, labels, values):
 
 def cases(stack):
     """(alert, fire series, silent series, extra expected labels when firing)."""
-    s = load_settings(stack)
+    s = scope(stack)
     ns = s.namespace
-    t = s.monitoring.thresholds
-    i = {"namespace": ns, "instance": "redis-0:6379"}
+    t = s.thresholds
+    i = {"namespace": ns, "job": s.job, "instance": "redis-0:6379"}
     pod = {"namespace": ns, "pod": "redis-master-0"}
     master = series("redis_instance_info", {**i, "role": "master"}, "1x30")
     out = [
         ("RedisDown", [series("redis_up", i, "0x30")], [series("redis_up", i, "1x30")], i),
-        ("RedisExporterDown", [series("up", {**i, "job": "redis-exporter"}, "0x30")],
-         [series("up", {**i, "job": "redis-exporter"}, "1x30")], {**i, "job": "redis-exporter"}),
+        ("RedisExporterDown", [series("up", i, "0x30")], [series("up", i, "1x30")], i),
         ("RedisMetricsAbsent", [series("redis_up", {**i, "namespace": "elsewhere"}, "1x30")],
-         [series("redis_up", i, "1x30")], {}),
+         [series("redis_up", i, "1x30")], {"job": s.job}),
         ("HighSessionCount", [series("redis_db_keys", {**i, "db": "db1"}, f"{t.sessions_high + 1}x30"), master],
-         [series("redis_db_keys", {**i, "db": "db1"}, f"{t.sessions_high}x30"), master], {"app": "petclinic"}),
+         [series("redis_db_keys", {**i, "db": "db1"}, f"{t.sessions_high}x30"), master],
+         {"app": "petclinic", "job": s.job}),
         ("RedisEvictionDetected", [series("redis_evicted_keys_total", i, "0+10x30")],
          [series("redis_evicted_keys_total", i, "5x30")], i),
         ("RedisMemoryHigh",
@@ -130,9 +135,9 @@ def cases(stack):
          [series("redis_mem_fragmentation_ratio", i, "1.7x30"), series("redis_memory_used_bytes", i, f"{20 * MIB}x30")], i),
         ("WasPodsBelowMinimum",
          [series("kube_deployment_status_replicas_ready", {"namespace": ns, "deployment": "petclinic"},
-                 f"{s.was_apps[0].min_replicas - 1}x30")],
+                 f"{s.apps[0].min_replicas - 1}x30")],
          [series("kube_deployment_status_replicas_ready", {"namespace": ns, "deployment": "petclinic"},
-                 f"{s.was_apps[0].min_replicas}x30")], {"deployment": "petclinic"}),
+                 f"{s.apps[0].min_replicas}x30")], {"deployment": "petclinic"}),
         ("WasJvmHeapHigh",
          [series("jvm_memory_used_bytes", {"namespace": ns, "pod": "p1", "area": "heap", "id": "G1 Eden"}, "90x30"),
           series("jvm_memory_max_bytes", {"namespace": ns, "pod": "p1", "area": "heap", "id": "G1 Eden"}, "100x30")],
@@ -143,15 +148,15 @@ def cases(stack):
           series("jvm_memory_max_bytes", {"namespace": ns, "pod": "p1", "area": "heap", "id": "G1 Survivor"}, "-1x30")],
          {"pod": "p1"}),
     ]
-    if s.redis.topology == "sentinel":
-        node = lambda n, role: series("redis_instance_info", {"namespace": ns, "instance": f"n{n}:6379", "role": role}, "1x30")  # noqa: E731
+    if s.topology == "sentinel":
+        node = lambda n, role: series("redis_instance_info", {**i, "instance": f"n{n}:6379", "role": role}, "1x30")  # noqa: E731
         out += [
             ("RedisNoMaster", [node(0, "slave"), node(1, "slave"), series("redis_up", i, "1x30")],
              [node(0, "master"), node(1, "slave"), series("redis_up", i, "1x30")], {}),
             ("RedisMultipleMasters", [node(0, "master"), node(1, "master")], [node(0, "master"), node(1, "slave")], {}),
             ("RedisReplicasDisconnected",
              [master, series("redis_connected_slaves", i, "1x30")],
-             [master, series("redis_connected_slaves", i, f"{s.redis.sentinel.nodes - 1}x30")], {}),
+             [master, series("redis_connected_slaves", i, f"{s.redis_nodes - 1}x30")], {}),
             ("RedisReplicationLinkDown", [series("redis_master_link_up", i, "0x30")],
              [series("redis_master_link_up", i, "1x30")], i),
         ]
@@ -191,7 +196,7 @@ def test_promtool_harness_detects_a_wrong_expectation(tmp_path):
     promtool = require("promtool")
     groups = groups_of("dev")
     (tmp_path / "rules.yml").write_text(yaml.safe_dump({"groups": groups}))
-    i = {"namespace": "petclinic-dev", "instance": "x:6379"}
+    i = {"namespace": "petclinic-dev", "job": "redis-exporter", "instance": "x:6379"}
     test = {"interval": "1m", "input_series": [series("redis_up", i, "1x30")], "alert_rule_test": [
         {"eval_time": "20m", "alertname": "RedisDown",
          "exp_alerts": [{"exp_labels": {**i, "severity": "critical"}}]}]}

@@ -1,0 +1,162 @@
+"""Generate the files derived from the config models (settings/schema.py):
+
+- Pulumi.yaml (its `config:` block: every declared key with type, default, description);
+- README.md's config reference (between the config-table markers).
+
+Usage: .venv/bin/python -m scripts.generate [--check]
+--check exits 1 naming the stale files (tests/test_generated.py runs it).
+"""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel
+
+from settings.config import allowed_text, pulumi_type
+from settings.pulumi_cli import read_stack_file
+from settings.schema import StackConfig, Thresholds, WasApp, alias, pulumi_declared
+
+ROOT = Path(__file__).resolve().parent.parent
+STACKS = ("dev", "prod")
+PROJECT_HEADER = {
+    "name": "redis-session-platform",
+    "description": "Shared Spring Session storage in Redis (Bitnami chart, standalone or Sentinel) for Spring web "
+                   "application servers, with redis_exporter, ServiceMonitors, alert rules, Slack routing and a "
+                   "Grafana dashboard.",
+    # `pulumi install` creates .venv from requirements.txt (toolchain pip, virtualenv .venv).
+    "runtime": {"name": "python", "options": {"toolchain": "pip", "virtualenv": ".venv"}},
+}
+PULUMI_COMMENT = """\
+# GENERATED from settings/schema.py by `python -m scripts.generate`: edit the models, not
+# this file (tests/test_generated.py fails when it is stale). Stack files hold overrides
+# only. slackWebhookUrl is read by the program but not declared here: Pulumi has no
+# optional secret (a declared secret needs a value on every stack; docs/decisions.md).
+"""
+BEGIN, END = "<!-- config-table:begin -->\n", "<!-- config-table:end -->"
+
+
+def _one_line(text: str) -> str:
+    return " ".join((text or "").split())
+
+
+def _default(model: type[BaseModel], name: str) -> Any:
+    field = model.model_fields[name]
+    if field.is_required() or field.default is None:
+        return None
+    value = field.default
+    if isinstance(value, BaseModel):
+        return value.model_dump(by_alias=True, exclude_defaults=True)
+    if isinstance(value, tuple):
+        return [v.model_dump(by_alias=True, exclude_defaults=True) if isinstance(v, BaseModel) else v for v in value]
+    return value
+
+
+def _fields_text(model: type[BaseModel]) -> str:
+    parts = []
+    for name, field in model.model_fields.items():
+        default = "required" if field.is_required() else (
+            "default " + json.dumps(field.default) if field.default is not None else "optional")
+        parts.append(f"{alias(model, name)} ({default}; {allowed_text(model, name)}): {_one_line(field.description)}")
+    return " ".join(p if p.endswith(".") else p + "." for p in parts)
+
+
+def description(model: type[BaseModel], name: str) -> str:
+    """A key's full description: its docstring, what it allows, and for structured keys their fields."""
+    text = _one_line(model.model_fields[name].description)
+    kind = pulumi_type(model, name)
+    if kind == "array":
+        return f"{text} Fields of each: {_fields_text(WasApp)}"
+    if kind == "object":
+        return f"{text} Fields: {_fields_text(Thresholds)}"
+    return f"{text} Allowed: {allowed_text(model, name)}."
+
+
+def config_block() -> dict:
+    """The `config:` block of Pulumi.yaml."""
+    block: dict = {}
+    for name in StackConfig.model_fields:
+        if not pulumi_declared(name):
+            continue
+        kind = pulumi_type(StackConfig, name)
+        decl: dict = {"type": kind}
+        if kind == "array":
+            decl["items"] = {"type": "object"}
+        decl["default"] = _default(StackConfig, name)
+        decl["description"] = description(StackConfig, name)
+        block[alias(StackConfig, name)] = decl
+    return block
+
+
+def pulumi_yaml() -> str:
+    body = yaml.safe_dump({**PROJECT_HEADER, "config": config_block()}, sort_keys=False, width=100,
+                          allow_unicode=True)
+    return PULUMI_COMMENT + body
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    text = json.dumps(value, separators=(",", ":")) if not isinstance(value, str) else value
+    return "`" + (text or '""').replace("|", "\\|") + "`"
+
+
+def readme_table(root: Path = ROOT) -> str:
+    project = PROJECT_HEADER["name"]
+    stacks = {}
+    for s in STACKS:
+        values = read_stack_file((root / f"Pulumi.{s}.yaml").read_text(), project)
+        stacks[s] = {k.partition(":")[2]: (json.loads(v.text) if v.object else v.text)
+                     for k, v in values.items() if k.startswith(project + ":")}
+    lines = ["| key | type | default | dev | prod | allowed | description |", "|---|---|---|---|---|---|---|"]
+    for name, field in StackConfig.model_fields.items():
+        key = alias(StackConfig, name)
+        kind = pulumi_type(StackConfig, name)
+        default = _default(StackConfig, name)
+        allowed = allowed_text(StackConfig, name) if kind not in ("array", "object") else f"{kind}, fields below"
+        declared = "" if pulumi_declared(name) else " Secret: set with `pulumi config set --secret`."
+        lines.append(f"| `{key}` | {kind} | {_cell(default)} | {_cell(stacks['dev'].get(key))} | "
+                     f"{_cell(stacks['prod'].get(key))} | {allowed.replace('|', chr(92) + '|')} | "
+                     f"{_one_line(field.description).replace('|', chr(92) + '|')}{declared} |")
+    for title, model in (("`wasApps[]` fields", WasApp), ("`thresholds` fields", Thresholds)):
+        lines += ["", f"{title}:", "", "| field | type | default | allowed | description |", "|---|---|---|---|---|"]
+        for name, field in model.model_fields.items():
+            default = "required" if field.is_required() else _cell(field.default)
+            lines.append(f"| `{alias(model, name)}` | {pulumi_type(model, name)} | {default} | "
+                         f"{allowed_text(model, name).replace('|', chr(92) + '|')} | "
+                         f"{_one_line(field.description).replace('|', chr(92) + '|')} |")
+    return "\n".join(lines) + "\n"
+
+
+def readme(root: Path = ROOT) -> str:
+    text = (root / "README.md").read_text()
+    head, sep, rest = text.partition(BEGIN)
+    _, sep2, tail = rest.partition(END)
+    if not (sep and sep2):
+        raise SystemExit("README.md lost its config-table markers")
+    return head + BEGIN + readme_table(root) + END + tail
+
+
+def generated(root: Path = ROOT) -> dict[Path, str]:
+    """Every generated file and the text it must hold."""
+    return {root / "Pulumi.yaml": pulumi_yaml(), root / "README.md": readme(root)}
+
+
+def main(argv: list[str]) -> int:
+    files = generated()
+    if argv == ["--check"]:
+        stale = [p.name for p, text in files.items() if p.read_text() != text]
+        if stale:
+            print(f"stale: {', '.join(stale)}: run .venv/bin/python -m scripts.generate", file=sys.stderr)
+            return 1
+        return 0
+    for path, text in files.items():
+        path.write_text(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,368 @@
+"""The stack config, declared once: every key with its type, default, bounds and
+description. Everything else is generated from or checked against these models:
+
+- the `config:` block of Pulumi.yaml and the README table (scripts/generate.py; a test
+  fails when either is stale);
+- the "allowed" text of every error message (settings/config.py);
+- the parse itself (pydantic v2, strict: a value is never coerced into something else).
+
+Keys are camelCase (the Pulumi config names), attributes snake_case. Cross-field rules
+live in the model validators, each raising FieldError naming the key it blames.
+"""
+from __future__ import annotations
+
+from typing import Annotated, Any, Callable, Literal, Optional
+
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, model_validator
+from pydantic.alias_generators import to_camel
+
+from settings import rules, sizing
+from settings.rules import Rule
+
+
+class FieldError(ValueError):
+    """A rule broken by a field's value, found while looking at more than that field."""
+
+    def __init__(self, field: str, value: Any, allowed: str):
+        super().__init__(allowed)
+        self.field, self.value = field, value
+
+
+def checked(check: Callable[[str], Any], allowed: Optional[str] = None) -> Any:
+    """A string field validated by a rule from settings/rules.py (its text is kept).
+    `allowed` (default: the rule's own message) documents it."""
+    def validate(value: str) -> str:
+        check(value)
+        return value
+    return Annotated[str, AfterValidator(validate), Rule(check, allowed or rules.allowed_of(check))]
+
+
+def _int_as_text(value: Any) -> Any:
+    # Quantities may be written unquoted in YAML (cpuLimit: 1); they are still text.
+    return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+def quantity_field(check: Callable[[str], Any]) -> Any:
+    return Annotated[checked(check), BeforeValidator(_int_as_text)]
+
+
+Namespace = checked(rules.namespace)
+Label = checked(rules.dns1123_label)
+ReleaseName = checked(lambda t: rules.dns1035_label(t, max_len=40))
+AppName = checked(lambda t: rules.dns1035_label(t, max_len=40))
+Memory = quantity_field(rules.memory_bytes)
+Storage = quantity_field(rules.storage_bytes)
+Cpu = quantity_field(rules.cpu_millis)
+RedisMemory = checked(rules.redis_memory)
+Duration = checked(rules.duration_seconds)
+Image = checked(rules.image, "an image reference by the distribution grammar (lower-case repository, "
+                             "optional registry) pinned by a tag other than latest, or by a digest")
+Registry = checked(rules.registry)
+RepositoryPath = checked(rules.repository_path)
+ImageTag = checked(rules.image_tag)
+ChartRef = checked(rules.oci_chart)
+ChartVersion = checked(rules.chart_version)
+HttpUrl = checked(rules.url)
+
+def _secret_https_url(value: SecretStr) -> SecretStr:
+    rules.https_url(value.get_secret_value())
+    return value
+
+
+SecretHttpsUrl = Annotated[SecretStr, AfterValidator(_secret_https_url), Rule(rules.https_url, rules.allowed_of(rules.https_url))]
+
+
+def _storage_class(text: str) -> str:
+    return text if text == "" else rules.dns1123_subdomain(text)
+
+
+def _slack_channel(text: str) -> str:
+    import re
+    if text and not re.match(r"^[#@]?[a-z0-9][a-z0-9._-]{0,79}$", text):
+        raise ValueError("empty, or a Slack channel name such as #alerts (lower-case a-z, 0-9, '.', '_', '-')")
+    return text
+
+
+def _session_namespace(text: str) -> str:
+    import re
+    if not re.match(r"^[A-Za-z0-9][A-Za-z0-9:._-]{0,99}$", text):
+        raise ValueError("a Spring Session key namespace: 1-100 characters of A-Z, a-z, 0-9, ':', '.', '_', '-', "
+                         "e.g. spring:session:shop")
+    return text
+
+
+def _kubernetes_version(text: str) -> str:
+    import re
+    m = re.match(r"^1\.(\d{2})$", text)
+    if not m or int(m.group(1)) < 30:
+        raise ValueError("a Kubernetes minor version 1.30 or later, e.g. 1.33 (the preStop sleep action needs 1.30)")
+    return text
+
+
+def _master_set(text: str) -> str:
+    import re
+    if not re.match(r"^[A-Za-z0-9_-]{1,64}$", text):
+        raise ValueError("1-64 characters of A-Z, a-z, 0-9, '-' and '_'")
+    return text
+
+
+def _topology(text: str) -> str:
+    if text == "cluster":
+        raise ValueError("Redis Cluster is not built (Spring Session uses standalone or sentinel); "
+                         "allowed: standalone, sentinel")
+    if text not in TOPOLOGIES:
+        raise ValueError("one of: standalone, sentinel")
+    return text
+
+
+TOPOLOGIES = ("standalone", "sentinel")
+StorageClass = checked(_storage_class)
+SlackChannel = checked(_slack_channel)
+SessionNamespace = checked(_session_namespace)
+KubernetesVersion = checked(_kubernetes_version)
+MasterSet = checked(_master_set)
+Topology = checked(_topology)
+Percent = Annotated[float, Field(gt=0, le=100, allow_inf_nan=False)]
+MaxmemoryPolicy = Literal["noeviction", "volatile-ttl", "volatile-lru", "volatile-lfu", "volatile-random",
+                          "allkeys-lru", "allkeys-lfu", "allkeys-random"]
+
+# A session timeout is bounded: the indexed repository's count reads one expiry set per
+# minute of timeout on every scrape (monitoring/session_count.py), and Spring's own
+# cleanup job walks them too; a week-long timeout stalls Redis on every scrape.
+SESSION_TIMEOUT_MIN_SECONDS = 60
+SESSION_TIMEOUT_MAX_SECONDS = 24 * 3600
+# Smallest memory limits a container can start in: a Spring Boot JVM, a Redis server.
+WAS_MEMORY_LIMIT_MIN = 256 * 2**20
+REDIS_MEMORY_MIN = 64 * 2**20
+INT32_MAX = 2**31 - 1
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True, alias_generator=to_camel,
+                              validate_by_name=False, validate_by_alias=True, allow_inf_nan=False,
+                              use_attribute_docstrings=True)
+
+
+class WasApp(_Model):
+    """One Spring web application server whose HTTP sessions live in Redis."""
+
+    name: AppName
+    """Name of the Deployment, Service, HPA, PDB and NetworkPolicy; label `app` of its metrics."""
+    image: Image
+    """Image with a pinned tag (or digest). It must contain spring-session-data-redis,
+    spring-boot-starter-data-redis, spring-boot-starter-actuator and
+    micrometer-registry-prometheus (README, "The WAS image")."""
+    spring_boot_major: Literal[2, 3, 4] = 3
+    """Spring Boot major version of the image; decides the property names."""
+    min_replicas: Annotated[int, Field(ge=1, le=1000)] = 2
+    """HPA minimum (and the initial replica count)."""
+    max_replicas: Annotated[int, Field(ge=1, le=1000)] = 4
+    """HPA maximum; at least minReplicas."""
+    session_timeout: Duration = "30m"
+    """Session idle timeout, <n>s|m|h, 1m..24h."""
+    repository_type: Optional[Literal["default", "indexed"]] = None
+    """Spring Session repository: `default` (one hash per session) or `indexed`
+    (find-by-principal). Unset: `default`, or `indexed` for Spring Boot 2 (its only one)."""
+    flush_mode: Literal["on_save", "immediate"] = "on_save"
+    """When Spring Session writes a changed session to Redis."""
+    session_namespace: Optional[SessionNamespace] = None
+    """Spring Session key namespace. Unset: spring:session:<name>."""
+    session_database: Optional[Annotated[int, Field(ge=0, le=15)]] = None
+    """Redis logical database holding only this app's sessions (one per app). Unset: the
+    app's position in wasApps + 1."""
+    port: Annotated[int, Field(ge=1024, le=65535)] = 8080
+    """HTTP port of the app."""
+    cpu_request: Cpu = "250m"
+    """CPU request; at most cpuLimit."""
+    cpu_limit: Cpu = "1"
+    """CPU limit."""
+    memory_request: Memory = "512Mi"
+    """Memory request; at most memoryLimit."""
+    memory_limit: Memory = "768Mi"
+    """Memory limit, at least 256Mi (a Spring Boot JVM does not start in less)."""
+    target_cpu_percent: Annotated[int, Field(ge=1, le=100)] = 70
+    """HPA target CPU utilisation, percent of the request."""
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "WasApp":
+        if self.max_replicas < self.min_replicas:
+            raise FieldError("maxReplicas", self.max_replicas, f"at least minReplicas={self.min_replicas}")
+        seconds = rules.duration_seconds(self.session_timeout)
+        if not SESSION_TIMEOUT_MIN_SECONDS <= seconds <= SESSION_TIMEOUT_MAX_SECONDS:
+            raise FieldError("sessionTimeout", self.session_timeout,
+                             "1m..24h: the indexed repository's session count reads one expiry set per minute "
+                             "of timeout on every scrape, so a longer timeout stalls Redis")
+        if rules.cpu_millis(self.cpu_request) > rules.cpu_millis(self.cpu_limit):
+            raise FieldError("cpuRequest", self.cpu_request, f"at most cpuLimit={self.cpu_limit}")
+        limit = rules.memory_bytes(self.memory_limit)
+        if limit < WAS_MEMORY_LIMIT_MIN:
+            raise FieldError("memoryLimit", self.memory_limit,
+                             f"at least {rules.mib(WAS_MEMORY_LIMIT_MIN)}: a Spring Boot JVM does not start in less")
+        if rules.memory_bytes(self.memory_request) > limit:
+            raise FieldError("memoryRequest", self.memory_request, f"at most memoryLimit={self.memory_limit}")
+        if self.spring_boot_major == 2 and self.repository_type == "default":
+            raise FieldError("repositoryType", self.repository_type,
+                             "Spring Boot 2 auto-configures only the indexed repository; allowed: indexed")
+        return self
+
+
+class Thresholds(_Model):
+    """Alert, dashboard and checklist thresholds (one object for all three)."""
+
+    sessions_high: Annotated[int, Field(ge=1, le=10**9)] = 100
+    """Live sessions of one app above which HighSessionCount fires (seed checklist: 100)."""
+    memory_used_percent_warning: Percent = 80
+    """Redis used memory, % of maxmemory: warning."""
+    memory_used_percent_critical: Percent = 90
+    """Redis used memory, % of maxmemory: critical; above the warning."""
+    container_memory_percent_warning: Percent = 90
+    """Redis container working set, % of its memory limit: warning."""
+    fragmentation_warning: Annotated[float, Field(gt=1, le=100)] = 1.5
+    """mem_fragmentation_ratio: warning (seed checklist: 1.5)."""
+    fragmentation_critical: Annotated[float, Field(gt=1, le=100)] = 2.0
+    """mem_fragmentation_ratio: critical, restart Redis (seed checklist: 2.0); above the warning."""
+    connected_clients_high: Annotated[int, Field(ge=1, le=10000)] = 500
+    """Redis client connections above which RedisTooManyConnections fires (Redis maxclients: 10000)."""
+    jvm_heap_percent_warning: Percent = 85
+    """WAS JVM heap used, % of max: warning."""
+
+    @model_validator(mode="after")
+    def _ordered(self) -> "Thresholds":
+        for low, high in (("memory_used_percent_warning", "memory_used_percent_critical"),
+                          ("fragmentation_warning", "fragmentation_critical")):
+            if getattr(self, low) >= getattr(self, high):
+                raise FieldError(to_camel(low), getattr(self, low),
+                                 f"below {to_camel(high)}={getattr(self, high):g}")
+        return self
+
+
+DEFAULT_APPS = (WasApp.model_validate({"name": "petclinic", "image": "docker.io/springcommunity/spring-petclinic:3.4.0"}),)
+
+
+class StackConfig(_Model):
+    """Every config key of the project (`<project>:<key>`)."""
+
+    namespace: Namespace = "petclinic"
+    """Kubernetes namespace for Redis, the exporter and the WAS apps."""
+    create_namespace: bool = True
+    """Create the namespace (labelled Pod Security "restricted"); false uses an existing one."""
+    kubernetes_version: KubernetesVersion = "1.33"
+    """Kubernetes minor version the rendered manifests are validated against."""
+
+    redis_topology: Topology = "standalone"
+    """standalone (one master, persistence on) or sentinel (replication + Sentinel HA)."""
+    redis_release_name: ReleaseName = "redis"
+    """Helm release name and chart fullnameOverride; every Redis object name derives from it."""
+    redis_chart: ChartRef = "oci://registry-1.docker.io/bitnamicharts/redis"
+    """Bitnami Redis chart reference (OCI, no tag)."""
+    redis_chart_version: ChartVersion = "23.1.1"
+    """Pinned Bitnami Redis chart version."""
+    image_registry: Registry = "docker.io"
+    """Registry for the Redis and Sentinel images."""
+    redis_image_repository: RepositoryPath = "bitnamilegacy/redis"
+    """Redis image repository (Bitnami moved versioned images to bitnamilegacy/*)."""
+    redis_image_tag: ImageTag = "8.2.1-debian-12-r0"
+    """Redis image tag (pinned, never latest)."""
+    sentinel_image_repository: RepositoryPath = "bitnamilegacy/redis-sentinel"
+    """Redis Sentinel image repository."""
+    sentinel_image_tag: ImageTag = "8.2.1-debian-12-r0"
+    """Redis Sentinel image tag (pinned, never latest)."""
+    redis_maxmemory: RedisMemory = "192mb"
+    """Redis maxmemory, <n>kb|mb|gb; at most 80% of redisMemory (room for the AOF-rewrite fork)."""
+    redis_maxmemory_policy: MaxmemoryPolicy = "volatile-ttl"
+    """Redis maxmemory-policy; volatile-ttl evicts the sessions closest to expiry first (docs/decisions.md)."""
+    redis_memory: Memory = "256Mi"
+    """Redis container memory request and limit, at least 64Mi."""
+    redis_cpu_request: Cpu = "100m"
+    """Redis container CPU request; at most redisCpuLimit."""
+    redis_cpu_limit: Cpu = "1"
+    """Redis container CPU limit."""
+    redis_persistence_size: Storage = "1Gi"
+    """PersistentVolumeClaim size per Redis node; at least twice redisMaxmemory (an AOF rewrite writes
+    the new file beside the old one)."""
+    redis_storage_class: StorageClass = ""
+    """StorageClass for Redis volumes; empty uses the cluster default."""
+    sentinel_nodes: Annotated[int, Field(ge=3, le=9)] = 3
+    """sentinel topology: Redis nodes, each with a Sentinel; odd, 3..9."""
+    sentinel_quorum: Annotated[int, Field(ge=2, le=8)] = 2
+    """sentinel topology: Sentinels that must agree the master is down; a majority of sentinelNodes and at
+    most sentinelNodes - 1 (the master's pod takes its Sentinel down with it)."""
+    sentinel_down_after_ms: Annotated[int, Field(ge=1000, le=600_000)] = 5000
+    """sentinel topology: milliseconds without a reply before a node is considered down."""
+    sentinel_failover_timeout_ms: Annotated[int, Field(ge=2000, le=3_600_000)] = 60000
+    """sentinel topology: failover timeout in milliseconds; above sentinelDownAfterMs."""
+    sentinel_master_set: MasterSet = "mymaster"
+    """sentinel topology: Sentinel master set name that clients ask for."""
+    expected_peak_sessions: Annotated[int, Field(ge=1, le=100_000_000)] = 10000
+    """Peak concurrent sessions the stack must hold without eviction (maxmemory sizing check)."""
+    session_payload_bytes: Annotated[int, Field(ge=0, le=1_000_000)] = 2048
+    """Typical serialized session attribute bytes per session (maxmemory sizing check)."""
+
+    was_apps: Annotated[tuple[WasApp, ...], Field(min_length=1, max_length=15)] = DEFAULT_APPS
+    """Spring WAS applications (a list of objects, fields below), 1..15."""
+    thresholds: Thresholds = Thresholds()
+    """Alert, dashboard and checklist thresholds (an object, fields below); keys given override the
+    defaults one by one."""
+
+    prometheus_release: Label = "kube-prometheus"
+    """Helm release of kube-prometheus-stack; its `release` label selects ServiceMonitors and rules."""
+    prometheus_namespace: Label = "monitoring"
+    """Namespace where Prometheus runs (the only namespace allowed to scrape the exporter)."""
+    grafana_namespace: Label = "monitoring"
+    """Namespace whose Grafana sidecar loads dashboards (ConfigMap label grafana_dashboard=1)."""
+    runbook_base_url: HttpUrl = "https://github.com/example/redis-session-platform/blob/main/docs/runbooks.md"
+    """Where docs/runbooks.md is published; every alert's runbook_url is this plus an anchor."""
+    exporter_image: Image = "docker.io/oliver006/redis_exporter:v1.74.0"
+    """redis_exporter image (pinned tag)."""
+    slack_channel: SlackChannel = ""
+    """Slack channel for alerts; empty means no AlertmanagerConfig is created."""
+    slack_webhook_url: Optional[SecretHttpsUrl] = Field(None, json_schema_extra={"pulumi": "secret-optional"})
+    """Slack incoming-webhook URL (https), required when slackChannel is set; set it with
+    `pulumi config set --secret slackWebhookUrl ...`. Not declared in Pulumi.yaml: Pulumi has no
+    optional secret (docs/decisions.md)."""
+    slack_send_resolved: bool = True
+    """Also notify Slack when an alert resolves."""
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "StackConfig":
+        memory = rules.memory_bytes(self.redis_memory)
+        if memory < REDIS_MEMORY_MIN:
+            raise FieldError("redisMemory", self.redis_memory, f"at least {rules.mib(REDIS_MEMORY_MIN)}")
+        maxmemory = rules.redis_memory(self.redis_maxmemory)
+        ceiling = int(memory * sizing.MAXMEMORY_MAX_FRACTION_OF_LIMIT)
+        if maxmemory > ceiling:
+            raise FieldError("redisMaxmemory", self.redis_maxmemory,
+                             f"at most {int(sizing.MAXMEMORY_MAX_FRACTION_OF_LIMIT * 100)}% of redisMemory="
+                             f"{self.redis_memory} ({ceiling // 2**20}mb), to leave room for the AOF-rewrite fork")
+        if rules.storage_bytes(self.redis_persistence_size) < 2 * maxmemory:
+            raise FieldError("redisPersistenceSize", self.redis_persistence_size,
+                             f"at least twice redisMaxmemory={self.redis_maxmemory}: an AOF rewrite writes the "
+                             "new file beside the old one")
+        if rules.cpu_millis(self.redis_cpu_request) > rules.cpu_millis(self.redis_cpu_limit):
+            raise FieldError("redisCpuRequest", self.redis_cpu_request, f"at most redisCpuLimit={self.redis_cpu_limit}")
+        nodes, quorum = self.sentinel_nodes, self.sentinel_quorum
+        if nodes % 2 == 0:
+            raise FieldError("sentinelNodes", nodes, "odd (3, 5, 7, 9) so that a majority exists")
+        if not nodes // 2 + 1 <= quorum <= nodes - 1:
+            low, high = nodes // 2 + 1, nodes - 1
+            span = f"{low}..{high}" if low < high else f"exactly {low}"
+            raise FieldError("sentinelQuorum", quorum,
+                             f"{span}: a majority of sentinelNodes={nodes}, and at most {high} because the "
+                             "master's pod takes its own Sentinel down with it")
+        if self.sentinel_failover_timeout_ms <= self.sentinel_down_after_ms:
+            raise FieldError("sentinelFailoverTimeoutMs", self.sentinel_failover_timeout_ms,
+                             f"above sentinelDownAfterMs={self.sentinel_down_after_ms}")
+        if self.slack_channel and self.slack_webhook_url is None:
+            raise FieldError("slackWebhookUrl", None, "required when slackChannel is set: "
+                             "pulumi config set --secret slackWebhookUrl https://hooks.slack.com/services/...")
+        return self
+
+
+def pulumi_declared(name: str) -> bool:
+    """Whether a StackConfig field is declared in Pulumi.yaml (optional secrets are not)."""
+    extra = StackConfig.model_fields[name].json_schema_extra
+    return not (isinstance(extra, dict) and extra.get("pulumi") == "secret-optional")
+
+
+def alias(model: type[BaseModel], name: str) -> str:
+    return model.model_fields[name].alias or name
