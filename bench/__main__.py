@@ -13,6 +13,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from bench import alert_latency, failover, memory, program_eval, report, session_count
 
@@ -37,7 +38,8 @@ def versions() -> dict:
                 if line.startswith("model name")), platform.processor())
     import os
     return {
-        "machine": f"{os.cpu_count()} cores ({cpu}), {int(mem) // 1024 // 1024} GiB RAM, {platform.system()} {platform.release()}",
+        "machine": (f"{os.cpu_count()} cores ({cpu}), {int(mem) // 1024 // 1024} GiB RAM, "
+                    f"{platform.system()} {platform.release()}"),
         "python": platform.python_version(),
         "redis": first_line(["redis-server", "--version"]),
         "redis_exporter": first_line(["prometheus-redis-exporter", "--version"]),
@@ -52,12 +54,12 @@ def main(argv=None) -> int:
     parser.add_argument("--quick", action="store_true", help="smoke run: small sizes, one run each")
     parser.add_argument("--out", type=Path, help="where results go (default: docs/ for a full run)")
     args = parser.parse_args(argv)
-    plan = QUICK if args.quick else FULL
+    plan: dict[str, Any] = QUICK if args.quick else FULL
     out = args.out or (Path(tempfile.mkdtemp(prefix="bench-")) if args.quick else ROOT / "docs")
     out.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="bench-work-"))
-    results = {"mode": "quick" if args.quick else "full", "date": time.strftime("%Y-%m-%d"), "versions": versions(),
-               "plan": {k: v for k, v in plan.items()}}
+    results: dict[str, Any] = {"mode": "quick" if args.quick else "full", "date": time.strftime("%Y-%m-%d"),
+                               "versions": versions(), "plan": dict(plan)}
     steps = [
         ("session_count", lambda: session_count.measure(work / "count", plan["sizes"], plan["scrapes"], plan["payload"])),
         ("bytes_per_session", lambda: memory.bytes_per_session(work / "memory", plan["memory_sessions"])),

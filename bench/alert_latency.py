@@ -26,7 +26,7 @@ def measure(workdir: Path, runs: int, for_: str, interval: str, group_wait: str)
             wait_until(lambda: env.prometheus.value("redis_up") == 1 and "RedisDown" not in env.prometheus.firing(),
                        120, what="healthy before the run")
             killed = time.monotonic()
-            redis.proc.kill(signal.SIGKILL)
+            redis.kill(signal.SIGKILL)
             event = wait_until(lambda: webhook.first("RedisDown", "firing", killed), floor + 120, what="RedisDown")
             latencies.append(round(event[0] - killed, 1))
             restarted = time.monotonic()

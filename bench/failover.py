@@ -70,7 +70,7 @@ def measure(workdir: Path, runs: int) -> dict:
             writer.start()
             wait_until(lambda: len(writer.acked) > 200, 30, what="writer running")
             killed = time.monotonic()
-            master.proc.kill(signal.SIGKILL)
+            master.kill(signal.SIGKILL)
             wait_until(lambda: any(t > killed + 0.001 and master_from_sentinels(addrs, s.master_set, PASSWORD)[1]
                                    != master.port for t, _ in writer.acked[-1:]), 120, what="writes resumed")
             resumed = next(t for t, _ in writer.acked if t > killed) - killed
@@ -81,7 +81,7 @@ def measure(workdir: Path, runs: int) -> dict:
             with Client(host, port, PASSWORD, app.session_database) as c:
                 ids = [sid for _, sid in writer.acked]
                 present = c.pipeline([("EXISTS", f"{app.session_namespace}:sessions:{sid}") for sid in ids])
-            lost = [sid for sid, ok in zip(ids, present) if not ok]
+            lost = [sid for sid, ok in zip(ids, present, strict=True) if not ok]
             results.append({"resumed_s": round(resumed, 2), "acked": len(ids), "lost": len(lost)})
         finally:
             procs.close()

@@ -6,9 +6,9 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.pyplot as plt
 
-from settings import sizing  # noqa: E402
+from settings import sizing
 
 METHODS = ("plain", "project", "count-keys")
 
@@ -16,8 +16,8 @@ METHODS = ("plain", "project", "count-keys")
 def plot(rows: list[dict], path: Path) -> Path:
     repositories = list(dict.fromkeys(r["repository"] for r in rows))
     fig, axes = plt.subplots(1, len(repositories), figsize=(5.5 * len(repositories), 4.2), sharey=True)
-    for ax, repository in zip(axes, repositories):
-        for method, style in zip(METHODS, ("o-", "s-", "^--")):
+    for ax, repository in zip(axes, repositories, strict=True):
+        for method, style in zip(METHODS, ("o-", "s-", "^--"), strict=True):
             pts = sorted((r["sessions"], r["median_ms"]) for r in rows if r["repository"] == repository and r["method"] == method)
             ax.plot([p[0] for p in pts], [p[1] for p in pts], style, label=method)
         ax.set_xscale("log")
@@ -120,7 +120,7 @@ for {lat['for']}, scrape and evaluation {lat['scrape_interval']}, group_wait {la
 floor = for + scrape + evaluation + group_wait = {lat['floor_s']} s.
 
 {_table(["run", "kill → firing at webhook (s)", "restart → resolved at webhook (s)"],
-        [[i + 1, a, b] for i, (a, b) in enumerate(zip(lat['latency_s'], lat['resolved_s']))])}
+        [[i + 1, a, b] for i, (a, b) in enumerate(zip(lat['latency_s'], lat['resolved_s'], strict=True))])}
 
 Latency is below the floor when the kill lands late in a scrape/evaluation cycle: the
 floor adds whole intervals, the real wait adds only the remaining part of each.

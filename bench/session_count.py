@@ -149,6 +149,7 @@ def _measure_type(procs: Processes, label: str, repository: str, expiration_stor
         }
         for m in ("plain", "project", "count-keys"):
             median = statistics.median(times[m])
+            count = counted[m]
             rows.append({
                 "repository": label, "sessions": size, "method": m,
                 "median_ms": round(median * 1000, 2), "p99_ms": round(p99(times[m]) * 1000, 2),
@@ -156,7 +157,7 @@ def _measure_type(procs: Processes, label: str, repository: str, expiration_stor
                 "redis_ping_p99_ms": round(p99(pings[m]) * 1000, 2) if pings[m] else None,
                 "redis_ping_max_ms": round(max(pings[m]) * 1000, 2) if pings[m] else None,
                 "counted": counted[m], "live": list(live[m]),
-                "exact": counted[m] is not None and live[m][0] <= counted[m] <= live[m][1],
+                "exact": count is not None and live[m][0] <= count <= live[m][1],
                 "fill_s": round(fill_s, 1),
             })
     client.close()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -26,7 +25,7 @@ class AlertRulesArgs:
 class AlertRules(pulumi.ComponentResource):
     """PrometheusRule for Redis, Sentinel, sessions and WAS, named after the instance."""
 
-    def __init__(self, name: str, args: AlertRulesArgs, opts: Optional[pulumi.ResourceOptions] = None):
+    def __init__(self, name: str, args: AlertRulesArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("redis-session-platform:index:AlertRules", name, None, opts)
         groups = rule_groups(args.scope)
         k8s.apiextensions.CustomResource(

@@ -4,7 +4,6 @@ stack value that reaches Kubernetes only inside a Secret (apiURL is a SecretKeyS
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -31,7 +30,7 @@ class SlackAlertingArgs:
 class SlackAlerting(pulumi.ComponentResource):
     """Secret with the webhook + AlertmanagerConfig, both named after the instance."""
 
-    def __init__(self, name: str, args: SlackAlertingArgs, opts: Optional[pulumi.ResourceOptions] = None):
+    def __init__(self, name: str, args: SlackAlertingArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("redis-session-platform:index:SlackAlerting", name, None, opts)
         labels = {**names.labels(name, "alerting"), "release": args.prometheus_release}
         secret_name = f"{name}-slack"

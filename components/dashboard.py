@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -27,7 +26,7 @@ class Dashboard007(pulumi.ComponentResource):
     """Grafana "Dashboard 007" for one store and its apps; the ConfigMap is named after the
     instance and the scope's namespace (several stacks may share one Grafana)."""
 
-    def __init__(self, name: str, args: Dashboard007Args, opts: Optional[pulumi.ResourceOptions] = None):
+    def __init__(self, name: str, args: Dashboard007Args, opts: pulumi.ResourceOptions | None = None):
         super().__init__("redis-session-platform:index:Dashboard007", name, None, opts)
         scope = args.scope
         config_map_name = f"{name}-{scope.namespace}"

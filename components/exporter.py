@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Optional
+from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -20,8 +20,8 @@ import pulumi_kubernetes as k8s
 from components.redis import RedisConnection
 from monitoring.session_count import SessionStore, lua_script
 from settings import names
-from settings.podsecurity import EXPORTER_UID, restricted_container
 from settings.model import Resources
+from settings.podsecurity import EXPORTER_UID, restricted_container
 
 COMPONENT = "metrics"
 SCRIPT_DIR = "/scripts"
@@ -101,7 +101,7 @@ def _container(name: str, image: str, args: list[str], port_name: str, port: int
     # /health answers `ok` without touching Redis (checked on the 1.45 binary): a Redis
     # outage is an alert (RedisDown), not a restart loop of the exporter.
     http = {"httpGet": {"path": "/health", "port": port_name}, "periodSeconds": 10, "timeoutSeconds": 3}
-    container = {
+    container: dict[str, Any] = {
         "name": name,
         "image": image,
         "imagePullPolicy": "IfNotPresent",
@@ -136,7 +136,7 @@ def exporter_ports(conn: RedisConnection) -> list[tuple[str, int]]:
 
 def pod_spec(name: str, conn: RedisConnection, image: str, has_script: bool) -> dict:
     """The exporter's pod spec (plain dict); `name` is the component's (its objects') name."""
-    spec = {
+    spec: dict[str, Any] = {
         "automountServiceAccountToken": False,
         "securityContext": {"runAsNonRoot": True, "runAsUser": EXPORTER_UID,
                             "seccompProfile": {"type": "RuntimeDefault"}},
@@ -168,21 +168,21 @@ class RedisExporter(pulumi.ComponentResource):
     are named after the instance (settings.names.exporter(<store fullname>) in
     __main__.py); the Service name is the `job` label of every series it yields."""
 
-    def __init__(self, name: str, args: RedisExporterArgs, opts: Optional[pulumi.ResourceOptions] = None):
+    def __init__(self, name: str, args: RedisExporterArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("redis-session-platform:index:RedisExporter", name, None, opts)
         conn = args.connection
         child = pulumi.ResourceOptions(parent=self)
         selector = names.selector_labels(name, COMPONENT)
         labels = names.labels(name, COMPONENT, names.image_version(args.image))
 
-        def meta(extra: Optional[dict] = None, name_: str = name) -> k8s.meta.v1.ObjectMetaArgs:
+        def meta(extra: dict | None = None, name_: str = name) -> k8s.meta.v1.ObjectMetaArgs:
             return k8s.meta.v1.ObjectMetaArgs(name=name_, namespace=conn.namespace, labels={**labels, **(extra or {})})
 
         auth = k8s.core.v1.Secret(
             f"{name}-auth",
             metadata=meta(name_=f"{name}-auth"),
             type="Opaque",
-            string_data={AUTH_FILE: pulumi.Output.secret(args.password).apply(lambda p: password_file(conn, p))},
+            string_data={AUTH_FILE: pulumi.Output.secret(args.password).apply(lambda p: password_file(conn, str(p)))},
             opts=child,
         )
         script = lua_script(args.stores)

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -25,7 +24,7 @@ class AppNamespace(pulumi.ComponentResource):
 
     name: str
 
-    def __init__(self, name: str, args: AppNamespaceArgs, opts: Optional[pulumi.ResourceOptions] = None):
+    def __init__(self, name: str, args: AppNamespaceArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("redis-session-platform:index:AppNamespace", name, None, opts)
         self.name = args.name
         if args.create:

@@ -13,16 +13,15 @@ against `helm template` of the pinned chart by tests/render/test_chart.py).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
 from settings import names
-from settings.podsecurity import REDIS_UID, restricted_container
 from settings.model import RedisSettings, Resources
-
+from settings.podsecurity import REDIS_UID, restricted_container
 
 
 @dataclass(frozen=True)
@@ -35,9 +34,9 @@ class RedisConnection:
     """Namespace of the Redis objects (clients must run here: NetworkPolicy)."""
     port: int
     """Redis port."""
-    host: Optional[str]
+    host: str | None
     """standalone: the master Service DNS name; sentinel: None (ask Sentinel)."""
-    sentinel_master_set: Optional[str]
+    sentinel_master_set: str | None
     """sentinel: master set name."""
     sentinel_nodes: tuple[str, ...]
     """sentinel: `host:26379` of every Sentinel."""
@@ -69,7 +68,7 @@ class RedisSessionStoreArgs:
 def connection_for(fullname: str, settings: RedisSettings, namespace: str) -> RedisConnection:
     """The connection object for a topology, from the chart's naming rules."""
     label_key, label_value = names.redis_client_label(fullname)
-    common = dict(
+    common: dict[str, Any] = dict(
         namespace=namespace,
         port=names.REDIS_PORT,
         secret_name=names.redis_password_secret(fullname),
@@ -85,11 +84,13 @@ def connection_for(fullname: str, settings: RedisSettings, namespace: str) -> Re
             node_hosts=(names.redis_pod_host(fullname, "standalone", 0, namespace),),
             **common,
         )
-    nodes = tuple(names.redis_pod_host(fullname, "sentinel", i, namespace) for i in range(settings.sentinel.nodes))
+    sentinel = settings.sentinel
+    assert sentinel is not None, "sentinel topology without Sentinel settings"
+    nodes = tuple(names.redis_pod_host(fullname, "sentinel", i, namespace) for i in range(sentinel.nodes))
     return RedisConnection(
         mode="sentinel",
         host=None,
-        sentinel_master_set=settings.sentinel.master_set,
+        sentinel_master_set=sentinel.master_set,
         sentinel_nodes=tuple(f"{h}:{names.SENTINEL_PORT}" for h in nodes),
         node_hosts=nodes,
         **common,
@@ -129,8 +130,8 @@ def _pod_security() -> dict:
     return {"enabled": True, "fsGroup": REDIS_UID, "fsGroupChangePolicy": "OnRootMismatch"}
 
 
-def _node_values(s: RedisSettings, resources: Resources) -> dict:
-    values = {
+def _node_values(s: RedisSettings, resources: Resources) -> dict[str, Any]:
+    values: dict[str, Any] = {
         "resourcesPreset": "none",
         "resources": resources.to_k8s(),
         "podSecurityContext": _pod_security(),
@@ -170,6 +171,7 @@ def chart_values(fullname: str, s: RedisSettings) -> dict:
         values["master"] = {**node, "count": 1, "pdb": {"create": False}}
         return values
     sentinel = s.sentinel
+    assert sentinel is not None, "sentinel topology without Sentinel settings"
     spread_selector = {"matchLabels": {**names.redis_pod_selector(fullname), "app.kubernetes.io/component": "node"}}
     values["architecture"] = "replication"
     # In Sentinel mode every node (master included) takes replica.* values.
@@ -207,7 +209,7 @@ class RedisSessionStore(pulumi.ComponentResource):
     release: k8s.helm.v3.Release
     password: pulumi.Output
 
-    def __init__(self, name: str, args: RedisSessionStoreArgs, opts: Optional[pulumi.ResourceOptions] = None):
+    def __init__(self, name: str, args: RedisSessionStoreArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("redis-session-platform:index:RedisSessionStore", name, None, opts)
         s = args.settings
         self.connection = connection_for(name, s, args.namespace)

@@ -8,15 +8,14 @@ Spring's configtree import (no secret in env vars).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
 
 import pulumi
 import pulumi_kubernetes as k8s
 
 from components.redis import RedisConnection
 from settings import names
-from settings.podsecurity import WAS_UID, restricted_container
 from settings.model import WasAppSettings
+from settings.podsecurity import WAS_UID, restricted_container
 
 COMPONENT = "was"
 SECRETS_DIR = "/var/run/secrets/redis"
@@ -151,13 +150,13 @@ class WasApp(pulumi.ComponentResource):
     service_name: str
     deployment: k8s.apps.v1.Deployment
 
-    def __init__(self, name: str, args: WasAppArgs, opts: Optional[pulumi.ResourceOptions] = None):
+    def __init__(self, name: str, args: WasAppArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("redis-session-platform:index:WasApp", name, None, opts)
         app, conn = args.app, args.connection
         ns = conn.namespace  # the Redis NetworkPolicy admits clients of its own namespace
         selector = names.selector_labels(app.name, COMPONENT)
         pod_labels = {**names.labels(app.name, COMPONENT, names.image_version(app.image)), **conn.client_labels}
-        meta = lambda: k8s.meta.v1.ObjectMetaArgs(  # noqa: E731 - one fresh copy per object
+        meta = lambda: k8s.meta.v1.ObjectMetaArgs(
             name=app.name, namespace=ns, labels=names.labels(app.name, COMPONENT, names.image_version(app.image)))
         child = pulumi.ResourceOptions(parent=self)
 

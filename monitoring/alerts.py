@@ -12,8 +12,8 @@ enters them only through `template_literal`, so no value can break or inject a t
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, Optional
 
 from monitoring.scope import Scope
 from monitoring.session_count import RECORD, recording_rules, stores_for
@@ -189,6 +189,6 @@ def rule_groups(s: Scope) -> list[dict]:
     return groups
 
 
-def find(groups: list[dict], alert: str) -> Optional[dict]:
+def find(groups: list[dict], alert: str) -> dict | None:
     """The rendered rule of an alert (first match), for tests and tools."""
     return next((r for g in groups for r in g["rules"] if r.get("alert") == alert), None)

@@ -25,12 +25,12 @@ import sys
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, Optional
 
 from monitoring.alerts import FRAGMENTATION_MIN_USED_BYTES
-from monitoring.session_count import RECORD
 from monitoring.scope import Scope, scope_of
+from monitoring.session_count import RECORD
 
 MIB = 1024 * 1024
 
@@ -49,7 +49,7 @@ class Check:
     """value -> (status OK|WARN|FAIL, action)."""
     fmt: Callable[[float], str] = lambda v: f"{v:g}"
     """How the value is shown."""
-    guard: Optional[str] = None
+    guard: str | None = None
     """PromQL (`{ns}` as in query); when it returns nothing the value is not judged (OK)."""
     guard_note: str = ""
     """Shown as the action when the guard skips the judgement."""
@@ -105,7 +105,7 @@ class PrometheusError(Exception):
     """Prometheus could not be asked; the message is one line."""
 
 
-def query(url: str, expr: str, timeout: float = 10.0) -> Optional[float]:
+def query(url: str, expr: str, timeout: float = 10.0) -> float | None:
     """Instant query; the first sample's value, or None when the result is empty."""
     full = f"{url.rstrip('/')}/api/v1/query?{urllib.parse.urlencode({'query': expr})}"
     try:
@@ -154,11 +154,11 @@ def run(url: str, s: Scope) -> tuple[list[tuple[str, str, str, str, str]], int]:
 def format_table(rows) -> str:
     header = ("item", "value", "normal range", "status", "action")
     widths = [max(len(str(r[i])) for r in (header, *rows)) for i in range(len(header))]
-    line = lambda r: "  ".join(str(c).ljust(w) for c, w in zip(r, widths)).rstrip()  # noqa: E731
+    line = lambda r: "  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)).rstrip()
     return "\n".join([line(header), line(["-" * w for w in widths])] + [line(r) for r in rows])
 
 
-def main(argv: Optional[list[str]] = None) -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Daily Redis session checklist against Prometheus.")
     parser.add_argument("--prometheus", required=True, help="Prometheus base URL, e.g. http://localhost:9090")
     parser.add_argument("--stack", required=True, help="stack whose namespace and thresholds apply (dev, prod)")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Any
 
 from grafana_foundation_sdk.builders import dashboard as gd
 from grafana_foundation_sdk.builders import prometheus, stat, timeseries
@@ -127,6 +127,7 @@ def _thresholds(p: PanelSpec) -> gd.ThresholdsConfig:
 
 def _panel(p: PanelSpec, width: int, panel_id: int):
     query = prometheus.Dataquery().ref_id("A").expr(p.expr).datasource(DATASOURCE)
+    panel: Any
     if p.kind == "stat":
         panel = stat.Panel().height(4)
         query = query.instant()
@@ -172,6 +173,6 @@ def build(s: Scope) -> dict:
     return json.loads(JSONEncoder(sort_keys=True).encode(board.build()))
 
 
-def dashboard_json(s: Scope, indent: Optional[int] = None) -> str:
+def dashboard_json(s: Scope, indent: int | None = None) -> str:
     """Serialized dashboard for the ConfigMap."""
     return json.dumps(build(s), sort_keys=True, indent=indent)

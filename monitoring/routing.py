@@ -11,7 +11,8 @@ SEVERITY_REPEAT = {"critical": "1h", "warning": "4h"}
 NULL_RECEIVER = "null"
 NOTIFY_RECEIVER = "slack"
 
-TITLE = '[{{ .Status | toUpper }}{{ if eq .Status "firing" }}:{{ .Alerts.Firing | len }}{{ end }}] {{ .CommonLabels.alertname }} ({{ .CommonLabels.namespace }})'
+TITLE = ('[{{ .Status | toUpper }}{{ if eq .Status "firing" }}:{{ .Alerts.Firing | len }}{{ end }}'
+         '] {{ .CommonLabels.alertname }} ({{ .CommonLabels.namespace }})')
 TEXT = ('{{ range .Alerts }}*{{ .Labels.severity }}* {{ .Annotations.summary }}\n{{ .Annotations.description }}\n'
         'Runbook: {{ .Annotations.runbook_url }}\n{{ end }}')
 

@@ -4,7 +4,6 @@ Built once from the stack settings; the monitoring components take only this."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
 
 from settings import names
 from settings.model import StackSettings, WasAppSettings
@@ -45,7 +44,7 @@ class Scope:
         return f'namespace="{self.namespace}"'
 
 
-def scope_of(s: StackSettings, title: Optional[str] = None) -> Scope:
+def scope_of(s: StackSettings, title: str | None = None) -> Scope:
     """The stack's one store and its apps."""
     return Scope(
         namespace=s.namespace,

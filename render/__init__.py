@@ -18,7 +18,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import yaml
 
@@ -95,7 +95,7 @@ def _named_files(entries: list[tuple[dict, str, str]], folder: str = "") -> dict
     namespaces), both get `<kind>-<namespace>-<name>.yaml`."""
     short = [_file_name(obj["kind"], name) for obj, name, _ in entries]
     files: dict[str, dict] = {}
-    for (obj, name, namespace), file_name in zip(entries, short):
+    for (obj, name, namespace), file_name in zip(entries, short, strict=True):
         if short.count(file_name) > 1:
             file_name = _file_name(obj["kind"], namespace, name)
         if folder + file_name in files:
@@ -110,7 +110,7 @@ def object_files(run: Run) -> dict[str, dict]:
     entries = []
     for r in run.k8s_objects():
         obj = manifest(r)
-        meta = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
+        meta = obj["metadata"] if isinstance(obj.get("metadata"), dict) else {}
         entries.append((obj, str(meta.get("name") or r.name), str(meta.get("namespace") or "cluster")))
     return _named_files(entries)
 
@@ -132,7 +132,7 @@ def vendored_chart(chart: str, version: str) -> Path:
     return path
 
 
-def chart_objects(release: dict, values: dict, kube_version: Optional[str] = None) -> list[dict]:
+def chart_objects(release: dict, values: dict, kube_version: str | None = None) -> list[dict]:
     """The objects `helm template` makes of the vendored chart with these values."""
     chart = vendored_chart(release["chart"], str(release["version"]))
     name = str(release.get("name") or "release")
@@ -147,7 +147,7 @@ def chart_objects(release: dict, values: dict, kube_version: Optional[str] = Non
     return [doc for doc in yaml.safe_load_all(proc.stdout) if isinstance(doc, dict) and doc.get("kind")]
 
 
-def release_files(run: Run, kube_version: Optional[str] = None) -> dict[str, Any]:
+def release_files(run: Run, kube_version: str | None = None) -> dict[str, Any]:
     """`helm-<release>/values.yaml`, `helm-<release>/release.yaml` and one file per object
     the chart creates, for every Helm release."""
     files: dict[str, Any] = {}
@@ -180,7 +180,7 @@ def _check_out(out: Path) -> list[str]:
     return [line for line in marker.read_text().splitlines() if line and not line.startswith("#")]
 
 
-def render(run: Run, out: Path, kube_version: Optional[str] = None) -> list[Path]:
+def render(run: Run, out: Path, kube_version: str | None = None) -> list[Path]:
     """Write one YAML file per object and per Helm release part into `out` (a new folder,
     or one render made: only the files it listed there are replaced); returns the paths."""
     previous = _check_out(out)

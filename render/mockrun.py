@@ -17,8 +17,9 @@ import asyncio
 import json
 import os
 import runpy
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Optional
+from typing import Any
 
 import pulumi
 
@@ -60,12 +61,12 @@ class Run:
     outputs: dict = field(default_factory=dict)
     config: dict = field(default_factory=dict)
     """The config the program was given (`<project>:<key>` -> string)."""
-    error: Optional[BaseException] = None
+    error: BaseException | None = None
 
     def of_type(self, type_token: str) -> list[Resource]:
         return [r for r in self.resources if r.type == type_token]
 
-    def one(self, type_token: str, name: Optional[str] = None) -> Resource:
+    def one(self, type_token: str, name: str | None = None) -> Resource:
         found = [r for r in self.of_type(type_token) if name is None or r.name == name]
         assert len(found) == 1, f"expected one {type_token} {name or ''}, found {[r.name for r in found]}"
         return found[0]
@@ -109,7 +110,7 @@ class RecordingMocks(pulumi.runtime.Mocks):
         self.run = run
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs):
-        self.run.resources.append(Resource(args.typ, args.name, args.inputs, args.custom))
+        self.run.resources.append(Resource(args.typ, args.name, args.inputs, bool(args.custom)))
         state = dict(unwrap(args.inputs))
         if args.typ == "random:index/randomPassword:RandomPassword":
             state["result"] = FAKE_PASSWORD
@@ -121,7 +122,7 @@ class RecordingMocks(pulumi.runtime.Mocks):
         return {}
 
 
-def run_with_mocks(body: Callable[[], Any], stack: str = "unit", config: Optional[dict[str, str]] = None,
+def run_with_mocks(body: Callable[[], Any], stack: str = "unit", config: dict[str, str] | None = None,
                    preview: bool = False, secret_keys: tuple[str, ...] = ()) -> Run:
     """Run `body` (which declares resources) on a fresh mock runtime with `config` passed
     as the language host passes it; never raises for the body's errors."""
@@ -138,7 +139,7 @@ def run_with_mocks(body: Callable[[], Any], stack: str = "unit", config: Optiona
         body()
         loop.run_until_complete(pulumi.runtime.stack.wait_for_rpcs())
         root = pulumi.runtime.settings.get_root_resource()
-        for key, out in (root.outputs if root else {}).items():
+        for key, out in (getattr(root, "outputs", None) or {}).items():
             run.outputs[key] = loop.run_until_complete(pulumi.Output.from_input(out).future())
     except Exception as exc:  # noqa: BLE001 - the test inspects it
         run.error = exc
@@ -158,8 +159,8 @@ def run_with_mocks(body: Callable[[], Any], stack: str = "unit", config: Optiona
     return run
 
 
-def run_program(stack: str, overrides: Optional[dict] = None, preview: bool = False,
-                secret_overrides: Optional[dict[str, str]] = None) -> Run:
+def run_program(stack: str, overrides: dict | None = None, preview: bool = False,
+                secret_overrides: dict[str, str] | None = None) -> Run:
     """Run the real __main__.py for `stack` (its real stack file, plus `overrides` as stack
     file values and `secret_overrides` as secure ones). The CLI's own refusals
     (PulumiCliError) are raised, as the CLI stops before the program runs."""

@@ -22,7 +22,7 @@ from settings.schema import StackConfig, Thresholds, WasApp, alias, pulumi_decla
 
 ROOT = Path(__file__).resolve().parent.parent
 STACKS = ("dev", "prod")
-PROJECT_HEADER = {
+PROJECT_HEADER: dict[str, Any] = {
     "name": "redis-session-platform",
     "description": "Shared Spring Session storage in Redis (Bitnami chart, standalone or Sentinel) for Spring web "
                    "application servers, with redis_exporter, ServiceMonitors, alert rules, Slack routing and a "
@@ -39,7 +39,7 @@ PULUMI_COMMENT = """\
 BEGIN, END = "<!-- config-table:begin -->\n", "<!-- config-table:end -->"
 
 
-def _one_line(text: str) -> str:
+def _one_line(text: str | None) -> str:
     return " ".join((text or "").split())
 
 

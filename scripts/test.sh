@@ -1,13 +1,18 @@
 #!/usr/bin/env bash
-# Runs every test: unit (mock runtime), rendered-manifest judges, live monitoring on
-# loopback, workflow lint, benchmark smoke. Extra arguments go to pytest.
+# Runs every check: ruff (lint), mypy (types), then pytest: unit (mock runtime),
+# rendered-manifest judges (ours and the chart's), live monitoring on loopback, workflow
+# lint, benchmark smoke. Extra arguments go to pytest.
 # Run from the repository root after scripts/install.sh: bash scripts/test.sh
 set -uo pipefail
 cd "$(dirname "$0")/.."
 [ -x .venv/bin/pytest ] || { echo "test.sh: .venv missing; run: bash scripts/install.sh" >&2; exit 2; }
 export PATH="$PWD/.venv-tools/bin:$PATH"
-.venv/bin/pytest "$@"
-rc=$?
+rc=0
+echo "== ruff"; .venv/bin/ruff check . || rc=1
+echo "== mypy"; .venv/bin/mypy || rc=1
+echo "== pytest"; .venv/bin/pytest "$@"
+prc=$?
 # pytest exits 5 when it collected nothing: that is a failure here, not a pass.
-if [ "$rc" -eq 5 ]; then echo "test.sh: pytest collected no tests" >&2; exit 1; fi
+if [ "$prc" -eq 5 ]; then echo "test.sh: pytest collected no tests" >&2; prc=1; fi
+[ "$prc" -eq 0 ] || rc=$prc
 exit "$rc"

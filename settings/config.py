@@ -14,8 +14,8 @@ from __future__ import annotations
 import difflib
 import json
 import typing
-from collections.abc import Mapping
-from typing import Any, Iterable, Optional
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 import pulumi
 from pydantic import BaseModel, SecretStr, ValidationError
@@ -118,14 +118,17 @@ def _key_path(loc: Iterable[Any]) -> str:
     return out
 
 
-def _model_at(loc: tuple) -> Optional[type[BaseModel]]:
+SUBMODELS: dict[str, type[BaseModel]] = {"was_apps": WasApp, "thresholds": Thresholds}
+
+
+def _model_at(loc: tuple) -> type[BaseModel] | None:
     """The model class whose field the last element of `loc` names."""
-    model: Optional[type[BaseModel]] = StackConfig
+    model: type[BaseModel] | None = StackConfig
     for part in loc[:-1]:
         if isinstance(part, int) or model is None:
             continue
         attr = next((n for n in model.model_fields if alias(model, n) == part), None)
-        model = {"was_apps": WasApp, "thresholds": Thresholds}.get(attr or "")
+        model = SUBMODELS.get(attr or "")
     return model
 
 
@@ -297,14 +300,11 @@ def _check_sizing(cfg: StackConfig, apps: tuple[WasAppSettings, ...], redis: Red
 def _check_names(cfg: StackConfig, apps: tuple[WasAppSettings, ...]) -> None:
     """No two objects of one kind share a name: WAS apps against the chart's and the
     exporter's objects (names.planned_objects derives them as the components do)."""
-    owners: dict[tuple[str, str], str] = {}
-    planned = names.planned_objects(cfg.redis_release_name, cfg.redis_topology)
-    for kind_name, owner in planned.items():
-        owners[kind_name] = owner
+    owners = names.planned_objects(cfg.redis_release_name, cfg.redis_topology)
     for i, app in enumerate(apps):
         for kind in names.WAS_KINDS:
-            owner = owners.get((kind, app.name))
-            if owner:
+            if (kind, app.name) in owners:
+                owner = owners[(kind, app.name)]
                 raise ConfigError(f"wasApps[{i}].name", app.name,
                                   f"a name no other object uses: the {owner} already has {kind} {app.name!r} "
                                   f"(redisReleaseName={cfg.redis_release_name})")

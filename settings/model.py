@@ -4,7 +4,6 @@ never raw config. Defaults and bounds live only in settings/schema.py."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
 
 from pydantic import SecretStr
 
@@ -93,7 +92,7 @@ class RedisSettings:
     """PVC size per node."""
     storage_class: str
     """StorageClass; empty = cluster default."""
-    sentinel: Optional[SentinelSettings]
+    sentinel: SentinelSettings | None
     """Set iff topology is `sentinel`."""
     keyspace_notifications: bool
     """True when an app uses the indexed repository (needs `notify-keyspace-events Egx`)."""
@@ -159,7 +158,7 @@ class MonitoringSettings:
     """Shared thresholds."""
     runbook_base_url: str
     """URL of docs/runbooks.md; alerts link `<url>#<alert>`."""
-    slack: Optional[SlackSettings]
+    slack: SlackSettings | None
     """Slack routing, or None."""
 
 

@@ -2,8 +2,6 @@
 (our Deployments and the Bitnami chart's values)."""
 from __future__ import annotations
 
-from typing import Optional
-
 # One high UID/GID per workload (checkov CKV_K8S_40 wants >= 10000: no clash with host
 # users). Bitnami images run as any non-root UID; what Redis writes is /data (the PVC,
 # group-owned by fsGroup through the kubelet) and emptyDirs (world-writable), so the
@@ -13,7 +11,7 @@ REDIS_UID = 10002
 EXPORTER_UID = 59000  # oliver006/redis_exporter's own non-root user
 
 
-def restricted_container(uid: Optional[int] = None) -> dict:
+def restricted_container(uid: int | None = None) -> dict:
     """Container securityContext meeting PSS restricted, with a read-only root filesystem."""
     ctx = {
         "allowPrivilegeEscalation": False,

@@ -31,7 +31,7 @@ import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import jsonschema
 from ruamel.yaml import YAML
@@ -89,12 +89,12 @@ def validate_project(project: Any) -> None:
             raise PulumiCliError(f"Configuration key '{key}' is not namespaced by the project and should not define a type")
 
 
-def full_type_name(type_name: str, items: Optional[dict]) -> str:
+def full_type_name(type_name: str, items: dict | None) -> str:
     """InferFullTypeName."""
     return f"array<{full_type_name(items['type'], items.get('items'))}>" if items else type_name
 
 
-def validate_config_value(type_name: str, items: Optional[dict], value: Any) -> bool:
+def validate_config_value(type_name: str, items: dict | None, value: Any) -> bool:
     """ValidateConfigValue (sdk/go/common/workspace/project.go)."""
     if type_name == "string":
         return isinstance(value, str)

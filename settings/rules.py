@@ -22,12 +22,15 @@ from __future__ import annotations
 import math
 import re
 import urllib.parse
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from typing import Callable, Optional
+from typing import Any
 
 import semver
 from docker_image import reference
+from pydantic import GetCoreSchemaHandler
+from pydantic_core import core_schema
 
 # ----------------------------------------------------------------- Kubernetes names
 _DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
@@ -175,9 +178,9 @@ class ImageRef:
     """Registry host[:port], e.g. docker.io."""
     path: str
     """Repository path, e.g. bitnamilegacy/redis."""
-    tag: Optional[str]
+    tag: str | None
     """Tag; None when only a digest pins the image."""
-    digest: Optional[str]
+    digest: str | None
     """`sha256:...` or None."""
 
     def __str__(self) -> str:
@@ -271,14 +274,23 @@ def finite(value: float) -> float:
 
 
 # ------------------------------------------------------------------------- plumbing
-@dataclass(frozen=True)
 class Rule:
-    """Field metadata: the check and what it allows (one place for errors and docs)."""
+    """A field rule for `Annotated[str, Rule(check)]`: pydantic runs `check` after the
+    type check and keeps the text; `allowed` (default: the check's own message) is what
+    errors, the generated Pulumi.yaml and the README say the field allows."""
 
-    check: Callable
-    """text -> value; raises ValueError(allowed text)."""
-    allowed: str
-    """What the rule allows, for docs; errors use the ValueError's own text."""
+    def __init__(self, check: Callable[[str], Any], allowed: str | None = None, secret: bool = False):
+        self.check, self.secret = check, secret
+        self.allowed = allowed or allowed_of(check)
+
+    def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> core_schema.CoreSchema:
+        def validate(value: Any) -> Any:
+            self.check(value.get_secret_value() if self.secret else value)
+            return value
+        return core_schema.no_info_after_validator_function(validate, handler(source))
+
+    def __repr__(self) -> str:
+        return f"Rule({self.allowed!r})"
 
 
 def allowed_of(check: Callable, sample: str = "\0") -> str:

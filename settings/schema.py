@@ -11,9 +11,9 @@ live in the model validators, each raising FieldError naming the key it blames.
 """
 from __future__ import annotations
 
-from typing import Annotated, Any, Callable, Literal, Optional
+from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, model_validator
 from pydantic.alias_generators import to_camel
 
 from settings import rules, sizing
@@ -28,48 +28,30 @@ class FieldError(ValueError):
         self.field, self.value = field, value
 
 
-def checked(check: Callable[[str], Any], allowed: Optional[str] = None) -> Any:
-    """A string field validated by a rule from settings/rules.py (its text is kept).
-    `allowed` (default: the rule's own message) documents it."""
-    def validate(value: str) -> str:
-        check(value)
-        return value
-    return Annotated[str, AfterValidator(validate), Rule(check, allowed or rules.allowed_of(check))]
-
-
 def _int_as_text(value: Any) -> Any:
     # Quantities may be written unquoted in YAML (cpuLimit: 1); they are still text.
     return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
 
 
-def quantity_field(check: Callable[[str], Any]) -> Any:
-    return Annotated[checked(check), BeforeValidator(_int_as_text)]
-
-
-Namespace = checked(rules.namespace)
-Label = checked(rules.dns1123_label)
-ReleaseName = checked(lambda t: rules.dns1035_label(t, max_len=40))
-AppName = checked(lambda t: rules.dns1035_label(t, max_len=40))
-Memory = quantity_field(rules.memory_bytes)
-Storage = quantity_field(rules.storage_bytes)
-Cpu = quantity_field(rules.cpu_millis)
-RedisMemory = checked(rules.redis_memory)
-Duration = checked(rules.duration_seconds)
-Image = checked(rules.image, "an image reference by the distribution grammar (lower-case repository, "
-                             "optional registry) pinned by a tag other than latest, or by a digest")
-Registry = checked(rules.registry)
-RepositoryPath = checked(rules.repository_path)
-ImageTag = checked(rules.image_tag)
-ChartRef = checked(rules.oci_chart)
-ChartVersion = checked(rules.chart_version)
-HttpUrl = checked(rules.url)
-
-def _secret_https_url(value: SecretStr) -> SecretStr:
-    rules.https_url(value.get_secret_value())
-    return value
-
-
-SecretHttpsUrl = Annotated[SecretStr, AfterValidator(_secret_https_url), Rule(rules.https_url, rules.allowed_of(rules.https_url))]
+AsText = BeforeValidator(_int_as_text)
+Namespace = Annotated[str, Rule(rules.namespace)]
+Label = Annotated[str, Rule(rules.dns1123_label)]
+ReleaseName = Annotated[str, Rule(lambda t: rules.dns1035_label(t, max_len=40))]
+AppName = Annotated[str, Rule(lambda t: rules.dns1035_label(t, max_len=40))]
+Memory = Annotated[str, AsText, Rule(rules.memory_bytes)]
+Storage = Annotated[str, AsText, Rule(rules.storage_bytes)]
+Cpu = Annotated[str, AsText, Rule(rules.cpu_millis)]
+RedisMemory = Annotated[str, Rule(rules.redis_memory)]
+Duration = Annotated[str, Rule(rules.duration_seconds)]
+Image = Annotated[str, Rule(rules.image, "an image reference by the distribution grammar (lower-case repository, "
+                                         "optional registry) pinned by a tag other than latest, or by a digest")]
+Registry = Annotated[str, Rule(rules.registry)]
+RepositoryPath = Annotated[str, Rule(rules.repository_path)]
+ImageTag = Annotated[str, Rule(rules.image_tag)]
+ChartRef = Annotated[str, Rule(rules.oci_chart)]
+ChartVersion = Annotated[str, Rule(rules.chart_version)]
+HttpUrl = Annotated[str, Rule(rules.url)]
+SecretHttpsUrl = Annotated[SecretStr, Rule(rules.https_url, secret=True)]
 
 
 def _storage_class(text: str) -> str:
@@ -116,12 +98,12 @@ def _topology(text: str) -> str:
 
 
 TOPOLOGIES = ("standalone", "sentinel")
-StorageClass = checked(_storage_class)
-SlackChannel = checked(_slack_channel)
-SessionNamespace = checked(_session_namespace)
-KubernetesVersion = checked(_kubernetes_version)
-MasterSet = checked(_master_set)
-Topology = checked(_topology)
+StorageClass = Annotated[str, Rule(_storage_class)]
+SlackChannel = Annotated[str, Rule(_slack_channel)]
+SessionNamespace = Annotated[str, Rule(_session_namespace)]
+KubernetesVersion = Annotated[str, Rule(_kubernetes_version)]
+MasterSet = Annotated[str, Rule(_master_set)]
+Topology = Annotated[str, Rule(_topology)]
 Percent = Annotated[float, Field(gt=0, le=100, allow_inf_nan=False)]
 MaxmemoryPolicy = Literal["noeviction", "volatile-ttl", "volatile-lru", "volatile-lfu", "volatile-random",
                           "allkeys-lru", "allkeys-lfu", "allkeys-random"]
@@ -160,14 +142,14 @@ class WasApp(_Model):
     """HPA maximum; at least minReplicas."""
     session_timeout: Duration = "30m"
     """Session idle timeout, <n>s|m|h, 1m..24h."""
-    repository_type: Optional[Literal["default", "indexed"]] = None
+    repository_type: Literal["default", "indexed"] | None = None
     """Spring Session repository: `default` (one hash per session) or `indexed`
     (find-by-principal). Unset: `default`, or `indexed` for Spring Boot 2 (its only one)."""
     flush_mode: Literal["on_save", "immediate"] = "on_save"
     """When Spring Session writes a changed session to Redis."""
-    session_namespace: Optional[SessionNamespace] = None
+    session_namespace: SessionNamespace | None = None
     """Spring Session key namespace. Unset: spring:session:<name>."""
-    session_database: Optional[Annotated[int, Field(ge=0, le=15)]] = None
+    session_database: Annotated[int, Field(ge=0, le=15)] | None = None
     """Redis logical database holding only this app's sessions (one per app). Unset: the
     app's position in wasApps + 1."""
     port: Annotated[int, Field(ge=1024, le=65535)] = 8080
@@ -184,7 +166,7 @@ class WasApp(_Model):
     """HPA target CPU utilisation, percent of the request."""
 
     @model_validator(mode="after")
-    def _consistent(self) -> "WasApp":
+    def _consistent(self) -> WasApp:
         if self.max_replicas < self.min_replicas:
             raise FieldError("maxReplicas", self.max_replicas, f"at least minReplicas={self.min_replicas}")
         seconds = rules.duration_seconds(self.session_timeout)
@@ -227,7 +209,7 @@ class Thresholds(_Model):
     """WAS JVM heap used, % of max: warning."""
 
     @model_validator(mode="after")
-    def _ordered(self) -> "Thresholds":
+    def _ordered(self) -> Thresholds:
         for low, high in (("memory_used_percent_warning", "memory_used_percent_critical"),
                           ("fragmentation_warning", "fragmentation_critical")):
             if getattr(self, low) >= getattr(self, high):
@@ -316,7 +298,7 @@ class StackConfig(_Model):
     """redis_exporter image (pinned tag)."""
     slack_channel: SlackChannel = ""
     """Slack channel for alerts; empty means no AlertmanagerConfig is created."""
-    slack_webhook_url: Optional[SecretHttpsUrl] = Field(None, json_schema_extra={"pulumi": "secret-optional"})
+    slack_webhook_url: SecretHttpsUrl | None = Field(None, json_schema_extra={"pulumi": "secret-optional"})
     """Slack incoming-webhook URL (https), required when slackChannel is set; set it with
     `pulumi config set --secret slackWebhookUrl ...`. Not declared in Pulumi.yaml: Pulumi has no
     optional secret (docs/decisions.md)."""
@@ -324,7 +306,7 @@ class StackConfig(_Model):
     """Also notify Slack when an alert resolves."""
 
     @model_validator(mode="after")
-    def _consistent(self) -> "StackConfig":
+    def _consistent(self) -> StackConfig:
         memory = rules.memory_bytes(self.redis_memory)
         if memory < REDIS_MEMORY_MIN:
             raise FieldError("redisMemory", self.redis_memory, f"at least {rules.mib(REDIS_MEMORY_MIN)}")

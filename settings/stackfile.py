@@ -11,7 +11,7 @@ or map; None removes the key), like editing the stack file or `pulumi config set
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 from settings.pulumi_cli import ConfigValue, config_value, load_yaml, merge_config, read_stack_file, validate_project
 
@@ -29,8 +29,8 @@ def read_project(root: Path = ROOT) -> dict:
 PROJECT = read_project()["name"]
 
 
-def cli_config(stack: str, overrides: Optional[dict[str, Any]] = None,
-               secret_overrides: Optional[dict[str, str]] = None,
+def cli_config(stack: str, overrides: dict[str, Any] | None = None,
+               secret_overrides: dict[str, str] | None = None,
                root: Path = ROOT) -> tuple[dict[str, str], list[str]]:
     """(`<project>:<key>` -> plaintext string, secret keys): what the language host passes
     the program in PULUMI_CONFIG and PULUMI_CONFIG_SECRET_KEYS. Raises PulumiCliError where
@@ -61,8 +61,8 @@ def cli_config(stack: str, overrides: Optional[dict[str, Any]] = None,
     return config, sorted(k for k, v in merged.items() if v.secure)
 
 
-def load_settings(stack: str, overrides: Optional[dict[str, Any]] = None,
-                  secret_overrides: Optional[dict[str, str]] = None):
+def load_settings(stack: str, overrides: dict[str, Any] | None = None,
+                  secret_overrides: dict[str, str] | None = None):
     """Parsed StackSettings of a stack file (PulumiCliError or ConfigError when bad)."""
     from settings.config import parse
 

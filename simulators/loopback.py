@@ -14,9 +14,10 @@ import threading
 import time
 import urllib.parse
 import urllib.request
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any
 
 import yaml
 
@@ -42,12 +43,12 @@ class ProcessDied(RuntimeError):
 
 
 def wait_until(predicate: Callable[[], Any], timeout: float, interval: float = 0.2, what: str = "condition",
-               procs: tuple["Proc", ...] = ()) -> Any:
+               procs: tuple[Proc, ...] = ()) -> Any:
     """Poll `predicate` until truthy; at most `timeout` seconds and timeout/interval + 1 tries.
     Exceptions from the predicate count as "not yet" (the last one is reported); if one of
     `procs` exits, stop at once with its log instead of timing out."""
     deadline = time.monotonic() + timeout
-    last_error: Optional[BaseException] = None
+    last_error: BaseException | None = None
     for _ in range(int(timeout / interval) + 1):
         for p in procs:
             if not p.alive():
@@ -67,13 +68,13 @@ def wait_until(predicate: Callable[[], Any], timeout: float, interval: float = 0
 class Proc:
     """A child process with its log, stopped by SIGTERM then SIGKILL."""
 
-    def __init__(self, name: str, args: list[str], workdir: Path, env: Optional[dict] = None):
+    def __init__(self, name: str, args: list[str], workdir: Path, env: dict | None = None):
         self.name, self.args, self.workdir = name, args, workdir
         self.log = workdir / f"{name}.log"
         self.env = {**os.environ, **(env or {})}
-        self.popen: Optional[subprocess.Popen] = None
+        self.popen: subprocess.Popen | None = None
 
-    def start(self) -> "Proc":
+    def start(self) -> Proc:
         self.popen = subprocess.Popen(self.args, cwd=self.workdir, env=self.env, stdout=self.log.open("ab"),
                                       stderr=subprocess.STDOUT, start_new_session=True)
         return self
@@ -82,12 +83,12 @@ class Proc:
         return self.popen is not None and self.popen.poll() is None
 
     def kill(self, sig: int = signal.SIGKILL) -> None:
-        if self.alive():
+        if self.popen is not None and self.alive():
             os.killpg(self.popen.pid, sig)
             self.popen.wait(timeout=10)
 
     def stop(self) -> None:
-        if self.alive():
+        if self.popen is not None and self.alive():
             os.killpg(self.popen.pid, signal.SIGTERM)
             try:
                 self.popen.wait(timeout=5)
@@ -106,7 +107,7 @@ class Processes:
         workdir.mkdir(parents=True, exist_ok=True)
         self.procs: list[Proc] = []
 
-    def start(self, name: str, args: list[str], env: Optional[dict] = None) -> Proc:
+    def start(self, name: str, args: list[str], env: dict | None = None) -> Proc:
         proc = Proc(name, args, self.workdir, env).start()
         self.procs.append(proc)
         return proc
@@ -127,13 +128,13 @@ class Redis:
         self.dir.mkdir()
         self.conf = {"bind": HOST, "port": str(self.port), "dir": str(self.dir), "requirepass": password,
                      "masterauth": password, "save": '""', "appendonly": "no", **conf}
-        self.proc: Optional[Proc] = None
+        self.proc: Proc | None = None
 
     @property
     def addr(self) -> str:
         return f"{HOST}:{self.port}"
 
-    def start(self) -> "Redis":
+    def start(self) -> Redis:
         conf_file = self.dir / "redis.conf"
         conf_file.write_text("".join(f"{k} {v}\n" for k, v in self.conf.items()))
         self.proc = self.procs.start(self.name, ["redis-server", str(conf_file)])
@@ -142,6 +143,11 @@ class Redis:
 
     def client(self, db: int = 0) -> Client:
         return Client(HOST, self.port, self.password, db)
+
+    def kill(self, sig: int = signal.SIGKILL) -> None:
+        """Signal the running server (SIGKILL: a crash)."""
+        assert self.proc is not None, f"{self.name} was never started"
+        self.proc.kill(sig)
 
     def ping(self) -> bool:
         with self.client() as c:
@@ -172,7 +178,7 @@ class Sentinel:
     def addr(self) -> str:
         return f"{HOST}:{self.port}"
 
-    def start(self) -> "Sentinel":
+    def start(self) -> Sentinel:
         conf_file = self.dir / "sentinel.conf"
         conf_file.write_text(self.conf)
         self.procs.start(self.name, ["redis-sentinel", str(conf_file)])
@@ -182,7 +188,7 @@ class Sentinel:
 
 # --------------------------------------------------------------------- monitoring
 def start_exporter(procs: Processes, args: list[str], name: str = "exporter",
-                   env: Optional[dict] = None) -> tuple[Proc, int]:
+                   env: dict | None = None) -> tuple[Proc, int]:
     """The real exporter with a container's args and env; the listen port is rebound to a free one."""
     port = free_port()
     args = [a for a in args if not a.startswith("--web.listen-address")] + [f"--web.listen-address={HOST}:{port}"]
@@ -193,8 +199,8 @@ def start_exporter(procs: Processes, args: list[str], name: str = "exporter",
 
 
 def prometheus_config(targets: list[tuple[str, str, int]], labels: dict[str, str],
-                      alertmanager_port: Optional[int], interval: str = "1s",
-                      extra_static: Optional[list[dict]] = None, job: str = "redis-exporter") -> dict:
+                      alertmanager_port: int | None, interval: str = "1s",
+                      extra_static: list[dict] | None = None, job: str = "redis-exporter") -> dict:
     """Scrape config equivalent to the ServiceMonitor: one job per (instance, target URL,
     exporter port) with the /scrape param and `instance` relabelled to the target, plus
     the labels kube-prometheus adds."""
@@ -246,7 +252,7 @@ class Prometheus:
     def query(self, expr: str) -> list[dict]:
         return self.api("query", query=expr)["result"]
 
-    def value(self, expr: str) -> Optional[float]:
+    def value(self, expr: str) -> float | None:
         result = self.query(expr)
         return float(result[0]["value"][1]) if result else None
 
@@ -323,7 +329,7 @@ class Webhook:
         self.url = f"http://{HOST}:{self.server.server_port}/hook"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
-    def first(self, alertname: str, status: str = "firing", after: float = 0.0) -> Optional[tuple]:
+    def first(self, alertname: str, status: str = "firing", after: float = 0.0) -> tuple | None:
         with self.lock:
             return next((e for e in self.events if e[2] == alertname and e[1] == status and e[0] >= after), None)
 

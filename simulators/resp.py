@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import socket
-from typing import Any, Iterable, Optional
+from collections.abc import Iterable
+from typing import Any
 
 
 class RedisError(Exception):
@@ -13,7 +14,7 @@ class RedisError(Exception):
 class Client:
     """One connection. `call` sends one command; `pipeline` sends many, reads all replies."""
 
-    def __init__(self, host: str, port: int, password: Optional[str] = None, db: int = 0, timeout: float = 10.0):
+    def __init__(self, host: str, port: int, password: str | None = None, db: int = 0, timeout: float = 10.0):
         self.sock = socket.create_connection((host, port), timeout=timeout)
         self.file = self.sock.makefile("rb")
         if password:
@@ -74,14 +75,14 @@ class Client:
         except OSError:
             pass
 
-    def __enter__(self) -> "Client":
+    def __enter__(self) -> Client:
         return self
 
     def __exit__(self, *exc) -> None:
         self.close()
 
 
-def master_from_sentinels(sentinels: list[tuple[str, int]], master_set: str, password: Optional[str],
+def master_from_sentinels(sentinels: list[tuple[str, int]], master_set: str, password: str | None,
                           timeout: float = 2.0) -> tuple[str, int]:
     """Ask each Sentinel in turn for the master's address (as Spring's Lettuce does)."""
     last: Exception = ConnectionError("no sentinel given")

@@ -27,8 +27,8 @@ from __future__ import annotations
 import os
 import time
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Iterable, Optional
 
 from simulators.resp import Client, RedisError, master_from_sentinels
 
@@ -87,8 +87,8 @@ class SessionWriter:
         return os.urandom(self.payload_bytes // 2 + 1).hex().encode()[: self.payload_bytes]
 
     # ---------------------------------------------------------------------- save
-    def commands(self, session_id: str, user: Optional[str], last_access_ms: Optional[int] = None,
-                 timeout_seconds: Optional[int] = None) -> list[tuple]:
+    def commands(self, session_id: str, user: str | None, last_access_ms: int | None = None,
+                 timeout_seconds: int | None = None) -> list[tuple]:
         """The commands Spring Session issues to save a session last accessed at
         `last_access_ms` (default now): it expires at last access + timeout."""
         now = now_ms()
@@ -116,7 +116,7 @@ class SessionWriter:
             cmds.append(("SADD", self.principal_key(user), session_id))
         return cmds
 
-    def create(self, count: int, users: int = 0, batch: int = 1000, timeout_seconds: Optional[int] = None,
+    def create(self, count: int, users: int = 0, batch: int = 1000, timeout_seconds: int | None = None,
                spread_seconds: int = 0) -> list[str]:
         """Create `count` live sessions, pipelined in batches of about `batch` commands.
         `spread_seconds` spreads their last access over the past N seconds (N < timeout),
@@ -155,7 +155,7 @@ class SessionWriter:
             rows = self.client.pipeline([("HMGET", self.session_key(s), "lastAccessedTime", "maxInactiveInterval",
                                           USER_ATTRIBUTE) for s in chunk])
             cmds: list[tuple] = []
-            for sid, (last, interval, user) in zip(chunk, rows):
+            for sid, (last, interval, user) in zip(chunk, rows, strict=True):
                 if last is None or interval is None:
                     continue  # gone already (deleteById returns when getSession finds nothing)
                 found += 1
@@ -164,7 +164,7 @@ class SessionWriter:
                 self.client.pipeline(cmds)
         return found
 
-    def _delete_commands(self, sid: str, last: int, interval: int, user: Optional[str]) -> list[tuple]:
+    def _delete_commands(self, sid: str, last: int, interval: int, user: str | None) -> list[tuple]:
         cmds: list[tuple] = []
         if user:
             cmds.append(("SREM", self.principal_key(user), sid))
@@ -188,12 +188,12 @@ class SessionWriter:
         """Logout of one session (see delete_sessions). True if it existed."""
         return self.delete_sessions([session_id]) == 1
 
-    def delete(self, session_id: str, user: Optional[str] = None) -> None:
+    def delete(self, session_id: str, user: str | None = None) -> None:
         """Compatibility name for delete_session; the user is read from the session."""
         self.delete_session(session_id)
 
 
-def connect_master(sentinels: list[tuple[str, int]], master_set: str, password: Optional[str], db: int = 0,
+def connect_master(sentinels: list[tuple[str, int]], master_set: str, password: str | None, db: int = 0,
                    timeout: float = 2.0) -> Client:
     """Connect to the current master the way Lettuce does: ask the Sentinels for the
     master's address (SENTINEL get-master-addr-by-name), connect, and check ROLE says

@@ -6,14 +6,23 @@ webhook in place of Slack. Used by tests/live and bench/."""
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 
 from components.exporter import AUTH_DIR, AUTH_FILE, SCRIPT_DIR, SCRIPT_FILE, exporter_containers, scrape_targets
 from components.redis import chart_values, connection_for
 from monitoring.alerts import rule_groups
-from monitoring.scope import scope_of
 from monitoring.routing import plain_config
+from monitoring.scope import scope_of
 from monitoring.session_count import RECORD, lua_script, stores_for
-from simulators.loopback import HOST, Alertmanager, HttpServer, Prometheus, Redis, Sentinel, prometheus_config, start_exporter
+from simulators.loopback import (
+    Alertmanager,
+    HttpServer,
+    Prometheus,
+    Redis,
+    Sentinel,
+    prometheus_config,
+    start_exporter,
+)
 from simulators.spring_session import SessionWriter
 
 PASSWORD = "loopback-password-1234"
@@ -55,7 +64,7 @@ class FakeKubeMetrics:
 class Env:
     """One Redis topology with its exporter, Prometheus and Alertmanager."""
 
-    def __init__(self, procs, webhook, settings, nodes: list[Redis], sentinels: list[Sentinel] = (),
+    def __init__(self, procs, webhook, settings, nodes: list[Redis], sentinels: Sequence[Sentinel] = (),
                  extra_scrape=None, for_: str = FAST_FOR, interval: str = "1s", group_wait: str = "1s"):
         self.procs, self.settings, self.nodes = procs, settings, nodes
         conn = connection_for(settings.redis.release_name, settings.redis, settings.namespace)
@@ -64,7 +73,8 @@ class Env:
         # Every container of the exporter pod, run with its own args; cluster addresses and
         # mount paths mapped to the local processes and files.
         targets = scrape_targets(conn)
-        local = {t.url: f"redis://{p.addr}" for t, p in zip(targets, [*nodes, *sentinels])}
+        processes: list[Redis | Sentinel] = [*nodes, *sentinels]
+        local = {t.url: f"redis://{p.addr}" for t, p in zip(targets, processes, strict=True)}
         if script:
             (procs.workdir / SCRIPT_FILE).write_text(script)
         (procs.workdir / AUTH_FILE).write_text(json.dumps({local[t.url]: PASSWORD for t in targets}))

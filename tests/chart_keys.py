@@ -11,9 +11,10 @@ keys contain dots, e.g. annotations), ``[]`` for a list, None for a scalar.
 from __future__ import annotations
 
 import tarfile
+from collections.abc import Iterable, Iterator
 from fnmatch import fnmatchcase
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 import yaml
 
@@ -89,4 +90,4 @@ def unknown_keys(values: dict, chart: dict, *, free_form: Iterable[str] = (), _p
 
 def _matches(path: str, pattern: str) -> bool:
     parts, pats = path.split("."), pattern.split(".")
-    return len(parts) == len(pats) and all(fnmatchcase(a, b) for a, b in zip(parts, pats))
+    return len(parts) == len(pats) and all(fnmatchcase(a, b) for a, b in zip(parts, pats, strict=True))

@@ -9,11 +9,11 @@ from render.mockrun import (  # noqa: F401 - re-exported for tests
     RecordingMocks,
     Resource,
     Run,
+    cli_config,
     is_secret,
     load_settings,
     plain_occurrences,
     run_program,
     run_with_mocks,
-    cli_config,
     unwrap,
 )

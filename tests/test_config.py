@@ -3,7 +3,6 @@ what is allowed, before anything is registered; under the program and under rend
 import subprocess
 import sys
 
-import pulumi
 import pytest
 
 from settings import rules

@@ -1,8 +1,7 @@
 """The real program against the real dev and prod stack files: the whole resource graph."""
-import pytest
 
 from settings import names
-from tests.harness import FAKE_PASSWORD, SECRET_SIG, is_secret, plain_occurrences, run_program
+from tests.harness import FAKE_PASSWORD, is_secret, plain_occurrences, run_program
 
 RELEASE = "kubernetes:helm.sh/v3:Release"
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"

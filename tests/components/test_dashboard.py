@@ -44,7 +44,7 @@ def test_four_rows_in_order_with_their_panels(stack):
 def test_every_query_parses_and_fixes_the_seed_errors(stack):
     s = scope(stack)
     queries = dict(panel_queries(s))
-    for title, expr in queries.items():
+    for _title, expr in queries.items():
         promql_parser.parse(concrete(expr, s))
     assert "redis_db_keys" not in " ".join(queries.values())  # counts keys, not sessions
     assert "spring_session:active_sessions" in queries["Active sessions"]
@@ -58,7 +58,7 @@ def test_every_query_parses_and_fixes_the_seed_errors(stack):
 def test_thresholds_shared_with_alerts():
     s = scope("prod", {"thresholds": {"sessionsHigh": 777, "fragmentationCritical": 2.5}})
     panels = {p["title"]: p for p in build(s)["panels"] if p["type"] != "row"}
-    steps = lambda title: [st["value"] for st in panels[title]["fieldConfig"]["defaults"]["thresholds"]["steps"]]  # noqa: E731
+    steps = lambda title: [st["value"] for st in panels[title]["fieldConfig"]["defaults"]["thresholds"]["steps"]]
     assert 777 in steps("Active sessions")
     assert steps("Fragmentation")[-1] == 2.5
     assert panels["Memory used"]["fieldConfig"]["defaults"]["unit"] == "bytes"

@@ -1,9 +1,8 @@
 """RedisExporter in isolation: targets per topology, password by reference, scrape wiring."""
-import pytest
-
 import json
 
 import pulumi
+import pytest
 
 from components.exporter import RedisExporter, RedisExporterArgs, exporter_args, password_file, scrape_targets
 from components.redis import connection_for

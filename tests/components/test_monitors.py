@@ -6,8 +6,8 @@ import pytest
 from components.alert_rules import AlertRules, AlertRulesArgs
 from monitoring.alerts import alert_rules
 from monitoring.scope import scope_of
-from settings import names
 from monitoring.session_count import recording_rules, stores_for
+from settings import names
 from tests.harness import STACKS, load_settings, run_program, run_with_mocks
 
 SM = "kubernetes:monitoring.coreos.com/v1:ServiceMonitor"

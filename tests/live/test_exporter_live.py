@@ -10,11 +10,20 @@ import re
 import urllib.parse
 import urllib.request
 
-from components.exporter import AUTH_DIR, AUTH_FILE, SCRIPT_DIR, SCRIPT_FILE, exporter_containers, password_file, scrape_targets
-from components.redis import chart_values, connection_for
+from components.exporter import (
+    AUTH_DIR,
+    AUTH_FILE,
+    SCRIPT_DIR,
+    SCRIPT_FILE,
+    exporter_containers,
+    password_file,
+    scrape_targets,
+)
+from components.redis import connection_for
 from monitoring.session_count import lua_script, script_key, stores_for
 from settings.stackfile import load_settings
 from simulators.loopback import HOST, Redis, Sentinel, start_exporter
+from simulators.stack import redis_conf
 
 PASSWORD = "exporter-live-password-42"
 APP = {"name": "petclinic", "image": "docker.io/springcommunity/spring-petclinic:3.4.0", "minReplicas": 3,
@@ -36,14 +45,14 @@ def test_every_node_and_sentinel_is_up_with_its_role_and_the_script_skips_sentin
     settings = load_settings("prod", {"wasApps": [APP]})
     s = settings.redis.sentinel
     conn = connection_for(settings.redis.release_name, settings.redis, settings.namespace)
-    conf = dict(line.split(" ", 1) for line in chart_values(settings.redis.release_name, settings.redis)["commonConfiguration"].splitlines() if line)
+    conf = redis_conf(settings)
     master = Redis(procs, "node-0", PASSWORD, conf).start()
     nodes = [master] + [Redis(procs, f"node-{i}", PASSWORD, {**conf, "replicaof": f"{HOST} {master.port}"}).start()
                         for i in range(1, s.nodes)]
     sentinels = [Sentinel(procs, f"sentinel-{i}", PASSWORD, master, s.master_set, s.quorum, s.down_after_ms,
                           s.failover_timeout_ms).start() for i in range(s.nodes)]
     targets = scrape_targets(conn)
-    local = {t.url: f"redis://{p.addr}" for t, p in zip(targets, [*nodes, *sentinels])}
+    local = {t.url: f"redis://{p.addr}" for t, p in zip(targets, [*nodes, *sentinels], strict=True)}
 
     script = lua_script(stores_for(settings.was_apps))
     assert script

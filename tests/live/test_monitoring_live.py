@@ -13,11 +13,11 @@ import pytest
 
 from monitoring.checklist import CHECKS
 from monitoring.dashboard import concrete, panel_queries
+from monitoring.session_count import RECORD
 from settings.stackfile import load_settings
 from simulators.loopback import HOST, Redis, Sentinel, wait_until
 from simulators.resp import Client, master_from_sentinels
 from simulators.spring_session import SessionWriter
-from monitoring.session_count import RECORD
 from simulators.stack import FAST_FOR, PASSWORD, Env, FakeKubeMetrics, redis_conf, standalone, writer
 
 APP = {"name": "petclinic", "image": "docker.io/springcommunity/spring-petclinic:3.4.0", "minReplicas": 1}
@@ -77,7 +77,7 @@ def test_redis_down_reaches_webhook_and_resolves(procs, webhook):
     env = standalone(procs, webhook, settings)
     wait_until(lambda: env.prometheus.value("redis_up") == 1, 15, what="redis_up 1")
     killed = time.monotonic()
-    env.nodes[0].proc.kill(signal.SIGKILL)
+    env.nodes[0].kill(signal.SIGKILL)
     event = wait_until(lambda: webhook.first("RedisDown", "firing", killed), 40, what="RedisDown at webhook")
     assert event[3]["severity"] == "critical" and event[3]["namespace"] == settings.namespace
     print(f"RedisDown delivered {event[0] - killed:.1f}s after kill (for={FAST_FOR})")
@@ -126,7 +126,7 @@ def test_aof_keeps_sessions_written_before_the_last_second(procs, webhook):
     durable = w.create(500)
     time.sleep(1.5)  # everysec: these are on disk now
     w.create(100)   # may or may not survive: written within the last second
-    redis.proc.kill(signal.SIGKILL)
+    redis.kill(signal.SIGKILL)
     redis.start()
     with redis.client(app.session_database) as c:
         present = c.pipeline([("EXISTS", f"{app.session_namespace}:sessions:{sid}") for sid in durable])
@@ -167,7 +167,7 @@ def test_sentinel_failover_elects_a_master_and_clients_write_again(procs, webhoo
     assert write_session()
     wait_until(lambda: env.sessions() == 1, 30, what="the session counted once, on the master")
     killed = time.monotonic()
-    master.proc.kill(signal.SIGKILL)
+    master.kill(signal.SIGKILL)
     wait_until(lambda: master_from_sentinels(addrs, sentinel.master_set, PASSWORD)[1] != master.port, 60,
                what="a new master elected")
     wait_until(write_session, 30, what="client writes again")

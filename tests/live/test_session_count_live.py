@@ -13,11 +13,19 @@ import time
 
 import pytest
 
-from monitoring.session_count import (DB_KEYS_METRIC, RECORD, SCRIPT_METRIC, SessionStore, lua_script,
-                                      recording_rules, script_error_key, script_key)
+from monitoring.session_count import (
+    DB_KEYS_METRIC,
+    RECORD,
+    SCRIPT_METRIC,
+    SessionStore,
+    lua_script,
+    recording_rules,
+    script_error_key,
+    script_key,
+)
+from simulators.loopback import HOST, Prometheus, Redis, prometheus_config, start_exporter, wait_until
 from simulators.resp import Client
 from simulators.spring_session import SessionWriter, round_up_to_next_minute
-from simulators.loopback import HOST, Prometheus, Redis, prometheus_config, start_exporter, wait_until
 
 pytestmark = pytest.mark.live
 
@@ -195,7 +203,7 @@ def test_script_counts_only_live_members_of_the_expiry_index(stack):
     with stack.client(0) as c:
         reply = c.call("EVAL", script, 0)
         assert c.call("CLIENT", "INFO").split(" db=")[1].split(" ")[0] == "0"  # script's SELECT stayed inside
-    values = dict(zip(reply[::2], reply[1::2]))
+    values = dict(zip(reply[::2], reply[1::2], strict=True))
     assert all(isinstance(v, str) for v in reply)  # the exporter rejects non-string replies
     assert values == {script_key(store): str(3 + 2 + 2 + 2), script_error_key(store): "0",
                       script_error_key(broken): "1"}

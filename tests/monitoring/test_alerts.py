@@ -54,7 +54,7 @@ def test_every_alert_has_mixin_fields_and_a_runbook(stack):
 
 
 def test_sentinel_rules_only_in_sentinel_topology():
-    names = lambda stack: {r.get("alert") for r in rules_of(stack)}  # noqa: E731
+    names = lambda stack: {r.get("alert") for r in rules_of(stack)}
     sentinel_only = {"RedisNoMaster", "RedisMultipleMasters", "RedisReplicasDisconnected", "RedisReplicationLinkDown"}
     assert sentinel_only <= names("prod")
     assert not sentinel_only & names("dev")
@@ -149,7 +149,7 @@ def cases(stack):
          {"pod": "p1"}),
     ]
     if s.topology == "sentinel":
-        node = lambda n, role: series("redis_instance_info", {**i, "instance": f"n{n}:6379", "role": role}, "1x30")  # noqa: E731
+        node = lambda n, role: series("redis_instance_info", {**i, "instance": f"n{n}:6379", "role": role}, "1x30")
         out += [
             ("RedisNoMaster", [node(0, "slave"), node(1, "slave"), series("redis_up", i, "1x30")],
              [node(0, "master"), node(1, "slave"), series("redis_up", i, "1x30")], {}),

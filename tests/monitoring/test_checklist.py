@@ -1,7 +1,6 @@
 """Daily checklist against a fake Prometheus on 127.0.0.1: OK, FAIL, unreachable."""
 import json
 import subprocess
-import sys
 import threading
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer

@@ -11,9 +11,8 @@ usage: crd_check.py FILE.yaml...   -> one line per problem; exit 1 if any."""
 import importlib
 import sys
 
-import yaml
-
 import cloudcoil.pydantic
+import yaml
 
 cloudcoil.pydantic.BaseModel.model_config["extra"] = "forbid"  # before any model module
 GROUP = "monitoring.coreos.com"

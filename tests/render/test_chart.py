@@ -217,7 +217,7 @@ def test_the_chart_mounts_the_programs_secret_and_key(rendered: Rendered):
                         assert e["value"].startswith(mount.rstrip("/") + "/")
                         assert e["value"].rsplit("/", 1)[1] in files, e
     # WAS pods read the same Secret
-    for name, _, spec in was_clients(rendered):
+    for _name, _, spec in was_clients(rendered):
         assert {v["secret"]["secretName"] for v in spec["volumes"] if "secret" in v} <= set(ours)
 
 

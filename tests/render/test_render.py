@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from render import MARKER, REDACTED, SECRET, RenderError, api_version_kind, render, render_stack
-from tests.harness import SECRET_SIG, ROOT, Resource, Run
+from tests.harness import ROOT, SECRET_SIG, Resource, Run
 from tests.render.conftest import SLACK, SLACK_SECRET, Rendered
 from tests.tools import require_helm
 
@@ -50,7 +50,7 @@ def _secret(value):
 
 def test_render_handles_any_declared_object(tmp_path):
     """Unknown kinds, same kind+name in two namespaces, secrets anywhere."""
-    meta = lambda name, ns: {"name": name, "namespace": ns}  # noqa: E731
+    meta = lambda name, ns: {"name": name, "namespace": ns}
     run = Run(resources=[
         Resource("kubernetes:example.com/v1beta1:Widget", "w", {"metadata": meta("w", "a"), "spec": {"size": 3.0}}, True),
         Resource("kubernetes:core/v1:ConfigMap", "c1", {"metadata": meta("same", "a"), "data": {"k": _secret("s1")}}, True),
@@ -90,7 +90,8 @@ def test_render_refuses_a_folder_it_did_not_make_and_deletes_nothing(tmp_path):
     before = {p: p.read_bytes() for p in clone.rglob("*") if p.is_file()}
     for out in (".", "docs", "Pulumi.yaml"):
         proc = subprocess.run([sys.executable, "-m", "render", "--stack", "dev", "--out", out], cwd=clone,
-                              capture_output=True, text=True, timeout=120, env={"PYTHONPATH": str(clone), "PATH": "", "PYTHONDONTWRITEBYTECODE": "1"})
+                              capture_output=True, text=True, timeout=120, env={"PYTHONPATH": str(clone), "PATH": "",
+                                   "PYTHONDONTWRITEBYTECODE": "1"})
         assert proc.returncode == 1 and "was not made by render" in proc.stderr, proc.stderr
         assert proc.stderr.count("\n") == 1
     assert {p: p.read_bytes() for p in clone.rglob("*") if p.is_file()} == before
