@@ -280,7 +280,7 @@ class StackConfig(_Model):
     session_payload_bytes: Annotated[int, Field(ge=0, le=1_000_000)] = 2048
     """Typical serialized session attribute bytes per session (maxmemory sizing check)."""
 
-    was_apps: Annotated[tuple[WasApp, ...], Field(min_length=1, max_length=15)] = DEFAULT_APPS
+    was_apps: Annotated[tuple[WasApp, ...], Field(min_length=1, max_length=15, strict=False)] = DEFAULT_APPS
     """Spring WAS applications (a list of objects, fields below), 1..15."""
     thresholds: Thresholds = Thresholds()
     """Alert, dashboard and checklist thresholds (an object, fields below); keys given override the

@@ -69,6 +69,7 @@ BAD = {
     "numeric ranges": [
         ("dev", app(maxReplicas=2**31), "wasApps[0].maxReplicas", "1..1000"),
         ("dev", app(minReplicas=0), "wasApps[0].minReplicas", "1..1000"),
+        ("dev", app(minReplicas="3"), "wasApps[0].minReplicas", "an integer"),
         ("dev", app(minReplicas=3, maxReplicas=2), "wasApps[0].maxReplicas", "at least minReplicas=3"),
         ("dev", app(port=80), "wasApps[0].port", "1024..65535"),
         ("prod", {"sentinelDownAfterMs": 2**62}, "sentinelDownAfterMs", "1000..600000"),

@@ -1,0 +1,125 @@
+"""The components are reusable from another program: typed Args of their own, object
+names derived from instance names (two stores and their apps side by side in one
+namespace collide nowhere, the charts' objects included), and the package installs with
+pip and runs the README's example."""
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+import zipfile
+from collections import Counter
+
+from components.alert_rules import AlertRules, AlertRulesArgs
+from components.dashboard import Dashboard007, Dashboard007Args
+from components.exporter import RedisExporter, RedisExporterArgs
+from components.redis import RedisSessionStore, RedisSessionStoreArgs
+from components.was import WasApp, WasAppArgs
+from monitoring.scope import Scope
+from monitoring.session_count import stores_for
+from render import render
+from settings import names
+from settings.config import to_settings
+from settings.schema import StackConfig
+from tests.harness import ROOT, run_with_mocks
+from tests.tools import require_helm
+
+NAMESPACE = "shop"
+
+
+def store_with_apps(store: str, apps: list[dict]) -> None:
+    """One store, its apps, exporter, rules and dashboard, as another program would build them."""
+    s = to_settings(StackConfig.model_validate({"namespace": NAMESPACE, "wasApps": apps}), "other", "dev")
+    redis = RedisSessionStore(store, RedisSessionStoreArgs(settings=s.redis, namespace=NAMESPACE))
+    for app in s.was_apps:
+        WasApp(app.name, WasAppArgs(app=app, connection=redis.connection, prometheus_release="kp"))
+    exporter = names.exporter(store)
+    RedisExporter(exporter, RedisExporterArgs(connection=redis.connection, image=s.monitoring.exporter_image,
+                                              prometheus_release="kp", prometheus_namespace="monitoring",
+                                              stores=stores_for(s.was_apps), password=redis.password))
+    scope = Scope(namespace=NAMESPACE, job=exporter, topology=s.redis.topology, redis_nodes=1,
+                  maxmemory_bytes=s.redis.maxmemory_bytes, apps=s.was_apps, thresholds=s.monitoring.thresholds,
+                  runbook_base_url=s.monitoring.runbook_base_url, title=store)
+    AlertRules(f"{store}-rules", AlertRulesArgs(scope=scope, prometheus_release="kp"))
+    Dashboard007(f"{store}-dashboard", Dashboard007Args(scope=scope, grafana_namespace="monitoring"))
+
+
+def test_two_stores_and_their_apps_render_side_by_side_without_a_collision(tmp_path):
+    require_helm()
+
+    def program():
+        store_with_apps("sessions-a", [{"name": "cart", "image": "registry.example.com/cart:1.4.2"}])
+        store_with_apps("sessions-b", [{"name": "billing", "image": "registry.example.com/billing:2.0.1",
+                                        "repositoryType": "indexed"}])
+
+    run = run_with_mocks(program)
+    assert run.error is None, run.error
+    pulumi_names = Counter((r.type, r.name) for r in run.resources)
+    assert max(pulumi_names.values()) == 1, [k for k, n in pulumi_names.items() if n > 1]
+    paths = render(run, tmp_path / "out")
+    import yaml
+
+    objects = [yaml.safe_load(p.read_text()) for p in paths if p.name not in ("values.yaml", "release.yaml")]
+    keys = Counter((o["kind"], o["metadata"].get("namespace"), o["metadata"]["name"]) for o in objects)
+    assert [k for k, n in keys.items() if n > 1] == []
+    assert {p.parent.name for p in paths if p.parent != tmp_path / "out"} == {"helm-sessions-a", "helm-sessions-b"}
+    # each app talks to its own store
+    for app, store in (("cart", "sessions-a"), ("billing", "sessions-b")):
+        [dep] = [o for o in objects if o["kind"] == "Deployment" and o["metadata"]["name"] == app]
+        env = {e["name"]: e.get("value") for e in dep["spec"]["template"]["spec"]["containers"][0]["env"]}
+        assert env["SPRING_DATA_REDIS_HOST"] == f"{store}-master.{NAMESPACE}.svc.cluster.local"
+
+
+def _example() -> str:
+    """The README's example program (the python block under "Use the components")."""
+    section = (ROOT / "README.md").read_text().split("## Use the components from another program", 1)[1]
+    return re.search(r"```python\n(.*?)```", section, re.S).group(1)
+
+
+def test_the_package_builds_installs_and_runs_the_readme_example(tmp_path):
+    src = tmp_path / "src"
+    src.mkdir()
+    for item in ("pyproject.toml", "components", "settings", "monitoring"):
+        copy = shutil.copytree if (ROOT / item).is_dir() else shutil.copy2
+        copy(ROOT / item, src / item, **({"ignore": shutil.ignore_patterns("__pycache__")} if copy is shutil.copytree else {}))
+    wheel_dir = tmp_path / "wheel"
+    build = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
+                            "-w", str(wheel_dir), str(src)], capture_output=True, text=True, timeout=300)
+    assert build.returncode == 0, build.stderr
+    [wheel] = list(wheel_dir.glob("redis_session_platform-*.whl"))
+    members = zipfile.ZipFile(wheel).namelist()
+    for module in ("components/redis.py", "components/was.py", "settings/schema.py", "settings/project.schema.json",
+                   "monitoring/alerts.py"):
+        assert module in members, module
+    site = tmp_path / "site"
+    install = subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(site),
+                              str(wheel)], capture_output=True, text=True, timeout=300)
+    assert install.returncode == 0, install.stderr
+    program = tmp_path / "elsewhere" / "__main__.py"
+    program.parent.mkdir()
+    program.write_text(_example())
+    runner = tmp_path / "run_example.py"
+    runner.write_text(
+        "import asyncio, runpy, sys\n"
+        f"sys.path.insert(0, {str(site)!r})\n"
+        "import pulumi\n"
+        "types = []\n"
+        "class Mocks(pulumi.runtime.Mocks):\n"
+        "    def new_resource(self, args):\n"
+        "        types.append(args.typ)\n"
+        "        return args.name + '-id', {**args.inputs, 'result': 'pw'}\n"
+        "    def call(self, args):\n"
+        "        return {}\n"
+        "asyncio.set_event_loop(asyncio.new_event_loop())\n"
+        "pulumi.runtime.set_mocks(Mocks(), project='shop', stack='dev')\n"
+        f"runpy.run_path({str(program)!r}, run_name='__main__')\n"
+        "asyncio.get_event_loop().run_until_complete(pulumi.runtime.stack.wait_for_rpcs())\n"
+        "import components; print(components.__file__)\n"
+        "print(sorted(t.rsplit(':', 1)[1] for t in types))\n")
+    proc = subprocess.run([sys.executable, str(runner)], cwd=program.parent, capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    where, kinds = proc.stdout.splitlines()[-2:]
+    assert where.startswith(str(site)), "the example must use the installed package"
+    assert "Release" in kinds and "Deployment" in kinds
