@@ -1,5 +1,6 @@
 """Every bad stack value stops the program with one line naming the key, the value and
 what is allowed, before anything is registered; under the program and under render."""
+import re
 import subprocess
 import sys
 
@@ -268,3 +269,25 @@ def test_an_image_pinned_by_digest_only_is_accepted():
                                       ("1.0.0_rc1", True), ("x.", False)])
 def test_label_values(value, ok):
     assert rules.is_label_value(value) is ok
+
+
+def test_names_and_labels_stay_valid_at_the_longest_values_config_allows():
+    """No truncation is needed anywhere: the longest accepted namespace, release name, app
+    name and image tag still give valid object names and label keys/values (a tag that is
+    not a valid label value, e.g. 128 characters, gets no version label)."""
+    long_tag = "v" + "1" * 127
+    run = run_program("prod", {"namespace": "n" * 63, "redisReleaseName": "r" * 40,
+                               "wasApps": [{**APP, "name": "a" * 40, "image": f"docker.io/x/app:{long_tag}"}],
+                               "exporterImage": "docker.io/oliver006/redis_exporter:_build.1"})
+    assert run.error is None, run.error
+    key_name = r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$"
+    for r in run.k8s_objects():
+        meta = r.plain["metadata"]
+        assert rules.dns1123_subdomain(meta["name"]), meta["name"]
+        templates = [r.plain.get("spec", {}).get("template", {}).get("metadata", {})]
+        for labels in [meta.get("labels", {})] + [t.get("labels", {}) for t in templates]:
+            for key, value in labels.items():
+                prefix, _, name = key.rpartition("/")
+                assert len(name) <= 63 and re.match(key_name, name), key
+                assert not prefix or rules.dns1123_subdomain(prefix), key
+                assert rules.is_label_value(value), (key, value)
