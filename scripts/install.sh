@@ -1,4 +1,6 @@
 #!/usr/bin/env bash
+# Contributors only (README, Contributing). Operators run `pulumi install` (README, "Use
+# it"); the GitHub workflows install only what each job needs (docs/ci.md).
 # Installs everything the tests need on a fresh Debian machine:
 #   - Debian packages: real redis-server, redis-sentinel, prometheus (+ promtool),
 #     prometheus-redis-exporter, prometheus-alertmanager (the live tests run them);
