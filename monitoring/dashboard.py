@@ -1,14 +1,17 @@
 """Grafana "Dashboard 007" as data: rows of panel specs, built with grafana-foundation-sdk.
 
-Thresholds come from the same `Thresholds` object as the alerts. Queries fix the seed's
-errors: sessions from the exact recording rule (not `redis_db_keys`), memory % guarded
-for maxmemory = 0, container memory as working set, JVM heap from Micrometer's real
-metric names with max = -1 pools excluded.
+Thresholds come from the same `Thresholds` object as the alerts; derived quantities from
+the same recording rules (monitoring/records.py, monitoring/session_count.py), which fix
+the seed's errors: sessions from the exact count (not `redis_db_keys`), memory % guarded
+for maxmemory = 0, fragmentation not judged below 10 MB, container memory as working set,
+JVM heap from Micrometer's real metric names with max = -1 pools excluded, WAS pods from
+kube-prometheus's workload rule (not a pod-name regex).
+
+Adding a panel is one PanelSpec in `rows()`; an alert names its panel (Alert.panel).
 """
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,6 +20,8 @@ from grafana_foundation_sdk.builders import prometheus, stat, timeseries
 from grafana_foundation_sdk.cog.encoder import JSONEncoder
 from grafana_foundation_sdk.models import dashboard as gm
 
+from monitoring import records as rec
+from monitoring.records import FRAGMENTATION_MIN_USED_BYTES, MIB
 from monitoring.scope import Scope
 from monitoring.session_count import RECORD
 from settings import names
@@ -44,7 +49,9 @@ class PanelSpec:
     base_color: str = "green"
     """Colour below the first step."""
     legend: str = ""
-    """Legend format for timeseries."""
+    """Legend format (timeseries; stat panels with one value per app)."""
+    no_value: str = ""
+    """What a stat shows when the query returns nothing ("" = Grafana's "No data")."""
 
 
 @dataclass(frozen=True)
@@ -57,32 +64,26 @@ class RowSpec:
     """Panels, left to right."""
 
 
-def _was_pod_regex(s: Scope) -> str:
-    # Deployment pods are <deployment>-<replicaset hash>-<pod hash>.
-    return "(" + "|".join(re.escape(a.name) for a in s.apps) + ")-[a-z0-9]+-[a-z0-9]+"
-
-
 def rows(s: Scope) -> list[RowSpec]:
-    """The four rows of Dashboard 007 for a store and its apps."""
+    """The rows of Dashboard 007 for a store and its apps: the seed's four, then the login loop."""
     t = s.thresholds
-    mem_warn_bytes = int(s.maxmemory_bytes * t.memory_used_percent_warning / 100)
-    pods = f'{NS},pod=~"{_was_pod_regex(s)}"'
+    pods = f"{rec.WAS_POD}{{{NS}}}"
     return [
         RowSpec("Redis status", (
             PanelSpec("Redis up", "stat", f"min(redis_up{{{SEL}}})", "none", ((1, "green"),), "red"),
             PanelSpec("Active sessions", "stat", f"sum({RECORD}{{{STORE}}})", "short", ((t.sessions_high, "orange"),)),
             PanelSpec("Connected clients", "stat", f"sum(redis_connected_clients{{{SEL}}})", "short",
                       ((t.connected_clients_high, "orange"),)),
-            PanelSpec("Memory used", "stat", f"max(redis_memory_used_bytes{{{SEL}}})", "bytes",
-                      ((mem_warn_bytes, "orange"),)),
-            PanelSpec("Fragmentation", "stat", f"max(redis_mem_fragmentation_ratio{{{SEL}}})", "none",
-                      ((t.fragmentation_warning, "orange"), (t.fragmentation_critical, "red"))),
+            PanelSpec("Memory used (% of maxmemory)", "stat", f"max({rec.REDIS_MEMORY_PERCENT}{{{SEL}}})", "percent",
+                      ((t.memory_used_percent_warning, "orange"), (t.memory_used_percent_critical, "red"))),
+            PanelSpec("Fragmentation", "stat", f"max({rec.REDIS_FRAGMENTATION}{{{SEL}}})", "none",
+                      ((t.fragmentation_warning, "orange"), (t.fragmentation_critical, "red")),
+                      no_value=f"not judged (< {FRAGMENTATION_MIN_USED_BYTES // MIB} MB used)"),
         )),
         RowSpec("Session trends", (
             PanelSpec("Active sessions by app", "timeseries", f"sum by (app) ({RECORD}{{{STORE}}})", "short",
                       ((t.sessions_high, "orange"),), legend="{{app}}"),
-            PanelSpec("Memory % of maxmemory", "timeseries",
-                      f"100 * redis_memory_used_bytes{{{SEL}}} / (redis_memory_max_bytes{{{SEL}}} > 0)", "percent",
+            PanelSpec("Memory % of maxmemory", "timeseries", f"{rec.REDIS_MEMORY_PERCENT}{{{SEL}}}", "percent",
                       ((t.memory_used_percent_warning, "orange"), (t.memory_used_percent_critical, "red")),
                       legend="{{instance}}"),
         )),
@@ -95,16 +96,23 @@ def rows(s: Scope) -> list[RowSpec]:
                       ((0.000001, "red"),), legend="{{instance}}"),
         )),
         RowSpec("WAS pods", (
-            PanelSpec("Pods per node", "timeseries", f"count by (node) (kube_pod_info{{{pods}}})", "short",
+            PanelSpec("Ready pods", "stat", f"{rec.WAS_READY}{{{NS}}}", "short", legend="{{app}}"),
+            PanelSpec("Pods per node", "timeseries",
+                      f"count by (node) (kube_pod_info{{{NS}}} * on(namespace, pod) group_left(app) {pods})", "short",
                       legend="{{node}}"),
             PanelSpec("Container memory (working set)", "timeseries",
-                      f'sum by (pod) (container_memory_working_set_bytes{{{pods},container!=""}})', "bytes",
-                      legend="{{pod}}"),
-            PanelSpec("JVM heap %", "timeseries",
-                      f'100 * sum by (pod) (jvm_memory_used_bytes{{{NS},area="heap"}}'
-                      f' and on(namespace, pod, id) jvm_memory_max_bytes{{{NS},area="heap"}} > 0)'
-                      f' / sum by (pod) (jvm_memory_max_bytes{{{NS},area="heap"}} > 0)', "percent",
-                      ((t.jvm_heap_percent_warning, "orange"),), legend="{{pod}}"),
+                      f'sum by (app, pod) (container_memory_working_set_bytes{{{NS},container!=""}}'
+                      f" * on(namespace, pod) group_left(app) {pods})", "bytes", legend="{{app}} {{pod}}"),
+            PanelSpec("JVM heap %", "timeseries", f"{rec.JVM_HEAP_PERCENT}{{{NS}}}", "percent",
+                      ((t.jvm_heap_percent_warning, "orange"),), legend="{{app}} {{pod}}"),
+        )),
+        RowSpec("WAS sessions (login loop)", (
+            PanelSpec("Sessions in Tomcat (login loop if > 0)", "stat", f"{rec.TOMCAT_SESSIONS}{{{NS}}}", "short",
+                      ((1, "red"),), legend="{{app}}"),
+            PanelSpec("Pods scraped", "stat", f"{rec.WAS_METRICS_UP}{{{NS}}}", "short", ((1, "green"),), "red",
+                      legend="{{app}}", no_value="not scraped"),
+            PanelSpec("Requests/s (actuator excluded)", "timeseries", f"{rec.HTTP_REQUESTS}{{{NS}}}", "reqps",
+                      legend="{{app}}"),
         )),
     ]
 
@@ -131,6 +139,10 @@ def _panel(p: PanelSpec, width: int, panel_id: int):
     if p.kind == "stat":
         panel = stat.Panel().height(4)
         query = query.instant()
+        if p.legend:
+            query = query.legend_format(p.legend)
+        if p.no_value:
+            panel = panel.no_value(p.no_value)
     else:
         panel = timeseries.Panel().height(8)
         query = query.legend_format(p.legend or "__auto")

@@ -43,6 +43,10 @@ class Scope:
         """Label matchers (no braces) selecting everything in the namespace (WAS, kube metrics)."""
         return f'namespace="{self.namespace}"'
 
+    def metrics_job(self, app: str) -> str:
+        """`job` label of an app's /actuator/prometheus series (its PodMonitor's target)."""
+        return names.pod_monitor_job(self.namespace, app)
+
 
 def scope_of(s: StackSettings, title: str | None = None) -> Scope:
     """The stack's one store and its apps."""

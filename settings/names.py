@@ -72,6 +72,13 @@ def exporter(fullname: str) -> str:
     return f"{fullname}-exporter"
 
 
+def pod_monitor_job(namespace: str, pod_monitor: str) -> str:
+    """The `job` label prometheus-operator gives a PodMonitor's targets (no jobLabel set):
+    `<namespace>/<PodMonitor name>` (pkg/prometheus/promcfg.go, generatePodMonitorConfig).
+    Each WAS app's PodMonitor is named after the app."""
+    return f"{namespace}/{pod_monitor}"
+
+
 def redis_password_secret(fullname: str) -> str:
     """Secret holding the generated Redis password under PASSWORD_KEY."""
     return f"{fullname}-password"

@@ -1,4 +1,5 @@
-"""Dashboard 007: four rows in order, correct queries, shared thresholds, valid layout."""
+"""Dashboard 007: the seed's four rows and the login-loop row in order, queries reading the
+shared recording rules, shared thresholds, valid layout."""
 import json
 
 import promql_parser
@@ -6,7 +7,9 @@ import pytest
 from grafana_foundation_sdk.cog.plugins import register_default_plugins
 from grafana_foundation_sdk.models.dashboard import Dashboard as DashboardModel
 
+from monitoring import records as rec
 from monitoring.dashboard import build, concrete, panel_queries
+from monitoring.records import FRAGMENTATION_MIN_USED_BYTES
 from monitoring.scope import scope_of
 from tests.harness import STACKS, load_settings
 
@@ -15,10 +18,13 @@ def scope(stack, overrides=None):
     return scope_of(load_settings(stack, overrides))
 
 ROWS = {
-    "Redis status": ["Redis up", "Active sessions", "Connected clients", "Memory used", "Fragmentation"],
+    "Redis status": ["Redis up", "Active sessions", "Connected clients", "Memory used (% of maxmemory)",
+                     "Fragmentation"],
     "Session trends": ["Active sessions by app", "Memory % of maxmemory"],
     "Redis performance": ["Commands/s", "Evictions/s (each one logs a user out)"],
-    "WAS pods": ["Pods per node", "Container memory (working set)", "JVM heap %"],
+    "WAS pods": ["Ready pods", "Pods per node", "Container memory (working set)", "JVM heap %"],
+    "WAS sessions (login loop)": ["Sessions in Tomcat (login loop if > 0)", "Pods scraped",
+                                  "Requests/s (actuator excluded)"],
 }
 
 
@@ -34,7 +40,7 @@ def rows_of(board):
 
 
 @pytest.mark.parametrize("stack", STACKS)
-def test_four_rows_in_order_with_their_panels(stack):
+def test_rows_in_order_with_their_panels(stack):
     rows = rows_of(build(scope(stack)))
     assert list(rows) == list(ROWS)
     assert {r: [p["title"] for p in ps] for r, ps in rows.items()} == ROWS
@@ -48,11 +54,25 @@ def test_every_query_parses_and_fixes_the_seed_errors(stack):
         promql_parser.parse(concrete(expr, s))
     assert "redis_db_keys" not in " ".join(queries.values())  # counts keys, not sessions
     assert "spring_session:active_sessions" in queries["Active sessions"]
-    assert "(redis_memory_max_bytes" in queries["Memory % of maxmemory"] and "> 0)" in queries["Memory % of maxmemory"]
+    assert rec.REDIS_MEMORY_PERCENT in queries["Memory % of maxmemory"]  # guarded for maxmemory 0 there
+    assert rec.REDIS_MEMORY_PERCENT in queries["Memory used (% of maxmemory)"]
     assert "container_memory_working_set_bytes" in queries["Container memory (working set)"]
-    assert "jvm_memory_used_bytes" in queries["JVM heap %"] and "jvm_memory_heap_used_bytes" not in queries["JVM heap %"]
-    assert 'jvm_memory_max_bytes{namespace="$namespace",area="heap"} > 0' in queries["JVM heap %"]
-    assert "kube_pod_info" in queries["Pods per node"]
+    assert queries["JVM heap %"].startswith(rec.JVM_HEAP_PERCENT)
+    assert "kube_pod_info" in queries["Pods per node"] and rec.WAS_POD in queries["Pods per node"]
+    assert not [t for t, q in queries.items() if "pod=~" in q]  # pods from the workload rule, not a name regex
+    assert queries["Sessions in Tomcat (login loop if > 0)"].startswith(rec.TOMCAT_SESSIONS)
+
+
+def test_fragmentation_stat_is_not_judged_below_10_mb():
+    """The stat reads the judged record (empty below 10 MB) and says so instead of turning red."""
+    panel = next(p for p in build(scope("dev"))["panels"] if p["title"] == "Fragmentation")
+    selector = 'namespace="$namespace",job="$job",instance=~"$instance"'
+    assert panel["targets"][0]["expr"] == f"max({rec.REDIS_FRAGMENTATION}{{{selector}}})"
+    mib = FRAGMENTATION_MIN_USED_BYTES // 2**20
+    assert panel["fieldConfig"]["defaults"]["noValue"] == f"not judged (< {mib} MB used)"
+    record = next(r for r in rec.recording_rules(scope("dev")) if r["record"] == rec.REDIS_FRAGMENTATION)
+    store = 'namespace="petclinic-dev",job="redis-exporter"'
+    assert record["expr"].endswith(f"redis_memory_used_bytes{{{store}}} > {FRAGMENTATION_MIN_USED_BYTES}")
 
 
 def test_thresholds_shared_with_alerts():
@@ -61,7 +81,8 @@ def test_thresholds_shared_with_alerts():
     steps = lambda title: [st["value"] for st in panels[title]["fieldConfig"]["defaults"]["thresholds"]["steps"]]
     assert 777 in steps("Active sessions")
     assert steps("Fragmentation")[-1] == 2.5
-    assert panels["Memory used"]["fieldConfig"]["defaults"]["unit"] == "bytes"
+    assert panels["Memory used (% of maxmemory)"]["fieldConfig"]["defaults"]["unit"] == "percent"
+    assert steps("Memory used (% of maxmemory)")[1:] == [80, 90]
     assert panels["Memory % of maxmemory"]["fieldConfig"]["defaults"]["unit"] == "percent"
 
 

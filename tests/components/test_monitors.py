@@ -4,9 +4,10 @@ labelled `release: <prometheusRelease>` (the seed's empty dashboard when it was 
 import pytest
 
 from components.alert_rules import AlertRules, AlertRulesArgs
+from monitoring import records
 from monitoring.alerts import alert_rules
 from monitoring.scope import scope_of
-from monitoring.session_count import recording_rules, stores_for
+from monitoring.session_count import RECORD, recording_rules, stores_for
 from settings import names
 from tests.harness import STACKS, load_settings, run_program, run_with_mocks
 
@@ -37,8 +38,10 @@ def test_one_podmonitor_and_one_recording_rule_per_app():
     assert run.error is None, run.error
     assert sorted(r.plain["metadata"]["name"] for r in run.of_type(PM)) == ["petclinic", "shop"]
     groups = run.one(RULE).plain["spec"]["groups"]
-    records = [r for g in groups for r in g["rules"] if "record" in r]
-    assert sorted(r["labels"]["app"] for r in records) == ["petclinic", "shop"]
+    per_app = {r.name for r in records.RECORDS if r.per_app} | {RECORD}
+    for name in per_app:
+        apps = [r["labels"]["app"] for g in groups for r in g["rules"] if r.get("record") == name]
+        assert sorted(apps) == ["petclinic", "shop"], name
 
 
 @pytest.mark.parametrize("stack", STACKS)
@@ -79,7 +82,8 @@ def test_prometheus_rule_holds_the_session_recording_rules_and_every_alert(stack
     assert rule["metadata"]["namespace"] == s.namespace
     rules = [r for g in rule["spec"]["groups"] for r in g["rules"]]
     scope = scope_of(s)
-    assert [r for r in rules if "record" in r] == recording_rules(stores_for(s.was_apps), scope.selector)
+    assert [r for r in rules if "record" in r] == \
+        recording_rules(stores_for(s.was_apps), scope.selector) + records.recording_rules(scope)
     assert [r for r in rules if "alert" in r] == alert_rules(scope)
 
 
