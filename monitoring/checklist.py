@@ -1,38 +1,52 @@
 """The seed's daily checklist as a command, run against a Prometheus URL.
 
-    scripts/checklist --prometheus http://localhost:9090 --stack prod
+    scripts/checklist --prometheus http://localhost:9090 --stack prod [--deadline 30]
 
 Prints item, value, normal range, status and action; exit 0 when every item is OK or
-WARN, 1 when any item FAILs, 2 (one line on stderr) when Prometheus cannot be asked or
-rejects a query. Thresholds come from the stack's config (Pulumi.yaml defaults overlaid
-by Pulumi.<stack>.yaml, read offline), the same `Thresholds` object the alerts use.
+WARN, 1 when any item FAILs, 2 (one line on stderr) when Prometheus cannot be asked,
+rejects a query, or has not answered every query within the deadline (one deadline for
+the whole run, not per read: a server that trickles its answer cannot hold it). Thresholds
+come from the stack's config (Pulumi.yaml defaults overlaid by Pulumi.<stack>.yaml, read
+offline), the same `Thresholds` object the alerts use; derived values come from the same
+recording rules (monitoring/records.py) the alerts and the dashboard read.
 
 Where the seed's fixed numbers became stack values:
 - sessions: 0..thresholds.sessionsHigh (seed: 100); above -> WARN "check memory".
-- memory used: 0..thresholds.memoryUsedPercentWarning % of the stack's maxmemory
-  (seed: 64 MB of a 128 MB maxmemory; dev: 80% of 96mb = 77 MB); above -> WARN
-  "check evictions". The bound follows maxmemory, so it needs no separate setting.
+- memory used, as % of maxmemory (seed: 64 MB of a 128 MB maxmemory = 50 %): above
+  thresholds.memoryUsedPercentWarning WARN "check evictions", above the critical FAIL.
 - fragmentation: 1.0..fragmentationWarning (1.5) OK, above WARN, >= fragmentationCritical
   (2.0) FAIL "restart Redis"; below 1.0 WARN (memory swapped). Like the alerts, the ratio
   is not judged while Redis holds < 10 MB (allocator overhead dominates RSS, so a
   near-empty Redis shows 5-10 without anything being wrong).
+Per WAS app: ready pods (>= minReplicas), metrics scraped, sessions in Tomcat (== 0, else
+the login loop), JVM heap.
+
+A value Prometheus gives as NaN reads as "no data", never as a value that passes.
 """
 from __future__ import annotations
 
 import argparse
+import http.client
 import json
+import math
 import sys
+import threading
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from monitoring.alerts import FRAGMENTATION_MIN_USED_BYTES
+from monitoring import records as rec
+from monitoring.records import FRAGMENTATION_MIN_USED_BYTES, MIB
 from monitoring.scope import Scope, scope_of
 from monitoring.session_count import RECORD
+from settings.model import WasAppSettings
 
-MIB = 1024 * 1024
+DEADLINE_SECONDS = 30.0
+NO_DATA = ("FAIL", "no data: check the exporter and its ServiceMonitor")
+App = WasAppSettings | None
 
 
 @dataclass(frozen=True)
@@ -40,46 +54,48 @@ class Check:
     """One checklist item: a query and how to judge its value."""
 
     item: str
-    """What is checked."""
+    """What is checked; per-app items are prefixed with the app name."""
     query: str
-    """PromQL; `{ns}` is the namespace matcher."""
-    normal: Callable[[Scope], str]
+    """PromQL; `{sel}` is the store's matchers, or (per_app) the namespace's plus app="<name>"."""
+    normal: Callable[[Scope, App], str]
     """Normal range, as text."""
-    judge: Callable[[float, Scope], tuple[str, str]]
+    judge: Callable[[float, Scope, App], tuple[str, str]]
     """value -> (status OK|WARN|FAIL, action)."""
     fmt: Callable[[float], str] = lambda v: f"{v:g}"
     """How the value is shown."""
-    guard: str | None = None
-    """PromQL (`{ns}` as in query); when it returns nothing the value is not judged (OK)."""
-    guard_note: str = ""
-    """Shown as the action when the guard skips the judgement."""
+    per_app: bool = False
+    """One row per WAS app."""
+    empty: tuple[str, str] = NO_DATA
+    """(status, action) when the query returns nothing (or NaN)."""
+    explain_empty: str | None = None
+    """PromQL (`{sel}` as in query); when the value is empty and this returns something, the
+    row is OK with `explain_note` (an empty value that is expected)."""
+    explain_note: str = ""
 
 
-def _up(v, s):
+def _up(v, s, app):
     return ("OK", "") if v == 1 else ("FAIL", "Redis is down: see runbook RedisDown")
 
 
-def _sessions(v, s):
-    high = s.thresholds.sessions_high
-    return ("OK", "") if v <= high else ("WARN", "sessions above threshold: check memory")
+def _sessions(v, s, app):
+    return ("OK", "") if v <= s.thresholds.sessions_high else ("WARN", "sessions above threshold: check memory")
 
 
-def _memory_limit(s) -> float:
-    return s.maxmemory_bytes * s.thresholds.memory_used_percent_warning / 100
+def _memory(v, s, app):
+    t = s.thresholds
+    if v > t.memory_used_percent_critical:
+        return "FAIL", "evictions imminent: raise redisMaxmemory (runbook RedisMemoryHigh)"
+    return ("OK", "") if v <= t.memory_used_percent_warning else ("WARN", "memory high: check evictions")
 
 
-def _memory(v, s):
-    return ("OK", "") if v <= _memory_limit(s) else ("WARN", "memory high: check evictions")
-
-
-def _evictions(v, s):
+def _evictions(v, s, app):
     return ("OK", "") if v == 0 else ("FAIL", "sessions were evicted: raise redisMaxmemory")
 
 
-def _fragmentation(v, s):
+def _fragmentation(v, s, app):
     t = s.thresholds
     if v >= t.fragmentation_critical:
-        return "FAIL", "restart Redis (runbook RedisFragmentationCritical)"
+        return "FAIL", "restart Redis (runbook RedisFragmentationHigh)"
     if v > t.fragmentation_warning:
         return "WARN", "fragmentation high: watch it"
     if v < 1.0:
@@ -87,17 +103,46 @@ def _fragmentation(v, s):
     return "OK", ""
 
 
+def _ready(v, s, app):
+    return ("OK", "") if v >= app.min_replicas else ("WARN", "fewer ready pods than minReplicas (runbook WasPodsBelowMinimum)")
+
+
+def _scraped(v, s, app):
+    return ("OK", "") if v >= 1 else ("FAIL", "/actuator/prometheus not scraped (runbook WasMetricsNotScraped)")
+
+
+def _tomcat(v, s, app):
+    return ("OK", "") if v == 0 else ("FAIL", "login loop: sessions kept in Tomcat, not Redis (runbook WasSessionsNotInRedis)")
+
+
+def _heap(v, s, app):
+    return ("OK", "") if v <= s.thresholds.jvm_heap_percent_warning else ("WARN", "JVM heap high (runbook WasJvmHeapHigh)")
+
+
+def _percent(v: float) -> str:
+    return f"{v:.1f} %"
+
+
 CHECKS = (
-    Check("redis_up", "min(redis_up{{{ns}}})", lambda s: "== 1", _up),
-    Check("sessions", f"sum({RECORD}{{{{{{ns}}}}}})", lambda s: f"0 - {s.thresholds.sessions_high}", _sessions),
-    Check("memory used", "max(redis_memory_used_bytes{{{ns}}})",
-          lambda s: f"0 - {_memory_limit(s) / MIB:.0f} MB", _memory, lambda v: f"{v / MIB:.1f} MB"),
-    Check("evictions (24h)", "sum(increase(redis_evicted_keys_total{{{ns}}}[24h]))", lambda s: "== 0", _evictions,
+    Check("redis_up", "min(redis_up{{{sel}}})", lambda s, a: "== 1", _up),
+    Check("sessions", f"sum({RECORD}{{{{{{sel}}}}}})", lambda s, a: f"0 - {s.thresholds.sessions_high}", _sessions),
+    Check("memory used", f"max({rec.REDIS_MEMORY_PERCENT}{{{{{{sel}}}}}})",
+          lambda s, a: f"0 - {s.thresholds.memory_used_percent_warning:g} % of maxmemory", _memory, _percent),
+    Check("evictions (24h)", "sum(increase(redis_evicted_keys_total{{{sel}}}[24h]))", lambda s, a: "== 0", _evictions,
           lambda v: f"{v:.0f}"),
-    Check("fragmentation", "max(redis_mem_fragmentation_ratio{{{ns}}})",
-          lambda s: f"1.0 - {s.thresholds.fragmentation_warning:g}", _fragmentation, lambda v: f"{v:.2f}",
-          guard="max(redis_memory_used_bytes{{{ns}}}) > " + str(FRAGMENTATION_MIN_USED_BYTES),
-          guard_note=f"not judged: Redis holds < {FRAGMENTATION_MIN_USED_BYTES // MIB} MB"),
+    Check("fragmentation", f"max({rec.REDIS_FRAGMENTATION}{{{{{{sel}}}}}})",
+          lambda s, a: f"1.0 - {s.thresholds.fragmentation_warning:g}", _fragmentation, lambda v: f"{v:.2f}",
+          explain_empty="max(redis_memory_used_bytes{{{sel}}}) <= " + str(FRAGMENTATION_MIN_USED_BYTES),
+          explain_note=f"not judged: Redis holds < {FRAGMENTATION_MIN_USED_BYTES // MIB} MB"),
+    Check("ready pods", f"max({rec.WAS_READY}{{{{{{sel}}}}}})", lambda s, a: f">= {a.min_replicas if a else 1}", _ready,
+          per_app=True, empty=("FAIL", "no data: check kube-state-metrics")),
+    Check("metrics scraped", f"sum({rec.WAS_METRICS_UP}{{{{{{sel}}}}}})", lambda s, a: ">= 1 pod", _scraped,
+          per_app=True, empty=("FAIL", "no scrape target: PodMonitor not selected (runbook WasMetricsNotScraped)")),
+    Check("Tomcat sessions", f"sum({rec.TOMCAT_SESSIONS}{{{{{{sel}}}}}})", lambda s, a: "== 0", _tomcat, per_app=True,
+          empty=("WARN", "no Tomcat session metrics: app not scraped, or not on Tomcat")),
+    Check("JVM heap (max pod)", f"max({rec.JVM_HEAP_PERCENT}{{{{{{sel}}}}}})",
+          lambda s, a: f"0 - {s.thresholds.jvm_heap_percent_warning:g} %", _heap, _percent, per_app=True,
+          empty=("WARN", "no JVM metrics: app not scraped")),
 )
 
 
@@ -105,8 +150,7 @@ class PrometheusError(Exception):
     """Prometheus could not be asked; the message is one line."""
 
 
-def query(url: str, expr: str, timeout: float = 10.0) -> float | None:
-    """Instant query; the first sample's value, or None when the result is empty."""
+def _ask(url: str, expr: str, timeout: float) -> float | None:
     full = f"{url.rstrip('/')}/api/v1/query?{urllib.parse.urlencode({'query': expr})}"
     try:
         with urllib.request.urlopen(full, timeout=timeout) as response:
@@ -117,7 +161,7 @@ def query(url: str, expr: str, timeout: float = 10.0) -> float | None:
         except (ValueError, OSError, AttributeError):
             reason = exc.reason
         raise PrometheusError(f"Prometheus at {url} answered HTTP {exc.code} for {expr!r}: {_one_line(reason)}") from None
-    except (urllib.error.URLError, OSError, ValueError) as exc:
+    except (urllib.error.URLError, OSError, ValueError, http.client.HTTPException) as exc:
         reason = getattr(exc, "reason", exc)
         raise PrometheusError(f"cannot query Prometheus at {url}: {reason}") from None
     if not isinstance(body, dict) or body.get("status") != "success":
@@ -125,29 +169,77 @@ def query(url: str, expr: str, timeout: float = 10.0) -> float | None:
         raise PrometheusError(f"Prometheus rejected {expr!r}: {_one_line(error)}")
     try:
         result = body["data"]["result"]
-        return float(result[0]["value"][1]) if result else None
+        value = float(result[0]["value"][1]) if result else None
     except (KeyError, IndexError, TypeError, ValueError):
         raise PrometheusError(f"Prometheus at {url} gave an unexpected answer for {expr!r}") from None
+    return None if value is None or math.isnan(value) else value
+
+
+class Deadline:
+    """One deadline for a whole run (time.monotonic based)."""
+
+    def __init__(self, seconds: float):
+        self.seconds = seconds
+        self.at = time.monotonic() + seconds
+
+    def remaining(self) -> float:
+        return self.at - time.monotonic()
+
+
+def query(url: str, expr: str, deadline: Deadline | None = None) -> float | None:
+    """Instant query: the first sample's value, or None when the result is empty or NaN.
+    Gives up when `deadline` passes, whatever the server does: urllib's timeout bounds each
+    socket read, not the answer, so the request runs in a daemon thread that is abandoned
+    (the process exits soon after)."""
+    deadline = deadline or Deadline(DEADLINE_SECONDS)
+    remaining = deadline.remaining()
+    if remaining <= 0:
+        raise PrometheusError(f"Prometheus at {url} did not answer within the {deadline.seconds:g}s deadline")
+    outcome: list = []
+
+    def ask() -> None:
+        try:
+            outcome.append(_ask(url, expr, remaining))
+        except PrometheusError as exc:
+            outcome.append(exc)
+
+    worker = threading.Thread(target=ask, name="checklist-query", daemon=True)
+    worker.start()
+    worker.join(remaining)
+    if not outcome:
+        raise PrometheusError(f"Prometheus at {url} did not answer within the {deadline.seconds:g}s deadline")
+    if isinstance(outcome[0], PrometheusError):
+        raise outcome[0]
+    return outcome[0]
 
 
 def _one_line(text) -> str:
     return " ".join(str(text).split())
 
 
-def run(url: str, s: Scope) -> tuple[list[tuple[str, str, str, str, str]], int]:
+def rows_to_run(s: Scope) -> list[tuple[Check, App, str]]:
+    """(check, app or None, label matchers) for every row, in order: store rows, then per app."""
+    out: list[tuple[Check, App, str]] = [(c, None, s.selector) for c in CHECKS if not c.per_app]
+    for app in s.apps:
+        out += [(c, app, f'{s.namespace_selector},app="{app.name}"') for c in CHECKS if c.per_app]
+    return out
+
+
+def run(url: str, s: Scope, deadline_seconds: float = DEADLINE_SECONDS) -> tuple[list[tuple[str, str, str, str, str]], int]:
     """Rows (item, value, normal, status, action) and the exit code."""
-    ns = s.selector
+    deadline = Deadline(deadline_seconds)
     rows, failed = [], False
-    for check in CHECKS:
-        value = query(url, check.query.format(ns=ns))
-        if value is None:
-            status, action, shown = "FAIL", "no data: check the exporter and its ServiceMonitor", "-"
-        elif check.guard and query(url, check.guard.format(ns=ns)) is None:
-            status, action, shown = "OK", check.guard_note, check.fmt(value)
+    for check, app, sel in rows_to_run(s):
+        value = query(url, check.query.format(sel=sel), deadline)
+        if value is not None:
+            (status, action), shown = check.judge(value, s, app), check.fmt(value)
+        elif check.explain_empty and query(url, check.explain_empty.format(sel=sel), deadline) is not None:
+            status, action, shown = "OK", check.explain_note, "-"
         else:
-            (status, action), shown = check.judge(value, s), check.fmt(value)
+            (status, action), shown = check.empty, "-"
         failed |= status == "FAIL"
-        rows.append((check.item, shown, check.normal(s), status, action))
+        item = f"{app.name}: {check.item}" if app else check.item
+        rows.append((item, shown, check.normal(s, app), status, action))
     return rows, 1 if failed else 0
 
 
@@ -163,6 +255,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--prometheus", required=True, help="Prometheus base URL, e.g. http://localhost:9090")
     parser.add_argument("--stack", required=True, help="stack whose namespace and thresholds apply (dev, prod)")
     parser.add_argument("--namespace", help="override the stack's namespace")
+    parser.add_argument("--deadline", type=float, default=DEADLINE_SECONDS,
+                        help=f"seconds for the whole run (default {DEADLINE_SECONDS:g}); exit 2 when it passes")
     args = parser.parse_args(argv)
     from settings.config import ConfigError
     from settings.pulumi_cli import PulumiCliError
@@ -175,7 +269,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"checklist: {exc}", file=sys.stderr)
         return 2
     try:
-        rows, code = run(args.prometheus, scope)
+        rows, code = run(args.prometheus, scope, args.deadline)
     except PrometheusError as exc:
         print(f"checklist: {exc}", file=sys.stderr)
         return 2

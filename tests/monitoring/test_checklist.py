@@ -1,15 +1,16 @@
-"""Daily checklist against a fake Prometheus on 127.0.0.1: OK, FAIL, unreachable."""
+"""Daily checklist against a fake Prometheus on 127.0.0.1: OK, FAIL, unreachable, slow, NaN."""
 import json
 import subprocess
 import threading
+import time
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import promql_parser
 import pytest
 
-from monitoring.alerts import FRAGMENTATION_MIN_USED_BYTES
 from monitoring.checklist import CHECKS, main
+from monitoring.records import FRAGMENTATION_MIN_USED_BYTES
 from simulators.loopback import HttpServer
 from tests.harness import ROOT
 
@@ -27,8 +28,11 @@ def serve(values):
     return HttpServer(respond)
 
 
-HEALTHY = {"redis_up": 1, "active_sessions": 42, "redis_memory_used_bytes": 10 * MIB,
-           "redis_evicted_keys_total": 0, "fragmentation": 1.2}
+HEALTHY = {"redis_up": 1, "active_sessions": 42, "memory_used:percent": 10.4,
+           "redis_evicted_keys_total": 0, "fragmentation": 1.2, "replicas_ready": 1, "up:sum": 1,
+           "tomcat_sessions": 0, "jvm_memory_heap": 40}
+ROWS = ["redis_up", "sessions", "memory used", "evictions (24h)", "fragmentation", "petclinic: ready pods",
+        "petclinic: metrics scraped", "petclinic: Tomcat sessions", "petclinic: JVM heap (max pod)"]
 
 
 @pytest.fixture
@@ -45,17 +49,30 @@ def prometheus():
 
 def test_queries_parse():
     for check in CHECKS:
-        promql_parser.parse(check.query.format(ns='namespace="x"'))
-        if check.guard:
-            promql_parser.parse(check.guard.format(ns='namespace="x"'))
-    assert [c.item for c in CHECKS] == ["redis_up", "sessions", "memory used", "evictions (24h)", "fragmentation"]
+        promql_parser.parse(check.query.format(sel='namespace="x"'))
+        if check.explain_empty:
+            promql_parser.parse(check.explain_empty.format(sel='namespace="x"'))
 
 
 def test_all_ok_exits_zero(prometheus, capsys):
     assert main(["--prometheus", prometheus(HEALTHY), "--stack", "dev"]) == 0
     out = capsys.readouterr().out
     assert out.splitlines()[0].split() == ["item", "value", "normal", "range", "status", "action"]
-    assert out.count(" OK") == 5
+    assert [line.split("  ")[0] for line in out.splitlines()[2:]] == ROWS
+    assert out.count(" OK") == len(ROWS)
+
+
+def test_login_loop_fails_the_checklist(prometheus, capsys):
+    assert main(["--prometheus", prometheus({**HEALTHY, "tomcat_sessions": 3}), "--stack", "dev"]) == 1
+    row = next(line for line in capsys.readouterr().out.splitlines() if "Tomcat sessions" in line)
+    assert "FAIL" in row and "login loop" in row and "WasSessionsNotInRedis" in row
+
+
+def test_app_not_scraped_fails_the_checklist(prometheus, capsys):
+    url = prometheus({**HEALTHY, "up:sum": 0, "tomcat_sessions": None, "jvm_memory_heap": None})
+    assert main(["--prometheus", url, "--stack", "dev"]) == 1
+    out = capsys.readouterr().out
+    assert "WasMetricsNotScraped" in out and "no Tomcat session metrics" in out
 
 
 def test_evictions_and_fragmentation_fail(prometheus, capsys):
@@ -66,7 +83,7 @@ def test_evictions_and_fragmentation_fail(prometheus, capsys):
 
 
 def test_warnings_do_not_fail(prometheus, capsys):
-    url = prometheus({**HEALTHY, "active_sessions": 101, "redis_memory_used_bytes": 90 * MIB})
+    url = prometheus({**HEALTHY, "active_sessions": 101, "memory_used:percent": 85})
     assert main(["--prometheus", url, "--stack", "dev"]) == 0
     out = capsys.readouterr().out
     assert "check memory" in out and "check evictions" in out and out.count("WARN") == 2
@@ -80,11 +97,27 @@ def test_redis_down_and_missing_data_fail(prometheus, capsys):
 
 
 def test_fragmentation_of_a_near_empty_redis_is_not_judged(prometheus, capsys):
-    guard = f"> {FRAGMENTATION_MIN_USED_BYTES}"
-    url = prometheus({guard: None, **HEALTHY, "redis_memory_used_bytes": 2 * MIB, "fragmentation": 6.0})
+    # the recorded ratio is empty below 10 MB; the row says why instead of failing
+    url = prometheus({**HEALTHY, "fragmentation": None, f"<= {FRAGMENTATION_MIN_USED_BYTES}": 2 * MIB})
     assert main(["--prometheus", url, "--stack", "dev"]) == 0
-    out = capsys.readouterr().out
-    assert "restart Redis" not in out and "not judged" in out and "6.00" in out
+    row = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("fragmentation"))
+    assert "OK" in row and "not judged" in row
+
+
+def test_fragmentation_missing_above_10_mb_is_no_data(prometheus, capsys):
+    assert main(["--prometheus", prometheus({**HEALTHY, "fragmentation": None}), "--stack", "dev"]) == 1
+    row = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("fragmentation"))
+    assert "FAIL" in row and "no data" in row
+
+
+@pytest.mark.parametrize("item,key", [("redis_up", "redis_up"), ("fragmentation", "fragmentation"),
+                                      ("evictions (24h)", "redis_evicted_keys_total"),
+                                      ("petclinic: Tomcat sessions", "tomcat_sessions")])
+def test_nan_reads_as_no_data_never_ok(prometheus, capsys, item, key):
+    """NaN compares false with every bound, so a naive judge calls it OK (fragmentation did)."""
+    main(["--prometheus", prometheus({**HEALTHY, key: "NaN"}), "--stack", "dev"])
+    row = next(line for line in capsys.readouterr().out.splitlines() if line.startswith(item))
+    assert " OK" not in row and "no" in row and "NaN" not in row.split("  ")[1], row
 
 
 def test_fragmentation_below_one_warns(prometheus, capsys):
@@ -95,10 +128,10 @@ def test_fragmentation_below_one_warns(prometheus, capsys):
 
 def test_thresholds_follow_the_stack(prometheus, capsys):
     # prod: sessionsHigh 50000 and 80% of 768mb; dev's bounds would flag both values.
-    url = prometheus({**HEALTHY, "active_sessions": 40000, "redis_memory_used_bytes": 500 * MIB})
+    url = prometheus({**HEALTHY, "active_sessions": 40000, "replicas_ready": 3})
     main(["--prometheus", url, "--stack", "prod", "--namespace", "petclinic-dev"])
     out = capsys.readouterr().out
-    assert "0 - 50000" in out and "0 - 614 MB" in out and "WARN" not in out
+    assert "0 - 50000" in out and ">= 3" in out and "WARN" not in out
 
 
 class _RejectingPrometheus:
@@ -135,6 +168,52 @@ def test_query_error_is_one_line_exit_two(capsys):
     captured = capsys.readouterr()
     assert captured.out == "" and captured.err.count("\n") == 1
     assert "HTTP 400" in captured.err and "parse error: unexpected" in captured.err
+
+
+class _TricklingPrometheus:
+    """Sends the headers of a 200 answer, then one byte every 5 s (never a whole answer in
+    a bounded time, yet never silent long enough for a per-read timeout)."""
+
+    def __init__(self):
+        stop = self.stop = threading.Event()
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", "1000")
+                self.end_headers()
+                for _ in range(200):  # bounded: at most 1000 s, ended by close()
+                    self.wfile.write(b" ")
+                    self.wfile.flush()
+                    if stop.wait(5):
+                        return
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+
+    def close(self):
+        self.stop.set()
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_a_trickling_server_cannot_hold_the_checklist(capsys):
+    server = _TricklingPrometheus()
+    try:
+        started = time.monotonic()
+        code = main(["--prometheus", server.url, "--stack", "dev", "--deadline", "2"])
+        elapsed = time.monotonic() - started
+    finally:
+        server.close()
+    captured = capsys.readouterr()
+    assert code == 2 and elapsed < 4, elapsed
+    assert captured.err.count("\n") == 1 and "did not answer within the 2s deadline" in captured.err
 
 
 def test_unreachable_prometheus_is_one_line_exit_two():
