@@ -1,7 +1,20 @@
-"""Alert routing as data: one route tree, rendered for the Prometheus operator's
-AlertmanagerConfig (camelCase CRD) and as plain Alertmanager config (the live tests load
-it into a real Alertmanager with a webhook in place of Slack)."""
+"""Alert routing as data: one route tree and one set of inhibit rules, rendered for the
+Prometheus operator's AlertmanagerConfig (camelCase CRD) and as plain Alertmanager config
+(the live tests load it into a real Alertmanager with a webhook in place of Slack).
+
+Inhibit rules make one condition page once (alerts are tiered by `severity` under one
+name, monitoring/alerts.py):
+- a critical alert silences the warning/info alert of the same name for the same subject
+  (namespace, instance, app, pod: labels an alert lacks compare equal, so a per-app alert
+  of app A never silences app B's);
+- RedisDown silences every other alert of the same instance (what a dead Redis still
+  shows, e.g. a rate over its last samples, is not a second problem).
+The operator adds `namespace="<its namespace>"` to both sides of each rule
+(pkg/alertmanager/amcfg.go, namespaceEnforcer.processInhibitRule).
+"""
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 GROUP_BY = ["alertname", "namespace"]
 GROUP_WAIT = "30s"
@@ -10,6 +23,30 @@ GROUP_INTERVAL = "5m"
 SEVERITY_REPEAT = {"critical": "1h", "warning": "4h"}
 NULL_RECEIVER = "null"
 NOTIFY_RECEIVER = "slack"
+
+
+
+@dataclass(frozen=True)
+class Inhibit:
+    """One inhibit rule: alerts matching `target` are muted while one matching `source`
+    fires with the same values of `equal`. Matchers are (label, op, value)."""
+
+    source: tuple[tuple[str, str, str], ...]
+    target: tuple[tuple[str, str, str], ...]
+    equal: tuple[str, ...]
+
+
+SUBJECT = ("namespace", "alertname", "instance", "app", "pod")
+INHIBIT_RULES = (
+    Inhibit(source=(("severity", "=", "critical"),), target=(("severity", "=~", "warning|info"),), equal=SUBJECT),
+    Inhibit(source=(("alertname", "=", "RedisDown"),), target=(("alertname", "!=", "RedisDown"),),
+            equal=("namespace", "instance")),
+)
+
+
+def _matcher_text(label: str, op: str, value: str) -> str:
+    return f'{label}{op}"{value}"'
+
 
 TITLE = ('[{{ .Status | toUpper }}{{ if eq .Status "firing" }}:{{ .Alerts.Firing | len }}{{ end }}'
          '] {{ .CommonLabels.alertname }} ({{ .CommonLabels.namespace }})')
@@ -31,6 +68,11 @@ def operator_spec(channel: str, secret_name: str, secret_key: str, send_resolved
                 "repeatInterval": repeat,
             } for severity, repeat in SEVERITY_REPEAT.items()],
         },
+        "inhibitRules": [{
+            "sourceMatch": [{"name": n, "matchType": op, "value": v} for n, op, v in rule.source],
+            "targetMatch": [{"name": n, "matchType": op, "value": v} for n, op, v in rule.target],
+            "equal": list(rule.equal),
+        } for rule in INHIBIT_RULES],
         "receivers": [
             {"name": NULL_RECEIVER},
             {"name": NOTIFY_RECEIVER, "slackConfigs": [{
@@ -55,6 +97,11 @@ def plain_config(webhook_url: str, group_wait: str = GROUP_WAIT, group_interval:
             "routes": [{"receiver": NOTIFY_RECEIVER, "matchers": [f'severity="{severity}"'],
                         "repeat_interval": repeat} for severity, repeat in SEVERITY_REPEAT.items()],
         },
+        "inhibit_rules": [{
+            "source_matchers": [_matcher_text(*m) for m in rule.source],
+            "target_matchers": [_matcher_text(*m) for m in rule.target],
+            "equal": list(rule.equal),
+        } for rule in INHIBIT_RULES],
         "receivers": [
             {"name": NULL_RECEIVER},
             {"name": NOTIFY_RECEIVER, "webhook_configs": [{"url": webhook_url, "send_resolved": True}]},

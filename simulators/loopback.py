@@ -306,17 +306,20 @@ class HttpServer:
 
 
 class Webhook:
-    """Records Alertmanager webhook posts: (arrival time, status, alertname, labels)."""
+    """Records Alertmanager webhook posts: one event per alert (arrival time, status,
+    alertname, labels), and per post (a Slack message) its arrival time and alerts."""
 
     def __init__(self):
         self.events: list[tuple[float, str, str, dict]] = []
+        self.posts: list[tuple[float, list[dict]]] = []
         lock = self.lock = threading.Lock()
-        events = self.events
+        events, posts = self.events, self.posts
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self):
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 with lock:
+                    posts.append((time.monotonic(), body["alerts"]))
                     for alert in body["alerts"]:
                         events.append((time.monotonic(), alert["status"], alert["labels"]["alertname"], alert["labels"]))
                 self.send_response(200)

@@ -100,3 +100,18 @@ def test_slack_templates_render_and_name_the_runbook(tmp_path):
                               capture_output=True, text=True, timeout=60)
         assert proc.returncode == 0, proc.stderr
     assert all(f".Annotations.{a}" in TEXT for a in ("summary", "description", "runbook_url"))
+
+
+def test_inhibit_rules_are_the_same_in_both_configs():
+    """One set of inhibit rules: the AlertmanagerConfig the cluster gets and the plain config
+    the live tests run hold the same matchers and `equal` labels."""
+    spec = operator_spec("#alerts", "s", "url", True)["inhibitRules"]
+    plain = plain_config("http://127.0.0.1:1/hook")["inhibit_rules"]
+    text = lambda ms: [f'{m["name"]}{m["matchType"]}"{m["value"]}"' for m in ms]
+    assert [(text(r["sourceMatch"]), text(r["targetMatch"]), r["equal"]) for r in spec] == \
+        [(r["source_matchers"], r["target_matchers"], r["equal"]) for r in plain]
+    tiers, down = plain
+    assert (tiers["source_matchers"], tiers["target_matchers"]) == (['severity="critical"'], ['severity=~"warning|info"'])
+    assert {"alertname", "instance", "app", "namespace"} <= set(tiers["equal"])  # same alert, same subject
+    assert (down["source_matchers"], down["target_matchers"]) == (['alertname="RedisDown"'], ['alertname!="RedisDown"'])
+    assert set(down["equal"]) == {"namespace", "instance"}
