@@ -47,6 +47,25 @@ def _redis_prefix(boot: int) -> str:
     return "SPRING_REDIS" if boot == 2 else "SPRING_DATA_REDIS"
 
 
+HEALTH_GROUP = "sessions"
+"""Health group including the `redis` contributor, served at /actuator/health/sessions;
+no probe uses it (readiness must not depend on Redis)."""
+
+
+def fail_fast_env() -> list[dict]:
+    """Make an image without Spring Data Redis stop at start. Boot 3.1+ validates health
+    group membership at startup (HealthEndpointConfiguration.HealthEndpointGroupMembershipValidator,
+    on unless management.endpoint.health.validate-group-membership=false; env wins over the
+    app's own properties): a group including `redis`, a contributor that only exists with a
+    RedisConnectionFactory, fails with "Included health contributor 'redis' in group
+    'sessions' does not exist" (failure analysis from 3.1.6). Boot 2.7 and 3.0 ignore it
+    (docs/decisions.md, "Fail fast at start")."""
+    return [
+        {"name": f"MANAGEMENT_ENDPOINT_HEALTH_GROUP_{HEALTH_GROUP.upper()}_INCLUDE", "value": "redis"},
+        {"name": "MANAGEMENT_ENDPOINT_HEALTH_VALIDATE_GROUP_MEMBERSHIP", "value": "true"},
+    ]
+
+
 def spring_env(app: WasAppSettings, conn: RedisConnection) -> list[dict]:
     """Env vars (plain dicts) wiring Spring Session to Redis for this app."""
     redis = _redis_prefix(app.boot_major)
@@ -88,6 +107,7 @@ def spring_env(app: WasAppSettings, conn: RedisConnection) -> list[dict]:
         {"name": "MANAGEMENT_METRICS_TAGS_APPLICATION", "value": app.name},
         {"name": "JAVA_TOOL_OPTIONS", "value": "-XX:MaxRAMPercentage=70.0 -Djava.io.tmpdir=/tmp"},
     ]
+    env += fail_fast_env()
     return env
 
 

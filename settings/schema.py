@@ -131,9 +131,15 @@ class WasApp(_Model):
     name: AppName
     """Name of the Deployment, Service, HPA, PDB and NetworkPolicy; label `app` of its metrics."""
     image: Image
-    """Image with a pinned tag (or digest). It must contain spring-session-data-redis,
-    spring-boot-starter-data-redis, spring-boot-starter-actuator and
-    micrometer-registry-prometheus (README, "The WAS image")."""
+    """Image with a pinned tag (or digest), built with spring-boot-starter-web,
+    spring-session-data-redis and spring-boot-starter-data-redis (Boot 4:
+    spring-boot-starter-session-data-redis), spring-boot-starter-actuator and
+    micrometer-registry-prometheus (README, "The WAS image"). Without Spring Data Redis a
+    Boot 3.1+ app stops at start: "Included health contributor 'redis' in group 'sessions'
+    does not exist"; without Spring Session it keeps sessions in Tomcat (alert
+    WasSessionsNotInRedis: the login loop); without the Prometheus registry
+    /actuator/prometheus is 404 (WasMetricsNotScraped). The example
+    springcommunity/spring-petclinic:3.4.0 has none of the three: it stops at start."""
     spring_boot_major: Literal[2, 3, 4] = 3
     """Spring Boot major version of the image; decides the property names."""
     min_replicas: Annotated[int, Field(ge=1, le=1000)] = 2

@@ -110,3 +110,19 @@ def test_component_declares_deployment_service_hpa_pdb():
     assert pdb["selector"]["matchLabels"] == selector and pdb["maxUnavailable"] == 1
     svc = run.one("kubernetes:core/v1:Service").plain["spec"]
     assert svc["selector"] == selector and svc["ports"][0]["port"] == 8080
+
+
+@pytest.mark.parametrize("boot", [2, 3, 4])
+def test_health_group_with_redis_fails_fast_without_tying_readiness_to_redis(boot):
+    """Boot 3.1+ refuses to start when a health group includes a contributor that does not
+    exist: the `sessions` group including `redis` stops an image without Spring Data Redis.
+    No probe uses that group, and readiness/liveness keep their default members."""
+    app, conn = settings_for("standalone", springBootMajor=boot)
+    env = env_map(spring_env(app, conn))
+    assert env["MANAGEMENT_ENDPOINT_HEALTH_GROUP_SESSIONS_INCLUDE"] == "redis"
+    assert env["MANAGEMENT_ENDPOINT_HEALTH_VALIDATE_GROUP_MEMBERSHIP"] == "true"
+    assert not [n for n in env if n.startswith(("MANAGEMENT_ENDPOINT_HEALTH_GROUP_READINESS",
+                                                "MANAGEMENT_ENDPOINT_HEALTH_GROUP_LIVENESS"))]
+    probes = [c[p]["httpGet"]["path"] for c in pod_spec(app, conn)["containers"]
+              for p in ("startupProbe", "livenessProbe", "readinessProbe")]
+    assert not [path for path in probes if "sessions" in path or "redis" in path]
