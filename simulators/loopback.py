@@ -283,13 +283,15 @@ class Alertmanager:
 
 class HttpServer:
     """A tiny HTTP server on 127.0.0.1 in a thread, answering GET requests with
-    `respond(path) -> (content_type, body)`; stands in for an endpoint we cannot run here."""
+    `respond(path) -> (content_type, body)` or `(status, content_type, body)`; stands in for
+    an endpoint we cannot run here."""
 
-    def __init__(self, respond: Callable[[str], tuple[str, bytes]]):
+    def __init__(self, respond: Callable[[str], tuple]):
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self):
-                content_type, body = respond(self.path)
-                self.send_response(200)
+                answer = respond(self.path)
+                status, content_type, body = answer if len(answer) == 3 else (200, *answer)
+                self.send_response(status)
                 self.send_header("Content-Type", content_type)
                 self.end_headers()
                 self.wfile.write(body)

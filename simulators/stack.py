@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from components.exporter import AUTH_DIR, AUTH_FILE, SCRIPT_DIR, SCRIPT_FILE, exporter_containers, scrape_targets
 from components.redis import chart_values, connection_for
@@ -14,6 +15,7 @@ from monitoring.alerts import rule_groups
 from monitoring.routing import plain_config
 from monitoring.scope import scope_of
 from monitoring.session_count import RECORD, lua_script, stores_for
+from settings import names
 from simulators.loopback import (
     Alertmanager,
     HttpServer,
@@ -41,24 +43,110 @@ def fast_rules(settings, for_: str = FAST_FOR) -> list[dict]:
             for g in rule_groups(scope_of(settings))]
 
 
-class FakeKubeMetrics:
-    """Stands in for kube-state-metrics, cAdvisor and a WAS pod's /actuator/prometheus."""
+# kube-prometheus's rule mapping a Deployment's pods to it (kubernetes-mixin, group
+# k8s.rules.pod_owner; kube-prometheus manifests/kubernetesControlPlane-prometheusRule.yaml,
+# workload_type deployment, copied verbatim), so the loopback Prometheus finds WAS pods
+# exactly as a cluster does.
+KUBE_PROMETHEUS_RULES = {"name": "k8s.rules.pod_owner", "rules": [{
+    "record": "namespace_workload_pod:kube_pod_owner:relabel",
+    "labels": {"workload_type": "deployment"},
+    "expr": """max by (cluster, namespace, workload, pod) (
+  label_replace(
+    label_replace(
+      kube_pod_owner{job="kube-state-metrics", owner_kind="ReplicaSet"},
+      "replicaset", "$1", "owner_name", "(.*)"
+    ) * on(replicaset, namespace, cluster) group_left(owner_name) topk by(cluster, replicaset, namespace) (
+      1, max by (cluster, replicaset, namespace, owner_name) (
+        kube_replicaset_owner{job="kube-state-metrics", owner_kind="Deployment"}
+      )
+    ),
+    "workload", "$1", "owner_name", "(.*)"
+  )
+)""",
+}]}
 
-    def __init__(self, namespace: str):
-        pod = 'pod="petclinic-7d9f8c6b5d-x2x7q"'
-        body = "\n".join([
-            f'kube_pod_info{{namespace="{namespace}",{pod},node="node-a"}} 1',
-            f'container_memory_working_set_bytes{{namespace="{namespace}",{pod},container="petclinic"}} 367001600',
-            f'jvm_memory_used_bytes{{namespace="{namespace}",{pod},area="heap",id="G1 Eden Space"}} 50000000',
-            f'jvm_memory_max_bytes{{namespace="{namespace}",{pod},area="heap",id="G1 Eden Space"}} 200000000',
-            f'jvm_memory_used_bytes{{namespace="{namespace}",{pod},area="heap",id="G1 Survivor Space"}} 4000000',
-            f'jvm_memory_max_bytes{{namespace="{namespace}",{pod},area="heap",id="G1 Survivor Space"}} -1',
-        ]).encode() + b"\n"
-        self.http = HttpServer(lambda path: ("text/plain; version=0.0.4", body))
-        self.target = self.http.address
 
-    def close(self):
+@dataclass(frozen=True)
+class WasShape:
+    """What one fake WAS pod's /actuator/prometheus shows."""
+
+    tomcat_sessions: int = 0
+    """Sessions in Tomcat's own manager: 0 when Spring Session serves every request."""
+    registry: bool = True
+    """False: the image lacks micrometer-registry-prometheus, /actuator/prometheus is 404."""
+    traffic: bool = True
+    """Serves user requests (besides actuator)."""
+
+
+class FakeWasPod:
+    """One WAS pod's /actuator/prometheus in Micrometer's Prometheus names (TomcatMetrics,
+    JvmMemoryMetrics, http.server.requests); the request counters grow on every scrape."""
+
+    def __init__(self, app: str, shape: WasShape):
+        self.app, self.shape, self.scrapes = app, shape, 0
+        self.pod = f"{app}-7d9f8c6b5d-x2x7q"
+        self.http = HttpServer(self._respond)
+
+    def _respond(self, path: str) -> tuple:
+        if not self.shape.registry or not path.startswith("/actuator/prometheus"):
+            return 404, "application/json", b'{"status":404,"error":"Not Found","path":"/actuator/prometheus"}'
+        self.scrapes += 1
+        n, shape = self.scrapes, self.shape
+        labels = 'error="none",exception="none",method="GET",outcome="SUCCESS",status="200"'
+        lines = [
+            'jvm_memory_used_bytes{area="heap",id="G1 Eden Space"} 50000000',
+            'jvm_memory_max_bytes{area="heap",id="G1 Eden Space"} 200000000',
+            'jvm_memory_used_bytes{area="heap",id="G1 Survivor Space"} 4000000',
+            'jvm_memory_max_bytes{area="heap",id="G1 Survivor Space"} -1',
+            f"tomcat_sessions_active_current_sessions {shape.tomcat_sessions}",
+            f"tomcat_sessions_created_sessions_total {shape.tomcat_sessions}",
+            f'http_server_requests_seconds_count{{{labels},uri="/actuator/prometheus"}} {n}',
+            f'http_server_requests_seconds_count{{{labels},uri="/owners/{{ownerId}}"}} {10 * n if shape.traffic else 0}',
+        ]
+        return "text/plain; version=0.0.4", ("\n".join(lines) + "\n").encode()
+
+    def close(self) -> None:
         self.http.close()
+
+
+class FakeKube:
+    """Stands in for kube-state-metrics and cAdvisor (one endpoint, scraped with
+    honor_labels as kube-prometheus does) and for one pod per WAS app (scraped as its
+    PodMonitor would: job <namespace>/<app>, target labels namespace and pod)."""
+
+    def __init__(self, namespace: str, apps: dict[str, WasShape], node: str = "node-a"):
+        self.namespace = namespace
+        self.pods = {app: FakeWasPod(app, shape) for app, shape in apps.items()}
+        ns = f'namespace="{namespace}"'
+        lines = []
+        for app, p in self.pods.items():
+            rs = p.pod.rsplit("-", 1)[0]
+            pod = f'{ns},pod="{p.pod}"'
+            lines += [
+                f'kube_pod_owner{{{pod},owner_kind="ReplicaSet",owner_name="{rs}",owner_is_controller="true"}} 1',
+                f'kube_replicaset_owner{{{ns},replicaset="{rs}",owner_kind="Deployment",owner_name="{app}",'
+                f'owner_is_controller="true"}} 1',
+                f'kube_pod_info{{{pod},node="{node}"}} 1',
+                f'kube_deployment_status_replicas_ready{{{ns},deployment="{app}"}} 1',
+                f'container_memory_working_set_bytes{{{pod},container="{app}"}} 367001600',
+            ]
+        body = ("\n".join(lines) + "\n").encode()
+        self.kube = HttpServer(lambda path: ("text/plain; version=0.0.4", body))
+
+    def scrape_configs(self, interval: str = "1s") -> list[dict]:
+        jobs = [{"job_name": "kube-state-metrics", "scrape_interval": interval, "honor_labels": True,
+                 "static_configs": [{"targets": [self.kube.address]}]}]
+        for app, p in self.pods.items():
+            jobs.append({"job_name": names.pod_monitor_job(self.namespace, app), "scrape_interval": interval,
+                         "metrics_path": "/actuator/prometheus",
+                         "static_configs": [{"targets": [p.http.address],
+                                             "labels": {"namespace": self.namespace, "pod": p.pod, "container": app}}]})
+        return jobs
+
+    def close(self) -> None:
+        self.kube.close()
+        for p in self.pods.values():
+            p.close()
 
 
 class Env:
@@ -94,7 +182,7 @@ class Env:
         labels = {"namespace": settings.namespace, "service": self.scope.job}
         self.prometheus = Prometheus(procs, prometheus_config(
             self.targets, labels, self.alertmanager.port, interval=interval, job=self.scope.job,
-            extra_static=extra_scrape), fast_rules(settings, for_))
+            extra_static=extra_scrape), [*fast_rules(settings, for_), KUBE_PROMETHEUS_RULES])
 
     def sessions(self, app: str = "petclinic") -> float | None:
         return self.prometheus.value(f'{RECORD}{{app="{app}"}}')

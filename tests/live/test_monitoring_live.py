@@ -11,14 +11,14 @@ import time
 
 import pytest
 
-from monitoring.checklist import CHECKS
+from monitoring.checklist import rows_to_run, run
 from monitoring.dashboard import concrete, panel_queries
 from monitoring.session_count import RECORD
 from settings.stackfile import load_settings
 from simulators.loopback import HOST, Redis, Sentinel, wait_until
 from simulators.resp import Client, master_from_sentinels
 from simulators.spring_session import SessionWriter
-from simulators.stack import FAST_FOR, PASSWORD, Env, FakeKubeMetrics, redis_conf, standalone, writer
+from simulators.stack import FAST_FOR, PASSWORD, Env, FakeKube, WasShape, redis_conf, standalone, writer
 
 APP = {"name": "petclinic", "image": "docker.io/springcommunity/spring-petclinic:3.4.0", "minReplicas": 1}
 
@@ -48,25 +48,30 @@ def test_session_metric_equals_live_sessions(procs, webhook, repository):
 
 # ----------------------------------------------------------------------- scenario 2
 def test_every_dashboard_and_checklist_query_returns_data(procs, webhook):
+    """Every panel and checklist row has data from the shared recording rules, the WAS
+    ones included (kube-state-metrics, cAdvisor and a WAS pod faked in the healthy shape,
+    pods found through kube-prometheus's workload rule); the checklist passes."""
     settings = load_settings("dev")
-    kube = FakeKubeMetrics(settings.namespace)
+    app = settings.was_apps[0]
+    kube = FakeKube(settings.namespace, {app.name: WasShape()})
     try:
-        env = standalone(procs, webhook, settings, extra_scrape=[{
-            "job_name": "kube", "scrape_interval": "1s", "honor_labels": True,
-            "static_configs": [{"targets": [kube.target]}]}])
-        writer(env, settings.was_apps[0]).create(12)
-        wait_until(lambda: env.sessions() == 12, 20, what="sessions recorded")
-        time.sleep(3)  # a few samples for rate()
-        empty = []
-        for title, expr in panel_queries(env.scope):
-            if not env.prometheus.query(concrete(expr, env.scope, rate_interval="10s")):
-                empty.append(title)
-        for check in CHECKS:
-            if env.prometheus.value(check.query.format(ns=f'namespace="{settings.namespace}"')) is None:
-                empty.append(check.item)
-        assert empty == []
+        env = standalone(procs, webhook, settings, extra_scrape=kube.scrape_configs())
+        # > 10 MB, so the fragmentation ratio is judged
+        writer(env, app, payload=4096).create(2500, batch=500)
+        wait_until(lambda: env.sessions() == 2500, 20, what="sessions recorded")
+
+        def empty() -> list[str]:
+            out = [title for title, expr in panel_queries(env.scope)
+                   if not env.prometheus.query(concrete(expr, env.scope, rate_interval="10s"))]
+            return out + [check.item for check, _, sel in rows_to_run(env.scope)
+                          if env.prometheus.value(check.query.format(sel=sel)) is None]
+
+        wait_until(lambda: not empty(), 20, what="data for every panel and checklist row")
         heap = env.prometheus.value(concrete(dict(panel_queries(env.scope))["JVM heap %"], env.scope))
         assert heap == pytest.approx(25.0)  # the max=-1 pool is excluded
+        rows, code = run(env.prometheus.url, env.scope, 20)
+        assert code == 0 and not [r for r in rows if r[3] == "FAIL"], rows
+        assert ("petclinic: Tomcat sessions", "0", "== 0", "OK", "") in rows
     finally:
         kube.close()
 
