@@ -13,6 +13,12 @@ monitoring/session_count.py), never recomputed here. Every rule about a WAS app 
 the label `app`.
 Runbooks: docs/runbooks.md#<alert name lower case>.
 
+Adding an alert: an `Alert` here (its `panel` and `check` name the dashboard panel and the
+checklist row that show it), the `PanelSpec` (monitoring/dashboard.py), the `Check`
+(monitoring/checklist.py), a `## <AlertName>` section in docs/runbooks.md, and a fire and
+a silent case per tier in tests/monitoring/test_alerts.py `cases()`; tests fail when one is
+missing.
+
 Annotations are Go templates (Alertmanager/Prometheus): text that comes from config
 enters them only through `template_literal`, so no value can break or inject a template.
 """
