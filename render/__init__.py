@@ -202,7 +202,9 @@ def render(run: Run, out: Path, kube_version: str | None = None) -> list[Path]:
 
 def render_stack(stack: str, out: Path, overrides: dict | None = None,
                  secret_overrides: dict | None = None) -> tuple[Run, list[Path]]:
-    """Run the program for a stack and render it; raises the program's error."""
+    """Run the program for a stack and render it; raises the program's error. A folder
+    render may not write into is refused before anything runs."""
+    _check_out(out)
     run = run_program(stack, overrides, secret_overrides=secret_overrides)
     if run.error is not None:
         raise run.error
