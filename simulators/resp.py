@@ -2,7 +2,9 @@
 (AUTH, SELECT, pipelining). Loopback use only; every call has a socket timeout."""
 from __future__ import annotations
 
+import select
 import socket
+import time
 from collections.abc import Iterable
 from typing import Any
 
@@ -95,3 +97,115 @@ def master_from_sentinels(sentinels: list[tuple[str, int]], master_set: str, pas
         except (OSError, RedisError, ConnectionError) as exc:
             last = exc
     raise ConnectionError(f"no sentinel knows master {master_set!r}: {last}")
+
+
+class Subscriber:
+    """A Pub/Sub connection (Spring's RedisMessageListenerContainer stands behind it):
+    SUBSCRIBE/PSUBSCRIBE, then `messages(wait)` returns what has arrived, waiting at most
+    `wait` seconds for the first message. Its own buffer, so no read ever blocks unbounded."""
+
+    def __init__(self, host: str, port: int, password: str | None = None, timeout: float = 10.0):
+        self.sock = socket.create_connection((host, port), timeout=timeout)
+        self.buf = bytearray()
+        self.queue: list[Any] = []
+        if password:
+            self._send("AUTH", password)
+            self._expect_one(timeout)
+
+    def _send(self, *args: Any) -> None:
+        self.sock.sendall(Client._encode(args))
+
+    def _parse(self, pos: int = 0) -> tuple[Any, int] | None:
+        """One RESP value from the buffer at `pos`: (value, next pos), or None if incomplete."""
+        end = self.buf.find(b"\r\n", pos)
+        if end < 0:
+            return None
+        kind, rest = self.buf[pos:pos + 1], bytes(self.buf[pos + 1:end])
+        pos = end + 2
+        if kind in (b"+", b"-"):
+            text = rest.decode()
+            return (RedisError(text) if kind == b"-" else text), pos
+        if kind == b":":
+            return int(rest), pos
+        if kind == b"$":
+            n = int(rest)
+            if n < 0:
+                return None, pos
+            if len(self.buf) < pos + n + 2:
+                return None
+            return bytes(self.buf[pos:pos + n]).decode(errors="replace"), pos + n + 2
+        if kind == b"*":
+            items = []
+            for _ in range(int(rest)):
+                parsed = self._parse(pos)
+                if parsed is None:
+                    return None
+                item, pos = parsed
+                items.append(item)
+            return items, pos
+        raise ConnectionError(f"unexpected reply {bytes(self.buf[:40])!r}")
+
+    def _fill(self, wait: float) -> bool:
+        ready, _, _ = select.select([self.sock], [], [], max(0.0, wait))
+        if not ready:
+            return False
+        data = self.sock.recv(1 << 16)
+        if not data:
+            raise ConnectionError("connection closed by Redis")
+        self.buf += data
+        return True
+
+    def _take(self) -> list[Any]:
+        out, self.queue = self.queue, []
+        while (parsed := self._parse()) is not None:
+            value, pos = parsed
+            del self.buf[:pos]
+            out.append(value)
+        return out
+
+    def _expect_one(self, wait: float) -> Any:
+        deadline = time.monotonic() + wait
+        while True:
+            got = self._take()
+            if got:
+                self.queue = got[1:]
+                if isinstance(got[0], RedisError):
+                    raise got[0]
+                return got[0]
+            if not self._fill(deadline - time.monotonic()) and time.monotonic() >= deadline:
+                raise TimeoutError("no reply from Redis")
+
+    def subscribe(self, *channels: str, patterns: tuple[str, ...] = (), wait: float = 5.0) -> None:
+        """SUBSCRIBE the channels and PSUBSCRIBE the patterns; returns once Redis confirmed all."""
+        expected = 0
+        if channels:
+            self._send("SUBSCRIBE", *channels)
+            expected += len(channels)
+        if patterns:
+            self._send("PSUBSCRIBE", *patterns)
+            expected += len(patterns)
+        for _ in range(expected):
+            reply = self._expect_one(wait)
+            if not (isinstance(reply, list) and reply and reply[0] in ("subscribe", "psubscribe")):
+                raise ConnectionError(f"unexpected subscribe reply {reply!r}")
+
+    def messages(self, wait: float = 0.0) -> list[tuple[str, str]]:
+        """(channel, body) of every message received so far; waits up to `wait` s for one."""
+        got = self._take()
+        if not got and self._fill(wait):
+            got = self._take()
+        while self._fill(0):  # drain what is already on the socket
+            got += self._take()
+        out = []
+        for m in got:
+            if isinstance(m, list) and m and m[0] == "message":
+                out.append((m[1], m[2]))
+            elif isinstance(m, list) and m and m[0] == "pmessage":
+                out.append((m[2], m[3]))
+        return out
+
+    def close(self) -> None:
+        try:
+            self.sock.close()
+        except OSError:
+            pass
