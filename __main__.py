@@ -36,7 +36,8 @@ RedisExporter(
     RedisExporterArgs(connection=store.connection, image=monitoring.exporter_image,
                       prometheus_release=monitoring.prometheus_release,
                       prometheus_namespace=monitoring.prometheus_namespace,
-                      stores=stores_for(settings.was_apps), password=store.password),
+                      stores=stores_for(settings.was_apps), password=store.password,
+                      peak_sessions=settings.sizing.expected_peak_sessions),
     in_namespace)
 AlertRules(names.PART_OF, AlertRulesArgs(scope=scope, prometheus_release=monitoring.prometheus_release), in_namespace)
 Dashboard007(names.DASHBOARD, Dashboard007Args(scope=scope, grafana_namespace=monitoring.grafana_namespace))

@@ -7,6 +7,12 @@ failovers and its role shows in `redis_instance_info{role}` (docs/decisions.md,
 "Exporter: every node and every Sentinel"). Sentinel topology runs a second exporter
 container for the Sentinels, without `--script`: Sentinels reject EVAL and the exporter
 then reports the Sentinel as down (redis_up 0).
+
+Sessions counted by SCAN (default repository, indexed with minute sets) are counted on a
+second ServiceMonitor endpoint per Redis node: the same exporter with `count-keys` as a
+/scrape parameter, every COUNT_INTERVAL, its own `job` label, only `redis_keys_count` kept
+(monitoring/session_count.py). The SCAN holds the matched key names in the exporter's memory,
+so the container's memory grows with the declared peak (`exporter_resources`).
 """
 from __future__ import annotations
 
@@ -18,7 +24,16 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.redis import RedisConnection
-from monitoring.session_count import SessionStore, lua_script
+from monitoring.session_count import (
+    COUNT_INTERVAL,
+    COUNT_KEYS_METRIC,
+    COUNT_KEYS_PARAM,
+    COUNT_TIMEOUT,
+    SessionStore,
+    count_job,
+    count_keys,
+    lua_script,
+)
 from settings import names
 from settings.model import Resources
 from settings.podsecurity import EXPORTER_UID, restricted_container
@@ -33,6 +48,21 @@ METRICS_PORT = "metrics"  # Redis nodes (with the counting script)
 SENTINEL_METRICS_PORT = "sentinel-metrics"  # Sentinels (never the script)
 SENTINEL_EXPORTER_PORT = names.EXPORTER_PORT + 1  # 9122
 RESOURCES = Resources("20m", "200m", "48Mi", "96Mi")
+# The counting scrape (SCAN via count-keys) keeps every matched key name in the exporter
+# until the count is done: measured in docs/benchmarks.md, rounded up here.
+COUNT_BYTES_PER_SESSION = 300
+COUNT_CPU_LIMIT = "1"
+
+
+def exporter_resources(stores: tuple[SessionStore, ...], peak_sessions: int) -> Resources:
+    """The Redis-node exporter's resources: RESOURCES, plus room for the counting scrape's
+    key names (`peak_sessions` x COUNT_BYTES_PER_SESSION) and a core to SCAN with, when a
+    store is counted by SCAN."""
+    if count_keys(stores) is None:
+        return RESOURCES
+    extra_mib = -(-peak_sessions * COUNT_BYTES_PER_SESSION // 2**20)
+    limit = int(RESOURCES.memory_limit.removesuffix("Mi")) + extra_mib
+    return Resources(RESOURCES.cpu_request, COUNT_CPU_LIMIT, RESOURCES.memory_request, f"{limit}Mi")
 
 
 @dataclass(frozen=True)
@@ -63,6 +93,8 @@ class RedisExporterArgs:
     """Session stores; indexed ones need the counting script."""
     password: pulumi.Output
     """The Redis password (secret Output); written to the exporter's password file."""
+    peak_sessions: int = 0
+    """Declared peak of live sessions (`expectedPeakSessions`): sizes the counting scrape's memory."""
 
 
 def scrape_targets(conn: RedisConnection) -> list[ScrapeTarget]:
@@ -97,7 +129,8 @@ def password_file(conn: RedisConnection, password: str) -> str:
     return json.dumps({t.url: password for t in scrape_targets(conn)}, sort_keys=True)
 
 
-def _container(name: str, image: str, args: list[str], port_name: str, port: int, has_script: bool) -> dict:
+def _container(name: str, image: str, args: list[str], port_name: str, port: int, has_script: bool,
+               resources: Resources = RESOURCES) -> dict:
     # /health answers `ok` without touching Redis (checked on the 1.45 binary): a Redis
     # outage is an alert (RedisDown), not a restart loop of the exporter.
     http = {"httpGet": {"path": "/health", "port": port_name}, "periodSeconds": 10, "timeoutSeconds": 3}
@@ -107,7 +140,7 @@ def _container(name: str, image: str, args: list[str], port_name: str, port: int
         "imagePullPolicy": "IfNotPresent",
         "args": args,
         "ports": [{"name": port_name, "containerPort": port, "protocol": "TCP"}],
-        "resources": RESOURCES.to_k8s(),
+        "resources": resources.to_k8s(),
         "livenessProbe": {**http, "failureThreshold": 3},
         "readinessProbe": {**http, "failureThreshold": 2},
         "securityContext": restricted_container(EXPORTER_UID),
@@ -118,11 +151,12 @@ def _container(name: str, image: str, args: list[str], port_name: str, port: int
     return container
 
 
-def exporter_containers(conn: RedisConnection, image: str, has_script: bool) -> list[dict]:
+def exporter_containers(conn: RedisConnection, image: str, has_script: bool,
+                        resources: Resources = RESOURCES) -> list[dict]:
     """The exporter pod's containers (plain dicts): `redis-exporter` for the Redis nodes,
     plus `sentinel-exporter` for the Sentinels in sentinel topology."""
     containers = [_container("redis-exporter", image, exporter_args(conn, has_script),
-                             METRICS_PORT, names.EXPORTER_PORT, has_script)]
+                             METRICS_PORT, names.EXPORTER_PORT, has_script, resources)]
     if conn.mode == "sentinel":
         containers.append(_container("sentinel-exporter", image, sentinel_exporter_args(conn),
                                      SENTINEL_METRICS_PORT, SENTINEL_EXPORTER_PORT, False))
@@ -134,13 +168,14 @@ def exporter_ports(conn: RedisConnection) -> list[tuple[str, int]]:
     return [(p["name"], p["containerPort"]) for c in exporter_containers(conn, "", False) for p in c["ports"]]
 
 
-def pod_spec(name: str, conn: RedisConnection, image: str, has_script: bool) -> dict:
+def pod_spec(name: str, conn: RedisConnection, image: str, has_script: bool,
+             resources: Resources = RESOURCES) -> dict:
     """The exporter's pod spec (plain dict); `name` is the component's (its objects') name."""
     spec: dict[str, Any] = {
         "automountServiceAccountToken": False,
         "securityContext": {"runAsNonRoot": True, "runAsUser": EXPORTER_UID,
                             "seccompProfile": {"type": "RuntimeDefault"}},
-        "containers": exporter_containers(conn, image, has_script),
+        "containers": exporter_containers(conn, image, has_script, resources),
         "volumes": [{"name": "auth", "secret": {"secretName": f"{name}-auth", "defaultMode": 0o400}}],
     }
     if has_script:
@@ -148,8 +183,32 @@ def pod_spec(name: str, conn: RedisConnection, image: str, has_script: bool) -> 
     return spec
 
 
-def service_monitor_spec(name: str, conn: RedisConnection) -> dict:
-    """One endpoint per scrape target, `instance` relabelled to the target."""
+def count_endpoint(name: str, target: ScrapeTarget, keys: str) -> dict:
+    """The counting endpoint of one Redis node: /scrape with `count-keys`, job
+    `<name>-session-count`, only redis_keys_count kept."""
+    return {
+        "port": target.port,
+        "path": "/scrape",
+        "interval": COUNT_INTERVAL,
+        "scrapeTimeout": COUNT_TIMEOUT,
+        "params": {"target": [target.url], COUNT_KEYS_PARAM: [keys]},
+        "relabelings": [{"action": "replace", "targetLabel": "instance", "replacement": target.instance},
+                        {"action": "replace", "targetLabel": "job", "replacement": count_job(name)}],
+        "metricRelabelings": [{"action": "keep", "sourceLabels": ["__name__"], "regex": COUNT_KEYS_METRIC}],
+    }
+
+
+def count_endpoints(name: str, conn: RedisConnection, stores: tuple[SessionStore, ...]) -> list[dict]:
+    """A counting endpoint per Redis node; none when no store is counted by SCAN."""
+    keys = count_keys(stores)
+    if keys is None:
+        return []
+    return [count_endpoint(name, t, keys) for t in scrape_targets(conn) if t.port == METRICS_PORT]
+
+
+def service_monitor_spec(name: str, conn: RedisConnection, stores: tuple[SessionStore, ...] = ()) -> dict:
+    """One endpoint per scrape target, `instance` relabelled to the target; then the
+    counting endpoints."""
     return {
         "selector": {"matchLabels": names.selector_labels(name, COMPONENT)},
         "namespaceSelector": {"matchNames": [conn.namespace]},
@@ -159,7 +218,7 @@ def service_monitor_spec(name: str, conn: RedisConnection) -> dict:
             "interval": SCRAPE_INTERVAL,
             "params": {"target": [t.url]},
             "relabelings": [{"action": "replace", "targetLabel": "instance", "replacement": t.instance}],
-        } for t in scrape_targets(conn)],
+        } for t in scrape_targets(conn)] + count_endpoints(name, conn, stores),
     }
 
 
@@ -197,7 +256,8 @@ class RedisExporter(pulumi.ComponentResource):
                 "revisionHistoryLimit": 5,
                 "selector": {"matchLabels": selector},
                 "template": {"metadata": {"labels": {**labels, **conn.client_labels}},
-                             "spec": pod_spec(name, conn, args.image, bool(script))},
+                             "spec": pod_spec(name, conn, args.image, bool(script),
+                                              exporter_resources(args.stores, args.peak_sessions))},
             },
             opts=pulumi.ResourceOptions(parent=self, depends_on=[auth]),
         )
@@ -228,7 +288,7 @@ class RedisExporter(pulumi.ComponentResource):
             api_version="monitoring.coreos.com/v1",
             kind="ServiceMonitor",
             metadata=meta({"release": args.prometheus_release}),
-            spec=service_monitor_spec(name, conn),
+            spec=service_monitor_spec(name, conn, args.stores),
             opts=child,
         )
         self.register_outputs({"targets": [t.instance for t in scrape_targets(conn)]})

@@ -248,6 +248,7 @@ def _was_apps(raw: tuple[WasApp, ...]) -> tuple[WasAppSettings, ...]:
                               f"a database no other app uses ({seen_db[database]} has {database}): one database "
                               "per app keeps the session count exact")
         seen_db[database] = a.name
+        repository = a.repository_type or ("indexed" if a.spring_boot_major == 2 else "default")
         apps.append(WasAppSettings(
             name=a.name,
             image=str(rules.image(a.image)),
@@ -255,7 +256,8 @@ def _was_apps(raw: tuple[WasApp, ...]) -> tuple[WasAppSettings, ...]:
             min_replicas=a.min_replicas,
             max_replicas=a.max_replicas,
             session_timeout_seconds=rules.duration_seconds(a.session_timeout),
-            repository_type=a.repository_type or ("indexed" if a.spring_boot_major == 2 else "default"),
+            repository_type=repository,
+            expiration_store=(a.session_expiration_store or "minute") if repository == "indexed" else None,
             flush_mode=a.flush_mode,
             session_namespace=a.session_namespace or f"spring:session:{a.name}",
             session_database=database,

@@ -116,6 +116,8 @@ class WasAppSettings:
     """Session idle timeout."""
     repository_type: str
     """Spring Session repository: `default` (one hash per session) or `indexed`."""
+    expiration_store: str | None
+    """Indexed repository: `minute` or `sorted-set`; None for the default repository."""
     flush_mode: str
     """`on_save` or `immediate`."""
     session_namespace: str

@@ -151,6 +151,10 @@ class WasApp(_Model):
     repository_type: Literal["default", "indexed"] | None = None
     """Spring Session repository: `default` (one hash per session) or `indexed`
     (find-by-principal). Unset: `default`, or `indexed` for Spring Boot 2 (its only one)."""
+    session_expiration_store: Literal["minute", "sorted-set"] | None = None
+    """Indexed repository only: `minute` (Spring's default per-minute expiry sets) or
+    `sorted-set` (the app registers Spring Session 3.4+'s SortedSetRedisSessionExpirationStore
+    bean with its own namespace; counted every scrape instead of by a SCAN). Unset: `minute`."""
     flush_mode: Literal["on_save", "immediate"] = "on_save"
     """When Spring Session writes a changed session to Redis."""
     session_namespace: SessionNamespace | None = None
@@ -191,6 +195,14 @@ class WasApp(_Model):
         if self.spring_boot_major == 2 and self.repository_type == "default":
             raise FieldError("repositoryType", self.repository_type,
                              "Spring Boot 2 auto-configures only the indexed repository; allowed: indexed")
+        repository = self.repository_type or ("indexed" if self.spring_boot_major == 2 else "default")
+        if self.session_expiration_store is not None and repository != "indexed":
+            raise FieldError("sessionExpirationStore", self.session_expiration_store,
+                             "only with repositoryType indexed: the default repository has no expiration store")
+        if self.session_expiration_store == "sorted-set" and self.spring_boot_major == 2:
+            raise FieldError("sessionExpirationStore", self.session_expiration_store,
+                             "minute: SortedSetRedisSessionExpirationStore needs Spring Session 3.4+ "
+                             "(Spring Boot 3.4+ or 4)")
         return self
 
 

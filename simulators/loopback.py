@@ -225,6 +225,38 @@ def prometheus_config(targets: list[tuple[str, str, int]], labels: dict[str, str
     return config
 
 
+def _relabel(rule: dict) -> dict:
+    """A ServiceMonitor RelabelConfig (camelCase) as Prometheus config (snake_case)."""
+    keys = {"sourceLabels": "source_labels", "targetLabel": "target_label"}
+    return {keys.get(k, k): v for k, v in rule.items()}
+
+
+def service_monitor_jobs(endpoints: list[dict], port_of: dict[str, int], url_of: dict[str, str],
+                         labels: dict[str, str], job: str, interval: str | None = None,
+                         name: str = "servicemonitor") -> list[dict]:
+    """The scrape configs the Prometheus operator makes of ServiceMonitor endpoints, on
+    loopback: the exporter port by name (`port_of`), cluster target URLs mapped to local ones
+    (`url_of`), `job` = the Service name and `endpoint` = the port name (as kube-prometheus
+    sets them) before the endpoint's own relabelings, its metricRelabelings. `interval`
+    replaces every interval and timeout (tests run faster than production)."""
+    jobs = []
+    for i, ep in enumerate(endpoints):
+        params = {k: [url_of.get(v, v) for v in vs] for k, vs in ep.get("params", {}).items()}
+        jobs.append({
+            "job_name": f"{name}-{i}",
+            "metrics_path": ep.get("path", "/metrics"),
+            "params": params,
+            "scrape_interval": interval or ep.get("interval", "30s"),
+            "scrape_timeout": interval or ep.get("scrapeTimeout", ep.get("interval", "10s")),
+            "static_configs": [{"targets": [f"{HOST}:{port_of[ep['port']]}"], "labels": labels}],
+            "relabel_configs": [{"target_label": "job", "replacement": job},
+                                {"target_label": "endpoint", "replacement": ep["port"]}]
+                               + [_relabel(r) for r in ep.get("relabelings", [])],
+            "metric_relabel_configs": [_relabel(r) for r in ep.get("metricRelabelings", [])],
+        })
+    return jobs
+
+
 class Prometheus:
     """A real Prometheus on a free port, with the given config and rule groups."""
 

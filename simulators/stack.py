@@ -9,7 +9,15 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from components.exporter import AUTH_DIR, AUTH_FILE, SCRIPT_DIR, SCRIPT_FILE, exporter_containers, scrape_targets
+from components.exporter import (
+    AUTH_DIR,
+    AUTH_FILE,
+    SCRIPT_DIR,
+    SCRIPT_FILE,
+    count_endpoints,
+    exporter_containers,
+    scrape_targets,
+)
 from components.redis import chart_values, connection_for
 from monitoring.alerts import rule_groups
 from monitoring.routing import plain_config
@@ -23,6 +31,7 @@ from simulators.loopback import (
     Redis,
     Sentinel,
     prometheus_config,
+    service_monitor_jobs,
     start_exporter,
 )
 from simulators.spring_session import SessionWriter
@@ -180,9 +189,12 @@ class Env:
         self.alertmanager = Alertmanager(procs, plain_config(webhook.url, group_wait=group_wait, group_interval="1s"))
         self.scope = scope_of(settings)
         labels = {"namespace": settings.namespace, "service": self.scope.job}
+        # The ServiceMonitor's session-counting endpoints, every `interval` here.
+        counting = service_monitor_jobs(count_endpoints(self.scope.job, conn, stores), port_of_container, local,
+                                        labels, self.scope.job, interval, name="session-count")
         self.prometheus = Prometheus(procs, prometheus_config(
             self.targets, labels, self.alertmanager.port, interval=interval, job=self.scope.job,
-            extra_static=extra_scrape), [*fast_rules(settings, for_), KUBE_PROMETHEUS_RULES])
+            extra_static=(extra_scrape or []) + counting), [*fast_rules(settings, for_), KUBE_PROMETHEUS_RULES])
 
     def sessions(self, app: str = "petclinic") -> float | None:
         return self.prometheus.value(f'{RECORD}{{app="{app}"}}')

@@ -4,9 +4,17 @@ import json
 import pulumi
 import pytest
 
-from components.exporter import RedisExporter, RedisExporterArgs, exporter_args, password_file, scrape_targets
+from components.exporter import (
+    COUNT_BYTES_PER_SESSION,
+    RESOURCES,
+    RedisExporter,
+    RedisExporterArgs,
+    exporter_args,
+    password_file,
+    scrape_targets,
+)
 from components.redis import connection_for
-from monitoring.session_count import stores_for
+from monitoring.session_count import lua_script, stores_for
 from tests.harness import FAKE_PASSWORD, is_secret, load_settings, plain_occurrences, run_with_mocks
 
 SM = "kubernetes:monitoring.coreos.com/v1:ServiceMonitor"
@@ -19,7 +27,7 @@ def build(topology, **overrides):
     run = run_with_mocks(lambda: RedisExporter("redis-exporter", RedisExporterArgs(
         connection=conn, image=m.exporter_image, prometheus_release=m.prometheus_release,
         prometheus_namespace=m.prometheus_namespace, stores=stores_for(s.was_apps),
-        password=pulumi.Output.secret(FAKE_PASSWORD))))
+        password=pulumi.Output.secret(FAKE_PASSWORD), peak_sessions=s.sizing.expected_peak_sessions)))
     assert run.error is None, run.error
     return s, conn, run
 
@@ -29,15 +37,16 @@ def test_standalone_scrapes_the_master_pod():
     assert [t.instance for t in scrape_targets(conn)] == ["redis-master-0.redis-headless.petclinic-dev.svc.cluster.local:6379"]
     sm = run.one(SM).plain
     assert sm["metadata"]["labels"]["release"] == "kube-prometheus"
-    [endpoint] = sm["spec"]["endpoints"]
+    endpoint, counting = sm["spec"]["endpoints"]  # dev: petclinic on the default repository, counted by SCAN
     assert endpoint["path"] == "/scrape" and endpoint["port"] == "metrics"
     assert endpoint["params"] == {"target": ["redis://redis-master-0.redis-headless.petclinic-dev.svc.cluster.local:6379"]}
     assert endpoint["relabelings"][0]["targetLabel"] == "instance"
+    assert counting["params"]["target"] == endpoint["params"]["target"]
 
 
 def test_sentinel_scrapes_every_node_and_every_sentinel_with_distinct_instances():
     s, conn, run = build("sentinel")
-    endpoints = run.one(SM).plain["spec"]["endpoints"]
+    endpoints = [e for e in run.one(SM).plain["spec"]["endpoints"] if "count-keys" not in e["params"]]
     instances = [e["relabelings"][0]["replacement"] for e in endpoints]
     assert len(instances) == len(set(instances)) == 6
     assert sorted(i.rsplit(":", 1)[1] for i in instances) == ["26379"] * 3 + ["6379"] * 3
@@ -82,18 +91,31 @@ def test_only_prometheus_namespace_may_scrape():
     assert rule["ports"] == [{"protocol": "TCP", "port": 9121}]
 
 
-@pytest.mark.parametrize("repository,script", [("default", False), ("indexed", True)])
-def test_counting_script_only_for_indexed_sessions(repository, script):
-    apps = [{"name": "petclinic", "image": "r/p:1.0", "minReplicas": 1, "repositoryType": repository}]
-    s, conn, run = build("standalone", wasApps=apps)
-    maps = run.of_type("kubernetes:core/v1:ConfigMap")
-    assert len(maps) == (1 if script else 0)
+@pytest.mark.parametrize("store,pattern", [({"repositoryType": "default"}, "spring:session:petclinic:sessions:*"),
+                                           ({"repositoryType": "indexed"}, "spring:session:petclinic:sessions:expires:*"),
+                                           ({"repositoryType": "indexed", "sessionExpirationStore": "sorted-set"}, None)])
+def test_every_store_gets_the_check_script_and_scan_counted_stores_a_counting_endpoint(store, pattern):
+    apps = [{"name": "petclinic", "image": "r/p:1.0", "minReplicas": 1, **store}]
+    s, conn, run = build("standalone", wasApps=apps, expectedPeakSessions=40_000, sessionPayloadBytes=100)
+    [script] = run.of_type("kubernetes:core/v1:ConfigMap")
+    lua = script.plain["data"]["sessions.lua"]
+    assert '"spring:session:petclinic"' in lua and lua == lua_script(stores_for(s.was_apps))
     container = run.one("kubernetes:apps/v1:Deployment").plain["spec"]["template"]["spec"]["containers"][0]
-    assert ("--script=/scripts/sessions.lua" in container["args"]) == script
-    assert container["args"] == exporter_args(conn, script)
-    if script:
-        assert "spring:session:petclinic:expirations:" not in maps[0].plain["data"]["sessions.lua"]  # built at run time
-        assert '"spring:session:petclinic"' in maps[0].plain["data"]["sessions.lua"]
+    assert "--script=/scripts/sessions.lua" in container["args"]
+    assert container["args"] == exporter_args(conn, True)
+    endpoints = run.one(SM).plain["spec"]["endpoints"]
+    counting = [e for e in endpoints if "count-keys" in e["params"]]
+    limits = container["resources"]["limits"]
+    if pattern is None:  # the sorted set is counted by the script: no SCAN, no extra memory
+        assert counting == [] and limits == RESOURCES.to_k8s()["limits"]
+        return
+    [e] = counting
+    assert e["params"] == {"target": endpoints[0]["params"]["target"], "count-keys": [f"db1={pattern}"]}
+    assert (e["interval"], e["scrapeTimeout"]) == ("60s", "55s")
+    assert {"action": "replace", "targetLabel": "job", "replacement": "redis-exporter-session-count"} in e["relabelings"]
+    assert e["metricRelabelings"] == [{"action": "keep", "sourceLabels": ["__name__"], "regex": "redis_keys_count"}]
+    # the SCAN holds every matched key name: memory for the declared peak
+    assert limits["memory"] == f"{96 + -(-40_000 * COUNT_BYTES_PER_SESSION // 2**20)}Mi" and limits["cpu"] == "1"
 
 
 def test_sentinels_have_their_own_exporter_container_without_the_script():
@@ -115,6 +137,9 @@ def test_sentinels_have_their_own_exporter_container_without_the_script():
     for e in endpoints:
         by_port[e["relabelings"][0]["replacement"].rsplit(":", 1)[1]].add(e["port"])
     assert by_port == {"6379": {"metrics"}, "26379": {"sentinel-metrics"}}
+    # each Redis node is also counted (SCAN), never a Sentinel
+    counted = [e["relabelings"][0]["replacement"] for e in endpoints if "count-keys" in e["params"]]
+    assert len(counted) == 3 and all(i.endswith(":6379") for i in counted)
     service_ports = run.one("kubernetes:core/v1:Service").plain["spec"]["ports"]
     assert [(p["name"], p["port"]) for p in service_ports] == [("metrics", 9121), ("sentinel-metrics", 9122)]
     ingress_ports = run.one("kubernetes:networking.k8s.io/v1:NetworkPolicy").plain["spec"]["ingress"][0]["ports"]

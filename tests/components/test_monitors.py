@@ -7,7 +7,7 @@ from components.alert_rules import AlertRules, AlertRulesArgs
 from monitoring import records
 from monitoring.alerts import alert_rules
 from monitoring.scope import scope_of
-from monitoring.session_count import RECORD, recording_rules, stores_for
+from monitoring.session_count import COUNT_FAILED, RECORD, STORE_MISMATCH, recording_rules, stores_for
 from settings import names
 from tests.harness import STACKS, load_settings, run_program, run_with_mocks
 
@@ -33,12 +33,12 @@ def test_every_monitor_and_rule_carries_the_configured_release_label(stack, rele
         assert r.plain["metadata"]["labels"]["release"] == (release or "kube-prometheus"), r.name
 
 
-def test_one_podmonitor_and_one_recording_rule_per_app():
+def test_one_podmonitor_and_one_set_of_session_rules_per_app():
     run = run_program("prod", {"wasApps": TWO_APPS})
     assert run.error is None, run.error
     assert sorted(r.plain["metadata"]["name"] for r in run.of_type(PM)) == ["petclinic", "shop"]
     groups = run.one(RULE).plain["spec"]["groups"]
-    per_app = {r.name for r in records.RECORDS if r.per_app} | {RECORD}
+    per_app = {r.name for r in records.RECORDS if r.per_app} | {RECORD, COUNT_FAILED, STORE_MISMATCH}
     for name in per_app:
         apps = [r["labels"]["app"] for g in groups for r in g["rules"] if r.get("record") == name]
         assert sorted(apps) == ["petclinic", "shop"], name

@@ -20,14 +20,14 @@ from components.exporter import (
     scrape_targets,
 )
 from components.redis import connection_for
-from monitoring.session_count import lua_script, script_key, stores_for
+from monitoring.session_count import lua_script, script_key, script_mismatch_key, stores_for
 from settings.stackfile import load_settings
 from simulators.loopback import HOST, Redis, Sentinel, start_exporter
 from simulators.stack import redis_conf
 
 PASSWORD = "exporter-live-password-42"
 APP = {"name": "petclinic", "image": "docker.io/springcommunity/spring-petclinic:3.4.0", "minReplicas": 3,
-       "repositoryType": "indexed"}
+       "repositoryType": "indexed", "sessionExpirationStore": "sorted-set"}
 
 
 def scrape(port: int, target: str) -> dict[str, list[tuple[str, float]]]:
@@ -77,7 +77,9 @@ def test_every_node_and_sentinel_is_up_with_its_role_and_the_script_skips_sentin
         role = re.search(r'role="([^"]*)"', info).group(1)
         if t.url.endswith(f":{conn.port}"):
             assert role == ("master" if i == 0 else "slave"), t.instance
-            assert (f'{{key="{script_key(stores_for(settings.was_apps)[0])}"}}', 0.0) in metrics["redis_script_values"]
+            store = stores_for(settings.was_apps)[0]  # indexed, sorted-set store: counted by the script
+            assert (f'{{key="{script_key(store)}"}}', 0.0) in metrics["redis_script_values"]
+            assert (f'{{key="{script_mismatch_key(store)}"}}', 0.0) in metrics["redis_script_values"]
         else:
             assert role == "" and metrics["redis_sentinel_masters"] == [("", 1.0)], t.instance
             assert "redis_script_values" not in metrics

@@ -12,6 +12,7 @@ from monitoring.alerts import all_alerts, find, rule_groups
 from monitoring.checklist import CHECKS
 from monitoring.dashboard import panel_queries
 from monitoring.scope import scope_of
+from monitoring.session_count import count_job
 from tests.harness import ROOT, STACKS, load_settings, run_program
 from tests.tools import require
 
@@ -191,6 +192,8 @@ def cases(stack):
     p1 = {"namespace": ns, "pod": "p1"}
     app = {"app": "petclinic"}
     master = series("redis_instance_info", {**i, "role": "master"}, "1x30")
+    # petclinic (default repository, DB 1): counted by the session-counting scrape (SCAN)
+    counted = {**i, "job": count_job(s.job), "db": "db1", "key": "spring:session:petclinic:sessions:*"}
     owner = series(rec.KUBE_POD_OWNER, {**p1, "workload": "petclinic", "workload_type": "deployment"}, "1x30")
     mem = lambda used, cap: [series("redis_memory_used_bytes", i, f"{used}x30"),
                              series("redis_memory_max_bytes", i, f"{cap}x30")]
@@ -211,9 +214,9 @@ def cases(stack):
         ("RedisMetricsAbsent", [series("redis_up", {**i, "namespace": "elsewhere"}, "1x30")], ["warning"],
          {"job": s.job}),
         ("RedisMetricsAbsent", [series("redis_up", i, "1x30")], [], {}),
-        ("HighSessionCount", [series("redis_db_keys", {**i, "db": "db1"}, f"{t.sessions_high + 1}x30"), master],
+        ("HighSessionCount", [series("redis_keys_count", counted, f"{t.sessions_high + 1}x30"), master],
          ["warning"], {**app, "job": s.job}),
-        ("HighSessionCount", [series("redis_db_keys", {**i, "db": "db1"}, f"{t.sessions_high}x30"), master], [], {}),
+        ("HighSessionCount", [series("redis_keys_count", counted, f"{t.sessions_high}x30"), master], [], {}),
         ("RedisEvictionDetected", [series("redis_evicted_keys_total", i, "0+10x30")], ["warning"], i),
         ("RedisEvictionDetected", [series("redis_evicted_keys_total", i, "5x30")], [], i),
         # one name, two tiers: 85 % is a warning, 95 % both (Alertmanager keeps the critical)
