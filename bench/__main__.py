@@ -19,9 +19,9 @@ from bench import alert_latency, failover, memory, program_eval, report, session
 
 ROOT = Path(__file__).resolve().parent.parent
 
-FULL = dict(sizes=[1000, 10000, 100000, 1000000], scrapes=31, payload=1024, memory_sessions=20000,
+FULL = dict(sizes=[100000, 1000000], scrapes=15, snapshots=3, load_s=10.0, payload=1024, memory_sessions=20000,
             latency_runs=5, latency=("10s", "2s", "2s"), failover_runs=3, eval_runs=10)
-QUICK = dict(sizes=[1000], scrapes=3, payload=512, memory_sessions=1000,
+QUICK = dict(sizes=[2000], scrapes=3, snapshots=1, load_s=2.0, payload=512, memory_sessions=1000,
              latency_runs=1, latency=("2s", "1s", "1s"), failover_runs=1, eval_runs=2)
 
 
@@ -61,7 +61,8 @@ def main(argv=None) -> int:
     results: dict[str, Any] = {"mode": "quick" if args.quick else "full", "date": time.strftime("%Y-%m-%d"),
                                "versions": versions(), "plan": dict(plan)}
     steps = [
-        ("session_count", lambda: session_count.measure(work / "count", plan["sizes"], plan["scrapes"], plan["payload"])),
+        ("session_count", lambda: session_count.measure(work / "count", plan["sizes"], plan["scrapes"], plan["payload"],
+                                                        plan["snapshots"], plan["load_s"])),
         ("bytes_per_session", lambda: memory.bytes_per_session(work / "memory", plan["memory_sessions"])),
         ("sizing_demo", lambda: memory.demonstrate(work / "demo")),
         ("alert_latency", lambda: alert_latency.measure(work / "latency", plan["latency_runs"], *plan["latency"])),

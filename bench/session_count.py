@@ -1,36 +1,81 @@
-"""Measure 1: what counting sessions costs the exporter's scrape, at growing session counts.
+"""Measure 1: every way of counting sessions, on stores in steady state with logins.
 
-Three exporters (the real binary) scrape one Redis filled in Spring Session's layout:
-- plain: the exporter as deployed without extras (INFO etc.);
-- project: the project's exact method — for the default repository the plain scrape
-  itself (redis_db_keys of the app's dedicated DB), for the indexed repository the plain
-  scrape plus the generated Lua script (monitoring/session_count.py), measured with both
-  of Spring's expiration stores: per-minute sets (default) and the sorted set (3.4+);
-- count-keys: `--count-keys` on the session key pattern (SCAN per scrape).
-Scrapes are interleaved; a probe PINGs Redis throughout to show Redis's own latency.
+Per store (default repository; indexed with Spring's per-minute sets; indexed with the
+sorted-set store) and size, a workload process (bench/workload.py) fills Redis the way a
+Spring app that has run longer than the timeout leaves it (expiries spread over the
+timeout, so the current minute holds its share; half the users logged in after arriving
+anonymous, i.e. with a session id change; recent logouts lingering), then keeps it steady
+at the rate sessions expire: new sessions, logins, touches, logouts, Spring's cleanup cron
+and keyspace events. Methods, each its own exporter process (the real binary):
+
+- plain: the exporter without extras; its `redis_db_keys` of the app's DB is what the seed
+  and, for the default repository, this project used to read;
+- minute-script (indexed, minute sets): the Lua script this project used before
+  (SCARD of future minute sets + EXISTS on the current minute's members + ZCOUNT);
+- scrape: the project's regular scrape now: plain + the store-check script (which counts
+  the sorted-set store by ZCOUNT);
+- count: the project's counting scrape (`/scrape?...&count-keys=<pattern>`, SCAN), on its
+  own endpoint every 60 s in production.
+
+Cost under load: scrapes interleaved, a PING loop measures how long Redis keeps others
+waiting, Redis's own time per scrape comes from INFO commandstats (EVAL runs atomically:
+its time per call is the time Redis is blocked; SCAN runs in COUNT-1000 slices), the count
+exporter's peak memory from /proc. Accuracy: the workload is paused, every method is read
+once, and the writer's ground truth for the scrape's window is compared (error = counted -
+live at the end of the scrape; `consistent` = between the sessions live through the window
+and those live at any point of it); under load the same is recorded for every scrape.
 """
 from __future__ import annotations
 
-import bisect
+import os
 import statistics
 import threading
 import time
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
-from monitoring.session_count import lua_script, script_key, stores_for
-from settings.stackfile import load_settings
+from bench.workload import Plan, Workload
+from monitoring.session_count import COUNT_KEYS_PARAM, SessionStore, lua_script, script_key
 from simulators.loopback import HOST, Processes, Redis, start_exporter
 from simulators.resp import Client
-from simulators.spring_session import SessionWriter
 from simulators.stack import PASSWORD
 
-APP = {"name": "petclinic", "image": "r/petclinic:1.0", "sessionTimeout": "30m"}
+DB = 1
+TIMEOUT = 1800
+NAMESPACE = "spring:session:petclinic"
+# label -> (repository type, expiration store)
+VARIANTS = {"default": ("default", "minute"), "indexed-minute": ("indexed", "minute"),
+            "indexed-sorted-set": ("indexed", "sorted-set")}
+# The method each store is counted by in the project (the rest are measured for comparison).
+PROJECT = {"default": "count", "indexed-minute": "count", "indexed-sorted-set": "scrape"}
 
 
-def _scrape(port: int) -> tuple[float, str]:
+def minute_set_script(store: SessionStore) -> str:
+    """The Lua script this project used before issue 14 (monitoring/session_count.py at
+    4edbab0), for one indexed store: SCARD of the future minute sets (all their members
+    counted live), EXISTS on the current minute's members, plus ZCOUNT."""
+    minutes = -(-store.timeout_seconds // 60) + 2
+    return f"""local t = redis.call('TIME')
+local now_ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local current = now_ms - (now_ms % 60000) + 60000
+local function ms(n) return string.format('%.0f', n) end
+redis.call('SELECT', {store.database})
+local ns = '{store.namespace}'
+local live = 0
+for m = 1, {minutes} do live = live + redis.call('SCARD', ns .. ':expirations:' .. ms(current + m * 60000)) end
+for _, member in ipairs(redis.call('SMEMBERS', ns .. ':expirations:' .. ms(current))) do
+  live = live + redis.call('EXISTS', ns .. ':sessions:' .. member)
+end
+live = live + redis.call('ZCOUNT', ns .. ':sessions:expirations', '(' .. ms(now_ms), '+inf')
+return {{'{script_key(store)}', tostring(live)}}
+"""
+
+
+def _scrape(port: int, params: dict[str, str]) -> tuple[float, str]:
+    url = f"http://{HOST}:{port}/scrape?" + urllib.parse.urlencode(params)
     start = time.perf_counter()
-    with urllib.request.urlopen(f"http://{HOST}:{port}/metrics", timeout=120) as r:
+    with urllib.request.urlopen(url, timeout=300) as r:
         body = r.read().decode()
     return time.perf_counter() - start, body
 
@@ -75,90 +120,151 @@ def p99(values: list[float]) -> float:
     return ordered[min(len(ordered) - 1, int(round(0.99 * (len(ordered) - 1))))]
 
 
-# label in the results -> (repository type, Spring's expiration store for indexed)
-VARIANTS = {"default": ("default", "minute"), "indexed": ("indexed", "minute"),
-            "indexed-sorted-set": ("indexed", "sorted-set")}
+def _commandstats(admin: Client) -> dict[str, tuple[int, int]]:
+    """command -> (calls, usec) from INFO commandstats."""
+    out = {}
+    for line in admin.call("INFO", "commandstats").splitlines():
+        if line.startswith("cmdstat_"):
+            name, rest = line[8:].split(":", 1)
+            fields = dict(kv.split("=") for kv in rest.split(","))
+            out[name] = (int(fields["calls"]), int(fields["usec"]))
+    return out
 
 
-def measure(workdir: Path, sizes: list[int], scrapes: int, payload: int) -> list[dict]:
+def _proc_status(pid: int, field: str) -> int:
+    """A kB field of /proc/<pid>/status (VmRSS, VmHWM)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    return 0
+
+
+def _cpu_s(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / 100  # utime + stime, clock ticks (USER_HZ 100)
+
+
+def measure(workdir: Path, sizes: list[int], scrapes: int, payload: int, snapshots: int = 3,
+            load_s: float = 10.0) -> list[dict]:
     rows = []
-    for label, (repository, expiration_store) in VARIANTS.items():
-        procs = Processes(workdir / label)
-        try:
-            rows += _measure_type(procs, label, repository, expiration_store, sizes, scrapes, payload)
-        finally:
-            procs.close()
+    for label in VARIANTS:
+        for size in sizes:
+            procs = Processes(workdir / f"{label}-{size}")
+            try:
+                rows += _measure(procs, label, size, scrapes, payload, snapshots, load_s)
+            finally:
+                procs.close()
     return rows
 
 
-def _measure_type(procs: Processes, label: str, repository: str, expiration_store: str, sizes: list[int],
-                  scrapes: int, payload: int) -> list[dict]:
-    settings = load_settings("dev", {"wasApps": [{**APP, "repositoryType": repository}], "expectedPeakSessions": 1000})
-    app = settings.was_apps[0]
-    store = stores_for(settings.was_apps)[0]
-    redis = Redis(procs, "redis", PASSWORD, {"appendonly": "no"}).start()
+def _measure(procs: Processes, label: str, size: int, scrapes: int, payload: int, snapshots: int,
+             load_s: float) -> list[dict]:
+    repository, expiration_store = VARIANTS[label]
+    store = SessionStore("petclinic", DB, NAMESPACE, repository, TIMEOUT, expiration_store)
+    redis = Redis(procs, "redis", PASSWORD, {"appendonly": "no", "notify-keyspace-events": "Egx",
+                                             "latency-monitor-threshold": "1"}).start()
     target = f"redis://{redis.addr}"
     (procs.workdir / "passwords.json").write_text(f'{{"{target}": "{PASSWORD}"}}')
     base = [f"--redis.addr={target}", f"--redis.password-file={procs.workdir}/passwords.json"]
-    pattern = f"{app.session_namespace}:sessions:" + ("expires:*" if repository == "indexed" else "*")
-    methods = {"plain": base, "count-keys": base + [f"--count-keys=db{app.session_database}={pattern}"]}
-    script = lua_script([store])
-    if script:
-        (procs.workdir / "sessions.lua").write_text(script)
-        methods["project"] = base + [f"--script={procs.workdir}/sessions.lua"]
-    ports = {m: start_exporter(procs, args, name=f"exporter-{m}")[1] for m, args in methods.items()}
-    if "project" not in ports:
-        ports["project"] = ports["plain"]  # default repository: the plain scrape is the method
-    project_prefix = (f'redis_script_values{{key="{script_key(store)}"}}' if script
-                      else f'redis_db_keys{{db="db{app.session_database}"}}')
-
-    client = redis.client(app.session_database)
-    writer = SessionWriter(client, app.session_namespace, repository, app.session_timeout_seconds, payload,
-                           expiration_store)
-    rows, written = [], 0
-    for size in sizes:
-        started = time.perf_counter()
-        writer.create(size - written, users=max(1, size // 4), batch=6000,
-                      spread_seconds=app.session_timeout_seconds - 120)
-        fill_s = time.perf_counter() - started
-        written = size
+    (procs.workdir / "checks.lua").write_text(lua_script([store]) or "")
+    scripted = base + [f"--script={procs.workdir}/checks.lua"]
+    exporters = {"plain": base, "scrape": scripted, "count": scripted}
+    if label == "indexed-minute":
+        (procs.workdir / "minute.lua").write_text(minute_set_script(store))
+        exporters["minute-script"] = base + [f"--script={procs.workdir}/minute.lua"]
+    started = {m: start_exporter(procs, args, name=f"exporter-{m}") for m, args in exporters.items()}
+    ports = {m: port for m, (_, port) in started.items()}
+    params = {m: {"target": target} for m in ports}
+    params["count"] = {"target": target, COUNT_KEYS_PARAM: f"db{DB}={store.scan_pattern}"}
+    readers = {"plain": f'redis_db_keys{{db="db{DB}"}}', "minute-script": f'redis_script_values{{key="{script_key(store)}"}}',
+               "scrape": f'redis_script_values{{key="{script_key(store)}"}}', "count": "redis_keys_count{"}
+    redis_cmd = {"plain": None, "minute-script": "eval", "scrape": "eval", "count": "scan"}
+    admin = redis.client(0)
+    load_before = os.getloadavg()[0]
+    workload = Workload(Plan(redis.port, PASSWORD, DB, NAMESPACE, repository, expiration_store, TIMEOUT, size,
+                             payload_bytes=payload))
+    try:
+        time.sleep(load_s)  # the steady stream of expiries, logins and logouts settles in
+        count_popen = started["count"][0].popen
+        assert count_popen is not None
+        count_pid = count_popen.pid
+        rss_before_kb = _proc_status(count_pid, "VmRSS")
+        cpu_before = _cpu_s(count_pid)
         times: dict[str, list[float]] = {m: [] for m in ports}
         pings: dict[str, list[float]] = {m: [] for m in ports}
-        values, live = {}, {}
-        expiries = sorted(writer.expiries_ms)
+        redis_us: dict[str, list[float]] = {m: [] for m in ports}
+        slices: dict[str, int] = {m: 0 for m in ports}
+        windows: list[tuple[str, bool, int, int, float | None]] = []  # (method, paused, start, end, counted)
         probe = PingProbe(redis.port)
-        for m, port in ports.items():  # warm-up, and exactness against what was live during the scrape
-            before = time.time() * 1000
-            _, body = _scrape(port)
-            after = time.time() * 1000
-            values[m] = body
-            # sessions live at the scrape's end .. at its start (1 ms either side for clock rounding)
-            live[m] = (len(expiries) - bisect.bisect_right(expiries, after + 1),
-                       len(expiries) - bisect.bisect_right(expiries, before - 1))
-        for _ in range(scrapes):
+        for _ in range(scrapes):  # cost, under load
             for m, port in ports.items():
+                before = _commandstats(admin)
+                start_ms = int(time.time() * 1000)
                 with probe:
-                    elapsed, _ = _scrape(port)
+                    elapsed, body = _scrape(port, params[m])
+                end_ms = int(time.time() * 1000)
+                after = _commandstats(admin)
                 times[m].append(elapsed)
                 pings[m] += probe.samples
-        plain_median = statistics.median(times["plain"])
-        counted = {
-            "project": _metric(values["project"], project_prefix),
-            "count-keys": _metric(values["count-keys"], "redis_keys_count{"),
-            "plain": _metric(values["plain"], f'redis_db_keys{{db="db{app.session_database}"}}'),
-        }
-        for m in ("plain", "project", "count-keys"):
-            median = statistics.median(times[m])
-            count = counted[m]
-            rows.append({
-                "repository": label, "sessions": size, "method": m,
-                "median_ms": round(median * 1000, 2), "p99_ms": round(p99(times[m]) * 1000, 2),
-                "ratio": round(median / plain_median, 2),
-                "redis_ping_p99_ms": round(p99(pings[m]) * 1000, 2) if pings[m] else None,
-                "redis_ping_max_ms": round(max(pings[m]) * 1000, 2) if pings[m] else None,
-                "counted": counted[m], "live": list(live[m]),
-                "exact": count is not None and live[m][0] <= count <= live[m][1],
-                "fill_s": round(fill_s, 1),
-            })
-    client.close()
+                if cmd := redis_cmd[m]:
+                    calls = after.get(cmd, (0, 0))[0] - before.get(cmd, (0, 0))[0]
+                    redis_us[m].append(after.get(cmd, (0, 0))[1] - before.get(cmd, (0, 0))[1])
+                    slices[m] = max(slices[m], calls)
+                windows.append((m, False, start_ms, end_ms, _metric(body, readers[m])))
+        count_cpu_s = (_cpu_s(count_pid) - cpu_before) / scrapes
+        count_peak_kb = _proc_status(count_pid, "VmHWM") - rss_before_kb
+        for _ in range(snapshots):  # accuracy, workload paused
+            workload.ask("pause")
+            time.sleep(0.3)
+            for m, port in ports.items():
+                start_ms = int(time.time() * 1000)
+                _, body = _scrape(port, params[m])
+                windows.append((m, True, start_ms, int(time.time() * 1000), _metric(body, readers[m])))
+            workload.ask("resume")
+            time.sleep(load_s)
+        stats = workload.ask("stats")
+        workload.ask("pause")
+        truths = workload.ask("truth", [(w[2], w[3]) for w in windows], timeout=1800)
+        with redis.client(DB) as c:
+            keys = c.call("DBSIZE")
+    finally:
+        workload.close()
+        admin.close()
+    plain_median = statistics.median(times["plain"])
+    rows = []
+    for m in ports:
+        errors: dict[bool, list[float]] = {False: [], True: []}
+        consistent = {False: True, True: True}
+        counted_last = None
+        for (wm, paused, _s, _e, counted), truth in zip(windows, truths, strict=True):
+            if wm != m or counted is None:
+                continue
+            errors[paused].append(counted - truth["end"])
+            consistent[paused] &= truth["through"] <= counted <= truth["either"]
+            if paused:
+                counted_last = (int(counted), truth["end"])
+        median = statistics.median(times[m])
+        rows.append({
+            "repository": label, "sessions": size, "method": m, "project": PROJECT[label] == m,
+            "median_ms": round(median * 1000, 2), "p99_ms": round(p99(times[m]) * 1000, 2),
+            "ratio": round(median / plain_median, 2),
+            "redis_ping_p99_ms": round(p99(pings[m]) * 1000, 2) if pings[m] else None,
+            "redis_ping_max_ms": round(max(pings[m]) * 1000, 2) if pings[m] else None,
+            "redis_ms_per_scrape": round(statistics.median(redis_us[m]) / 1000, 2) if redis_us[m] else None,
+            "redis_calls_per_scrape": slices[m] or None,
+            "counted": counted_last[0] if counted_last else None,
+            "live": counted_last[1] if counted_last else None,
+            "max_error_paused": max(errors[True], key=abs) if errors[True] else None,
+            "max_error_load": max(errors[False], key=abs) if errors[False] else None,
+            "consistent_paused": consistent[True] if errors[True] else None,
+            "consistent_load": consistent[False] if errors[False] else None,
+            "exporter_cpu_s": round(count_cpu_s, 2) if m == "count" else None,
+            "exporter_peak_mb": round(count_peak_kb / 1024, 1) if m == "count" else None,
+        })
+    for r in rows:
+        r.update({"fill_s": workload.fill["fill_s"], "keys": keys,
+                  "loadavg": [round(load_before, 2), round(os.getloadavg()[0], 2)],
+                  "load": {k: stats[k] for k in ("created", "logins", "touches", "logouts", "events", "ticks",
+                                                 "late_ticks")},
+                  "load_s": round(stats["ticks"] * 0.1, 1)})
     return rows

@@ -142,6 +142,9 @@ class SpringSessionRepository:
         self.store_namespace = store_namespace or namespace
         self.database, self.payload_bytes, self.clock = database, payload_bytes, clock
         self.stored: dict[str, StoredSession] = {}
+        self.ended: list[tuple[int, int]] = []
+        """(creation ms, logout ms) of every session deleteById ended: with `stored`, what
+        was live at any past moment (`live_at`)."""
         self._pending: list[tuple] | None = None
         self._reads = True
         self._batch = 1000
@@ -263,7 +266,11 @@ class SpringSessionRepository:
         """deleteById (logout, HttpSession.invalidate())."""
         if self.repository_type == "default":
             self._cmd("DEL", self.session_key(session_id))  # RedisSessionRepository.deleteById
-            self.stored.pop(session_id, None)
+            stored = self._get_stored(session_id, at)
+            if stored is not None:
+                del self.stored[session_id]
+                if stored.expires_ms > at:
+                    self.ended.append((stored.creation_ms, at))
             return
         # RedisIndexedSessionRepository.deleteById (3.4.7 L545-559; 2.7.4 L492-506)
         self._read("HGETALL", self.session_key(session_id))  # getSession(id, true)
@@ -271,6 +278,8 @@ class SpringSessionRepository:
         if stored is None:
             return
         session = self._loaded(stored)
+        if stored.max_inactive_s != 0 and stored.expires_ms > at:
+            self.ended.append((stored.creation_ms, at))
         if session.principal:  # cleanupPrincipalIndex
             self._cmd("SREM", self.principal_key(session.principal), session_id)
         if self.line == "3.4":
@@ -484,10 +493,7 @@ class SpringSessionRepository:
 
     def _get_stored(self, session_id: str, at: int) -> StoredSession | None:
         stored = self.stored.get(session_id)
-        if stored is not None and stored.hash_expires_ms <= at:
-            del self.stored[session_id]  # Redis dropped the hash
-            return None
-        return stored
+        return None if stored is None or stored.hash_expires_ms <= at else stored  # else Redis dropped it
 
     def _loaded(self, stored: StoredSession) -> RedisSession:
         return RedisSession(stored.id, stored.id, stored.creation_ms, stored.last_accessed_ms, stored.max_inactive_s,
@@ -510,6 +516,19 @@ class SpringSessionRepository:
 
     def live_count(self, at: int | None = None) -> int:
         return len(self.live_ids(at))
+
+    def live_at(self, times: list[int]) -> list[int]:
+        """Sessions live at each past moment: created by then, not yet expired, not yet
+        logged out (a session's expiry only moves forward, so its current expiry decides)."""
+        counts = [0] * len(times)
+        for s in self.stored.values():
+            if s.max_inactive_s != 0:
+                for i, t in enumerate(times):
+                    counts[i] += s.creation_ms <= t < s.expires_ms
+        for created, ended in self.ended:
+            for i, t in enumerate(times):
+                counts[i] += created <= t < ended
+        return counts
 
     # ------------------------------------------------------------------ requests
     def _commit(self, session: RedisSession, at: int) -> str:
