@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from monitoring.session_count import count_job
 from settings import names
 from settings.model import StackSettings, WasAppSettings
 from settings.schema import Thresholds
@@ -38,11 +37,6 @@ class Scope:
     def selector(self) -> str:
         """Label matchers (no braces) selecting the store's exporter series."""
         return f'namespace="{self.namespace}",job="{self.job}"'
-
-    @property
-    def count_selector(self) -> str:
-        """Label matchers (no braces) selecting the store's session-counting scrape series."""
-        return f'namespace="{self.namespace}",job="{count_job(self.job)}"'
 
     @property
     def namespace_selector(self) -> str:

@@ -47,6 +47,7 @@ one name, counted on the master only (replicas hold copies, and a stale replica 
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 RECORD = "spring_session:active_sessions"
@@ -169,6 +170,13 @@ def count_job(job: str) -> str:
     return job + COUNT_JOB_SUFFIX
 
 
+def count_selector_of(selector: str) -> str:
+    """The counting endpoint's label matchers, from the regular scrape's: the same with
+    `job="<job>-session-count"` (e.g. `namespace="ns",job="redis-exporter"` ->
+    `namespace="ns",job="redis-exporter-session-count"`)."""
+    return re.sub(r'\bjob="([^"]*)"', lambda m: f'job="{count_job(m.group(1))}"', selector)
+
+
 def _lua_string(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
 
@@ -256,13 +264,14 @@ def _per_app(expr: str, app: str) -> str:
 def session_count_expr(store: SessionStore, selector: str = "", count_selector: str | None = None) -> str:
     """PromQL for one store's live sessions on the master. `selector` is a label matcher
     list without braces (e.g. `namespace="petclinic",job="redis-exporter"`) scoping the
-    regular scrape's series, `count_selector` the counting endpoint's (default: `selector`).
+    regular scrape's series, `count_selector` the counting endpoint's (default: derived
+    from `selector`, count_selector_of).
 
     `A and on(instance) B` keeps A's samples whose `instance` also has a B sample: here, only
     the series scraped from the node that is master now. No count is recorded while the
     script reports that the store does not match its config."""
     sep = "," if selector else ""
-    count_sel = selector if count_selector is None else count_selector
+    count_sel = count_selector_of(selector) if count_selector is None else count_selector
     csep = "," if count_sel else ""
     if store.method == "scan":
         # the counting endpoint's series carry its own job: namespace and job come from the

@@ -24,7 +24,6 @@ from monitoring.session_count import (
     SCRIPT_METRIC,
     STORE_MISMATCH,
     SessionStore,
-    count_job,
     count_keys,
     lua_script,
     recording_rules,
@@ -125,7 +124,7 @@ class Stack:
         self.prometheus = Prometheus(owner, prometheus_config(targets, {"namespace": "petclinic"}, None, INTERVAL,
                                                               extra_static=counting, job=JOB),
                                      [{"name": "spring-session", "interval": INTERVAL,
-                                       "rules": recording_rules(ALL_STORES, f'job="{JOB}"', f'job="{count_job(JOB)}"')}])
+                                       "rules": recording_rules(ALL_STORES, f'job="{JOB}"')}])
         self.procs = (self.master.proc, self.replica.proc, exporter, self.prometheus.proc)
         wait_until(lambda: self.value('count(redis_up{instance=~"master|replica"} == 1)') == 2,
                    20, what="both nodes scraped and up", procs=self.procs)
