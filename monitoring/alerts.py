@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from monitoring import records as rec
 from monitoring.records import recording_rules
 from monitoring.scope import Scope
-from monitoring.session_count import RECORD, stores_for
+from monitoring.session_count import COUNT_FAILED, RECORD, STORE_MISMATCH, stores_for
 from monitoring.session_count import recording_rules as session_rules
 from settings import names
 from settings.model import WasAppSettings
@@ -94,6 +94,17 @@ REDIS_ALERTS = (
           "Many live sessions.",
           "{{ $value }} live sessions for app {{ $labels.app }} (threshold {t.sessions_high}); check Redis memory.",
           panel="Active sessions", check="sessions"),
+    # The count is withheld or missing: HighSessionCount and the dashboard are blind for the app.
+    Alert("SessionCountFailed", COUNT_FAILED + "{{{ns}}} == 1", "5m", "warning",
+          "An app's sessions cannot be counted.",
+          "The live-session count of app {{ $labels.app }} failed (counting scrape failed or timed out, or the "
+          "store check could not read its DB): HighSessionCount is blind for it.",
+          panel="Apps not counted", check="session count"),
+    Alert("SessionStoreMismatch", STORE_MISMATCH + "{{{ns}}} == 1", "5m", "warning",
+          "An app's session DB does not hold what its config declares.",
+          "The Redis DB of app {{ $labels.app }} holds keys its config does not declare (another namespace, "
+          "another repository type or expiration store, or a sorted set under Spring's DEFAULT_NAMESPACE): "
+          "its session count is withheld.", panel="Apps not counted", check="session count"),
     Alert("RedisEvictionDetected", "rate(redis_evicted_keys_total{{{ns}}}[5m]) > 0", "1m", "warning",
           "Redis is evicting keys: users are being logged out.",
           "Redis {{ $labels.instance }} evicts {{ $value }} keys/s at maxmemory; every evicted session is a "

@@ -18,8 +18,9 @@ Where the seed's fixed numbers became stack values:
   (2.0) FAIL "restart Redis"; below 1.0 WARN (memory swapped). Like the alerts, the ratio
   is not judged while Redis holds < 10 MB (allocator overhead dominates RSS, so a
   near-empty Redis shows 5-10 without anything being wrong).
-Per WAS app: ready pods (>= minReplicas), metrics scraped, sessions in Tomcat (== 0, else
-the login loop), JVM heap.
+Per WAS app: session count (0 = counted; 1 = the count failed or the app's Redis DB does
+not match its config, FAIL), ready pods (>= minReplicas), metrics scraped, sessions in
+Tomcat (== 0, else the login loop), JVM heap.
 
 A value Prometheus gives as NaN reads as "no data", never as a value that passes.
 """
@@ -41,7 +42,7 @@ from dataclasses import dataclass
 from monitoring import records as rec
 from monitoring.records import FRAGMENTATION_MIN_USED_BYTES, MIB
 from monitoring.scope import Scope, scope_of
-from monitoring.session_count import RECORD
+from monitoring.session_count import COUNT_FAILED, RECORD, STORE_MISMATCH
 from settings.model import WasAppSettings
 
 DEADLINE_SECONDS = 30.0
@@ -103,6 +104,10 @@ def _fragmentation(v, s, app):
     return "OK", ""
 
 
+def _counted(v, s, app):
+    return ("OK", "") if v == 0 else ("FAIL", "not counted: runbook SessionCountFailed or SessionStoreMismatch")
+
+
 def _ready(v, s, app):
     return ("OK", "") if v >= app.min_replicas else ("WARN", "fewer ready pods than minReplicas (runbook WasPodsBelowMinimum)")
 
@@ -134,6 +139,9 @@ CHECKS = (
           lambda s, a: f"1.0 - {s.thresholds.fragmentation_warning:g}", _fragmentation, lambda v: f"{v:.2f}",
           explain_empty="max(redis_memory_used_bytes{{{sel}}}) <= " + str(FRAGMENTATION_MIN_USED_BYTES),
           explain_note=f"not judged: Redis holds < {FRAGMENTATION_MIN_USED_BYTES // MIB} MB"),
+    Check("session count", f"max({COUNT_FAILED}{{{{{{sel}}}}}} == 1 or {STORE_MISMATCH}{{{{{{sel}}}}}} == 1)"
+          f" or max({COUNT_FAILED}{{{{{{sel}}}}}})", lambda s, a: "counted (0)", _counted, lambda v: f"{v:.0f}",
+          per_app=True),
     Check("ready pods", f"max({rec.WAS_READY}{{{{{{sel}}}}}})", lambda s, a: f">= {a.min_replicas if a else 1}", _ready,
           per_app=True, empty=("FAIL", "no data: check kube-state-metrics")),
     Check("metrics scraped", f"sum({rec.WAS_METRICS_UP}{{{{{{sel}}}}}})", lambda s, a: ">= 1 pod", _scraped,

@@ -23,13 +23,20 @@ from grafana_foundation_sdk.models import dashboard as gm
 from monitoring import records as rec
 from monitoring.records import FRAGMENTATION_MIN_USED_BYTES, MIB
 from monitoring.scope import Scope
-from monitoring.session_count import RECORD
+from monitoring.session_count import COUNT_FAILED, RECORD, STORE_MISMATCH
 from settings import names
 
 DATASOURCE = gm.DataSourceRef(type_val="prometheus", uid="${datasource}")
 SEL = 'namespace="$namespace",job="$job",instance=~"$instance"'
 NS = 'namespace="$namespace"'
 STORE = 'namespace="$namespace",job="$job"'
+
+
+SESSIONS_HOW = ("Live Spring Sessions (not expired, not logged out), counted on the master "
+                "(monitoring/session_count.py). method=zcount (sorted-set store): exact at every scrape. "
+                "method=scan (default repository, indexed with minute sets): a SCAN every 60 s, exact as of its "
+                "end; sessions created or ended while it runs may or may not be in it (measured bound in "
+                "docs/benchmarks.md).")
 
 
 @dataclass(frozen=True)
@@ -52,6 +59,8 @@ class PanelSpec:
     """Legend format (timeseries; stat panels with one value per app)."""
     no_value: str = ""
     """What a stat shows when the query returns nothing ("" = Grafana's "No data")."""
+    description: str = ""
+    """Panel description (Grafana's (i) tooltip)."""
 
 
 @dataclass(frozen=True)
@@ -71,7 +80,13 @@ def rows(s: Scope) -> list[RowSpec]:
     return [
         RowSpec("Redis status", (
             PanelSpec("Redis up", "stat", f"min(redis_up{{{SEL}}})", "none", ((1, "green"),), "red"),
-            PanelSpec("Active sessions", "stat", f"sum({RECORD}{{{STORE}}})", "short", ((t.sessions_high, "orange"),)),
+            PanelSpec("Active sessions", "stat", f"sum({RECORD}{{{STORE}}})", "short", ((t.sessions_high, "orange"),),
+                      description=SESSIONS_HOW),
+            PanelSpec("Apps not counted", "stat",
+                      f"count({COUNT_FAILED}{{{STORE}}} == 1 or {STORE_MISMATCH}{{{STORE}}} == 1) or vector(0)", "none",
+                      ((1, "red"),), description="Apps whose session count failed (SessionCountFailed) or whose "
+                      "Redis DB does not match their config (SessionStoreMismatch); their sessions are missing "
+                      "from Active sessions."),
             PanelSpec("Connected clients", "stat", f"sum(redis_connected_clients{{{SEL}}})", "short",
                       ((t.connected_clients_high, "orange"),)),
             PanelSpec("Memory used (% of maxmemory)", "stat", f"max({rec.REDIS_MEMORY_PERCENT}{{{SEL}}})", "percent",
@@ -82,7 +97,7 @@ def rows(s: Scope) -> list[RowSpec]:
         )),
         RowSpec("Session trends", (
             PanelSpec("Active sessions by app", "timeseries", f"sum by (app) ({RECORD}{{{STORE}}})", "short",
-                      ((t.sessions_high, "orange"),), legend="{{app}}"),
+                      ((t.sessions_high, "orange"),), legend="{{app}}", description=SESSIONS_HOW),
             PanelSpec("Memory % of maxmemory", "timeseries", f"{rec.REDIS_MEMORY_PERCENT}{{{SEL}}}", "percent",
                       ((t.memory_used_percent_warning, "orange"), (t.memory_used_percent_critical, "red")),
                       legend="{{instance}}"),
@@ -146,6 +161,8 @@ def _panel(p: PanelSpec, width: int, panel_id: int):
     else:
         panel = timeseries.Panel().height(8)
         query = query.legend_format(p.legend or "__auto")
+    if p.description:
+        panel = panel.description(p.description)
     return (panel.id(panel_id).title(p.title).span(width).unit(p.unit).datasource(DATASOURCE)
             .thresholds(_thresholds(p)).with_target(query))
 

@@ -54,6 +54,9 @@ RECORD = "spring_session:active_sessions"
 """Recorded series every consumer (dashboard, alerts, checklist) reads, label `app`."""
 COUNT_FAILED = "spring_session:count_failed"
 """1 when the master is up but an app's sessions could not be counted, else 0 (label `app`)."""
+METHOD_LABEL = "method"
+"""Label of RECORD saying how it was counted: `zcount` (exact at every scrape) or `scan`
+(exact as of the last SCAN; sessions created or ended during it may or may not be in it)."""
 STORE_MISMATCH = "spring_session:store_mismatch"
 """1 when an app's session DB does not hold the store its config declares, else 0 (label `app`)."""
 SCRIPT_METRIC = "redis_script_values"
@@ -305,17 +308,19 @@ def count_failed_expr(store: SessionStore, selector: str = "") -> str:
     error = _per_app(f"max by (namespace, job) ({_on_master(flag, selector, sep)})", store.app)
     failing = (f"((({master_up} unless on(namespace, job, app) {RECORD}{{{app}}}) or on(namespace, job, app) ({error} == 1))"
                f" unless on(namespace, job, app) ({STORE_MISMATCH}{{{app}}} == 1))")
-    return (f"(0 * {failing} + 1) or on(namespace, job, app) (0 * {RECORD}{{{app}}})"
+    return (f"(0 * {failing} + 1) or on(namespace, job, app) (0 * max by (namespace, job, app) ({RECORD}{{{app}}}))"
             f" or on(namespace, job, app) (0 * {STORE_MISMATCH}{{{app}}})")
 
 
 def recording_rules(stores, selector: str = "", count_selector: str | None = None) -> list[dict]:
     """Per store: `spring_session:store_mismatch`, `spring_session:active_sessions` and
-    `spring_session:count_failed` (in this order: the later read the earlier)."""
+    `spring_session:count_failed` (in this order: the later read the earlier). The count
+    carries `method` (METHOD_LABEL)."""
     rules = []
     for s in stores:
         labels = {"app": s.app}
         rules += [{"record": STORE_MISMATCH, "expr": store_mismatch_expr(s, selector), "labels": labels},
-                  {"record": RECORD, "expr": session_count_expr(s, selector, count_selector), "labels": labels},
+                  {"record": RECORD, "expr": session_count_expr(s, selector, count_selector),
+                   "labels": {**labels, METHOD_LABEL: s.method}},
                   {"record": COUNT_FAILED, "expr": count_failed_expr(s, selector), "labels": labels}]
     return rules

@@ -18,8 +18,8 @@ def scope(stack, overrides=None):
     return scope_of(load_settings(stack, overrides))
 
 ROWS = {
-    "Redis status": ["Redis up", "Active sessions", "Connected clients", "Memory used (% of maxmemory)",
-                     "Fragmentation"],
+    "Redis status": ["Redis up", "Active sessions", "Apps not counted", "Connected clients",
+                     "Memory used (% of maxmemory)", "Fragmentation"],
     "Session trends": ["Active sessions by app", "Memory % of maxmemory"],
     "Redis performance": ["Commands/s", "Evictions/s (each one logs a user out)"],
     "WAS pods": ["Ready pods", "Pods per node", "Container memory (working set)", "JVM heap %"],

@@ -108,7 +108,7 @@ def test_every_was_rule_carries_the_app_label(stack, overrides):
 
 RECORDED_SOURCES = ("redis_memory_max_bytes", "redis_mem_fragmentation_ratio", "jvm_memory_", "tomcat_sessions_",
                     "http_server_requests_", "kube_deployment_status_replicas_ready", rec.KUBE_POD_OWNER, "pod=~",
-                    "redis_db_keys", "redis_script_values")
+                    "redis_db_keys", "redis_script_values", "redis_keys_count")
 
 
 @pytest.mark.parametrize("stack", STACKS)
@@ -194,6 +194,7 @@ def cases(stack):
     master = series("redis_instance_info", {**i, "role": "master"}, "1x30")
     # petclinic (default repository, DB 1): counted by the session-counting scrape (SCAN)
     counted = {**i, "job": count_job(s.job), "db": "db1", "key": "spring:session:petclinic:sessions:*"}
+    mismatch = lambda v: series("redis_script_values", {**i, "key": "sessions_petclinic_mismatch"}, f"{v}x30")
     owner = series(rec.KUBE_POD_OWNER, {**p1, "workload": "petclinic", "workload_type": "deployment"}, "1x30")
     mem = lambda used, cap: [series("redis_memory_used_bytes", i, f"{used}x30"),
                              series("redis_memory_max_bytes", i, f"{cap}x30")]
@@ -215,8 +216,14 @@ def cases(stack):
          {"job": s.job}),
         ("RedisMetricsAbsent", [series("redis_up", i, "1x30")], [], {}),
         ("HighSessionCount", [series("redis_keys_count", counted, f"{t.sessions_high + 1}x30"), master],
-         ["warning"], {**app, "job": s.job}),
+         ["warning"], {**app, "job": s.job, "method": "scan"}),
         ("HighSessionCount", [series("redis_keys_count", counted, f"{t.sessions_high}x30"), master], [], {}),
+        # the master is up but the counting scrape yields nothing for the app
+        ("SessionCountFailed", [master], ["warning"], {**app, "job": s.job}),
+        ("SessionCountFailed", [series("redis_keys_count", counted, "7x30"), master], [], {}),
+        ("SessionStoreMismatch", [mismatch(1), series("redis_keys_count", counted, "7x30"), master], ["warning"],
+         {**app, "job": s.job}),
+        ("SessionStoreMismatch", [mismatch(0), series("redis_keys_count", counted, "7x30"), master], [], {}),
         ("RedisEvictionDetected", [series("redis_evicted_keys_total", i, "0+10x30")], ["warning"], i),
         ("RedisEvictionDetected", [series("redis_evicted_keys_total", i, "5x30")], [], i),
         # one name, two tiers: 85 % is a warning, 95 % both (Alertmanager keeps the critical)
@@ -247,8 +254,8 @@ def cases(stack):
         ("WasSessionsNotInRedis", [owner, series("tomcat_sessions_active_current_sessions", p1, "3x30")],
          ["critical"], app),
         ("WasSessionsNotInRedis", [owner, series("tomcat_sessions_active_current_sessions", p1, "0x30")], [], {}),
-        ("WasNoSessionsInRedis", [*traffic, series("redis_db_keys", {**i, "db": "db1"}, "0x30")], ["warning"], app),
-        ("WasNoSessionsInRedis", [*traffic, series("redis_db_keys", {**i, "db": "db1"}, "5x30")], [], {}),
+        ("WasNoSessionsInRedis", [*traffic, series("redis_keys_count", counted, "0x30")], ["warning"], app),
+        ("WasNoSessionsInRedis", [*traffic, series("redis_keys_count", counted, "5x30")], [], {}),
         ("WasMetricsNotScraped", [ready(1), up_app(0)], ["warning"], app),
         ("WasMetricsNotScraped", [ready(1), up_app(1)], [], {}),
     ]

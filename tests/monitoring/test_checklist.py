@@ -28,11 +28,12 @@ def serve(values):
     return HttpServer(respond)
 
 
-HEALTHY = {"redis_up": 1, "active_sessions": 42, "memory_used:percent": 10.4,
+HEALTHY = {"redis_up": 1, "active_sessions": 42, "count_failed": 0, "memory_used:percent": 10.4,
            "redis_evicted_keys_total": 0, "fragmentation": 1.2, "replicas_ready": 1, "up:sum": 1,
            "tomcat_sessions": 0, "jvm_memory_heap": 40}
-ROWS = ["redis_up", "sessions", "memory used", "evictions (24h)", "fragmentation", "petclinic: ready pods",
-        "petclinic: metrics scraped", "petclinic: Tomcat sessions", "petclinic: JVM heap (max pod)"]
+ROWS = ["redis_up", "sessions", "memory used", "evictions (24h)", "fragmentation", "petclinic: session count",
+        "petclinic: ready pods", "petclinic: metrics scraped", "petclinic: Tomcat sessions",
+        "petclinic: JVM heap (max pod)"]
 
 
 @pytest.fixture
@@ -80,6 +81,11 @@ def test_evictions_and_fragmentation_fail(prometheus, capsys):
     assert main(["--prometheus", url, "--stack", "dev"]) == 1
     out = capsys.readouterr().out
     assert "raise redisMaxmemory" in out and "restart Redis" in out
+
+
+def test_an_app_not_counted_fails(prometheus, capsys):
+    assert main(["--prometheus", prometheus({**HEALTHY, "count_failed": 1}), "--stack", "dev"]) == 1
+    assert "SessionCountFailed" in capsys.readouterr().out
 
 
 def test_warnings_do_not_fail(prometheus, capsys):
