@@ -31,6 +31,7 @@ from monitoring.session_count import (
     script_key,
     script_mismatch_key,
 )
+from settings.stackfile import load_settings
 from simulators.loopback import (
     HOST,
     Prometheus,
@@ -42,6 +43,7 @@ from simulators.loopback import (
 )
 from simulators.resp import Client
 from simulators.spring_session import DEFAULT_NAMESPACE, SessionWriter, SpringSessionRepository
+from simulators.stack import standalone
 
 pytestmark = pytest.mark.live
 
@@ -454,3 +456,38 @@ def test_count_comes_from_the_master_even_when_a_replica_diverges(stack):
     wait_until(lambda: stack.value(counted) == 9, 15, what="replica counted", procs=stack.procs)
     [series] = stack.prometheus.query(f'{RECORD}{{app="{REPLICATED.app}"}}')
     assert series["metric"] == {"__name__": RECORD, "app": REPLICATED.app, "namespace": "petclinic", "job": JOB}
+
+
+# ------------------------------------------------- the alerts, end to end (issue 14 item 4)
+def test_a_failed_count_and_a_mismatched_store_reach_the_webhook(procs, webhook):
+    """The project's own stack (simulators/stack.py: generated exporter args, ServiceMonitor
+    endpoints, rules with `for` shortened to 2 s, Alertmanager routing): one app's count fails
+    (its sorted set is not a sorted set), another's DB holds a sorted set built with Spring's
+    DEFAULT_NAMESPACE. Each alert reaches the webhook within a scrape plus its `for`."""
+    settings = load_settings("dev", {"wasApps": [
+        {"name": "petclinic", "image": "r/p:1.0", "minReplicas": 1, "repositoryType": "indexed",
+         "sessionExpirationStore": "sorted-set"},
+        {"name": "shop", "image": "r/s:1.0", "minReplicas": 1}]})
+    env = standalone(procs, webhook, settings)
+    petclinic, shop = settings.was_apps
+    for app in settings.was_apps:
+        wait_until(lambda: env.prometheus.value(f'{COUNT_FAILED}{{app="{app.name}"}}') == 0, 20,
+                   what=f"{app.name} counted", procs=(env.exporter,))
+    broken = time.monotonic()
+    with env.nodes[0].client(petclinic.session_database) as c:
+        c.call("SET", f"{petclinic.session_namespace}:sessions:expirations", "not a sorted set")
+    with env.nodes[0].client(shop.session_database) as c:
+        repo = SpringSessionRepository(c, shop.session_namespace, "default")
+        repo.new_session()
+        SpringSessionRepository(c, shop.session_namespace, "indexed", store="sorted-set",
+                                store_namespace=DEFAULT_NAMESPACE).new_session("u")
+    failed = wait_until(lambda: webhook.first("SessionCountFailed", "firing", broken), 30,
+                        what="SessionCountFailed at the webhook")
+    mismatch = wait_until(lambda: webhook.first("SessionStoreMismatch", "firing", broken), 30,
+                          what="SessionStoreMismatch at the webhook")
+    assert (failed[3]["app"], mismatch[3]["app"]) == ("petclinic", "shop")
+    assert failed[3]["severity"] == mismatch[3]["severity"] == "warning"
+    # scrape 1 s + evaluation 1 s + for 2 s + group_wait 1 s, with room for a loaded machine
+    assert failed[0] - broken < 15 and mismatch[0] - broken < 15, (failed[0] - broken, mismatch[0] - broken)
+    with webhook.lock:  # a mismatch is not also reported as a failed count
+        assert not [e for e in webhook.events if e[2] == "SessionCountFailed" and e[3]["app"] == "shop"]
