@@ -455,7 +455,8 @@ def test_count_comes_from_the_master_even_when_a_replica_diverges(stack):
     counted = f'redis_keys_count{{db="db{db}",instance="replica"}}'
     wait_until(lambda: stack.value(counted) == 9, 15, what="replica counted", procs=stack.procs)
     [series] = stack.prometheus.query(f'{RECORD}{{app="{REPLICATED.app}"}}')
-    assert series["metric"] == {"__name__": RECORD, "app": REPLICATED.app, "namespace": "petclinic", "job": JOB}
+    assert series["metric"] == {"__name__": RECORD, "app": REPLICATED.app, "namespace": "petclinic", "job": JOB,
+                                "method": "scan"}
 
 
 # ------------------------------------------------- the alerts, end to end (issue 14 item 4)
