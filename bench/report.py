@@ -71,6 +71,11 @@ def markdown(r: dict, plot_name: str) -> str:
                           f"SCAN slices, exporter +{project['exporter_peak_mb']} MB, {project['exporter_cpu_s']} s CPU"
                           if project["method"] == "count" else ""))
     loads = sorted({tuple(x["loadavg"]) for x in r["session_count"]})
+    slow_rows = []
+    for x in r["session_count"]:
+        if x["method"] == "plain":
+            slow = ", ".join(f"{name} {n}x, max {ms} ms" for name, (n, ms) in sorted(x["slowlog"].items())) or "none"
+            slow_rows.append([x["repository"], f"{x['sessions']:,}", slow])
     mem_rows = [[x["repository"], x["payload"], x["bytes_per_session"], x["model"]] for x in r["bytes_per_session"]]
     fit = r["fit"]
     demo = r["sizing_demo"]
@@ -111,6 +116,11 @@ the machine shows here).
 {_table(["store", "sessions", "method", "median ms", "p99 ms", "ratio", "Redis ping p99 ms", "Redis ping max ms",
          "Redis ms", "Redis calls", "counted", "live", "max error paused", "max error under load", "peak MB"],
         count_rows)}
+
+Commands Redis ran for longer than 5 ms while each store was measured (SLOWLOG; from any
+client: the methods, the workload, Spring's cleanup cron):
+
+{_table(["store", "sessions", "commands > 5 ms"], slow_rows)}
 
 At {largest:,} sessions:
 

@@ -43,6 +43,8 @@ from simulators.stack import PASSWORD
 
 DB = 1
 TIMEOUT = 1800
+SLOWLOG_US = 5000
+"""Commands slower than this (5 ms) are named in the results (Redis SLOWLOG)."""
 NAMESPACE = "spring:session:petclinic"
 # label -> (repository type, expiration store)
 VARIANTS = {"default": ("default", "minute"), "indexed-minute": ("indexed", "minute"),
@@ -131,6 +133,18 @@ def _commandstats(admin: Client) -> dict[str, tuple[int, int]]:
     return out
 
 
+def _slowlog(admin: Client) -> dict[str, list[float]]:
+    """Commands that ran longer than SLOWLOG_US while measuring: name -> [count, max ms]
+    (whatever sent them: the methods, the workload, Spring's cleanup cron)."""
+    out: dict[str, list[float]] = {}
+    for entry in admin.call("SLOWLOG", "GET", "1024"):
+        name = str(entry[3][0]).upper()
+        seen = out.setdefault(name, [0, 0.0])
+        seen[0] += 1
+        seen[1] = max(seen[1], round(int(entry[2]) / 1000, 1))
+    return out
+
+
 def _proc_status(pid: int, field: str) -> int:
     """A kB field of /proc/<pid>/status (VmRSS, VmHWM)."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -162,7 +176,7 @@ def _measure(procs: Processes, label: str, size: int, scrapes: int, payload: int
     repository, expiration_store = VARIANTS[label]
     store = SessionStore("petclinic", DB, NAMESPACE, repository, TIMEOUT, expiration_store)
     redis = Redis(procs, "redis", PASSWORD, {"appendonly": "no", "notify-keyspace-events": "Egx",
-                                             "latency-monitor-threshold": "1"}).start()
+                                             "slowlog-log-slower-than": str(SLOWLOG_US), "slowlog-max-len": "1024"}).start()
     target = f"redis://{redis.addr}"
     (procs.workdir / "passwords.json").write_text(f'{{"{target}": "{PASSWORD}"}}')
     base = [f"--redis.addr={target}", f"--redis.password-file={procs.workdir}/passwords.json"]
@@ -185,6 +199,7 @@ def _measure(procs: Processes, label: str, size: int, scrapes: int, payload: int
                              payload_bytes=payload))
     try:
         time.sleep(load_s)  # the steady stream of expiries, logins and logouts settles in
+        admin.call("SLOWLOG", "RESET")
         count_popen = started["count"][0].popen
         assert count_popen is not None
         count_pid = count_popen.pid
@@ -227,6 +242,7 @@ def _measure(procs: Processes, label: str, size: int, scrapes: int, payload: int
         truths = workload.ask("truth", [(w[2], w[3]) for w in windows], timeout=1800)
         with redis.client(DB) as c:
             keys = c.call("DBSIZE")
+        slow = _slowlog(admin)
     finally:
         workload.close()
         admin.close()
@@ -263,7 +279,7 @@ def _measure(procs: Processes, label: str, size: int, scrapes: int, payload: int
         })
     for r in rows:
         r.update({"fill_s": workload.fill["fill_s"], "keys": keys,
-                  "loadavg": [round(load_before, 2), round(os.getloadavg()[0], 2)],
+                  "loadavg": [round(load_before, 2), round(os.getloadavg()[0], 2)], "slowlog": slow,
                   "load": {k: stats[k] for k in ("created", "logins", "touches", "logouts", "events", "ticks",
                                                  "late_ticks")},
                   "load_s": round(stats["ticks"] * 0.1, 1)})

@@ -49,18 +49,26 @@ SENTINEL_METRICS_PORT = "sentinel-metrics"  # Sentinels (never the script)
 SENTINEL_EXPORTER_PORT = names.EXPORTER_PORT + 1  # 9122
 RESOURCES = Resources("20m", "200m", "48Mi", "96Mi")
 # The counting scrape (SCAN via count-keys) keeps every matched key name in the exporter
-# until the count is done: measured in docs/benchmarks.md, rounded up here.
-COUNT_BYTES_PER_SESSION = 300
+# until the count is done. Measured (docs/benchmarks.md, 1M sessions): 225 B per session for
+# 70-byte keys, 272 B for 78-byte keys; modelled as 150 + 1.5 x key length, plus 20 %.
 COUNT_CPU_LIMIT = "1"
+SESSION_ID_LENGTH = 36  # Spring's default id: a UUID
+
+
+def count_bytes_per_session(stores: tuple[SessionStore, ...]) -> int:
+    """Exporter memory one session costs while its store is counted by SCAN (the largest
+    key of the SCAN-counted stores decides: they are counted one after the other)."""
+    longest = max(len(s.scan_pattern) - 1 + SESSION_ID_LENGTH for s in stores if s.method == "scan")
+    return int(1.2 * (150 + 1.5 * longest))
 
 
 def exporter_resources(stores: tuple[SessionStore, ...], peak_sessions: int) -> Resources:
     """The Redis-node exporter's resources: RESOURCES, plus room for the counting scrape's
-    key names (`peak_sessions` x COUNT_BYTES_PER_SESSION) and a core to SCAN with, when a
+    key names (`peak_sessions` x count_bytes_per_session) and a core to SCAN with, when a
     store is counted by SCAN."""
     if count_keys(stores) is None:
         return RESOURCES
-    extra_mib = -(-peak_sessions * COUNT_BYTES_PER_SESSION // 2**20)
+    extra_mib = -(-peak_sessions * count_bytes_per_session(stores) // 2**20)
     limit = int(RESOURCES.memory_limit.removesuffix("Mi")) + extra_mib
     return Resources(RESOURCES.cpu_request, COUNT_CPU_LIMIT, RESOURCES.memory_request, f"{limit}Mi")
 
