@@ -107,6 +107,9 @@ def test_filling_past_maxmemory_fires_eviction_alert(procs, webhook):
     settings = load_settings("dev", {"redisMaxmemory": "4mb", "redisMemory": "64Mi", "expectedPeakSessions": 100,
                                      "sessionPayloadBytes": 2048})
     env = standalone(procs, webhook, settings)
+    # rate() needs a sample from before the fill: the fill takes ~0.2 s, less than a scrape
+    # interval, and a counter first seen at its final value has no increase.
+    wait_until(lambda: env.prometheus.value("redis_evicted_keys_total") == 0, 15, what="counter scraped before the fill")
     w = writer(env, settings.was_apps[0], payload=2048)
     started = time.monotonic()
     w.create(6000, batch=500)  # ~15 MB of sessions into 4 MB
