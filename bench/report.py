@@ -63,13 +63,21 @@ def markdown(r: dict, plot_name: str) -> str:
     for repository in dict.fromkeys(x["repository"] for x in r["session_count"]):
         project = next(x for (rep, _), x in top.items() if rep == repository and x["project"])
         regular = top[(repository, "scrape")]
-        verdict.append(f"- **{repository}** ({project['method']}): max error {project['max_error_paused']} paused, "
-                       f"{project['max_error_load']} under load; regular scrape {regular['ratio']}x plain, Redis ping p99 "
-                       f"{regular['redis_ping_p99_ms']} ms (script {regular['redis_ms_per_scrape']} ms in Redis)"
-                       + (f"; counting scrape {project['median_ms']} ms every 60 s, ping p99 {project['redis_ping_p99_ms']} "
-                          f"ms, Redis busy {project['redis_ms_per_scrape']} ms in {project['redis_calls_per_scrape']} "
-                          f"SCAN slices, exporter +{project['exporter_peak_mb']} MB, {project['exporter_cpu_s']} s CPU"
-                          if project["method"] == "count" else ""))
+        live = project["live"] or 1
+        worst = max(abs(project["max_error_paused"] or 0), abs(project["max_error_load"] or 0))
+        line = (f"- **{repository}**, counted by `{project['method']}`: max error after logins "
+                f"{project['max_error_paused']:+g} paused, {project['max_error_load']:+g} under load "
+                f"({100 * worst / live:.2f} % of {live:,} live), consistent with the sessions live during the "
+                f"scrape: {project['consistent_paused'] and project['consistent_load']}. Regular scrape "
+                f"{regular['ratio']}x plain, Redis blocked {regular['redis_ms_per_scrape']} ms by the script, "
+                f"PING p99 {regular['redis_ping_p99_ms']} ms.")
+        if project["method"] == "count":
+            line += (f" Counting scrape (every 60 s): {project['median_ms']} ms, Redis busy "
+                     f"{project['redis_ms_per_scrape']} ms in {project['redis_calls_per_scrape']} SCAN slices "
+                     f"(≈ {project['redis_ms_per_scrape'] / project['redis_calls_per_scrape']:.1f} ms each), PING p99 "
+                     f"{project['redis_ping_p99_ms']} ms; exporter +{project['exporter_peak_mb']} MB, "
+                     f"{project['exporter_cpu_s']} s CPU.")
+        verdict.append(line)
     loads = sorted({tuple(x["loadavg"]) for x in r["session_count"]})
     slow_rows = []
     for x in r["session_count"]:
