@@ -160,7 +160,7 @@ def test_every_scrape_target_exists_in_the_chart(rendered: Rendered):
     reached = []
     for url in targets:
         parts = urlsplit(url)
-        assert parts.scheme == "redis"
+        assert parts.scheme == ("rediss" if rendered.settings.redis.tls else "redis")
         reached.append(resolve(rendered, parts.hostname, parts.port))
     sts = rendered.of_kind("StatefulSet", chart=True)[0]
     pods_per_port = len(targets) // sts["spec"]["replicas"]
@@ -202,21 +202,22 @@ def test_the_chart_network_policy_admits_every_client(rendered: Rendered):
 def test_the_chart_mounts_the_programs_secret_and_key(rendered: Rendered):
     ours = {s["metadata"]["name"]: s for s in rendered.of_kind("Secret", chart=False)}
     for w, _, spec in pods(rendered, chart=True):
-        volumes = [v for v in spec.get("volumes", []) if "secret" in v]
+        volumes = {v["name"]: v for v in spec.get("volumes", []) if "secret" in v}
         assert volumes, f"{w['metadata']['name']} mounts no password Secret"
-        for v in volumes:
+        files: dict[str, set] = {}
+        for v in volumes.values():
             secret = ours.get(v["secret"]["secretName"])
             assert secret, f"chart mounts Secret {v['secret']['secretName']}, which the program does not create"
             keys = {i["key"] for i in v["secret"].get("items", [])} or set(secret["stringData"])
             assert keys <= set(secret["stringData"]), (keys, set(secret["stringData"]))
-            files = {i.get("path", i["key"]) for i in v["secret"].get("items", [])} or keys
-            mount = next(m["mountPath"] for c in spec["containers"] for m in c["volumeMounts"] if m["name"] == v["name"])
-            for c in spec["containers"]:
-                for e in c.get("env", []):
-                    if e["name"].endswith("PASSWORD_FILE"):
-                        assert e["value"].startswith(mount.rstrip("/") + "/")
-                        assert e["value"].rsplit("/", 1)[1] in files, e
-    # WAS pods read the same Secret
+            files[v["name"]] = {i.get("path", i["key"]) for i in v["secret"].get("items", [])} or keys
+        for c in spec["containers"]:  # every *_PASSWORD_FILE names a file of a Secret mounted there
+            mounts = {m["mountPath"].rstrip("/"): m["name"] for m in c.get("volumeMounts", []) if m["name"] in volumes}
+            for e in c.get("env", []):
+                if e["name"].endswith("PASSWORD_FILE"):
+                    folder, _, file = e["value"].rpartition("/")
+                    assert folder in mounts and file in files[mounts[folder]], (c["name"], e)
+    # WAS pods read Secrets the program creates
     for _name, _, spec in was_clients(rendered):
         assert {v["secret"]["secretName"] for v in spec["volumes"] if "secret" in v} <= set(ours)
 

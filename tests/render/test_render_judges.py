@@ -246,7 +246,8 @@ def test_every_pod_also_meets_the_projects_standard(rendered: Rendered):
             repo, _, tag = image.rpartition(":")
             assert repo and tag and tag != "latest" and "/" not in tag, f"{where}: image {c['image']} not pinned"
             assert not any("value" in e and re.search("(PASSWORD|SECRET|TOKEN|KEY)$", e["name"])
-                           and e["value"] not in ("yes", "no", "true", "false") for e in c.get("env", [])), where
+                           and e["value"] not in ("yes", "no", "true", "false")
+                           and not e["value"].startswith("file:") for e in c.get("env", [])), where
         if w["kind"] == "StatefulSet":  # incident 1: the data volume is group-owned by fsGroup
             assert pod_sc["fsGroup"] >= 10000 and pod_sc["fsGroupChangePolicy"] == "OnRootMismatch", name
             claims = {t["metadata"]["name"] for t in w["spec"].get("volumeClaimTemplates", [])}
@@ -262,7 +263,8 @@ def test_every_rendered_chart_key_exists_in_the_pinned_chart(rendered: Rendered)
 def test_every_chart_key_exists_for_config_variants(stack):
     s = load_settings(stack)
     for overrides in ({}, {"redisTopology": "standalone" if s.redis.topology == "sentinel" else "sentinel"},
-                      {"wasApps": [{"name": "a", "image": "r/a:1", "springBootMajor": 2, "minReplicas": 3}]}):
+                      {"redisTls": False,
+                       "wasApps": [{"name": "a", "image": "r/a:1", "springBootMajor": 2, "minReplicas": 3}]}):
         v = load_settings(stack, overrides)
         assert unknown_keys(chart_values(v.redis.release_name, v.redis), load_chart_keys(v.redis.chart_version)) == []
 
