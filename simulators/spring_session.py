@@ -18,6 +18,11 @@ indexed repository (RedisIndexedSessionRepository, default minute-based expirati
   more with maxInactiveInterval 0: the hash keeps 300 s of TTL and `expires:<id>` goes
   into the set of roundUpToNextMinute(lastAccessedTime) (TTL 300 s).
 
+Commands are the ones Spring Session sends through Lettuce (so the Redis ACL users are
+judged against the real command list, components/acl.py): HMSET (Spring Data Redis
+putAll), PEXPIREAT (default repository), APPEND + PEXPIRE of the shadow key, PUBLISH of the
+created event, HGETALL to load, RENAME on changeSessionId.
+
 Values are written as plain text (Spring serializes with JDK serialization by default:
 a few dozen bytes more per field); `payload_bytes` stands in for the serialized
 SPRING_SECURITY_CONTEXT. Commands are pipelined in batches (1M sessions in one call).
@@ -58,6 +63,8 @@ class SessionWriter:
     timeout_seconds: int
     payload_bytes: int = 512
     expiration_store: str = "minute"
+    database: int = 0
+    """The logical DB the client selected: part of the indexed repository's channel names."""
     expiries_ms: list[int] = field(default_factory=list, repr=False)
     """Expiry (epoch ms) of every session `create` wrote: the ground truth of what is live when."""
 
@@ -83,38 +90,80 @@ class SessionWriter:
     def principal_key(self, user: str) -> str:
         return f"{self.namespace}:index:{PRINCIPAL_INDEX}:{user}"
 
+    def created_channel(self, session_id: str) -> str:
+        """RedisIndexedSessionRepository: `<ns>:event:<db>:created:<id>`."""
+        return f"{self.namespace}:event:{self.database}:created:{session_id}"
+
     def _payload(self) -> bytes:
         return os.urandom(self.payload_bytes // 2 + 1).hex().encode()[: self.payload_bytes]
 
     # ---------------------------------------------------------------------- save
     def commands(self, session_id: str, user: str | None, last_access_ms: int | None = None,
-                 timeout_seconds: int | None = None) -> list[tuple]:
+                 timeout_seconds: int | None = None, new: bool = True, fields: list | None = None) -> list[tuple]:
         """The commands Spring Session issues to save a session last accessed at
-        `last_access_ms` (default now): it expires at last access + timeout."""
+        `last_access_ms` (default now): it expires at last access + timeout. A new session
+        writes every field (and, indexed, publishes the created event); a saved one only
+        `fields` (the delta, default lastAccessedTime)."""
         now = now_ms()
         last_access_ms = now if last_access_ms is None else last_access_ms
         timeout = timeout_seconds if timeout_seconds is not None else self.timeout_seconds
         expiry = last_access_ms + timeout * 1000
         ttl_ms = max(1, expiry - now)
         key = self.session_key(session_id)
-        fields = ["creationTime", last_access_ms, "lastAccessedTime", last_access_ms, "maxInactiveInterval", timeout,
-                  "sessionAttr:SPRING_SECURITY_CONTEXT", self._payload()]
-        if user:
-            fields += [USER_ATTRIBUTE, user]
-        cmds: list[tuple] = [("HSET", key, *fields)]
-        if self.repository_type == "default":
-            return cmds + [("PEXPIRE", key, ttl_ms)]
+        if new:
+            delta = ["creationTime", last_access_ms, "lastAccessedTime", last_access_ms, "maxInactiveInterval", timeout,
+                     "sessionAttr:SPRING_SECURITY_CONTEXT", self._payload()]
+            if user:
+                delta += [USER_ATTRIBUTE, user]
+        else:
+            delta = fields if fields is not None else ["lastAccessedTime", last_access_ms]
+        cmds: list[tuple] = [("HMSET", key, *delta)]
+        if self.repository_type == "default":  # RedisSessionRepository.saveDelta: expireAt
+            return cmds + [("PEXPIREAT", key, expiry)]
         extra_ms = INDEXED_EXTRA_SECONDS * 1000
-        cmds += [("PEXPIRE", key, ttl_ms + extra_ms),
-                 ("SET", self.expires_key(session_id), "", "PX", ttl_ms)]
-        if self.expiration_store == "minute":
+        if user and new:
+            cmds.append(("SADD", self.principal_key(user), session_id))
+        if new:
+            cmds.append(("PUBLISH", self.created_channel(session_id), "delta"))
+        cmds += [("APPEND", self.expires_key(session_id), ""), ("PEXPIRE", self.expires_key(session_id), ttl_ms),
+                 ("PEXPIRE", key, ttl_ms + extra_ms)]
+        if self.expiration_store == "minute":  # SADD, then PEXPIRE (2.7-3.3 order; 3.4 swaps them)
             bucket = self.expirations_key(round_up_to_next_minute(expiry))
             cmds += [("SADD", bucket, f"expires:{session_id}"), ("PEXPIRE", bucket, ttl_ms + extra_ms)]
         else:
             cmds.append(("ZADD", self.sorted_expirations_key(), expiry, session_id))
-        if user:
-            cmds.append(("SADD", self.principal_key(user), session_id))
         return cmds
+
+    # ------------------------------------------------------- one session's life
+    def read(self, session_id: str) -> dict[str, str]:
+        """findById / getSession: HGETALL of the hash ({} when gone)."""
+        flat = self.client.call("HGETALL", self.session_key(session_id)) or []
+        return dict(zip(flat[::2], flat[1::2], strict=True))
+
+    def touch(self, session_id: str, fields: list | None = None) -> None:
+        """A request that uses the session (setLastAccessedTime + commitSession): the default
+        repository checks the session still exists (EXISTS) first."""
+        if self.repository_type == "default" and not self.client.call("EXISTS", self.session_key(session_id)):
+            raise KeyError(f"session {session_id} was invalidated")
+        self.client.pipeline(self.commands(session_id, None, new=False, fields=fields))
+
+    def change_session_id(self, session_id: str) -> str:
+        """Session fixation protection at login (ChangeSessionIdAuthenticationStrategy):
+        saveChangeSessionId RENAMEs the keys, then saveDelta. Returns the new id."""
+        new_id = str(uuid.uuid4())
+        cmds: list[tuple] = []
+        if self.repository_type == "default":
+            if not self.client.call("EXISTS", self.session_key(session_id)):
+                raise KeyError(f"session {session_id} was invalidated")
+            cmds.append(("RENAME", self.session_key(session_id), self.session_key(new_id)))
+        else:
+            cmds += [("RENAME", self.session_key(session_id), self.session_key(new_id)),
+                     ("RENAME", self.expires_key(session_id), self.expires_key(new_id)),
+                     ("HGETALL", self.session_key(session_id))]  # 3.4+ expirationStore.remove(old): gone
+            if self.expiration_store == "sorted-set":
+                cmds.append(("ZREM", self.sorted_expirations_key(), session_id))
+        self.client.pipeline(cmds + self.commands(new_id, None, new=False))
+        return new_id
 
     def create(self, count: int, users: int = 0, batch: int = 1000, timeout_seconds: int | None = None,
                spread_seconds: int = 0) -> list[str]:
@@ -152,14 +201,15 @@ class SessionWriter:
             if self.repository_type == "default":
                 found += sum(self.client.pipeline([("DEL", self.session_key(s)) for s in chunk]))
                 continue
-            rows = self.client.pipeline([("HMGET", self.session_key(s), "lastAccessedTime", "maxInactiveInterval",
-                                          USER_ATTRIBUTE) for s in chunk])
+            rows = self.client.pipeline([("HGETALL", self.session_key(s)) for s in chunk])
             cmds: list[tuple] = []
-            for sid, (last, interval, user) in zip(chunk, rows, strict=True):
+            for sid, flat in zip(chunk, rows, strict=True):
+                hash_ = dict(zip(flat[::2], flat[1::2], strict=True))
+                last, interval = hash_.get("lastAccessedTime"), hash_.get("maxInactiveInterval")
                 if last is None or interval is None:
                     continue  # gone already (deleteById returns when getSession finds nothing)
                 found += 1
-                cmds += self._delete_commands(sid, int(last), int(interval), user)
+                cmds += self._delete_commands(sid, int(last), int(interval), hash_.get(USER_ATTRIBUTE))
             if cmds:
                 self.client.pipeline(cmds)
         return found
@@ -176,10 +226,11 @@ class SessionWriter:
         cmds.append(("DEL", self.expires_key(sid)))
         # save(session) with maxInactiveInterval = 0
         key = self.session_key(sid)
-        cmds += [("HSET", key, "maxInactiveInterval", 0), ("EXPIRE", key, INDEXED_EXTRA_SECONDS)]
+        extra_ms = INDEXED_EXTRA_SECONDS * 1000
+        cmds += [("HMSET", key, "maxInactiveInterval", 0), ("PEXPIRE", key, extra_ms)]
         if self.expiration_store == "minute":
             bucket = self.expirations_key(round_up_to_next_minute(last))
-            cmds += [("SADD", bucket, member), ("EXPIRE", bucket, INDEXED_EXTRA_SECONDS)]
+            cmds += [("SADD", bucket, member), ("PEXPIRE", bucket, extra_ms)]
         else:
             cmds.append(("ZADD", self.sorted_expirations_key(), last, sid))
         return cmds

@@ -31,10 +31,17 @@ PASSWORD = "loopback-password-1234"
 FAST_FOR = "2s"
 
 
-def redis_conf(settings) -> dict[str, str]:
-    """The redis.conf lines the chart gets (commonConfiguration), as a dict."""
+def redis_conf(settings, acl_file: str | None = None) -> dict[str, str]:
+    """The redis.conf lines the chart gets (commonConfiguration), as a dict. The ACL file
+    is the local one given, or (no ACL: the default user may do anything) left out."""
     lines = chart_values(settings.redis.release_name, settings.redis)["commonConfiguration"].splitlines()
-    return dict(line.split(" ", 1) for line in lines if line.strip())
+    conf = dict(line.split(" ", 1) for line in lines if line.strip())
+    assert "aclfile" in conf, "the chart config names the ACL file"
+    if acl_file:
+        conf["aclfile"] = acl_file
+    else:
+        del conf["aclfile"]
+    return conf
 
 
 def fast_rules(settings, for_: str = FAST_FOR) -> list[dict]:
@@ -196,6 +203,6 @@ def standalone(procs, webhook, settings, extra_scrape=None, conf: dict | None = 
 def writer(env: Env, app_settings, payload: int = 512) -> SessionWriter:
     client = env.nodes[0].client(app_settings.session_database)
     return SessionWriter(client, app_settings.session_namespace, app_settings.repository_type,
-                         app_settings.session_timeout_seconds, payload)
+                         app_settings.session_timeout_seconds, payload, database=app_settings.session_database)
 
 
