@@ -203,6 +203,76 @@ class Sentinel:
         return Client(HOST, self.port, password or self.password, username=username, tls=self.tls)
 
 
+class Link:
+    """A TCP relay 127.0.0.1:port -> 127.0.0.1:target. `cut()` turns it into a black hole, as a
+    network partition does: connections stay open, nothing passes either way (bytes are read
+    and dropped), new connections are accepted and go nowhere. `close()` ends everything."""
+
+    def __init__(self, target_port: int):
+        self.target_port = target_port
+        self.server = socket.socket()
+        self.server.bind((HOST, 0))
+        self.server.listen(64)
+        self.port = self.server.getsockname()[1]
+        self.is_cut = threading.Event()
+        self.sockets: list[socket.socket] = []
+        self.lock = threading.Lock()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _keep(self, *socks: socket.socket) -> None:
+        with self.lock:
+            self.sockets += socks
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                down, _ = self.server.accept()
+            except OSError:
+                return  # closed
+            self._keep(down)
+            if self.is_cut.is_set():
+                threading.Thread(target=self._pump, args=(down, None), daemon=True).start()
+                continue
+            try:
+                up = socket.create_connection((HOST, self.target_port), timeout=5)
+            except OSError:
+                down.close()
+                continue
+            up.settimeout(None)
+            self._keep(up)
+            threading.Thread(target=self._pump, args=(down, up), daemon=True).start()
+            threading.Thread(target=self._pump, args=(up, down), daemon=True).start()
+
+    def _pump(self, src: socket.socket, dst: socket.socket | None) -> None:
+        try:
+            while True:
+                data = src.recv(65536)
+                if not data:
+                    break
+                if dst is not None and not self.is_cut.is_set():
+                    dst.sendall(data)
+        except OSError:
+            pass
+        for sock in (src, dst):
+            if sock is not None and not self.is_cut.is_set():
+                try:
+                    sock.close()
+                except OSError:
+                    pass
+
+    def cut(self) -> None:
+        self.is_cut.set()
+
+    def close(self) -> None:
+        self.server.close()
+        with self.lock:
+            for sock in self.sockets:
+                try:
+                    sock.close()
+                except OSError:
+                    pass
+
+
 # --------------------------------------------------------------------- monitoring
 def start_exporter(procs: Processes, args: list[str], name: str = "exporter",
                    env: dict | None = None) -> tuple[Proc, int]:

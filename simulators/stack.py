@@ -5,6 +5,7 @@ generated rules (only `for` shortened) and the generated Alertmanager routing wi
 webhook in place of Slack. Used by tests/live and bench/."""
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -156,13 +157,22 @@ class FakeKube:
             p.close()
 
 
+def without_acl(args: list[str]) -> list[str]:
+    """Exporter args for a Redis without the ACL (the default user, plaintext): the monitoring
+    tests' Redis. The ACL user, its password file and TLS flags are proven against a locked-down
+    Redis in tests/live/test_security_live.py."""
+    return [a for a in args if not a.startswith(("--redis.user=", "--tls-"))]
+
+
 class Env:
-    """One Redis topology with its exporter, Prometheus and Alertmanager."""
+    """One Redis topology with its exporter, Prometheus and Alertmanager (no ACL, no TLS:
+    simulators/secure.py builds the locked-down one)."""
 
     def __init__(self, procs, webhook, settings, nodes: list[Redis], sentinels: Sequence[Sentinel] = (),
                  extra_scrape=None, for_: str = FAST_FOR, interval: str = "1s", group_wait: str = "1s"):
         self.procs, self.settings, self.nodes = procs, settings, nodes
-        conn = connection_for(settings.redis.release_name, settings.redis, settings.namespace)
+        conn = connection_for(settings.redis.release_name, dataclasses.replace(settings.redis, tls=False),
+                              settings.namespace)
         stores = stores_for(settings.was_apps)
         script = lua_script(stores)
         # Every container of the exporter pod, run with its own args; cluster addresses and
@@ -178,7 +188,8 @@ class Env:
         for container in exporter_containers(conn, "", bool(script)):
             args = [a.replace(f"{SCRIPT_DIR}/", f"{procs.workdir}/").replace(f"{AUTH_DIR}/", f"{procs.workdir}/")
                     for a in container["args"]]
-            args = [f"--redis.addr={local[a.split('=', 1)[1]]}" if a.startswith("--redis.addr=") else a for a in args]
+            args = [f"--redis.addr={local[a.split('=', 1)[1]]}" if a.startswith("--redis.addr=") else a
+                    for a in without_acl(args)]
             proc, port = start_exporter(procs, args, name=container["name"])
             self.exporters[container["name"]] = (proc, args)
             port_of_container[container["ports"][0]["name"]] = port

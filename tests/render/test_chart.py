@@ -263,3 +263,53 @@ def test_the_resolver_refuses_what_the_chart_does_not_make(rendered: Rendered):
     for host, port in bad:
         with pytest.raises(AssertionError):
             resolve(rendered, host, port)
+
+
+def test_the_chart_loads_our_acl_file_in_every_redis_and_sentinel(rendered: Rendered):
+    """Every Redis and Sentinel container mounts the ACL Secret where the config's `aclfile`
+    points, and the chart's own users.acl stays empty (auth.acl is off)."""
+    s = rendered.settings.redis
+    data = rendered.one("ConfigMap", f"{s.release_name}-configuration")["data"]
+    assert f"aclfile {names.ACL_DIR}/{names.REDIS_ACL_FILE}" in data["redis.conf"].splitlines()
+    assert not data.get("users.acl", "").strip()
+    if s.topology == "sentinel":
+        assert f"aclfile {names.ACL_DIR}/{names.SENTINEL_ACL_FILE}" in data["sentinel.conf"].splitlines()
+    ours = {x["metadata"]["name"] for x in rendered.of_kind("Secret", chart=False)}
+    [sts] = rendered.of_kind("StatefulSet", chart=True)
+    spec = sts["spec"]["template"]["spec"]
+    [acl_volume] = [v for v in spec["volumes"] if v.get("secret", {}).get("secretName") == names.acl_secret(s.release_name)]
+    assert acl_volume["secret"]["secretName"] in ours
+    servers = [c for c in spec["containers"] if c["name"] in ("redis", "sentinel")]
+    assert len(servers) == (2 if s.topology == "sentinel" else 1)
+    for c in servers + [c for c in spec["containers"] if c["name"] == "acl-reload"]:
+        assert {"name": acl_volume["name"], "mountPath": names.ACL_DIR, "readOnly": True} in c["volumeMounts"], c["name"]
+
+
+def test_tls_reaches_every_port_of_the_chart(rendered: Rendered):
+    s = rendered.settings.redis
+    [sts] = rendered.of_kind("StatefulSet", chart=True)
+    env = {e["name"]: e.get("value") for c in sts["spec"]["template"]["spec"]["containers"] for e in c.get("env", [])}
+    if not s.tls:
+        assert env.get("REDIS_TLS_ENABLED") in (None, "no")
+        return
+    assert env["REDIS_TLS_ENABLED"] == "yes" and env["REDIS_TLS_AUTH_CLIENTS"] == "yes"
+    if s.topology == "sentinel":
+        assert env["REDIS_SENTINEL_TLS_ENABLED"] == "yes"
+    volumes = {v["name"]: v for v in sts["spec"]["template"]["spec"]["volumes"]}
+    assert volumes["redis-certificates"]["secret"]["secretName"] == names.tls_secret(s.release_name)
+
+
+def test_the_charts_user_secret_would_fail_open():
+    """Why the ACL does not use auth.acl.userSecret (docs/decisions.md): the chart reads that
+    Secret with Helm `lookup`, which finds nothing when rendering without the live cluster (and
+    when a key is missing), and then writes the user as `nopass`: any password logs in."""
+    from render import chart_objects
+    from tests.tools import require_helm
+    require_helm()
+    values = {"architecture": "standalone", "auth": {"enabled": True, "password": "x", "acl": {
+        "enabled": True, "userSecret": "app-passwords",
+        "users": [{"username": "app", "keys": "~app:*", "commands": "-@all +get"}]}}}
+    objects = chart_objects({"chart": "oci://registry-1.docker.io/bitnamicharts/redis", "version": "23.1.1",
+                             "name": "redis", "namespace": "ns"}, values)
+    [cm] = [o for o in objects if o["kind"] == "ConfigMap" and o["metadata"]["name"] == "redis-configuration"]
+    assert "user app on nopass ~app:*" in cm["data"]["users.acl"]
