@@ -129,5 +129,5 @@ def measure(workdir: Path, runs: int, quick: bool = False) -> dict:
             results = [_run(workdir / f"mr{min_replicas}-{fault}-{i}", settings, fault, window) for i in range(runs)]
             scenarios.append({"min_replicas_to_write": min_replicas, "fault": fault, "runs": results})
     kill_on = next(x for x in scenarios if x["fault"] == "kill" and x["min_replicas_to_write"])
-    return {"down_after_ms": s.down_after_ms, "quorum": s.quorum, "nodes": s.nodes,
+    return {"date": time.strftime("%Y-%m-%d"), "down_after_ms": s.down_after_ms, "quorum": s.quorum, "nodes": s.nodes,
             "max_lag_s": s.min_replicas_max_lag, "scenarios": scenarios, "runs": kill_on["runs"]}

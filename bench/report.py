@@ -127,8 +127,8 @@ floor adds whole intervals, the real wait adds only the remaining part of each.
 
 ## 4. Sentinel failover ({fo['nodes']} nodes, quorum {fo['quorum']}, down-after {fo['down_after_ms']} ms, \
 min-replicas-max-lag {fo['max_lag_s']} s)
-A Sentinel-aware writer saves a session every ~5 ms and reconnects through Sentinel on any
-error, as Lettuce does. **kill**: the master is SIGKILLed. **partition**: the master is cut
+Measured {fo.get('date', r['date'])}. A Sentinel-aware writer saves a session every ~5 ms and
+reconnects through Sentinel on any error, as Lettuce does. **kill**: the master is SIGKILLed. **partition**: the master is cut
 off from its replicas and the Sentinels (every peer reaches it through a relay that turns
 into a black hole) while the writer, on the master's side, keeps its connection; the run
 watches a fixed window. "lost" = acknowledged sessions missing from the final master.

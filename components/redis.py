@@ -355,7 +355,7 @@ class RedisSessionStore(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         labels = names.labels(name, "redis")
 
-        def secret(resource: str, secret_name: str, data: dict) -> k8s.core.v1.Secret:
+        def secret(resource: str, secret_name: str, data: Any) -> k8s.core.v1.Secret:
             return k8s.core.v1.Secret(
                 resource, metadata=k8s.meta.v1.ObjectMetaArgs(name=secret_name, namespace=args.namespace, labels=labels),
                 type="Opaque", string_data=data, opts=child)
@@ -390,8 +390,8 @@ class RedisSessionStore(pulumi.ComponentResource):
             return acl.acl_files(acl.password_hash(default), {a.app: hashes[a.app] for a in apps},
                                  hashes[exporter_client], apps, version)
 
-        acl_files = pulumi.Output.all(self.password, *[p[g] for p in passwords.values() for g in generations]) \
-            .apply(files)
+        acl_files: pulumi.Output[dict] = pulumi.Output.all(
+            self.password, *[p[g] for p in passwords.values() for g in generations]).apply(files)
         depends.append(secret(f"{name}-acl", names.acl_secret(name), pulumi.Output.secret(acl_files)))
         # A digest of hashes of random passwords reveals nothing: exported for the rotation runbook.
         self.acl_digest = pulumi.Output.unsecret(acl_files.apply(

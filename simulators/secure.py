@@ -94,7 +94,8 @@ def start(procs: Processes, settings, tls: bool = False, sentinel: bool = True) 
     acl_dir = procs.workdir / "acl"
     acl_dir.mkdir()
     apps = acl.app_acls(settings.was_apps)
-    server, clients = (None, {})
+    server: TlsFiles | None = None
+    clients: dict[str, TlsFiles] = {}
     if tls:
         clients_wanted = [a.user for a in apps] + [names.EXPORTER_USER]
         server, clients = certs.issue(procs.workdir / "certs", [], clients_wanted)

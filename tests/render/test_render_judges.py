@@ -13,15 +13,17 @@ from pathlib import Path
 
 import pytest
 
+from components import acl
 from components.exporter import SENTINEL_EXPORTER_PORT
 from components.redis import chart_values
 from settings import names
 from tests.chart_keys import load_chart_keys, unknown_keys
-from tests.harness import FAKE_PASSWORD, ROOT, STACKS, load_settings
+from tests.harness import FAKE_PASSWORD, FAKE_PRIVATE_KEY, ROOT, STACKS, load_settings
 from tests.render.conftest import WEBHOOK, Rendered
 from tests.render.test_chart import pods, selects
 from tests.tools import require
 
+FAKE_PRIVATE_KEY_MARK = FAKE_PRIVATE_KEY.splitlines()[1]
 PROMETHEUS_OPERATOR_KINDS = {"ServiceMonitor", "PodMonitor", "PrometheusRule", "AlertmanagerConfig"}
 
 # checkov checks waived on purpose; each justification is repeated in docs/security.md.
@@ -41,7 +43,8 @@ def is_builtin(obj: dict) -> bool:
 def test_no_secret_value_in_any_rendered_file(rendered: Rendered):
     for path in rendered.paths:
         text = path.read_text()
-        assert FAKE_PASSWORD not in text, path.name
+        assert FAKE_PASSWORD not in text and FAKE_PRIVATE_KEY_MARK not in text, path.name
+        assert acl.password_hash(FAKE_PASSWORD) not in text, path.name  # not even the hashes
         assert WEBHOOK not in text and "SECRETXYZ" not in text, path.name
     secrets = rendered.of_kind("Secret")
     assert len(secrets) >= 3  # at least: redis password, exporter password file, slack webhook
