@@ -157,16 +157,18 @@ def pod_spec(name: str, conn: RedisConnection, image: str, has_script: bool) -> 
     """The exporter's pod spec (plain dict); `name` is the component's (its objects') name."""
     spec: dict[str, Any] = {
         "automountServiceAccountToken": False,
-        "securityContext": {"runAsNonRoot": True, "runAsUser": EXPORTER_UID,
+        # fsGroup: the kubelet gives the Secret files to this group, so the non-root
+        # exporter can read them (a Secret volume's files are otherwise root's).
+        "securityContext": {"runAsNonRoot": True, "runAsUser": EXPORTER_UID, "fsGroup": EXPORTER_UID,
                             "seccompProfile": {"type": "RuntimeDefault"}},
         "containers": exporter_containers(conn, image, has_script),
-        "volumes": [{"name": "auth", "secret": {"secretName": f"{name}-auth", "defaultMode": 0o400}}],
+        "volumes": [{"name": "auth", "secret": {"secretName": f"{name}-auth", "defaultMode": 0o440}}],
     }
     if has_script:
         spec["volumes"].append({"name": "scripts", "configMap": {"name": f"{name}-scripts"}})
     if conn.tls:
         spec["volumes"].append({"name": "tls", "secret": {"secretName": names.client_tls_secret(name),
-                                                          "defaultMode": 0o400}})
+                                                          "defaultMode": 0o440}})
     return spec
 
 

@@ -444,11 +444,11 @@ class RedisSessionStore(pulumi.ComponentResource):
             subject=tls.SelfSignedCertSubjectArgs(common_name=f"{name} Redis CA ({args.namespace})"),
             validity_period_hours=CA_VALIDITY_HOURS, allowed_uses=["cert_signing", "crl_signing"], opts=child)
 
-        def issue(resource: str, common_name: str, dns_names: list[str], uses: list[str]):
+        def issue(resource: str, common_name: str, dns_names: list[str], uses: list[str], ips: list[str]):
             private = key(f"{resource}-key")
             request = tls.CertRequest(f"{resource}-csr", private_key_pem=private.private_key_pem,
                                       subject=tls.CertRequestSubjectArgs(common_name=common_name),
-                                      dns_names=dns_names, opts=child)
+                                      dns_names=dns_names, ip_addresses=ips, opts=child)
             cert = tls.LocallySignedCert(
                 f"{resource}-cert", cert_request_pem=request.cert_request_pem, ca_private_key_pem=ca_key.private_key_pem,
                 ca_cert_pem=ca.cert_pem, validity_period_hours=CERT_VALIDITY_HOURS,
@@ -458,9 +458,11 @@ class RedisSessionStore(pulumi.ComponentResource):
 
         # The server certificate also authenticates Redis to Redis (replication) and
         # Sentinel to both, and the chart's scripts to Redis: server and client use.
-        server = issue(f"{name}-server", name, names.tls_dns_names(name, args.namespace), ["server_auth", "client_auth"])
+        # 127.0.0.1: the chart's preStop script and our sidecar talk to their own pod's Redis by IP.
+        server = issue(f"{name}-server", name, names.tls_dns_names(name, args.namespace),
+                       ["server_auth", "client_auth"], ["127.0.0.1"])
         depends.append(secret(f"{name}-tls", names.tls_secret(name), server))
         for client in clients:
-            data = issue(f"{name}-{client}-client", client, [], ["client_auth"])
+            data = issue(f"{name}-{client}-client", client, [], ["client_auth"], [])
             depends.append(secret(f"{name}-{client}-tls", names.client_tls_secret(client), data))
         return server["tls.crt"]
