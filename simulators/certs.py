@@ -4,7 +4,6 @@ the given names plus loopback, one client certificate per client. openssl CLI; l
 tests only (the program itself issues with pulumi-tls)."""
 from __future__ import annotations
 
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -16,9 +15,6 @@ KEY = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"]
 def _openssl(*args: str, cwd: Path) -> None:
     subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True, timeout=30)
 
-
-def missing() -> bool:
-    return shutil.which("openssl") is None
 
 
 def issue(folder: Path, dns_names: list[str], clients: list[str]) -> tuple[TlsFiles, dict[str, TlsFiles]]:

@@ -32,10 +32,10 @@ from monitoring.scope import scope_of
 from monitoring.session_count import lua_script, script_key, stores_for
 from settings import names
 from settings.stackfile import load_settings
-from simulators import certs, secure
+from simulators import secure
 from simulators.loopback import HOST, Processes, start_exporter, wait_until
 from simulators.resp import Client, RedisError, master_from_sentinels
-from tests.tools import require_binaries
+from tests.tools import require, require_binaries
 
 APPS = [
     {"name": "petclinic", "image": "docker.io/springcommunity/spring-petclinic:3.4.0", "minReplicas": 3},
@@ -52,8 +52,8 @@ def settings_for(tls: bool):
 @pytest.fixture(scope="module", params=[False, True], ids=["plaintext", "tls"])
 def stack(request, tmp_path_factory):
     require_binaries()
-    if request.param and certs.missing():
-        pytest.fail("openssl is required for the TLS variant")
+    if request.param:
+        require("openssl")  # the test certificates
     procs = Processes(tmp_path_factory.mktemp("tls" if request.param else "plain"))
     try:
         yield secure.start(procs, settings_for(request.param), tls=request.param)
