@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from settings import names
 
 # Commands per Spring Session repository type, as Lettuce puts them on the wire
-# (/tmp/research/spring-session.md, section A5 and "Command lists for Redis ACL"):
+# (docs/research/spring-session.md, section A5 and "Command lists for Redis ACL"):
 # - handshake: HELLO and AUTH are NO_AUTH commands (redis/redis src/commands/hello.json,
 #   auth.json), never checked; SELECT <db> for db > 0 and CLIENT SETINFO (Lettuce 6.3
 #   RedisHandshake.applyPostHandshake fails the connection without it on Redis >= 7.2;
