@@ -23,10 +23,12 @@ namespace = AppNamespace(settings.namespace, AppNamespaceArgs(name=settings.name
 in_namespace = pulumi.ResourceOptions(depends_on=[namespace])
 
 store = RedisSessionStore(settings.redis.release_name,
-                          RedisSessionStoreArgs(settings=settings.redis, namespace=namespace.name), in_namespace)
+                          RedisSessionStoreArgs(settings=settings.redis, namespace=namespace.name,
+                                                apps=settings.was_apps), in_namespace)
 
 was_apps = [
-    WasApp(app.name, WasAppArgs(app=app, connection=store.connection, prometheus_release=monitoring.prometheus_release),
+    WasApp(app.name, WasAppArgs(app=app, connection=store.connection, prometheus_release=monitoring.prometheus_release,
+                                prometheus_namespace=monitoring.prometheus_namespace),
            pulumi.ResourceOptions(depends_on=[namespace, store]))
     for app in settings.was_apps
 ]
@@ -36,7 +38,7 @@ RedisExporter(
     RedisExporterArgs(connection=store.connection, image=monitoring.exporter_image,
                       prometheus_release=monitoring.prometheus_release,
                       prometheus_namespace=monitoring.prometheus_namespace,
-                      stores=stores_for(settings.was_apps), password=store.password,
+                      stores=stores_for(settings.was_apps), password=store.client_passwords[scope.job],
                       peak_sessions=settings.sizing.expected_peak_sessions),
     in_namespace)
 AlertRules(names.PART_OF, AlertRulesArgs(scope=scope, prometheus_release=monitoring.prometheus_release), in_namespace)
@@ -51,4 +53,5 @@ pulumi.export("redisHost", store.connection.host)
 pulumi.export("redisSentinelMasterSet", store.connection.sentinel_master_set)
 pulumi.export("redisSentinelNodes", list(store.connection.sentinel_nodes))
 pulumi.export("redisSecretName", store.connection.secret_name)
+pulumi.export("redisAclDigest", store.acl_digest)
 pulumi.export("wasServices", [app.service_name for app in was_apps])

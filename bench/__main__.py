@@ -66,7 +66,7 @@ def main(argv=None) -> int:
         ("bytes_per_session", lambda: memory.bytes_per_session(work / "memory", plan["memory_sessions"])),
         ("sizing_demo", lambda: memory.demonstrate(work / "demo")),
         ("alert_latency", lambda: alert_latency.measure(work / "latency", plan["latency_runs"], *plan["latency"])),
-        ("failover", lambda: failover.measure(work / "failover", plan["failover_runs"])),
+        ("failover", lambda: failover.measure(work / "failover", plan["failover_runs"], quick=args.quick)),
         ("program_eval", lambda: program_eval.measure(plan["eval_runs"])),
     ]
     for name, step in steps:

@@ -164,17 +164,33 @@ floor = for + scrape + evaluation + group_wait = {lat['floor_s']} s.
 Latency is below the floor when the kill lands late in a scrape/evaluation cycle: the
 floor adds whole intervals, the real wait adds only the remaining part of each.
 
-## 4. Sentinel failover (prod settings: {fo['nodes']} nodes, quorum {fo['quorum']}, down-after {fo['down_after_ms']} ms)
-A Sentinel-aware writer saves a session every ~5 ms; the master is SIGKILLed.
+## 4. Sentinel failover ({fo['nodes']} nodes, quorum {fo['quorum']}, down-after {fo['down_after_ms']} ms, \
+min-replicas-max-lag {fo['max_lag_s']} s)
+Measured {fo.get('date', r['date'])}. A Sentinel-aware writer saves a session every ~5 ms and
+reconnects through Sentinel on any error, as Lettuce does. **kill**: the master is SIGKILLed. **partition**: the master is cut
+off from its replicas and the Sentinels (every peer reaches it through a relay that turns
+into a black hole) while the writer, on the master's side, keeps its connection; the run
+watches a fixed window. "lost" = acknowledged sessions missing from the final master.
 
-{_table(["run", "writes resume after (s)", "sessions acknowledged", "acknowledged but lost"],
-        [[i + 1, x['resumed_s'], x['acked'], x['lost']] for i, x in enumerate(fo['runs'])])}
+{_table(["min-replicas-to-write", "fault", "run", "writes on the new master after (s)", "acknowledged",
+         "acknowledged by the old master after the fault", "acknowledged but lost", "window (s)"],
+        [[x['min_replicas_to_write'], x['fault'], i + 1, "never" if y['resumed_s'] is None else y['resumed_s'],
+          y['acked'], y['old_master_acked_after_fault'], y['lost'], y['window_s']]
+         for x in fo['scenarios'] for i, y in enumerate(x['runs'])])}
 
-Writes resume about 1–1.5 s after down-after-milliseconds (vote + promotion + client
-rediscovery). Replication is asynchronous: a session acknowledged in the last
-milliseconds before the kill can be lost; none was here. A failover before the
-replicas' first full sync completes (diskless sync waits 5 s) loses everything written
-so far — seen while building this benchmark, hence RedisReplicasDisconnected.
+Kill: writes resume about 1–1.5 s after down-after-milliseconds (vote + promotion +
+client rediscovery), with or without min-replicas-to-write; replication is asynchronous,
+so a session acknowledged in the last milliseconds before the kill can be lost.
+Partition without min-replicas-to-write: the isolated old master goes on acknowledging
+every write for as long as the partition lasts, and all of them are discarded when it
+rejoins as a replica: the loss grows with the partition ("never" = the writer never
+reached the new master in the window). With it, the old master refuses writes
+(NOREPLICAS) once no replica has acknowledged for min-replicas-max-lag seconds; the writer
+then asks Sentinel and finds the new master. The loss is bounded by about max-lag seconds
+of writes, and writes on the master's side resume after max(failover, max-lag). The cost:
+a master with no replica in sync refuses writes (with 3 nodes, two down stops writes).
+A failover before the replicas' first full sync completes loses everything written so far
+— hence RedisReplicasDisconnected.
 
 ## 5. Program evaluation (mock runtime, `__main__.py`)
 {_table(["stack", "resources", "runs", "median ms", "max ms"],
@@ -192,5 +208,8 @@ def summary(r: dict) -> str:
     d = r["sizing_demo"]
     lines.append(f"sizing demo: evicted at peak {d['evicted_at_peak']}, at 2x {d['evicted_at_2x']}")
     lines.append(f"alert latency (floor {r['alert_latency']['floor_s']} s): {r['alert_latency']['latency_s']}")
-    lines.append(f"failover: {r['failover']['runs']}")
+    lines.append("failover: " + "; ".join(
+        f"min-replicas {x['min_replicas_to_write']} {x['fault']}: " + ", ".join(
+            f"resumed {y['resumed_s']} s lost {y['lost']}/{y['acked']}" for y in x["runs"])
+        for x in r["failover"]["scenarios"]))
     return "\n".join(lines)

@@ -23,7 +23,7 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.redis import RedisConnection
+from components.redis import RedisConnection, client_egress
 from monitoring.session_count import (
     COUNT_INTERVAL,
     COUNT_KEYS_METRIC,
@@ -43,6 +43,7 @@ SCRIPT_DIR = "/scripts"
 SCRIPT_FILE = "sessions.lua"
 AUTH_DIR = "/secrets"
 AUTH_FILE = "passwords.json"
+TLS_DIR = "/tls"
 SCRAPE_INTERVAL = "30s"
 METRICS_PORT = "metrics"  # Redis nodes (with the counting script)
 SENTINEL_METRICS_PORT = "sentinel-metrics"  # Sentinels (never the script)
@@ -100,45 +101,60 @@ class RedisExporterArgs:
     stores: tuple[SessionStore, ...]
     """Session stores; indexed ones need the counting script."""
     password: pulumi.Output
-    """The Redis password (secret Output); written to the exporter's password file."""
+    """The exporter user's current ACL password (secret Output); written to its password file."""
     peak_sessions: int = 0
     """Declared peak of live sessions (`expectedPeakSessions`): sizes the counting scrape's memory."""
 
 
 def scrape_targets(conn: RedisConnection) -> list[ScrapeTarget]:
     """Every Redis node, then (sentinel) every Sentinel."""
-    targets = [ScrapeTarget(f"{h}:{conn.port}", f"redis://{h}:{conn.port}") for h in conn.node_hosts]
+    scheme = conn.scheme
+    targets = [ScrapeTarget(f"{h}:{conn.port}", f"{scheme}://{h}:{conn.port}") for h in conn.node_hosts]
     if conn.mode == "sentinel":
-        targets += [ScrapeTarget(f"{h}:{conn.sentinel_port}", f"redis://{h}:{conn.sentinel_port}",
+        targets += [ScrapeTarget(f"{h}:{conn.sentinel_port}", f"{scheme}://{h}:{conn.sentinel_port}",
                                  SENTINEL_METRICS_PORT) for h in conn.node_hosts]
     return targets
+
+
+def _auth_args(conn: RedisConnection) -> list[str]:
+    # The exporter's own ACL user (read-only); with TLS its client certificate and our CA.
+    args = [f"--redis.user={names.EXPORTER_USER}", f"--redis.password-file={AUTH_DIR}/{AUTH_FILE}"]
+    if conn.tls:
+        args += [f"--tls-client-cert-file={TLS_DIR}/tls.crt", f"--tls-client-key-file={TLS_DIR}/tls.key",
+                 f"--tls-ca-cert-file={TLS_DIR}/ca.crt"]
+    return args
 
 
 def exporter_args(conn: RedisConnection, has_script: bool) -> list[str]:
     """Command-line flags of the Redis-node exporter (the live tests run the binary with these)."""
     args = [f"--web.listen-address=:{names.EXPORTER_PORT}",
-            f"--redis.addr={scrape_targets(conn)[0].url}",
-            f"--redis.password-file={AUTH_DIR}/{AUTH_FILE}"]
+            f"--redis.addr={scrape_targets(conn)[0].url}", *_auth_args(conn)]
     if has_script:
         args.append(f"--script={SCRIPT_DIR}/{SCRIPT_FILE}")
     return args
 
 
 def sentinel_exporter_args(conn: RedisConnection) -> list[str]:
-    """Flags of the Sentinel exporter (sentinel topology): same password file, no script."""
+    """Flags of the Sentinel exporter (sentinel topology): same user and password file, no script."""
     first = next(t for t in scrape_targets(conn) if t.port == SENTINEL_METRICS_PORT)
-    return [f"--web.listen-address=:{SENTINEL_EXPORTER_PORT}",
-            f"--redis.addr={first.url}",
-            f"--redis.password-file={AUTH_DIR}/{AUTH_FILE}"]
+    return [f"--web.listen-address=:{SENTINEL_EXPORTER_PORT}", f"--redis.addr={first.url}", *_auth_args(conn)]
+
+
+def with_user(url: str, user: str = names.EXPORTER_USER) -> str:
+    """`scheme://user@host:port`: the password-file key redis_exporter >= 1.69 looks up when
+    --redis.user is set (exporter.go lookupPasswordInPasswordMap); 1.45 looks up the bare URI."""
+    scheme, _, rest = url.partition("://")
+    return f"{scheme}://{user}@{rest}"
 
 
 def password_file(conn: RedisConnection, password: str) -> str:
-    """redis_exporter's password file: a JSON map of target URI -> password."""
-    return json.dumps({t.url: password for t in scrape_targets(conn)}, sort_keys=True)
+    """redis_exporter's password file: a JSON map of target URI -> password, each target
+    under both keys (with and without the user) so 1.45 and 1.74 find it."""
+    return json.dumps({k: password for t in scrape_targets(conn) for k in (t.url, with_user(t.url))}, sort_keys=True)
 
 
 def _container(name: str, image: str, args: list[str], port_name: str, port: int, has_script: bool,
-               resources: Resources = RESOURCES) -> dict:
+               tls_on: bool, resources: Resources = RESOURCES) -> dict:
     # /health answers `ok` without touching Redis (checked on the 1.45 binary): a Redis
     # outage is an alert (RedisDown), not a restart loop of the exporter.
     http = {"httpGet": {"path": "/health", "port": port_name}, "periodSeconds": 10, "timeoutSeconds": 3}
@@ -156,6 +172,8 @@ def _container(name: str, image: str, args: list[str], port_name: str, port: int
     }
     if has_script:
         container["volumeMounts"].append({"name": "scripts", "mountPath": SCRIPT_DIR, "readOnly": True})
+    if tls_on:
+        container["volumeMounts"].append({"name": "tls", "mountPath": TLS_DIR, "readOnly": True})
     return container
 
 
@@ -164,10 +182,10 @@ def exporter_containers(conn: RedisConnection, image: str, has_script: bool,
     """The exporter pod's containers (plain dicts): `redis-exporter` for the Redis nodes,
     plus `sentinel-exporter` for the Sentinels in sentinel topology."""
     containers = [_container("redis-exporter", image, exporter_args(conn, has_script),
-                             METRICS_PORT, names.EXPORTER_PORT, has_script, resources)]
+                             METRICS_PORT, names.EXPORTER_PORT, has_script, conn.tls, resources)]
     if conn.mode == "sentinel":
         containers.append(_container("sentinel-exporter", image, sentinel_exporter_args(conn),
-                                     SENTINEL_METRICS_PORT, SENTINEL_EXPORTER_PORT, False))
+                                     SENTINEL_METRICS_PORT, SENTINEL_EXPORTER_PORT, False, conn.tls))
     return containers
 
 
@@ -181,13 +199,18 @@ def pod_spec(name: str, conn: RedisConnection, image: str, has_script: bool,
     """The exporter's pod spec (plain dict); `name` is the component's (its objects') name."""
     spec: dict[str, Any] = {
         "automountServiceAccountToken": False,
-        "securityContext": {"runAsNonRoot": True, "runAsUser": EXPORTER_UID,
+        # fsGroup: the kubelet gives the Secret files to this group, so the non-root
+        # exporter can read them (a Secret volume's files are otherwise root's).
+        "securityContext": {"runAsNonRoot": True, "runAsUser": EXPORTER_UID, "fsGroup": EXPORTER_UID,
                             "seccompProfile": {"type": "RuntimeDefault"}},
         "containers": exporter_containers(conn, image, has_script, resources),
-        "volumes": [{"name": "auth", "secret": {"secretName": f"{name}-auth", "defaultMode": 0o400}}],
+        "volumes": [{"name": "auth", "secret": {"secretName": f"{name}-auth", "defaultMode": 0o440}}],
     }
     if has_script:
         spec["volumes"].append({"name": "scripts", "configMap": {"name": f"{name}-scripts"}})
+    if conn.tls:
+        spec["volumes"].append({"name": "tls", "secret": {"secretName": names.client_tls_secret(name),
+                                                          "defaultMode": 0o440}})
     return spec
 
 
@@ -263,7 +286,8 @@ class RedisExporter(pulumi.ComponentResource):
                 "replicas": 1,
                 "revisionHistoryLimit": 5,
                 "selector": {"matchLabels": selector},
-                "template": {"metadata": {"labels": {**labels, **conn.client_labels}},
+                "template": {"metadata": {"labels": {**labels, **conn.client_labels},
+                                          "annotations": {names.CREDENTIAL_ANNOTATION: str(conn.password_generation)}},
                              "spec": pod_spec(name, conn, args.image, bool(script),
                                               exporter_resources(args.stores, args.peak_sessions))},
             },
@@ -282,11 +306,12 @@ class RedisExporter(pulumi.ComponentResource):
             metadata=meta(),
             spec={
                 "podSelector": {"matchLabels": selector},
-                "policyTypes": ["Ingress"],
+                "policyTypes": ["Ingress", "Egress"],
                 "ingress": [{
                     "from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": args.prometheus_namespace}}}],
                     "ports": [{"protocol": "TCP", "port": port} for _, port in exporter_ports(conn)],
                 }],
+                "egress": client_egress(conn),
             },
             opts=child,
         )

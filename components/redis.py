@@ -1,8 +1,13 @@
 """RedisSessionStore: Bitnami Redis (standalone | sentinel) for Spring Session.
 
-Children: a RandomPassword, the Secret holding it, and a helm.v3.Release of the pinned
-Bitnami chart (docs/decisions.md says why v3.Release). The chart never sees the
-password: it reads the Secret through auth.existingSecret.
+Children: the chart-internal password (user `default`) and its Secret; one ACL user per
+WAS app and one for the exporter, each with a RandomPassword per accepted generation; the
+ACL Secret (`redis.acl`, `sentinel.acl`: hashes only) that every Redis and Sentinel loads
+(`aclfile`) and an `acl-reload` sidecar applies live (`ACL LOAD`) when it changes; each
+client's credentials Secret; with `redisTls`, a CA, the server certificate and one client
+certificate per client (pulumi-tls); and a helm.v3.Release of the pinned Bitnami chart
+(docs/decisions.md says why v3.Release, and why the ACL does not use the chart's
+auth.acl.userSecret). The chart never sees a password: it reads Secrets by name.
 
 The component's instance name is the chart's fullname (release name and
 fullnameOverride), so every object name derives from it and two stores in one stack do
@@ -12,16 +17,29 @@ against `helm template` of the pinned chart by tests/render/test_chart.py).
 """
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
+import pulumi_tls as tls
 
+from components import acl
 from settings import names
-from settings.model import RedisSettings, Resources
+from settings.model import RedisSettings, Resources, WasAppSettings
 from settings.podsecurity import REDIS_UID, restricted_container
+
+CERTS_DIR = "/opt/bitnami/redis/certs"
+"""Where the chart mounts tls.existingSecret in its containers."""
+PASSWORD_FILE = "/opt/bitnami/redis/secrets/redis-password"
+"""The chart's mount of the `default` password (auth.usePasswordFiles)."""
+ACL_RELOAD_INTERVAL_SECONDS = 10
+CA_VALIDITY_HOURS = 5 * 365 * 24
+CERT_VALIDITY_HOURS = 365 * 24
+CERT_EARLY_RENEWAL_HOURS = 30 * 24
+TLS_FINGERPRINT_ANNOTATION = "redis-session-platform/tls-cert-sha256"
 
 
 @dataclass(frozen=True)
@@ -48,11 +66,34 @@ class RedisConnection:
     """Key of the password in that Secret."""
     client_labels: dict = field(hash=False)
     """Labels a pod needs to pass the Redis NetworkPolicy."""
+    pod_selector: dict = field(hash=False, default_factory=dict)
+    """Labels of every Redis pod (clients' egress policies allow exactly these)."""
+    tls: bool = False
+    """Mutual TLS on every Redis and Sentinel port: clients use `rediss` and their own certificate."""
+    password_generation: int = 1
+    """Generation of the ACL password each client's credentials Secret holds."""
+
+    @property
+    def scheme(self) -> str:
+        """URI scheme for this Redis: `rediss` with TLS."""
+        return "rediss" if self.tls else "redis"
 
     @property
     def sentinel_port(self) -> int:
         """Sentinel port."""
         return names.SENTINEL_PORT
+
+
+def client_egress(conn: RedisConnection) -> list[dict]:
+    """Egress rules of a Redis client: the Redis pods (and Sentinels) of its namespace, and DNS."""
+    ports = [conn.port] + ([conn.sentinel_port] if conn.mode == "sentinel" else [])
+    return [
+        {"to": [{"podSelector": {"matchLabels": dict(conn.pod_selector)}}],
+         "ports": [{"protocol": "TCP", "port": p} for p in ports]},
+        {"to": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": names.DNS_NAMESPACE}},
+                 "podSelector": {"matchLabels": dict(names.DNS_POD_LABELS)}}],
+         "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}]},
+    ]
 
 
 @dataclass(frozen=True)
@@ -63,6 +104,8 @@ class RedisSessionStoreArgs:
     """Topology, images, memory, persistence, Sentinel settings."""
     namespace: str
     """Namespace to deploy into."""
+    apps: tuple[WasAppSettings, ...] = ()
+    """WAS apps: one ACL user (and credentials Secret) each."""
 
 
 def connection_for(fullname: str, settings: RedisSettings, namespace: str) -> RedisConnection:
@@ -74,6 +117,9 @@ def connection_for(fullname: str, settings: RedisSettings, namespace: str) -> Re
         secret_name=names.redis_password_secret(fullname),
         secret_key=names.PASSWORD_KEY,
         client_labels={label_key: label_value},
+        pod_selector=names.redis_pod_selector(fullname),
+        tls=settings.tls,
+        password_generation=settings.password_generation,
     )
     if settings.topology == "standalone":
         return RedisConnection(
@@ -106,12 +152,87 @@ def _redis_conf(s: RedisSettings) -> str:
         'save ""',
         f"maxmemory {s.maxmemory}",
         f"maxmemory-policy {s.maxmemory_policy}",
+        # Users and passwords (hashes) from the ACL Secret, not the chart's users.acl.
+        f"aclfile {names.ACL_DIR}/{names.REDIS_ACL_FILE}",
     ]
     if s.keyspace_notifications:
         # The indexed repository relies on expired/generic keyspace events; apps are
         # told configure-action=none, so Redis sets them here instead of via CONFIG.
         lines.append("notify-keyspace-events Egx")
+    if s.sentinel is not None and s.sentinel.min_replicas_to_write > 0:
+        # Any node may become master: every node refuses writes without enough fresh
+        # replicas, so a master cut off from them stops acknowledging writes it would lose.
+        lines += [f"min-replicas-to-write {s.sentinel.min_replicas_to_write}",
+                  f"min-replicas-max-lag {s.sentinel.min_replicas_max_lag}"]
     return "\n".join(lines) + "\n"
+
+
+ACL_RELOAD_SCRIPT = r"""set -u
+# Applies the mounted ACL files to the local Redis (and Sentinel) whenever they change:
+# the kubelet refreshes a Secret volume in place; Redis reads its aclfile only at start.
+last=""
+while true; do
+  digest="$(cat "$ACL_DIR"/*.acl | sha256sum | cut -d' ' -f1)"
+  if [ "$digest" != "$last" ]; then
+    ok=1
+    for port in $ACL_RELOAD_PORTS; do
+      out="$(REDISCLI_AUTH="$(cat "$REDIS_PASSWORD_FILE")" timeout 10 redis-cli -h 127.0.0.1 -p "$port" \
+             $ACL_RELOAD_TLS_ARGS ACL LOAD 2>&1)"
+      if [ "$out" != "OK" ]; then ok=0; echo "acl-reload: port $port: $out"; fi
+    done
+    if [ "$ok" = 1 ]; then last="$digest"; echo "acl-reload: loaded digest=$digest"; fi
+  fi
+  date +%s > "$ACL_RELOAD_HEARTBEAT"
+  sleep "$ACL_RELOAD_INTERVAL"
+done
+"""
+ACL_RELOAD_TMP = "/tmp/acl-reload"
+
+
+def acl_reload_env(ports: list[int], tls_on: bool, acl_dir: str = names.ACL_DIR,
+                   password_file: str = PASSWORD_FILE, certs_dir: str = CERTS_DIR,
+                   interval: int = ACL_RELOAD_INTERVAL_SECONDS, heartbeat: str = f"{ACL_RELOAD_TMP}/alive") -> dict:
+    """The sidecar's environment (the live tests run ACL_RELOAD_SCRIPT with local paths)."""
+    tls_args = f"--tls --cacert {certs_dir}/ca.crt --cert {certs_dir}/tls.crt --key {certs_dir}/tls.key" if tls_on else ""
+    return {"ACL_DIR": acl_dir, "ACL_RELOAD_PORTS": " ".join(str(p) for p in ports),
+            "REDIS_PASSWORD_FILE": password_file, "ACL_RELOAD_TLS_ARGS": tls_args,
+            "ACL_RELOAD_INTERVAL": str(interval), "ACL_RELOAD_HEARTBEAT": heartbeat}
+
+
+def _acl_reload_sidecar(s: RedisSettings) -> dict:
+    ports = [names.REDIS_PORT] + ([names.SENTINEL_PORT] if s.sentinel is not None else [])
+    fresh = ["/bin/bash", "-c", f'test $(( $(date +%s) - $(cat {ACL_RELOAD_TMP}/alive) )) -lt '
+                                f'{6 * ACL_RELOAD_INTERVAL_SECONDS}']
+    mounts = [{"name": "acl", "mountPath": names.ACL_DIR, "readOnly": True},
+              {"name": "redis-password", "mountPath": PASSWORD_FILE.rsplit("/", 1)[0], "readOnly": True},
+              {"name": "acl-reload-tmp", "mountPath": ACL_RELOAD_TMP}]
+    if s.tls:
+        mounts.append({"name": "redis-certificates", "mountPath": CERTS_DIR, "readOnly": True})
+    return {
+        "name": "acl-reload",
+        "image": s.redis_image.ref,
+        "imagePullPolicy": "IfNotPresent",
+        "command": ["/bin/bash", "-c", ACL_RELOAD_SCRIPT],
+        "env": [{"name": k, "value": v} for k, v in acl_reload_env(ports, s.tls).items()],
+        "resources": Resources("10m", "100m", "16Mi", "32Mi").to_k8s(),
+        "securityContext": restricted_container(REDIS_UID),
+        "livenessProbe": {"exec": {"command": fresh}, "initialDelaySeconds": 30, "periodSeconds": 30},
+        "readinessProbe": {"exec": {"command": fresh}, "periodSeconds": 30},
+        "volumeMounts": mounts,
+    }
+
+
+def _acl_volumes(fullname: str) -> list[dict]:
+    return [{"name": "acl", "secret": {"secretName": names.acl_secret(fullname), "defaultMode": 0o440}},
+            {"name": "acl-reload-tmp", "emptyDir": {"sizeLimit": "1Mi"}}]
+
+
+def _tls_values(fullname: str) -> dict:
+    # Both ports TLS-only (the chart sets --port 0), clients must present a certificate
+    # of our CA (authClients), replication and Sentinel links over TLS (--tls-replication).
+    return {"enabled": True, "authClients": True, "autoGenerated": False,
+            "existingSecret": names.tls_secret(fullname),
+            "certFilename": "tls.crt", "certKeyFilename": "tls.key", "certCAFilename": "ca.crt"}
 
 
 def _container_security() -> dict:
@@ -130,7 +251,7 @@ def _pod_security() -> dict:
     return {"enabled": True, "fsGroup": REDIS_UID, "fsGroupChangePolicy": "OnRootMismatch"}
 
 
-def _node_values(s: RedisSettings, resources: Resources) -> dict[str, Any]:
+def _node_values(fullname: str, s: RedisSettings, resources: Resources) -> dict[str, Any]:
     values: dict[str, Any] = {
         "resourcesPreset": "none",
         "resources": resources.to_k8s(),
@@ -138,6 +259,9 @@ def _node_values(s: RedisSettings, resources: Resources) -> dict[str, Any]:
         "containerSecurityContext": _container_security(),
         "automountServiceAccountToken": False,
         "persistence": {"enabled": True, "size": s.persistence_size},
+        "extraVolumes": _acl_volumes(fullname),
+        "extraVolumeMounts": [{"name": "acl", "mountPath": names.ACL_DIR, "readOnly": True}],
+        "sidecars": [_acl_reload_sidecar(s)],
     }
     if s.storage_class:
         values["persistence"]["storageClass"] = s.storage_class
@@ -165,7 +289,9 @@ def chart_values(fullname: str, s: RedisSettings) -> dict:
         "serviceAccount": {"create": True, "automountServiceAccountToken": False},
         "networkPolicy": {"enabled": True, "allowExternal": False},
     }
-    node = _node_values(s, s.resources)
+    if s.tls:
+        values["tls"] = _tls_values(fullname)
+    node = _node_values(fullname, s, s.resources)
     if s.topology == "standalone":
         values["architecture"] = "standalone"
         values["master"] = {**node, "count": 1, "pdb": {"create": False}}
@@ -198,40 +324,87 @@ def chart_values(fullname: str, s: RedisSettings) -> dict:
         "resourcesPreset": "none",
         "resources": Resources("50m", "250m", "64Mi", "64Mi").to_k8s(),
         "containerSecurityContext": _container_security(),
+        "configuration": f"aclfile {names.ACL_DIR}/{names.SENTINEL_ACL_FILE}\n",
+        "extraVolumeMounts": [{"name": "acl", "mountPath": names.ACL_DIR, "readOnly": True}],
     }
     return values
 
 
+def tls_fingerprint(cert_pem: str) -> str:
+    """Short digest of the server certificate: a pod annotation, so a renewed certificate
+    rolls the Redis pods (Redis reads its certificate files only at start)."""
+    return hashlib.sha256(cert_pem.encode()).hexdigest()[:16]
+
+
 class RedisSessionStore(pulumi.ComponentResource):
-    """Redis for Spring Session: password, Secret, Bitnami chart."""
+    """Redis for Spring Session: passwords and ACL users, certificates, Secrets, Bitnami chart."""
 
     connection: RedisConnection
     release: k8s.helm.v3.Release
     password: pulumi.Output
+    """The chart-internal `default` password (never given to a client)."""
+    client_passwords: dict[str, pulumi.Output]
+    """Client object name (WAS app, exporter) -> its current ACL password (secret)."""
+    acl_digest: pulumi.Output
+    """SHA-256 of the ACL files: what the acl-reload sidecars log once applied."""
 
     def __init__(self, name: str, args: RedisSessionStoreArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("redis-session-platform:index:RedisSessionStore", name, None, opts)
         s = args.settings
         self.connection = connection_for(name, s, args.namespace)
+        child = pulumi.ResourceOptions(parent=self)
+        labels = names.labels(name, "redis")
 
-        password = random.RandomPassword(
-            f"{name}-password",
-            length=32,
-            special=False,  # safe in redis:// URIs and shell-free env vars
-            opts=pulumi.ResourceOptions(parent=self),
-        )
-        self.password = pulumi.Output.secret(password.result)
-        secret = k8s.core.v1.Secret(
-            f"{name}-secret",
-            metadata=k8s.meta.v1.ObjectMetaArgs(
-                name=self.connection.secret_name,
-                namespace=args.namespace,
-                labels=names.labels(name, "redis"),
-            ),
-            type="Opaque",
-            string_data={self.connection.secret_key: self.password},
-            opts=pulumi.ResourceOptions(parent=self),
-        )
+        def secret(resource: str, secret_name: str, data: Any) -> k8s.core.v1.Secret:
+            return k8s.core.v1.Secret(
+                resource, metadata=k8s.meta.v1.ObjectMetaArgs(name=secret_name, namespace=args.namespace, labels=labels),
+                type="Opaque", string_data=data, opts=child)
+
+        def new_password(resource: str) -> pulumi.Output:
+            # special=False: safe in URIs and files; 32 alphanumerics ~ 190 bits.
+            return pulumi.Output.secret(random.RandomPassword(resource, length=32, special=False, opts=child).result)
+
+        self.password = new_password(f"{name}-password")
+        depends = [secret(f"{name}-secret", self.connection.secret_name, {self.connection.secret_key: self.password})]
+
+        # One ACL user per client, one password per accepted generation (a rotation keeps two).
+        apps = acl.app_acls(args.apps)
+        users = {a.app: a.user for a in apps} | {names.exporter(name): names.EXPORTER_USER}
+        generations = s.accepted_generations
+        passwords = {client: {g: new_password(f"{name}-{user}-g{g}") for g in generations}
+                     for client, user in users.items()}
+        self.client_passwords = {client: p[s.password_generation] for client, p in passwords.items()}
+        for app in args.apps:
+            depends.append(secret(f"{name}-{app.name}-auth", names.client_auth_secret(app.name),
+                                  {names.CLIENT_PASSWORD_KEY: self.client_passwords[app.name]}))
+
+        version = acl.redis_version(s.redis_image.tag)
+        exporter_client = names.exporter(name)
+
+        def files(args_: list) -> dict:
+            default, plain = args_[0], args_[1:]
+            hashes: dict[str, list[str]] = {}
+            flat = iter(plain)
+            for client in passwords:
+                hashes[client] = [acl.password_hash(next(flat)) for _ in generations]
+            return acl.acl_files(acl.password_hash(default), {a.app: hashes[a.app] for a in apps},
+                                 hashes[exporter_client], apps, version)
+
+        acl_files: pulumi.Output[dict] = pulumi.Output.all(
+            self.password, *[p[g] for p in passwords.values() for g in generations]).apply(files)
+        depends.append(secret(f"{name}-acl", names.acl_secret(name), pulumi.Output.secret(acl_files)))
+        # A digest of hashes of random passwords reveals nothing: exported for the rotation runbook.
+        self.acl_digest = pulumi.Output.unsecret(acl_files.apply(
+            lambda f: hashlib.sha256("".join(f[k] for k in sorted(f)).encode()).hexdigest()))
+
+        base = chart_values(name, s)
+        values: Any = base
+        if s.tls:
+            cert_pem = self._issue_certificates(name, args, [*users], secret, depends)
+            pod = "replica" if s.topology == "sentinel" else "master"
+            values = cert_pem.apply(lambda pem: {**base, pod: {**base[pod], "podAnnotations": {
+                TLS_FINGERPRINT_ANNOTATION: tls_fingerprint(pem)}}})
+
         self.release = k8s.helm.v3.Release(
             f"{name}-chart",
             k8s.helm.v3.ReleaseArgs(
@@ -239,12 +412,12 @@ class RedisSessionStore(pulumi.ComponentResource):
                 chart=s.chart,
                 version=s.chart_version,
                 namespace=args.namespace,
-                values=chart_values(name, s),
+                values=values,
                 atomic=True,
                 timeout=600,
                 max_history=10,
             ),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[secret]),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=depends),
         )
         self.register_outputs({
             "mode": self.connection.mode,
@@ -252,5 +425,44 @@ class RedisSessionStore(pulumi.ComponentResource):
             "sentinelMasterSet": self.connection.sentinel_master_set,
             "sentinelNodes": list(self.connection.sentinel_nodes),
             "secretName": self.connection.secret_name,
+            "aclDigest": self.acl_digest,
             "releaseStatus": self.release.status,
         })
+
+    def _issue_certificates(self, name: str, args: RedisSessionStoreArgs, clients: list[str], secret, depends: list):
+        """A private CA (ECDSA P-256), the server certificate for every name clients use and
+        one client certificate per client; private keys only in secret outputs and Secrets.
+        Returns the server certificate (PEM)."""
+        child = pulumi.ResourceOptions(parent=self)
+
+        def key(resource: str) -> tls.PrivateKey:
+            return tls.PrivateKey(resource, algorithm="ECDSA", ecdsa_curve="P256", opts=child)
+
+        ca_key = key(f"{name}-ca-key")
+        ca = tls.SelfSignedCert(
+            f"{name}-ca", private_key_pem=ca_key.private_key_pem, is_ca_certificate=True,
+            subject=tls.SelfSignedCertSubjectArgs(common_name=f"{name} Redis CA ({args.namespace})"),
+            validity_period_hours=CA_VALIDITY_HOURS, allowed_uses=["cert_signing", "crl_signing"], opts=child)
+
+        def issue(resource: str, common_name: str, dns_names: list[str], uses: list[str], ips: list[str]):
+            private = key(f"{resource}-key")
+            request = tls.CertRequest(f"{resource}-csr", private_key_pem=private.private_key_pem,
+                                      subject=tls.CertRequestSubjectArgs(common_name=common_name),
+                                      dns_names=dns_names, ip_addresses=ips, opts=child)
+            cert = tls.LocallySignedCert(
+                f"{resource}-cert", cert_request_pem=request.cert_request_pem, ca_private_key_pem=ca_key.private_key_pem,
+                ca_cert_pem=ca.cert_pem, validity_period_hours=CERT_VALIDITY_HOURS,
+                early_renewal_hours=CERT_EARLY_RENEWAL_HOURS, allowed_uses=["digital_signature", "key_agreement", *uses],
+                opts=child)
+            return {"tls.crt": cert.cert_pem, "tls.key": private.private_key_pem_pkcs8, "ca.crt": ca.cert_pem}
+
+        # The server certificate also authenticates Redis to Redis (replication) and
+        # Sentinel to both, and the chart's scripts to Redis: server and client use.
+        # 127.0.0.1: the chart's preStop script and our sidecar talk to their own pod's Redis by IP.
+        server = issue(f"{name}-server", name, names.tls_dns_names(name, args.namespace),
+                       ["server_auth", "client_auth"], ["127.0.0.1"])
+        depends.append(secret(f"{name}-tls", names.tls_secret(name), server))
+        for client in clients:
+            data = issue(f"{name}-{client}-client", client, [], ["client_auth"], [])
+            depends.append(secret(f"{name}-{client}-tls", names.client_tls_secret(client), data))
+        return server["tls.crt"]

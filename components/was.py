@@ -1,9 +1,12 @@
 """WasApp: one Spring web application server sharing its HTTP sessions through Redis.
 
-Deployment + Service + HPA + PDB. Spring Session settings are env vars computed from
-the RedisConnection (never typed by hand), in the property names of the app's Spring
-Boot major version; the password arrives as a file from the Redis Secret, read by
-Spring's configtree import (no secret in env vars).
+Deployment + Service + HPA + PDB + NetworkPolicy + PodMonitor. Spring Session settings
+are env vars computed from the RedisConnection (never typed by hand), in the property
+names of the app's Spring Boot major version. The app logs in as its own ACL user
+(`was-<app>`); its password arrives as a file from its credentials Secret, read by Spring's
+configtree import (no secret in env vars); with TLS its certificate, key and the CA arrive
+as files too (an SSL bundle). Actuator is served on a separate management port that only
+Prometheus may reach; the kubelet probes /livez and /readyz on the app port.
 """
 from __future__ import annotations
 
@@ -12,13 +15,17 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.redis import RedisConnection
+from components.redis import RedisConnection, client_egress
 from settings import names
 from settings.model import WasAppSettings
 from settings.podsecurity import WAS_UID, restricted_container
 
 COMPONENT = "was"
 SECRETS_DIR = "/var/run/secrets/redis"
+TLS_DIR = "/var/run/secrets/redis-tls"
+SSL_BUNDLE = "redis"
+LIVENESS_PATH = "/livez"
+READINESS_PATH = "/readyz"
 PRESTOP_SLEEP_SECONDS = 10
 SHUTDOWN_PHASE_SECONDS = 20
 # preStop sleep (endpoints drain) + Spring graceful shutdown + margin.
@@ -35,6 +42,8 @@ class WasAppArgs:
     """Where sessions live (RedisSessionStore.connection)."""
     prometheus_release: str
     """`release` label kube-prometheus selects PodMonitors by."""
+    prometheus_namespace: str = "monitoring"
+    """The only namespace admitted to the management (actuator) port."""
 
 
 def _session_prefix(boot: int) -> str:
@@ -76,16 +85,22 @@ def spring_env(app: WasAppSettings, conn: RedisConnection) -> list[dict]:
     ]
     if app.boot_major == 2:
         env.append({"name": "SPRING_SESSION_STORE_TYPE", "value": "redis"})
+    user = names.app_user(app.name)
+    env.append({"name": f"{redis}_USERNAME", "value": user})
     if conn.mode == "standalone":
         env += [
             {"name": f"{redis}_HOST", "value": conn.host},
             {"name": f"{redis}_PORT", "value": str(conn.port)},
         ]
     else:
+        # The same ACL user exists on every Sentinel, allowed only to ask for the master.
         env += [
             {"name": f"{redis}_SENTINEL_MASTER", "value": conn.sentinel_master_set},
             {"name": f"{redis}_SENTINEL_NODES", "value": ",".join(conn.sentinel_nodes)},
+            {"name": f"{redis}_SENTINEL_USERNAME", "value": user},
         ]
+    if conn.tls:
+        env += tls_env(app)
     env += [
         {"name": f"{redis}_DATABASE", "value": str(app.session_database)},
         {"name": f"{session}_NAMESPACE", "value": app.session_namespace},
@@ -103,6 +118,10 @@ def spring_env(app: WasAppSettings, conn: RedisConnection) -> list[dict]:
         {"name": "SERVER_SHUTDOWN", "value": "graceful"},
         {"name": "SPRING_LIFECYCLE_TIMEOUT_PER_SHUTDOWN_PHASE", "value": f"{SHUTDOWN_PHASE_SECONDS}s"},
         {"name": "MANAGEMENT_ENDPOINT_HEALTH_PROBES_ENABLED", "value": "true"},
+        # Actuator off the app port; /livez and /readyz stay on it for the kubelet (Boot 2.7+,
+        # AvailabilityProbesHealthEndpointGroupsPostProcessor).
+        {"name": "MANAGEMENT_SERVER_PORT", "value": str(app.management_port)},
+        {"name": "MANAGEMENT_ENDPOINT_HEALTH_PROBES_ADD_ADDITIONAL_PATHS", "value": "true"},
         {"name": "MANAGEMENT_ENDPOINTS_WEB_EXPOSURE_INCLUDE", "value": "health,prometheus"},
         {"name": "MANAGEMENT_METRICS_TAGS_APPLICATION", "value": app.name},
         {"name": "JAVA_TOOL_OPTIONS", "value": "-XX:MaxRAMPercentage=70.0 -Djava.io.tmpdir=/tmp"},
@@ -111,14 +130,31 @@ def spring_env(app: WasAppSettings, conn: RedisConnection) -> list[dict]:
     return env
 
 
+def tls_env(app: WasAppSettings) -> list[dict]:
+    """Boot 3.1+/4: TLS through an SSL bundle of PEM files (spring.data.redis.ssl.enabled and
+    .bundle, spring.ssl.bundle.pem.<name>.*). Lettuce applies it to the Sentinel connections too
+    (Spring Data Redis LettuceConnectionFactory.getSentinelRedisURI) and verifies the host
+    name. Boot 2 is refused by config (settings/config.py _check_tls)."""
+    assert app.boot_major >= 3, "config refuses redisTls with Spring Boot 2"
+    bundle = f"SPRING_SSL_BUNDLE_PEM_{SSL_BUNDLE.upper()}"
+    return [
+        {"name": "SPRING_DATA_REDIS_SSL_ENABLED", "value": "true"},
+        {"name": "SPRING_DATA_REDIS_SSL_BUNDLE", "value": SSL_BUNDLE},
+        {"name": f"{bundle}_TRUSTSTORE_CERTIFICATE", "value": f"file:{TLS_DIR}/ca.crt"},
+        {"name": f"{bundle}_KEYSTORE_CERTIFICATE", "value": f"file:{TLS_DIR}/tls.crt"},
+        {"name": f"{bundle}_KEYSTORE_PRIVATE_KEY", "value": f"file:{TLS_DIR}/tls.key"},
+    ]
+
+
 def password_files(app: WasAppSettings, conn: RedisConnection) -> list[dict]:
-    """Secret volume items: file name = Spring property (configtree), content = password."""
+    """Secret volume items: file name = Spring property (configtree), content = the app
+    user's password (its credentials Secret)."""
     prop = "spring.redis" if app.boot_major == 2 else "spring.data.redis"
     paths = [f"{prop}.password"] + ([f"{prop}.sentinel.password"] if conn.mode == "sentinel" else [])
-    return [{"key": conn.secret_key, "path": p} for p in paths]
+    return [{"key": names.CLIENT_PASSWORD_KEY, "path": p} for p in paths]
 
 
-def _probe(path: str, port: int, period: int, failures: int) -> dict:
+def _probe(path: str, period: int, failures: int) -> dict:
     return {"httpGet": {"path": path, "port": "http"}, "periodSeconds": period,
             "timeoutSeconds": 3, "failureThreshold": failures}
 
@@ -144,22 +180,40 @@ def pod_spec(app: WasAppSettings, conn: RedisConnection) -> dict:
             "name": app.name,
             "image": app.image,
             "imagePullPolicy": "IfNotPresent",
-            "ports": [{"name": "http", "containerPort": app.port, "protocol": "TCP"}],
+            "ports": [{"name": "http", "containerPort": app.port, "protocol": "TCP"},
+                      {"name": "management", "containerPort": app.management_port, "protocol": "TCP"}],
             "env": [{"name": "SERVER_PORT", "value": str(app.port)}] + spring_env(app, conn),
             "resources": app.resources.to_k8s(),
-            "startupProbe": _probe("/actuator/health/liveness", app.port, 5, 36),
-            "livenessProbe": _probe("/actuator/health/liveness", app.port, 10, 3),
-            "readinessProbe": _probe("/actuator/health/readiness", app.port, 5, 3),
+            "startupProbe": _probe(LIVENESS_PATH, 5, 36),
+            "livenessProbe": _probe(LIVENESS_PATH, 10, 3),
+            "readinessProbe": _probe(READINESS_PATH, 5, 3),
             "lifecycle": {"preStop": {"sleep": {"seconds": PRESTOP_SLEEP_SECONDS}}},
             "securityContext": restricted_container(),
             "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"},
-                             {"name": "redis-secret", "mountPath": SECRETS_DIR, "readOnly": True}],
+                             {"name": "redis-secret", "mountPath": SECRETS_DIR, "readOnly": True}]
+            + ([{"name": "redis-tls", "mountPath": TLS_DIR, "readOnly": True}] if conn.tls else []),
         }],
         "volumes": [
             {"name": "tmp", "emptyDir": {"sizeLimit": "256Mi"}},
-            {"name": "redis-secret", "secret": {"secretName": conn.secret_name, "defaultMode": 0o440,
+            {"name": "redis-secret", "secret": {"secretName": names.client_auth_secret(app.name), "defaultMode": 0o440,
                                                 "items": password_files(app, conn)}},
+        ] + ([{"name": "redis-tls", "secret": {"secretName": names.client_tls_secret(app.name),
+                                                "defaultMode": 0o440}}] if conn.tls else []),
+    }
+
+
+def network_policy_spec(app: WasAppSettings, conn: RedisConnection, prometheus_namespace: str) -> dict:
+    """Ingress: the app port from anywhere (the ingress path), the management port only from
+    Prometheus's namespace. Egress: Redis (and Sentinel) pods and the cluster DNS, nothing else."""
+    return {
+        "podSelector": {"matchLabels": names.selector_labels(app.name, COMPONENT)},
+        "policyTypes": ["Ingress", "Egress"],
+        "ingress": [
+            {"ports": [{"protocol": "TCP", "port": app.port}]},
+            {"from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": prometheus_namespace}}}],
+             "ports": [{"protocol": "TCP", "port": app.management_port}]},
         ],
+        "egress": client_egress(conn),
     }
 
 
@@ -188,7 +242,8 @@ class WasApp(pulumi.ComponentResource):
                 "revisionHistoryLimit": 5,
                 "selector": {"matchLabels": selector},
                 "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}},
-                "template": {"metadata": {"labels": pod_labels}, "spec": pod_spec(app, conn)},
+                "template": {"metadata": {"labels": pod_labels, "annotations": {
+                    names.CREDENTIAL_ANNOTATION: str(conn.password_generation)}}, "spec": pod_spec(app, conn)},
             },
             # The HPA owns the replica count after creation.
             opts=pulumi.ResourceOptions(parent=self, ignore_changes=["spec.replicas"]),
@@ -212,12 +267,10 @@ class WasApp(pulumi.ComponentResource):
             },
             opts=child,
         )
-        # Ingress only to the HTTP port (ingress controllers, Prometheus, other services).
         k8s.networking.v1.NetworkPolicy(
             f"{name}-netpol",
             metadata=meta(),
-            spec={"podSelector": {"matchLabels": selector}, "policyTypes": ["Ingress"],
-                  "ingress": [{"ports": [{"protocol": "TCP", "port": app.port}]}]},
+            spec=network_policy_spec(app, conn, args.prometheus_namespace),
             opts=child,
         )
         k8s.policy.v1.PodDisruptionBudget(
@@ -237,7 +290,7 @@ class WasApp(pulumi.ComponentResource):
             spec={
                 "selector": {"matchLabels": selector},
                 "namespaceSelector": {"matchNames": [ns]},
-                "podMetricsEndpoints": [{"port": "http", "path": "/actuator/prometheus", "interval": "30s"}],
+                "podMetricsEndpoints": [{"port": "management", "path": "/actuator/prometheus", "interval": "30s"}],
             },
             opts=child,
         )

@@ -27,6 +27,8 @@ from settings.stackfile import FAKE_SECRET_PREFIX, PROJECT, ROOT, cli_config, lo
 
 STACKS = ("dev", "prod")
 FAKE_PASSWORD = "mockpw-7Qz9Xv2Lk4Rt8Wn3Yp6Bc1Df5Gh0Jm"
+FAKE_PRIVATE_KEY = "-----BEGIN PRIVATE KEY-----\nmock-private-key-Zx81Qw\n-----END PRIVATE KEY-----\n"
+FAKE_CERT = "-----BEGIN CERTIFICATE-----\nmock-certificate\n-----END CERTIFICATE-----\n"
 
 # How a secret travels in resource inputs (the engine's wire format):
 # pulumi/pulumi sdk/go/common/resource/sig/sig.go, Key and Secret.
@@ -114,6 +116,12 @@ class RecordingMocks(pulumi.runtime.Mocks):
         state = dict(unwrap(args.inputs))
         if args.typ == "random:index/randomPassword:RandomPassword":
             state["result"] = FAKE_PASSWORD
+        if args.typ == "tls:index/privateKey:PrivateKey":
+            state.update(privateKeyPem=FAKE_PRIVATE_KEY, privateKeyPemPkcs8=FAKE_PRIVATE_KEY)
+        if args.typ in ("tls:index/selfSignedCert:SelfSignedCert", "tls:index/locallySignedCert:LocallySignedCert"):
+            state["certPem"] = FAKE_CERT
+        if args.typ == "tls:index/certRequest:CertRequest":
+            state["certRequestPem"] = "-----BEGIN CERTIFICATE REQUEST-----\nmock\n-----END CERTIFICATE REQUEST-----\n"
         if args.typ == "kubernetes:helm.sh/v3:Release":
             state["status"] = {"status": "deployed", "name": args.inputs.get("name")}
         return f"{args.name}-id", state

@@ -213,6 +213,7 @@ def parse_config(raw: Mapping[str, str], project: str, secret_keys: Iterable[str
 def to_settings(cfg: StackConfig, project: str, stack: str) -> StackSettings:
     """Typed settings objects from a validated StackConfig; cross-object rules here."""
     apps = _was_apps(cfg.was_apps)
+    _check_tls(cfg, apps)
     redis = _redis(cfg, apps)
     _check_sizing(cfg, apps, redis)
     _check_names(cfg, apps)
@@ -249,6 +250,13 @@ def _was_apps(raw: tuple[WasApp, ...]) -> tuple[WasAppSettings, ...]:
                               "per app keeps the session count exact")
         seen_db[database] = a.name
         repository = a.repository_type or ("indexed" if a.spring_boot_major == 2 else "default")
+        namespace = a.session_namespace or f"spring:session:{a.name}"
+        for b in apps:  # ACL key patterns are `<namespace>:*`: no namespace may sit inside another
+            if namespace == b.session_namespace or namespace.startswith(b.session_namespace + ":") \
+                    or b.session_namespace.startswith(namespace + ":"):
+                raise ConfigError(f"{at}.sessionNamespace", namespace,
+                                  f"a namespace that neither contains nor is contained in {b.name}'s "
+                                  f"{b.session_namespace!r}: each app's Redis user is confined to <namespace>:*")
         apps.append(WasAppSettings(
             name=a.name,
             image=str(rules.image(a.image)),
@@ -259,9 +267,10 @@ def _was_apps(raw: tuple[WasApp, ...]) -> tuple[WasAppSettings, ...]:
             repository_type=repository,
             expiration_store=(a.session_expiration_store or "minute") if repository == "indexed" else None,
             flush_mode=a.flush_mode,
-            session_namespace=a.session_namespace or f"spring:session:{a.name}",
+            session_namespace=namespace,
             session_database=database,
             port=a.port,
+            management_port=a.management_port,
             resources=Resources(a.cpu_request, a.cpu_limit, a.memory_request, a.memory_limit),
             target_cpu_percent=a.target_cpu_percent,
         ))
@@ -270,7 +279,8 @@ def _was_apps(raw: tuple[WasApp, ...]) -> tuple[WasAppSettings, ...]:
 
 def _redis(cfg: StackConfig, apps: tuple[WasAppSettings, ...]) -> RedisSettings:
     sentinel = SentinelSettings(cfg.sentinel_nodes, cfg.sentinel_quorum, cfg.sentinel_down_after_ms,
-                                cfg.sentinel_failover_timeout_ms, cfg.sentinel_master_set)
+                                cfg.sentinel_failover_timeout_ms, cfg.sentinel_master_set,
+                                cfg.sentinel_min_replicas_to_write, cfg.sentinel_min_replicas_max_lag_seconds)
     return RedisSettings(
         topology=cfg.redis_topology,
         release_name=cfg.redis_release_name,
@@ -286,7 +296,20 @@ def _redis(cfg: StackConfig, apps: tuple[WasAppSettings, ...]) -> RedisSettings:
         storage_class=cfg.redis_storage_class,
         sentinel=sentinel if cfg.redis_topology == "sentinel" else None,
         keyspace_notifications=any(a.repository_type == "indexed" for a in apps),
+        tls=cfg.redis_tls,
+        password_generation=cfg.redis_password_generation,
+        password_also_accept=cfg.redis_password_also_accept,
     )
+
+
+def _check_tls(cfg: StackConfig, apps: tuple[WasAppSettings, ...]) -> None:
+    """Spring Boot 2.7 cannot trust a private CA or present a client certificate by properties
+    (spring.redis.ssl only switches TLS on, with the JVM's default trust store)."""
+    for i, app in enumerate(apps):
+        if cfg.redis_tls and app.boot_major == 2:
+            raise ConfigError(f"wasApps[{i}].springBootMajor", 2,
+                              "3 (3.1+) or 4 when redisTls=true: Spring Boot 2.7 has no property for a private CA or "
+                              "a client certificate (spring.redis.ssl uses the JVM trust store); or set redisTls=false")
 
 
 def _check_sizing(cfg: StackConfig, apps: tuple[WasAppSettings, ...], redis: RedisSettings) -> None:

@@ -62,6 +62,10 @@ class SentinelSettings:
     """Failover timeout in milliseconds."""
     master_set: str
     """Master set name clients ask Sentinel for."""
+    min_replicas_to_write: int = 0
+    """min-replicas-to-write on every node (0: off)."""
+    min_replicas_max_lag: int = 10
+    """min-replicas-max-lag, seconds."""
 
 
 @dataclass(frozen=True)
@@ -96,6 +100,18 @@ class RedisSettings:
     """Set iff topology is `sentinel`."""
     keyspace_notifications: bool
     """True when an app uses the indexed repository (needs `notify-keyspace-events Egx`)."""
+    tls: bool = False
+    """Mutual TLS on every Redis and Sentinel port (certificates from the program)."""
+    password_generation: int = 1
+    """Generation of the ACL passwords clients use."""
+    password_also_accept: str = "none"
+    """`none`, `next` or `previous`: the other generation the ACL accepts during a rotation."""
+
+    @property
+    def accepted_generations(self) -> tuple[int, ...]:
+        """Password generations the ACL accepts, the clients' first."""
+        g = self.password_generation
+        return {"none": (g,), "next": (g, g + 1), "previous": (g, g - 1)}[self.password_also_accept]
 
 
 @dataclass(frozen=True)
@@ -125,7 +141,9 @@ class WasAppSettings:
     session_database: int
     """Dedicated Redis logical DB for this app's sessions (exact session count)."""
     port: int
-    """HTTP port (also serves /actuator)."""
+    """HTTP port (the Service; /livez and /readyz for the kubelet)."""
+    management_port: int
+    """Actuator port (management.server.port); only Prometheus may reach it."""
     resources: Resources
     """Container resources."""
     target_cpu_percent: int

@@ -18,6 +18,21 @@ REDIS_PORT = 6379
 SENTINEL_PORT = 26379
 EXPORTER_PORT = 9121
 PASSWORD_KEY = "redis-password"
+"""Key of the chart-internal password (user `default`: replication, Sentinel, the chart's scripts)."""
+CLIENT_PASSWORD_KEY = "password"
+"""Key of a client's ACL password in its credentials Secret."""
+EXPORTER_USER = "exporter"
+"""Redis ACL user of redis_exporter (read-only)."""
+ACL_DIR = "/opt/bitnami/redis/acl"
+"""Where the ACL Secret is mounted in the Redis and Sentinel containers."""
+REDIS_ACL_FILE = "redis.acl"
+SENTINEL_ACL_FILE = "sentinel.acl"
+CLUSTER_DOMAIN = "cluster.local"
+DNS_NAMESPACE = "kube-system"
+DNS_POD_LABELS = {"k8s-app": "kube-dns"}
+"""The cluster DNS pods (CoreDNS keeps the kube-dns label): the only egress besides Redis."""
+CREDENTIAL_ANNOTATION = "redis-session-platform/redis-password-generation"
+"""Pod template annotation of every Redis client: a new password generation rolls its pods."""
 DASHBOARD = "redis-sessions-007"
 """Prefix of the Grafana dashboard's uid and of its ConfigMap's name."""
 
@@ -45,12 +60,12 @@ def redis_node_statefulset(fullname: str, topology: str) -> str:
 def redis_pod_host(fullname: str, topology: str, index: int, namespace: str) -> str:
     """Stable DNS name of Redis pod N."""
     pod = f"{redis_node_statefulset(fullname, topology)}-{index}"
-    return f"{pod}.{redis_headless_service(fullname)}.{namespace}.svc.cluster.local"
+    return f"{pod}.{redis_headless_service(fullname)}.{namespace}.svc.{CLUSTER_DOMAIN}"
 
 
 def service_host(service: str, namespace: str) -> str:
     """Cluster DNS name of a Service."""
-    return f"{service}.{namespace}.svc.cluster.local"
+    return f"{service}.{namespace}.svc.{CLUSTER_DOMAIN}"
 
 
 def dashboard_configmap(namespace: str) -> str:
@@ -82,6 +97,41 @@ def pod_monitor_job(namespace: str, pod_monitor: str) -> str:
 def redis_password_secret(fullname: str) -> str:
     """Secret holding the generated Redis password under PASSWORD_KEY."""
     return f"{fullname}-password"
+
+
+def acl_secret(fullname: str) -> str:
+    """Secret holding the Redis and Sentinel ACL files (password hashes only)."""
+    return f"{fullname}-acl"
+
+
+def tls_secret(fullname: str) -> str:
+    """Secret with the Redis server certificate, its key and the CA (chart tls.existingSecret)."""
+    return f"{fullname}-tls"
+
+
+def app_user(app: str) -> str:
+    """Redis ACL user of a WAS app (the `was-` prefix keeps it apart from default and exporter)."""
+    return f"was-{app}"
+
+
+def client_auth_secret(client: str) -> str:
+    """Secret with a client's current ACL password (key CLIENT_PASSWORD_KEY)."""
+    return f"{client}-redis-auth"
+
+
+def client_tls_secret(client: str) -> str:
+    """Secret with a client's certificate, key and the CA (tls.crt, tls.key, ca.crt)."""
+    return f"{client}-redis-tls"
+
+
+def tls_dns_names(fullname: str, namespace: str) -> list[str]:
+    """Every name a client may use for a Redis or Sentinel process: the Services and each
+    pod of the headless Service (Sentinel announces those), plus loopback for the chart's
+    own probes."""
+    domain = f"{namespace}.svc.{CLUSTER_DOMAIN}"
+    return [f"{redis_master_service(fullname)}.{domain}", f"{redis_sentinel_service(fullname)}.{domain}",
+            f"{redis_headless_service(fullname)}.{domain}", f"*.{redis_headless_service(fullname)}.{domain}",
+            "localhost"]
 
 
 def redis_client_label(fullname: str) -> tuple[str, str]:
@@ -139,6 +189,8 @@ def planned_objects(fullname: str, topology: str) -> dict[tuple[str, str], str]:
     """(kind, name) -> owner of every namespaced object the Redis store and its exporter create."""
     planned = chart_objects(fullname, topology)
     planned[("Secret", redis_password_secret(fullname))] = "Redis store"
+    planned[("Secret", acl_secret(fullname))] = "Redis store"
+    planned[("Secret", tls_secret(fullname))] = "Redis store"
     for kind in EXPORTER_KINDS:
         planned[(kind, exporter(fullname))] = "Redis exporter"
     return planned

@@ -163,7 +163,11 @@ class WasApp(_Model):
     """Redis logical database holding only this app's sessions (one per app). Unset: the
     app's position in wasApps + 1."""
     port: Annotated[int, Field(ge=1024, le=65535)] = 8080
-    """HTTP port of the app."""
+    """HTTP port of the app (the Service; open to the ingress path). Serves /livez and /readyz
+    for the kubelet, never /actuator."""
+    management_port: Annotated[int, Field(ge=1024, le=65535)] = 8081
+    """Actuator port (management.server.port): /actuator/health and /actuator/prometheus, admitted
+    only from prometheusNamespace; differs from port."""
     cpu_request: Cpu = "250m"
     """CPU request; at most cpuLimit."""
     cpu_limit: Cpu = "1"
@@ -192,6 +196,9 @@ class WasApp(_Model):
                              f"at least {rules.mib(WAS_MEMORY_LIMIT_MIN)}: a Spring Boot JVM does not start in less")
         if rules.memory_bytes(self.memory_request) > limit:
             raise FieldError("memoryRequest", self.memory_request, f"at most memoryLimit={self.memory_limit}")
+        if self.management_port == self.port:
+            raise FieldError("managementPort", self.management_port,
+                             f"a port other than port={self.port}: actuator must not be served on the app port")
         if self.spring_boot_major == 2 and self.repository_type == "default":
             raise FieldError("repositoryType", self.repository_type,
                              "Spring Boot 2 auto-configures only the indexed repository; allowed: indexed")
@@ -293,6 +300,22 @@ class StackConfig(_Model):
     """sentinel topology: failover timeout in milliseconds; above sentinelDownAfterMs."""
     sentinel_master_set: MasterSet = "mymaster"
     """sentinel topology: Sentinel master set name that clients ask for."""
+    sentinel_min_replicas_to_write: Annotated[int, Field(ge=0, le=8)] = 1
+    """sentinel topology: the master refuses writes unless this many replicas acknowledged within
+    sentinelMinReplicasMaxLagSeconds (min-replicas-to-write); bounds the writes an isolated old master
+    accepts and then loses. 0 turns it off; at most sentinelNodes - 1."""
+    sentinel_min_replicas_max_lag_seconds: Annotated[int, Field(ge=1, le=60)] = 10
+    """sentinel topology: min-replicas-max-lag, seconds since a replica's last acknowledgement for it to
+    count; about the longest an isolated old master keeps accepting writes."""
+    redis_tls: bool = False
+    """TLS (mutual) on every Redis and Sentinel port; the program issues the CA and certificates
+    (pulumi-tls). Needs springBootMajor 3 (3.1+) or 4 in every WAS app."""
+    redis_password_generation: Annotated[int, Field(ge=1, le=10000)] = 1
+    """Generation of the Redis ACL passwords the clients (WAS apps, exporter) use; raising it issues new
+    passwords (rotation procedure: docs/runbooks.md, "Rotate Redis passwords")."""
+    redis_password_also_accept: Literal["none", "next", "previous"] = "none"
+    """Rotation phase: Redis also accepts the next generation's passwords (`next`, before clients switch)
+    or the previous one's (`previous`, while clients roll); `none` accepts only the current one."""
     expected_peak_sessions: Annotated[int, Field(ge=1, le=100_000_000)] = 10000
     """Peak concurrent sessions the stack must hold without eviction (maxmemory sizing check)."""
     session_payload_bytes: Annotated[int, Field(ge=0, le=1_000_000)] = 2048
@@ -349,6 +372,12 @@ class StackConfig(_Model):
             raise FieldError("sentinelQuorum", quorum,
                              f"{span}: a majority of sentinelNodes={nodes}, and at most {high} because the "
                              "master's pod takes its own Sentinel down with it")
+        if self.sentinel_min_replicas_to_write > nodes - 1:
+            raise FieldError("sentinelMinReplicasToWrite", self.sentinel_min_replicas_to_write,
+                             f"0..{nodes - 1}: sentinelNodes={nodes} leaves at most {nodes - 1} replicas")
+        if self.redis_password_also_accept == "previous" and self.redis_password_generation < 2:
+            raise FieldError("redisPasswordAlsoAccept", "previous",
+                             "none or next: redisPasswordGeneration=1 has no previous generation")
         if self.sentinel_failover_timeout_ms <= self.sentinel_down_after_ms:
             raise FieldError("sentinelFailoverTimeoutMs", self.sentinel_failover_timeout_ms,
                              f"above sentinelDownAfterMs={self.sentinel_down_after_ms}")

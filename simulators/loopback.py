@@ -21,7 +21,7 @@ from typing import Any
 
 import yaml
 
-from simulators.resp import Client
+from simulators.resp import Client, TlsFiles
 
 HOST = "127.0.0.1"
 BINARIES = ("redis-server", "redis-sentinel", "prometheus-redis-exporter", "prometheus", "prometheus-alertmanager")
@@ -118,16 +118,26 @@ class Processes:
 
 
 # ------------------------------------------------------------------------- redis
-class Redis:
-    """A redis-server; restartable on the same dir/port."""
+def tls_conf(port: int, tls: TlsFiles) -> dict[str, str]:
+    """TLS-only on `port` with client certificates required, replication over TLS: what the
+    chart's start scripts pass with tls.enabled and tls.authClients."""
+    return {"port": "0", "tls-port": str(port), "tls-cert-file": tls.cert, "tls-key-file": tls.key,
+            "tls-ca-cert-file": tls.ca, "tls-auth-clients": "yes", "tls-replication": "yes"}
 
-    def __init__(self, procs: Processes, name: str, password: str, conf: dict[str, str]):
-        self.procs, self.name, self.password = procs, name, password
+
+class Redis:
+    """A redis-server; restartable on the same dir/port. With `tls`, the port is TLS-only
+    and `client()` presents the server's own certificate (as the chart's scripts do)."""
+
+    def __init__(self, procs: Processes, name: str, password: str, conf: dict[str, str],
+                 tls: TlsFiles | None = None):
+        self.procs, self.name, self.password, self.tls = procs, name, password, tls
         self.port = free_port()
         self.dir = procs.workdir / name
         self.dir.mkdir()
         self.conf = {"bind": HOST, "port": str(self.port), "dir": str(self.dir), "requirepass": password,
-                     "masterauth": password, "save": '""', "appendonly": "no", **conf}
+                     "masterauth": password, "save": '""', "appendonly": "no", **conf,
+                     **(tls_conf(self.port, tls) if tls else {})}
         self.proc: Proc | None = None
 
     @property
@@ -141,8 +151,10 @@ class Redis:
         wait_until(self.ping, 10, what=f"{self.name} to answer PING")
         return self
 
-    def client(self, db: int = 0) -> Client:
-        return Client(HOST, self.port, self.password, db)
+    def client(self, db: int = 0, username: str | None = None, password: str | None = None,
+               tls: TlsFiles | None = None) -> Client:
+        """A connection as `username` (default: the default user with the server's password)."""
+        return Client(HOST, self.port, password or self.password, db, username=username, tls=tls or self.tls)
 
     def kill(self, sig: int = signal.SIGKILL) -> None:
         """Signal the running server (SIGKILL: a crash)."""
@@ -159,20 +171,22 @@ class Redis:
 
 
 class Sentinel:
-    """A redis-sentinel monitoring `master_set` on `master`."""
+    """A redis-sentinel monitoring `master_set` on `master`; `extra` lines end its config."""
 
     def __init__(self, procs: Processes, name: str, password: str, master: Redis, master_set: str,
-                 quorum: int, down_after_ms: int, failover_timeout_ms: int):
-        self.procs, self.name, self.password = procs, name, password
+                 quorum: int, down_after_ms: int, failover_timeout_ms: int, extra: str = "",
+                 tls: TlsFiles | None = None, master_port: int | None = None):
+        self.procs, self.name, self.password, self.tls = procs, name, password, tls
         self.port = free_port()
         self.dir = procs.workdir / name
         self.dir.mkdir()
-        self.conf = (f"bind {HOST}\nport {self.port}\ndir {self.dir}\nrequirepass {password}\n"
-                     f"sentinel monitor {master_set} {HOST} {master.port} {quorum}\n"
+        port_lines = "".join(f"{k} {v}\n" for k, v in tls_conf(self.port, tls).items()) if tls else f"port {self.port}\n"
+        self.conf = (f"bind {HOST}\n{port_lines}dir {self.dir}\nrequirepass {password}\n"
+                     f"sentinel monitor {master_set} {HOST} {master_port or master.port} {quorum}\n"
                      f"sentinel auth-pass {master_set} {password}\n"
                      f"sentinel down-after-milliseconds {master_set} {down_after_ms}\n"
                      f"sentinel failover-timeout {master_set} {failover_timeout_ms}\n"
-                     f"sentinel parallel-syncs {master_set} 1\n")
+                     f"sentinel parallel-syncs {master_set} 1\n{extra}")
 
     @property
     def addr(self) -> str:
@@ -182,8 +196,81 @@ class Sentinel:
         conf_file = self.dir / "sentinel.conf"
         conf_file.write_text(self.conf)
         self.procs.start(self.name, ["redis-sentinel", str(conf_file)])
-        wait_until(lambda: Client(HOST, self.port, self.password).call("PING") == "PONG", 10, what=self.name)
+        wait_until(lambda: self.client().call("PING") == "PONG", 10, what=self.name)
         return self
+
+    def client(self, username: str | None = None, password: str | None = None) -> Client:
+        return Client(HOST, self.port, password or self.password, username=username, tls=self.tls)
+
+
+class Link:
+    """A TCP relay 127.0.0.1:port -> 127.0.0.1:target. `cut()` turns it into a black hole, as a
+    network partition does: connections stay open, nothing passes either way (bytes are read
+    and dropped), new connections are accepted and go nowhere. `close()` ends everything."""
+
+    def __init__(self, target_port: int):
+        self.target_port = target_port
+        self.server = socket.socket()
+        self.server.bind((HOST, 0))
+        self.server.listen(64)
+        self.port = self.server.getsockname()[1]
+        self.is_cut = threading.Event()
+        self.sockets: list[socket.socket] = []
+        self.lock = threading.Lock()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _keep(self, *socks: socket.socket) -> None:
+        with self.lock:
+            self.sockets += socks
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                down, _ = self.server.accept()
+            except OSError:
+                return  # closed
+            self._keep(down)
+            if self.is_cut.is_set():
+                threading.Thread(target=self._pump, args=(down, None), daemon=True).start()
+                continue
+            try:
+                up = socket.create_connection((HOST, self.target_port), timeout=5)
+            except OSError:
+                down.close()
+                continue
+            up.settimeout(None)
+            self._keep(up)
+            threading.Thread(target=self._pump, args=(down, up), daemon=True).start()
+            threading.Thread(target=self._pump, args=(up, down), daemon=True).start()
+
+    def _pump(self, src: socket.socket, dst: socket.socket | None) -> None:
+        try:
+            while True:
+                data = src.recv(65536)
+                if not data:
+                    break
+                if dst is not None and not self.is_cut.is_set():
+                    dst.sendall(data)
+        except OSError:
+            pass
+        for sock in (src, dst):
+            if sock is not None and not self.is_cut.is_set():
+                try:
+                    sock.close()
+                except OSError:
+                    pass
+
+    def cut(self) -> None:
+        self.is_cut.set()
+
+    def close(self) -> None:
+        self.server.close()
+        with self.lock:
+            for sock in self.sockets:
+                try:
+                    sock.close()
+                except OSError:
+                    pass
 
 
 # --------------------------------------------------------------------- monitoring

@@ -1,12 +1,30 @@
 """A minimal RESP2 client: enough for the simulator, the live tests and the benchmarks
-(AUTH, SELECT, pipelining). Loopback use only; every call has a socket timeout."""
+(AUTH with or without an ACL user, SELECT, pipelining, Pub/Sub, TLS with a client
+certificate). Loopback use only; every call has a socket timeout."""
 from __future__ import annotations
 
 import select
 import socket
+import ssl
 import time
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
+
+
+@dataclass(frozen=True)
+class TlsFiles:
+    """PEM files of a TLS client (or server): certificate, key, and the CA that signs peers."""
+
+    cert: str
+    key: str
+    ca: str
+
+    def client_context(self) -> ssl.SSLContext:
+        """Verifies the server against `ca` (host name included) and presents `cert`."""
+        ctx = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=self.ca)
+        ctx.load_cert_chain(self.cert, self.key)
+        return ctx
 
 
 class RedisError(Exception):
@@ -16,11 +34,19 @@ class RedisError(Exception):
 class Client:
     """One connection. `call` sends one command; `pipeline` sends many, reads all replies."""
 
-    def __init__(self, host: str, port: int, password: str | None = None, db: int = 0, timeout: float = 10.0):
-        self.sock = socket.create_connection((host, port), timeout=timeout)
+    def __init__(self, host: str, port: int, password: str | None = None, db: int = 0, timeout: float = 10.0,
+                 username: str | None = None, tls: TlsFiles | None = None):
+        sock = socket.create_connection((host, port), timeout=timeout)
+        if tls is not None:
+            try:
+                sock = tls.client_context().wrap_socket(sock, server_hostname=host)
+            except BaseException:
+                sock.close()
+                raise
+        self.sock = sock
         self.file = self.sock.makefile("rb")
         if password:
-            self.call("AUTH", password)
+            self.call("AUTH", *([username] if username else []), password)
         if db:
             self.call("SELECT", db)
 
@@ -61,6 +87,17 @@ class Client:
             raise reply
         return reply
 
+    def read_push(self, timeout: float) -> Any:
+        """The next message of a subscribed connection (None after `timeout` seconds)."""
+        previous = self.sock.gettimeout()
+        self.sock.settimeout(timeout)
+        try:
+            return self._read()
+        except TimeoutError:
+            return None
+        finally:
+            self.sock.settimeout(previous)
+
     def pipeline(self, commands: list[tuple], raise_errors: bool = True) -> list[Any]:
         self.sock.sendall(b"".join(self._encode(c) for c in commands))
         replies = [self._read() for _ in commands]
@@ -85,12 +122,13 @@ class Client:
 
 
 def master_from_sentinels(sentinels: list[tuple[str, int]], master_set: str, password: str | None,
-                          timeout: float = 2.0) -> tuple[str, int]:
+                          timeout: float = 2.0, username: str | None = None,
+                          tls: TlsFiles | None = None) -> tuple[str, int]:
     """Ask each Sentinel in turn for the master's address (as Spring's Lettuce does)."""
     last: Exception = ConnectionError("no sentinel given")
     for host, port in sentinels:
         try:
-            with Client(host, port, password, timeout=timeout) as s:
+            with Client(host, port, password, timeout=timeout, username=username, tls=tls) as s:
                 addr = s.call("SENTINEL", "get-master-addr-by-name", master_set)
                 if addr:
                     return addr[0], int(addr[1])

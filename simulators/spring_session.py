@@ -24,7 +24,9 @@ spring-session-core/src/main/java/org/springframework/session/web/http):
   fixation protection) calls `request.changeSessionId()` at login when the request came with a
   valid session; the security context is then stored as attribute `SPRING_SECURITY_CONTEXT`.
 
-Spring Data Redis sends `expire(t, unit)` as PEXPIRE and `expireAt` as PEXPIREAT; so does this.
+Spring Data Redis sends `expire(t, unit)` as PEXPIRE, `expireAt` as PEXPIREAT and `putAll` as
+HMSET; so does this, so the Redis ACL users (components/acl.py) are judged live against the
+commands Spring really sends.
 
 The writer keeps a mirror of what it stored (`StoredSession`): it decides what Spring would
 decide after a read (the session exists, its last access, its principal) from the mirror, and
@@ -380,7 +382,7 @@ class SpringSessionRepository:
         # saveDelta (L323-333): HMSET, then PEXPIREAT lastAccessedTime + maxInactiveInterval
         if session.delta:
             key = self.session_key(session.id)
-            self._cmd("HSET", key, *self._fields(session.delta))
+            self._cmd("HMSET", key, *self._fields(session.delta))
             expires = session.last_accessed_ms + session.max_inactive_s * 1000
             self._cmd("PEXPIREAT", key, expires)
             session.delta = {}
@@ -411,7 +413,7 @@ class SpringSessionRepository:
         if not session.delta:
             return
         sid = session.id
-        self._cmd("HSET", self.session_key(sid), *self._fields(session.delta))
+        self._cmd("HMSET", self.session_key(sid), *self._fields(session.delta))
         if f"sessionAttr:{SECURITY_CONTEXT}" in session.delta or USER_ATTRIBUTE in session.delta:
             if session.original_principal:
                 self._cmd("SREM", self.principal_key(session.original_principal), sid)
@@ -531,7 +533,7 @@ class SpringSessionRepository:
         return counts
 
     # ------------------------------------------------------------------ requests
-    def _commit(self, session: RedisSession, at: int) -> str:
+    def commit(self, session: RedisSession, at: int) -> str:
         self.save(session, at)  # SessionRepositoryFilter.commitSession
         return session.id
 
@@ -548,7 +550,7 @@ class SpringSessionRepository:
             self.set_attribute(session, SECURITY_CONTEXT, self._payload(), at, principal=user)
         else:
             self.set_attribute(session, "SPRING_SECURITY_SAVED_REQUEST", self._payload(), at)
-        return self._commit(session, at)
+        return self.commit(session, at)
 
     def touch(self, session_id: str, at: int | None = None) -> str | None:
         """A request with a session cookie: load, setLastAccessedTime(now), commit. None if
@@ -558,7 +560,7 @@ class SpringSessionRepository:
         if session is None:
             return None
         self.set_last_accessed(session, at)
-        return self._commit(session, at)
+        return self.commit(session, at)
 
     def login(self, session_id: str, user: str, at: int | None = None) -> str | None:
         """The login POST of a visitor who has a session: session fixation protection
@@ -571,7 +573,7 @@ class SpringSessionRepository:
         self.set_last_accessed(session, at)
         self.change_session_id(session)
         self.set_attribute(session, SECURITY_CONTEXT, self._payload(), at, principal=user)
-        return self._commit(session, at)
+        return self.commit(session, at)
 
     def logout(self, session_id: str, at: int | None = None) -> bool:
         """The logout request: load, setLastAccessedTime (saved at once under IMMEDIATE),
@@ -626,14 +628,54 @@ class SessionWriter:
     one request each through SpringSessionRepository's real code paths, pipelined."""
 
     def __init__(self, client: Client, namespace: str, repository_type: str, timeout_seconds: int,
-                 payload_bytes: int = 512, expiration_store: str = "minute", line: str = "3.4"):
+                 payload_bytes: int = 512, expiration_store: str = "minute", line: str = "3.4", database: int = 0):
         if repository_type == "indexed" and expiration_store == "sorted-set":
             line = "3.4"
-        self.client = client
         self.repo = SpringSessionRepository(client, namespace, repository_type, timeout_seconds, line=line,
-                                            store=expiration_store, payload_bytes=payload_bytes)
+                                            store=expiration_store, payload_bytes=payload_bytes, database=database)
         self.expiries_ms: list[int] = []
         """Expiry (epoch ms) of every session `create` wrote: the ground truth of what is live when."""
+
+    @property
+    def client(self) -> Client:
+        return self.repo.client
+
+    @client.setter
+    def client(self, client: Client) -> None:
+        """A reconnected pod keeps its sessions: only the connection changes."""
+        self.repo.client = client
+
+    @property
+    def timeout_seconds(self) -> int:
+        return self.repo.timeout_seconds
+
+    def read(self, session_id: str) -> dict[str, str]:
+        """What Redis holds for a session (HGETALL; {} when gone)."""
+        flat = self.client.call("HGETALL", self.session_key(session_id)) or []
+        return dict(zip(flat[::2], flat[1::2], strict=True))
+
+    def touch(self, session_id: str, attribute: tuple[str, str] | None = None) -> str:
+        """A request with the session's cookie that sets `attribute` (name, value), if any.
+        KeyError when the session is gone."""
+        repo, at = self.repo, self.repo.clock()
+        session = repo.find_by_id(session_id, at)
+        if session is None:
+            raise KeyError(f"session {session_id} is gone")
+        repo.set_last_accessed(session, at)
+        if attribute is not None:
+            repo.set_attribute(session, attribute[0], attribute[1], at)
+        return repo.commit(session, at)
+
+    def change_session_id(self, session_id: str) -> str:
+        """A request that changes the session id (session fixation protection) and
+        commits. Returns the new id; KeyError when the session is gone."""
+        repo, at = self.repo, self.repo.clock()
+        session = repo.find_by_id(session_id, at)
+        if session is None:
+            raise KeyError(f"session {session_id} is gone")
+        repo.set_last_accessed(session, at)
+        repo.change_session_id(session)
+        return repo.commit(session, at)
 
     def session_key(self, session_id: str) -> str:
         return self.repo.session_key(session_id)

@@ -5,6 +5,7 @@ generated rules (only `for` shortened) and the generated Alertmanager routing wi
 webhook in place of Slack. Used by tests/live and bench/."""
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -40,10 +41,17 @@ PASSWORD = "loopback-password-1234"
 FAST_FOR = "2s"
 
 
-def redis_conf(settings) -> dict[str, str]:
-    """The redis.conf lines the chart gets (commonConfiguration), as a dict."""
+def redis_conf(settings, acl_file: str | None = None) -> dict[str, str]:
+    """The redis.conf lines the chart gets (commonConfiguration), as a dict. The ACL file
+    is the local one given, or (no ACL: the default user may do anything) left out."""
     lines = chart_values(settings.redis.release_name, settings.redis)["commonConfiguration"].splitlines()
-    return dict(line.split(" ", 1) for line in lines if line.strip())
+    conf = dict(line.split(" ", 1) for line in lines if line.strip())
+    assert "aclfile" in conf, "the chart config names the ACL file"
+    if acl_file:
+        conf["aclfile"] = acl_file
+    else:
+        del conf["aclfile"]
+    return conf
 
 
 def fast_rules(settings, for_: str = FAST_FOR) -> list[dict]:
@@ -158,13 +166,22 @@ class FakeKube:
             p.close()
 
 
+def without_acl(args: list[str]) -> list[str]:
+    """Exporter args for a Redis without the ACL (the default user, plaintext): the monitoring
+    tests' Redis. The ACL user, its password file and TLS flags are proven against a locked-down
+    Redis in tests/live/test_security_live.py."""
+    return [a for a in args if not a.startswith(("--redis.user=", "--tls-"))]
+
+
 class Env:
-    """One Redis topology with its exporter, Prometheus and Alertmanager."""
+    """One Redis topology with its exporter, Prometheus and Alertmanager (no ACL, no TLS:
+    simulators/secure.py builds the locked-down one)."""
 
     def __init__(self, procs, webhook, settings, nodes: list[Redis], sentinels: Sequence[Sentinel] = (),
                  extra_scrape=None, for_: str = FAST_FOR, interval: str = "1s", group_wait: str = "1s"):
         self.procs, self.settings, self.nodes = procs, settings, nodes
-        conn = connection_for(settings.redis.release_name, settings.redis, settings.namespace)
+        conn = connection_for(settings.redis.release_name, dataclasses.replace(settings.redis, tls=False),
+                              settings.namespace)
         stores = stores_for(settings.was_apps)
         script = lua_script(stores)
         # Every container of the exporter pod, run with its own args; cluster addresses and
@@ -180,7 +197,8 @@ class Env:
         for container in exporter_containers(conn, "", bool(script)):
             args = [a.replace(f"{SCRIPT_DIR}/", f"{procs.workdir}/").replace(f"{AUTH_DIR}/", f"{procs.workdir}/")
                     for a in container["args"]]
-            args = [f"--redis.addr={local[a.split('=', 1)[1]]}" if a.startswith("--redis.addr=") else a for a in args]
+            args = [f"--redis.addr={local[a.split('=', 1)[1]]}" if a.startswith("--redis.addr=") else a
+                    for a in without_acl(args)]
             proc, port = start_exporter(procs, args, name=container["name"])
             self.exporters[container["name"]] = (proc, args)
             port_of_container[container["ports"][0]["name"]] = port
@@ -208,6 +226,6 @@ def standalone(procs, webhook, settings, extra_scrape=None, conf: dict | None = 
 def writer(env: Env, app_settings, payload: int = 512) -> SessionWriter:
     client = env.nodes[0].client(app_settings.session_database)
     return SessionWriter(client, app_settings.session_namespace, app_settings.repository_type,
-                         app_settings.session_timeout_seconds, payload)
+                         app_settings.session_timeout_seconds, payload, database=app_settings.session_database)
 
 

@@ -1,6 +1,7 @@
 """Test-side access to the mock runtime (render/mockrun.py) and stack files."""
 from render.mockrun import (  # noqa: F401 - re-exported for tests
     FAKE_PASSWORD,
+    FAKE_PRIVATE_KEY,
     FAKE_SECRET_PREFIX,
     PROJECT,
     ROOT,

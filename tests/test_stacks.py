@@ -1,7 +1,7 @@
 """The real program against the real dev and prod stack files: the whole resource graph."""
 
 from settings import names
-from tests.harness import FAKE_PASSWORD, is_secret, plain_occurrences, run_program
+from tests.harness import FAKE_PASSWORD, FAKE_PRIVATE_KEY, is_secret, plain_occurrences, run_program, unwrap
 
 RELEASE = "kubernetes:helm.sh/v3:Release"
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
@@ -44,7 +44,21 @@ def test_graph_has_every_expected_resource(program, stack):
         ("kubernetes:monitoring.coreos.com/v1:PrometheusRule", "redis-session-platform-prometheusrule"),
         ("redis-session-platform:index:Dashboard007", "redis-sessions-007"),
         ("kubernetes:core/v1:ConfigMap", "redis-sessions-007-configmap"),
+        # ACL users: one per app and the exporter, a password each; the ACL Secret
+        ("random:index/randomPassword:RandomPassword", "redis-was-petclinic-g1"),
+        ("random:index/randomPassword:RandomPassword", "redis-exporter-g1"),
+        ("kubernetes:core/v1:Secret", "redis-petclinic-auth"),
+        ("kubernetes:core/v1:Secret", "redis-acl"),
     }
+    if stack == "prod":  # mutual TLS: CA, server certificate, a client certificate per client
+        for part in ("ca", "server", "petclinic-client", "redis-exporter-client"):
+            expected.add(("tls:index/privateKey:PrivateKey", f"redis-{part}-key"))
+        expected.add(("tls:index/selfSignedCert:SelfSignedCert", "redis-ca"))
+        for part in ("server", "petclinic-client", "redis-exporter-client"):
+            expected |= {("tls:index/certRequest:CertRequest", f"redis-{part}-csr"),
+                         ("tls:index/locallySignedCert:LocallySignedCert", f"redis-{part}-cert")}
+        expected |= {("kubernetes:core/v1:Secret", n) for n in ("redis-tls", "redis-petclinic-tls",
+                                                                 "redis-redis-exporter-tls")}
     # Nothing missing, nothing unexpected (Slack is opt-in and off in both stack files).
     assert set(graph) == expected, (expected - set(graph), set(graph) - expected)
     assert len(graph) == len(set(graph)), "duplicate resource names"
@@ -105,12 +119,18 @@ def test_prod_is_sentinel_ha_and_was_asks_sentinel():
 
 def test_password_only_in_the_secret_and_only_as_secret(program):
     holders = sorted(r.name for r in program.resources if FAKE_PASSWORD in repr(r.inputs))
-    assert holders == ["redis-exporter-auth", "redis-secret"]  # the Redis Secret and the exporter's password file
+    # the chart's Secret (default user), the app's credentials, the exporter's password file
+    assert holders == ["redis-exporter-auth", "redis-petclinic-auth", "redis-secret"]
     for secret in (program.one("kubernetes:core/v1:Secret", name) for name in holders):
         assert is_secret(secret.inputs["stringData"])
     for r in program.resources:
         assert plain_occurrences(r.inputs, FAKE_PASSWORD) == [], r.name
+        assert plain_occurrences(r.inputs, FAKE_PRIVATE_KEY) == [], r.name
     assert FAKE_PASSWORD not in repr(program.outputs)
+    keys = sorted(r.name for r in program.resources if r.kind == "Secret"
+                  and FAKE_PRIVATE_KEY in unwrap(r.inputs)["stringData"].values())
+    if program.config.get("redis-session-platform:redisTls", "false") == "true" or keys:
+        assert keys == ["redis-petclinic-tls", "redis-redis-exporter-tls", "redis-tls"]
 
 
 def test_redis_network_policy_admits_only_labelled_clients(program):

@@ -520,7 +520,8 @@ def test_render_diff_of_a_chart_image_change_shows_the_charts_statefulset(tmp_pa
     assert rd.main(["--base", str(base), "--head", str(head), "--out", str(out), "--python", sys.executable]) == 0
     text = (out / "summary.md").read_text()
     assert "### dev\nNo rendered object changes." in text
-    assert "| `helm-redis/values.yaml` | release values | changed +1 −1 |" in text
-    assert "| `helm-redis/statefulset-redis-node.yaml` | chart | changed +1 −1 |" in text
+    # +2 -2: the Redis container and the acl-reload sidecar run the same image
+    assert "| `helm-redis/values.yaml` | release values | changed +2 −2 |" in text
+    assert "| `helm-redis/statefulset-redis-node.yaml` | chart | changed +2 −2 |" in text
     assert "+        image: docker.io/bitnamilegacy/redis:8.2.2-debian-12-r0" in text
     assert re.search(r"\| prod \| (\d+) → \1 \| 0 \| 0 \| 2 \|", text), text

@@ -30,6 +30,11 @@ def test_quick_benchmark_runs_and_its_claims_hold(tmp_path):
     assert {x["payload"] for x in r["bytes_per_session"]} == {512, 2048, 8192}
     assert r["sizing_demo"]["evicted_at_peak"] == 0 and r["sizing_demo"]["evicted_at_2x"] > 0
     assert r["alert_latency"]["latency_s"] and r["failover"]["runs"][0]["resumed_s"] > 0
+    fo = {(x["min_replicas_to_write"], x["fault"]): x["runs"][0] for x in r["failover"]["scenarios"]}
+    assert set(fo) == {(1, "kill"), (1, "partition"), (0, "kill"), (0, "partition")}
+    # min-replicas-to-write bounds what an isolated old master acknowledges (and loses)
+    on, off = fo[(1, "partition")], fo[(0, "partition")]
+    assert on["resumed_s"] is not None and on["lost"] < off["lost"] and off["resumed_s"] is None
     assert {x["stack"] for x in r["program_eval"]} == {"dev", "prod"}
     md = (tmp_path / "benchmarks.md").read_text()
     assert "## 1. Session count: every method, steady state with logins" in md

@@ -12,6 +12,7 @@ from components.exporter import (
     exporter_args,
     password_file,
     scrape_targets,
+    with_user,
 )
 from components.redis import connection_for
 from monitoring.session_count import lua_script, stores_for
@@ -68,7 +69,10 @@ def test_password_only_in_a_secret_file_and_client_label(topology):
     assert is_secret(secret.inputs["stringData"])
     file_map = json.loads(secret.plain["stringData"]["passwords.json"])
     assert file_map == json.loads(password_file(conn, FAKE_PASSWORD))
-    assert sorted(file_map) == sorted(t.url for t in scrape_targets(conn)) and set(file_map.values()) == {FAKE_PASSWORD}
+    # every target under both keys: bare (redis_exporter 1.45) and with the user (>= 1.69)
+    assert sorted(file_map) == sorted(k for t in scrape_targets(conn) for k in (t.url, with_user(t.url)))
+    assert set(file_map.values()) == {FAKE_PASSWORD}
+    assert "--redis.user=exporter" in container["args"]
     for r in run.resources:
         assert plain_occurrences(r.inputs, FAKE_PASSWORD) == [], r.name
     assert container["ports"][0] == {"name": "metrics", "containerPort": 9121, "protocol": "TCP"}
@@ -85,7 +89,12 @@ def test_release_label_follows_config():
 def test_only_prometheus_namespace_may_scrape():
     _, _, run = build("standalone", prometheusNamespace="observability")
     np = run.one("kubernetes:networking.k8s.io/v1:NetworkPolicy").plain["spec"]
-    assert np["policyTypes"] == ["Ingress"]
+    assert np["policyTypes"] == ["Ingress", "Egress"]
+    redis, dns = np["egress"]  # only Redis and the cluster DNS
+    assert redis["to"] == [{"podSelector": {"matchLabels": {"app.kubernetes.io/name": "redis",
+                                                            "app.kubernetes.io/instance": "redis"}}}]
+    assert redis["ports"] == [{"protocol": "TCP", "port": 6379}]
+    assert {p["port"] for p in dns["ports"]} == {53}
     [rule] = np["ingress"]
     assert rule["from"] == [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "observability"}}}]
     assert rule["ports"] == [{"protocol": "TCP", "port": 9121}]

@@ -16,13 +16,15 @@ def test_component_registers_password_secret_and_pinned_release(topology):
     s = redis_settings(topology)
     run = run_with_mocks(lambda: RedisSessionStore("redis", RedisSessionStoreArgs(settings=s, namespace="ns1")))
     assert run.error is None, run.error
-    assert [r.type for r in run.resources] == [
-        "redis-session-platform:index:RedisSessionStore",
-        "random:index/randomPassword:RandomPassword",
-        "kubernetes:core/v1:Secret",
-        "kubernetes:helm.sh/v3:Release",
+    assert sorted((r.type, r.name) for r in run.resources) == [
+        ("kubernetes:core/v1:Secret", "redis-acl"),  # the ACL files
+        ("kubernetes:core/v1:Secret", "redis-secret"),
+        ("kubernetes:helm.sh/v3:Release", "redis-chart"),
+        ("random:index/randomPassword:RandomPassword", "redis-exporter-g1"),  # the exporter's ACL user
+        ("random:index/randomPassword:RandomPassword", "redis-password"),
+        ("redis-session-platform:index:RedisSessionStore", "redis"),
     ]
-    secret = run.one("kubernetes:core/v1:Secret")
+    secret = run.one("kubernetes:core/v1:Secret", "redis-secret")
     assert secret.plain["metadata"] == {"name": "redis-password", "namespace": "ns1",
                                         "labels": secret.plain["metadata"]["labels"]}
     assert is_secret(secret.inputs["stringData"]), "stringData must be a secret input"
@@ -34,8 +36,11 @@ def test_component_registers_password_secret_and_pinned_release(topology):
     assert release.inputs["namespace"] == "ns1"
     assert release.inputs["atomic"] is True
     assert plain_occurrences(release.inputs, FAKE_PASSWORD) == []
-    password = run.one("random:index/randomPassword:RandomPassword")
-    assert password.inputs["length"] >= 32
+    for password in run.of_type("random:index/randomPassword:RandomPassword"):
+        assert password.inputs["length"] >= 32
+    acl = run.one("kubernetes:core/v1:Secret", "redis-acl")
+    assert is_secret(acl.inputs["stringData"]) and set(acl.plain["stringData"]) == {"redis.acl", "sentinel.acl"}
+    assert FAKE_PASSWORD not in repr(acl.inputs)  # hashes only
 
 
 def test_standalone_values_persist_with_aof_and_no_root_init():

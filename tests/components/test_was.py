@@ -2,7 +2,7 @@
 import pytest
 
 from components.redis import connection_for
-from components.was import SECRETS_DIR, WasApp, WasAppArgs, password_files, pod_spec, spring_env
+from components.was import SECRETS_DIR, TLS_DIR, WasApp, WasAppArgs, password_files, pod_spec, spring_env
 from tests.harness import load_settings, run_with_mocks
 
 APP = {"name": "shop", "image": "registry.example/shop:2.1.0"}
@@ -30,7 +30,8 @@ def test_standalone_env_uses_master_service_and_secret_ref(boot, redis_prefix, s
     assert f"{redis_prefix}_PASSWORD" not in env  # a file, not an env var
     assert env["SPRING_CONFIG_IMPORT"] == f"optional:configtree:{SECRETS_DIR}/"
     prop = "spring.redis" if boot == 2 else "spring.data.redis"
-    assert password_files(app, conn) == [{"key": "redis-password", "path": f"{prop}.password"}]
+    assert password_files(app, conn) == [{"key": "password", "path": f"{prop}.password"}]
+    assert env[f"{redis_prefix}_USERNAME"] == "was-shop"  # its own ACL user
     assert env[f"{redis_prefix}_DATABASE"] == "1"
     assert env[f"{session_prefix}_NAMESPACE"] == "spring:session:shop"
     assert env[f"{session_prefix}_FLUSH_MODE"] == "on_save"
@@ -56,8 +57,9 @@ def test_sentinel_env_asks_sentinel_for_the_master(boot):
         f"redis-node-{i}.redis-headless.shop-ns.svc.cluster.local:26379" for i in range(3)]
     prop = "spring.redis" if boot == 2 else "spring.data.redis"
     assert [i["path"] for i in password_files(app, conn)] == [f"{prop}.password", f"{prop}.sentinel.password"]
+    assert env[f"{prefix}_SENTINEL_USERNAME"] == env[f"{prefix}_USERNAME"] == "was-shop"
     volume = {v["name"]: v for v in pod_spec(app, conn)["volumes"]}["redis-secret"]["secret"]
-    assert volume["secretName"] == "redis-password" and volume["items"] == password_files(app, conn)
+    assert volume["secretName"] == "shop-redis-auth" and volume["items"] == password_files(app, conn)
 
 
 def test_indexed_on_boot3_sets_repository_type_and_configure_action():
@@ -75,10 +77,16 @@ def test_component_declares_deployment_service_hpa_pdb():
     kinds = sorted(r.kind for r in run.resources if r.custom)
     assert kinds == ["Deployment", "HorizontalPodAutoscaler", "NetworkPolicy", "PodDisruptionBudget", "PodMonitor", "Service"]
     netpol = run.one("kubernetes:networking.k8s.io/v1:NetworkPolicy").plain["spec"]
-    assert netpol["ingress"] == [{"ports": [{"protocol": "TCP", "port": 8080}]}]
+    assert netpol["policyTypes"] == ["Ingress", "Egress"]
+    assert netpol["ingress"] == [  # the app port for the ingress path, actuator only for Prometheus
+        {"ports": [{"protocol": "TCP", "port": 8080}]},
+        {"from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}],
+         "ports": [{"protocol": "TCP", "port": 8081}]}]
+    assert [r["ports"][0]["port"] for r in netpol["egress"]] == [6379, 53]  # Redis and DNS only
     monitor = run.one("kubernetes:monitoring.coreos.com/v1:PodMonitor").plain
     assert monitor["metadata"]["labels"]["release"] == "kp"
-    assert monitor["spec"]["podMetricsEndpoints"] == [{"port": "http", "path": "/actuator/prometheus", "interval": "30s"}]
+    assert monitor["spec"]["podMetricsEndpoints"] == [
+        {"port": "management", "path": "/actuator/prometheus", "interval": "30s"}]
     dep = run.one("kubernetes:apps/v1:Deployment").plain
     selector = dep["spec"]["selector"]["matchLabels"]
     assert "app.kubernetes.io/version" not in selector
@@ -89,9 +97,14 @@ def test_component_declares_deployment_service_hpa_pdb():
     pod = dep["spec"]["template"]["spec"]
     c = pod["containers"][0]
     assert c["image"] == "registry.example/shop:2.1.0"
-    assert c["livenessProbe"]["httpGet"]["path"] == "/actuator/health/liveness"
-    assert c["readinessProbe"]["httpGet"]["path"] == "/actuator/health/readiness"
-    assert c["startupProbe"]["httpGet"]["path"] == "/actuator/health/liveness"
+    # probes on the app port (add-additional-paths); actuator on its own port
+    assert c["livenessProbe"]["httpGet"] == {"path": "/livez", "port": "http"}
+    assert c["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}
+    assert c["startupProbe"]["httpGet"] == {"path": "/livez", "port": "http"}
+    assert [(p["name"], p["containerPort"]) for p in c["ports"]] == [("http", 8080), ("management", 8081)]
+    env = env_map(c["env"])
+    assert env["MANAGEMENT_SERVER_PORT"] == "8081"
+    assert env["MANAGEMENT_ENDPOINT_HEALTH_PROBES_ADD_ADDITIONAL_PATHS"] == "true"
     assert c["lifecycle"]["preStop"] == {"sleep": {"seconds": 10}}
     assert pod["terminationGracePeriodSeconds"] > 10 + 20
     assert c["securityContext"]["allowPrivilegeEscalation"] is False
@@ -126,3 +139,24 @@ def test_health_group_with_redis_fails_fast_without_tying_readiness_to_redis(boo
     probes = [c[p]["httpGet"]["path"] for c in pod_spec(app, conn)["containers"]
               for p in ("startupProbe", "livenessProbe", "readinessProbe")]
     assert not [path for path in probes if "sessions" in path or "redis" in path]
+
+
+@pytest.mark.parametrize("boot", [3, 4])
+def test_tls_uses_an_ssl_bundle_of_the_apps_own_certificate(boot):
+    s = load_settings("dev", {"redisTopology": "sentinel", "redisTls": True,
+                              "wasApps": [{**APP, "springBootMajor": boot}]})
+    app, conn = s.was_apps[0], connection_for(s.redis.release_name, s.redis, "shop-ns")
+    env = env_map(spring_env(app, conn))
+    assert env["SPRING_DATA_REDIS_SSL_ENABLED"] == "true" and env["SPRING_DATA_REDIS_SSL_BUNDLE"] == "redis"
+    assert env["SPRING_SSL_BUNDLE_PEM_REDIS_TRUSTSTORE_CERTIFICATE"] == f"file:{TLS_DIR}/ca.crt"
+    assert env["SPRING_SSL_BUNDLE_PEM_REDIS_KEYSTORE_PRIVATE_KEY"] == f"file:{TLS_DIR}/tls.key"
+    pod = pod_spec(app, conn)
+    volume = {v["name"]: v for v in pod["volumes"]}["redis-tls"]["secret"]
+    assert volume["secretName"] == "shop-redis-tls"
+    assert not any("BEGIN" in str(e.get("value")) for e in pod["containers"][0]["env"])
+
+
+def test_spring_boot_2_with_tls_is_refused_in_one_line():
+    from settings.config import ConfigError
+    with pytest.raises(ConfigError, match=r"^stack config wasApps\[0\]\.springBootMajor=2 is invalid: 3 \(3\.1\+\) or 4"):
+        load_settings("dev", {"redisTls": True, "wasApps": [{**APP, "springBootMajor": 2}]})

@@ -23,7 +23,7 @@ from components.redis import connection_for
 from monitoring.session_count import lua_script, script_key, script_mismatch_key, stores_for
 from settings.stackfile import load_settings
 from simulators.loopback import HOST, Redis, Sentinel, start_exporter
-from simulators.stack import redis_conf
+from simulators.stack import redis_conf, without_acl
 
 PASSWORD = "exporter-live-password-42"
 APP = {"name": "petclinic", "image": "docker.io/springcommunity/spring-petclinic:3.4.0", "minReplicas": 3,
@@ -42,7 +42,7 @@ def scrape(port: int, target: str) -> dict[str, list[tuple[str, float]]]:
 
 
 def test_every_node_and_sentinel_is_up_with_its_role_and_the_script_skips_sentinels(procs):
-    settings = load_settings("prod", {"wasApps": [APP]})
+    settings = load_settings("prod", {"wasApps": [APP], "redisTls": False})  # TLS: test_security_live.py
     s = settings.redis.sentinel
     conn = connection_for(settings.redis.release_name, settings.redis, settings.namespace)
     conf = redis_conf(settings)
@@ -59,7 +59,7 @@ def test_every_node_and_sentinel_is_up_with_its_role_and_the_script_skips_sentin
     (procs.workdir / SCRIPT_FILE).write_text(script)
     # The file the exporter's Secret holds, re-keyed to the loopback addresses.
     (procs.workdir / AUTH_FILE).write_text(json.dumps(
-        {local[url]: pw for url, pw in json.loads(password_file(conn, PASSWORD)).items()}))
+        {local[url]: pw for url, pw in json.loads(password_file(conn, PASSWORD)).items() if url in local}))
 
     ports: dict[str, int] = {}
     containers = exporter_containers(conn, "unused", has_script=True)
@@ -67,7 +67,8 @@ def test_every_node_and_sentinel_is_up_with_its_role_and_the_script_skips_sentin
     for c in containers:
         args = [a.replace(f"{SCRIPT_DIR}/", f"{procs.workdir}/").replace(f"{AUTH_DIR}/", f"{procs.workdir}/")
                 for a in c["args"]]
-        args = [f"--redis.addr={local[a.split('=', 1)[1]]}" if a.startswith("--redis.addr=") else a for a in args]
+        args = [f"--redis.addr={local[a.split('=', 1)[1]]}" if a.startswith("--redis.addr=") else a
+                for a in without_acl(args)]
         _, ports[c["ports"][0]["name"]] = start_exporter(procs, args, name=c["name"])
 
     for i, t in enumerate(targets):

@@ -162,7 +162,7 @@ def test_every_scrape_target_exists_in_the_chart(rendered: Rendered):
     reached = []
     for url in targets:
         parts = urlsplit(url)
-        assert parts.scheme == "redis"
+        assert parts.scheme == ("rediss" if rendered.settings.redis.tls else "redis")
         reached.append(resolve(rendered, parts.hostname, parts.port))
     sts = rendered.of_kind("StatefulSet", chart=True)[0]
     pods_per_port = len(targets) // sts["spec"]["replicas"]
@@ -204,21 +204,22 @@ def test_the_chart_network_policy_admits_every_client(rendered: Rendered):
 def test_the_chart_mounts_the_programs_secret_and_key(rendered: Rendered):
     ours = {s["metadata"]["name"]: s for s in rendered.of_kind("Secret", chart=False)}
     for w, _, spec in pods(rendered, chart=True):
-        volumes = [v for v in spec.get("volumes", []) if "secret" in v]
+        volumes = {v["name"]: v for v in spec.get("volumes", []) if "secret" in v}
         assert volumes, f"{w['metadata']['name']} mounts no password Secret"
-        for v in volumes:
+        files: dict[str, set] = {}
+        for v in volumes.values():
             secret = ours.get(v["secret"]["secretName"])
             assert secret, f"chart mounts Secret {v['secret']['secretName']}, which the program does not create"
             keys = {i["key"] for i in v["secret"].get("items", [])} or set(secret["stringData"])
             assert keys <= set(secret["stringData"]), (keys, set(secret["stringData"]))
-            files = {i.get("path", i["key"]) for i in v["secret"].get("items", [])} or keys
-            mount = next(m["mountPath"] for c in spec["containers"] for m in c["volumeMounts"] if m["name"] == v["name"])
-            for c in spec["containers"]:
-                for e in c.get("env", []):
-                    if e["name"].endswith("PASSWORD_FILE"):
-                        assert e["value"].startswith(mount.rstrip("/") + "/")
-                        assert e["value"].rsplit("/", 1)[1] in files, e
-    # WAS pods read the same Secret
+            files[v["name"]] = {i.get("path", i["key"]) for i in v["secret"].get("items", [])} or keys
+        for c in spec["containers"]:  # every *_PASSWORD_FILE names a file of a Secret mounted there
+            mounts = {m["mountPath"].rstrip("/"): m["name"] for m in c.get("volumeMounts", []) if m["name"] in volumes}
+            for e in c.get("env", []):
+                if e["name"].endswith("PASSWORD_FILE"):
+                    folder, _, file = e["value"].rpartition("/")
+                    assert folder in mounts and file in files[mounts[folder]], (c["name"], e)
+    # WAS pods read Secrets the program creates
     for _name, _, spec in was_clients(rendered):
         assert {v["secret"]["secretName"] for v in spec["volumes"] if "secret" in v} <= set(ours)
 
@@ -264,3 +265,53 @@ def test_the_resolver_refuses_what_the_chart_does_not_make(rendered: Rendered):
     for host, port in bad:
         with pytest.raises(AssertionError):
             resolve(rendered, host, port)
+
+
+def test_the_chart_loads_our_acl_file_in_every_redis_and_sentinel(rendered: Rendered):
+    """Every Redis and Sentinel container mounts the ACL Secret where the config's `aclfile`
+    points, and the chart's own users.acl stays empty (auth.acl is off)."""
+    s = rendered.settings.redis
+    data = rendered.one("ConfigMap", f"{s.release_name}-configuration")["data"]
+    assert f"aclfile {names.ACL_DIR}/{names.REDIS_ACL_FILE}" in data["redis.conf"].splitlines()
+    assert not data.get("users.acl", "").strip()
+    if s.topology == "sentinel":
+        assert f"aclfile {names.ACL_DIR}/{names.SENTINEL_ACL_FILE}" in data["sentinel.conf"].splitlines()
+    ours = {x["metadata"]["name"] for x in rendered.of_kind("Secret", chart=False)}
+    [sts] = rendered.of_kind("StatefulSet", chart=True)
+    spec = sts["spec"]["template"]["spec"]
+    [acl_volume] = [v for v in spec["volumes"] if v.get("secret", {}).get("secretName") == names.acl_secret(s.release_name)]
+    assert acl_volume["secret"]["secretName"] in ours
+    servers = [c for c in spec["containers"] if c["name"] in ("redis", "sentinel")]
+    assert len(servers) == (2 if s.topology == "sentinel" else 1)
+    for c in servers + [c for c in spec["containers"] if c["name"] == "acl-reload"]:
+        assert {"name": acl_volume["name"], "mountPath": names.ACL_DIR, "readOnly": True} in c["volumeMounts"], c["name"]
+
+
+def test_tls_reaches_every_port_of_the_chart(rendered: Rendered):
+    s = rendered.settings.redis
+    [sts] = rendered.of_kind("StatefulSet", chart=True)
+    env = {e["name"]: e.get("value") for c in sts["spec"]["template"]["spec"]["containers"] for e in c.get("env", [])}
+    if not s.tls:
+        assert env.get("REDIS_TLS_ENABLED") in (None, "no")
+        return
+    assert env["REDIS_TLS_ENABLED"] == "yes" and env["REDIS_TLS_AUTH_CLIENTS"] == "yes"
+    if s.topology == "sentinel":
+        assert env["REDIS_SENTINEL_TLS_ENABLED"] == "yes"
+    volumes = {v["name"]: v for v in sts["spec"]["template"]["spec"]["volumes"]}
+    assert volumes["redis-certificates"]["secret"]["secretName"] == names.tls_secret(s.release_name)
+
+
+def test_the_charts_user_secret_would_fail_open():
+    """Why the ACL does not use auth.acl.userSecret (docs/decisions.md): the chart reads that
+    Secret with Helm `lookup`, which finds nothing when rendering without the live cluster (and
+    when a key is missing), and then writes the user as `nopass`: any password logs in."""
+    from render import chart_objects
+    from tests.tools import require_helm
+    require_helm()
+    values = {"architecture": "standalone", "auth": {"enabled": True, "password": "x", "acl": {
+        "enabled": True, "userSecret": "app-passwords",
+        "users": [{"username": "app", "keys": "~app:*", "commands": "-@all +get"}]}}}
+    objects = chart_objects({"chart": "oci://registry-1.docker.io/bitnamicharts/redis", "version": "23.1.1",
+                             "name": "redis", "namespace": "ns"}, values)
+    [cm] = [o for o in objects if o["kind"] == "ConfigMap" and o["metadata"]["name"] == "redis-configuration"]
+    assert "user app on nopass ~app:*" in cm["data"]["users.acl"]

@@ -13,15 +13,17 @@ from pathlib import Path
 
 import pytest
 
+from components import acl
 from components.exporter import SENTINEL_EXPORTER_PORT
 from components.redis import chart_values
 from settings import names
 from tests.chart_keys import load_chart_keys, unknown_keys
-from tests.harness import FAKE_PASSWORD, ROOT, STACKS, load_settings
+from tests.harness import FAKE_PASSWORD, FAKE_PRIVATE_KEY, ROOT, STACKS, load_settings
 from tests.render.conftest import WEBHOOK, Rendered
 from tests.render.test_chart import pods, selects
 from tests.tools import require
 
+FAKE_PRIVATE_KEY_MARK = FAKE_PRIVATE_KEY.splitlines()[1]
 PROMETHEUS_OPERATOR_KINDS = {"ServiceMonitor", "PodMonitor", "PrometheusRule", "AlertmanagerConfig"}
 
 # checkov checks waived on purpose; each justification is repeated in docs/security.md.
@@ -41,7 +43,8 @@ def is_builtin(obj: dict) -> bool:
 def test_no_secret_value_in_any_rendered_file(rendered: Rendered):
     for path in rendered.paths:
         text = path.read_text()
-        assert FAKE_PASSWORD not in text, path.name
+        assert FAKE_PASSWORD not in text and FAKE_PRIVATE_KEY_MARK not in text, path.name
+        assert acl.password_hash(FAKE_PASSWORD) not in text, path.name  # not even the hashes
         assert WEBHOOK not in text and "SECRETXYZ" not in text, path.name
     secrets = rendered.of_kind("Secret")
     assert len(secrets) >= 3  # at least: redis password, exporter password file, slack webhook
@@ -246,7 +249,8 @@ def test_every_pod_also_meets_the_projects_standard(rendered: Rendered):
             repo, _, tag = image.rpartition(":")
             assert repo and tag and tag != "latest" and "/" not in tag, f"{where}: image {c['image']} not pinned"
             assert not any("value" in e and re.search("(PASSWORD|SECRET|TOKEN|KEY)$", e["name"])
-                           and e["value"] not in ("yes", "no", "true", "false") for e in c.get("env", [])), where
+                           and e["value"] not in ("yes", "no", "true", "false")
+                           and not e["value"].startswith("file:") for e in c.get("env", [])), where
         if w["kind"] == "StatefulSet":  # incident 1: the data volume is group-owned by fsGroup
             assert pod_sc["fsGroup"] >= 10000 and pod_sc["fsGroupChangePolicy"] == "OnRootMismatch", name
             claims = {t["metadata"]["name"] for t in w["spec"].get("volumeClaimTemplates", [])}
@@ -262,7 +266,8 @@ def test_every_rendered_chart_key_exists_in_the_pinned_chart(rendered: Rendered)
 def test_every_chart_key_exists_for_config_variants(stack):
     s = load_settings(stack)
     for overrides in ({}, {"redisTopology": "standalone" if s.redis.topology == "sentinel" else "sentinel"},
-                      {"wasApps": [{"name": "a", "image": "r/a:1", "springBootMajor": 2, "minReplicas": 3}]}):
+                      {"redisTls": False,
+                       "wasApps": [{"name": "a", "image": "r/a:1", "springBootMajor": 2, "minReplicas": 3}]}):
         v = load_settings(stack, overrides)
         assert unknown_keys(chart_values(v.redis.release_name, v.redis), load_chart_keys(v.redis.chart_version)) == []
 

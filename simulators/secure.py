@@ -1,0 +1,124 @@
+"""A Redis topology on loopback locked down the way the program deploys it: the ACL files
+components/acl.py writes (loaded by every redis-server and redis-sentinel through
+`aclfile`), the Redis config the chart gets, and optionally mutual TLS on every port with
+certificates made like the program's (simulators/certs.py). Used by the security live
+tests, the rotation test and the failover benchmark."""
+from __future__ import annotations
+
+import re
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from components import acl
+from settings import names
+from simulators import certs
+from simulators.loopback import HOST, Processes, Redis, Sentinel, wait_until
+from simulators.resp import Client, TlsFiles, master_from_sentinels
+from simulators.spring_session import SessionWriter
+from simulators.stack import redis_conf
+
+DEFAULT_PASSWORD = "loopback-default-password-0"
+FAST = {"repl-diskless-sync-delay": "0"}  # loopback only: no 5 s wait before the first sync
+
+
+def local_redis_version() -> tuple[int, int]:
+    out = subprocess.run(["redis-server", "--version"], capture_output=True, text=True, timeout=10).stdout
+    m = re.search(r"v=(\d+)\.(\d+)", out)
+    assert m, out
+    return int(m.group(1)), int(m.group(2))
+
+
+def client_password(client: str, generation: int = 1) -> str:
+    """A deterministic test password per client and generation."""
+    return f"loopback-{client}-g{generation}-pw"
+
+
+@dataclass
+class SecureStack:
+    """Processes, users and the files they read."""
+
+    settings: object
+    nodes: list[Redis]
+    sentinels: list[Sentinel]
+    acl_dir: Path
+    apps: tuple[acl.AppAcl, ...]
+    version: tuple[int, int]
+    tls: TlsFiles | None = None
+    client_tls: dict[str, TlsFiles] = field(default_factory=dict)
+
+    @property
+    def master_set(self) -> str:
+        return self.settings.redis.sentinel.master_set if self.sentinels else ""  # type: ignore[attr-defined]
+
+    def sentinel_addrs(self) -> list[tuple[str, int]]:
+        return [(HOST, s.port) for s in self.sentinels]
+
+    def write_acl(self, generations: dict[str, list[int]]) -> None:
+        """Write both ACL files accepting, per client (app name or `exporter`), the given
+        password generations (the program's acl_files with these passwords)."""
+        def hashes(client: str) -> list[str]:
+            return [acl.password_hash(client_password(client, g)) for g in generations[client]]
+        files = acl.acl_files(acl.password_hash(DEFAULT_PASSWORD), {a.app: hashes(a.app) for a in self.apps},
+                              hashes("exporter"), self.apps, self.version)
+        for name, text in files.items():
+            (self.acl_dir / name).write_text(text)
+
+    def user_tls(self, user: str) -> TlsFiles | None:
+        return self.client_tls.get(user) if self.tls else None
+
+    def connect(self, app: str, generation: int = 1, node: Redis | None = None) -> Client:
+        """A connection as app's user to the master (asked from the Sentinels as that user),
+        its database selected: what Lettuce does for Spring."""
+        a = next(x for x in self.apps if x.app == app)
+        password, tls = client_password(app, generation), self.user_tls(a.user)
+        if node is None and self.sentinels:
+            host, port = master_from_sentinels(self.sentinel_addrs(), self.master_set, password, username=a.user, tls=tls)
+        else:
+            host, port = HOST, (node or self.nodes[0]).port
+        return Client(host, port, password, a.database, username=a.user, tls=tls)
+
+    def writer(self, app: str, client: Client) -> SessionWriter:
+        a = next(x for x in self.apps if x.app == app)
+        s = next(x for x in self.settings.was_apps if x.name == app)  # type: ignore[attr-defined]
+        return SessionWriter(client, a.namespace, a.repository_type, s.session_timeout_seconds, 256,
+                             database=a.database)
+
+    def exporter_client(self, target: Redis | Sentinel, generation: int = 1) -> Client:
+        return Client(HOST, target.port, client_password("exporter", generation),
+                      username=names.EXPORTER_USER, tls=self.user_tls(names.EXPORTER_USER))
+
+
+def start(procs: Processes, settings, tls: bool = False, sentinel: bool = True) -> SecureStack:
+    """Nodes (master first) and, for `sentinel`, one Sentinel per node, all on the ACL."""
+    acl_dir = procs.workdir / "acl"
+    acl_dir.mkdir()
+    apps = acl.app_acls(settings.was_apps)
+    server: TlsFiles | None = None
+    clients: dict[str, TlsFiles] = {}
+    if tls:
+        clients_wanted = [a.user for a in apps] + [names.EXPORTER_USER]
+        server, clients = certs.issue(procs.workdir / "certs", [], clients_wanted)
+    stack = SecureStack(settings, [], [], acl_dir, apps, local_redis_version(), server, clients)
+    stack.write_acl({**{a.app: [1] for a in apps}, "exporter": [1]})
+    conf = {**redis_conf(settings, str(acl_dir / names.REDIS_ACL_FILE)), **FAST}
+    s = settings.redis.sentinel
+    count = s.nodes if sentinel else 1
+    if not sentinel:  # standalone: no replica to wait for
+        conf = {k: v for k, v in conf.items() if not k.startswith("min-replicas")}
+    master = Redis(procs, "node-0", DEFAULT_PASSWORD, conf, tls=server).start()
+    stack.nodes.append(master)
+    for i in range(1, count):
+        stack.nodes.append(Redis(procs, f"node-{i}", DEFAULT_PASSWORD,
+                                 {**conf, "replicaof": f"{HOST} {master.port}"}, tls=server).start())
+    if count > 1:
+        wait_until(lambda: all("master_link_status:up" in n.client().call("INFO", "replication")
+                               for n in stack.nodes[1:]), 30, what="replicas in sync")
+    if sentinel:
+        extra = f"aclfile {acl_dir / names.SENTINEL_ACL_FILE}\n"
+        for i in range(count):
+            stack.sentinels.append(Sentinel(procs, f"sentinel-{i}", DEFAULT_PASSWORD, master, s.master_set, s.quorum,
+                                            s.down_after_ms, s.failover_timeout_ms, extra, tls=server).start())
+        wait_until(lambda: all(len(x.client().call("SENTINEL", "replicas", s.master_set)) == count - 1
+                               for x in stack.sentinels), 30, what="sentinels know the replicas")
+    return stack
