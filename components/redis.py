@@ -26,8 +26,7 @@ import pulumi_kubernetes as k8s
 import pulumi_random as random
 import pulumi_tls as tls
 
-from components import acl
-from settings import names
+from settings import acl, names
 from settings.model import RedisSettings, Resources, WasAppSettings
 from settings.podsecurity import REDIS_UID, restricted_container
 

@@ -1,5 +1,5 @@
 """Least privilege on real redis-server, redis-sentinel and redis_exporter (loopback), with
-the ACL files the program writes (components/acl.py), its Redis config and its exporter
+the ACL files the program writes (settings/acl.py), its Redis config and its exporter
 flags, once in plaintext and once with mutual TLS on every port:
 
 - app A's user cannot read, write, select or subscribe to app B's keys, database or channels;

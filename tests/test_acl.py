@@ -1,12 +1,12 @@
-"""ACL rules per user (components/acl.py): exact text, the version rule, and the ACL Secret the
+"""ACL rules per user (settings/acl.py): exact text, the version rule, and the ACL Secret the
 component builds from the passwords (hashes only, one per accepted generation)."""
 import hashlib
 import re
 
 import pytest
 
-from components import acl
 from components.redis import RedisSessionStore, RedisSessionStoreArgs
+from settings import acl
 from settings.config import ConfigError
 from tests.harness import FAKE_PASSWORD, load_settings, run_with_mocks, unwrap
 
