@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -283,6 +284,18 @@ def start_exporter(procs: Processes, args: list[str], name: str = "exporter",
     wait_until(lambda: urllib.request.urlopen(f"http://{HOST}:{port}/health", timeout=2).status == 200, 10,
                what=f"{name} /health", procs=(proc,))
     return proc, port
+
+
+def scrape(port: int, target: str, **params: str) -> dict[str, list[tuple[str, float]]]:
+    """One redis_exporter /scrape of `target` (extra query `params`, e.g. count-keys):
+    metric name -> [(labels text, value)]."""
+    url = f"http://{HOST}:{port}/scrape?" + urllib.parse.urlencode({"target": target, **params})
+    with urllib.request.urlopen(url, timeout=10) as r:
+        text = r.read().decode()
+    out: dict[str, list[tuple[str, float]]] = {}
+    for m in re.finditer(r"^([a-z_:]+)(\{[^}]*\})? (\S+)$", text, re.M):
+        out.setdefault(m.group(1), []).append((m.group(2) or "", float(m.group(3))))
+    return out
 
 
 def prometheus_config(targets: list[tuple[str, str, int]], labels: dict[str, str],

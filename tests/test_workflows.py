@@ -5,7 +5,6 @@ the Pulumi jobs, the render diff of every object, pinning. The judges are proven
 negative tests on broken workflows. The render-diff tool is tested here too."""
 import importlib.util
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -13,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.harness import ROOT
+from tests.harness import ROOT, copy_source_tree
 from tests.tools import require, require_helm
 
 GITHUB = ROOT / ".github"
@@ -494,24 +493,13 @@ def test_render_diff_main_renders_both_trees_and_fails_when_the_pr_cannot_render
     capsys.readouterr()
 
 
-def _program_tree(dest: Path) -> Path:
-    """A copy of this repository's files (tracked and new, not ignored): a source tree."""
-    files = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard"], cwd=ROOT,
-                           capture_output=True, text=True, check=True).stdout.split()
-    for name in files:
-        if (ROOT / name).is_file():
-            (dest / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(ROOT / name, dest / name)
-    return dest
-
-
 def test_render_diff_of_a_chart_image_change_shows_the_charts_statefulset(tmp_path):
     """The first render diff of a PR, for real: prod's Redis image tag changed. pulumi
     preview would show only the release's values; the render diff shows the StatefulSet
     the chart makes, and that dev did not change."""
     require_helm()
     rd = render_diff_module()
-    base, head = _program_tree(tmp_path / "base"), _program_tree(tmp_path / "head")
+    base, head = copy_source_tree(tmp_path / "base"), copy_source_tree(tmp_path / "head")
     prod = head / "Pulumi.prod.yaml"
     assert "redisImageTag" not in prod.read_text()
     tag = "  redis-session-platform:redisImageTag: 8.2.2-debian-12-r0\n"

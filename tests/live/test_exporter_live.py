@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import json
 import re
-import urllib.parse
-import urllib.request
 
 from components.exporter import (
     AUTH_DIR,
@@ -22,23 +20,12 @@ from components.exporter import (
 from components.redis import connection_for
 from monitoring.session_count import lua_script, script_key, script_mismatch_key, stores_for
 from settings.stackfile import load_settings
-from simulators.loopback import HOST, Redis, Sentinel, start_exporter
+from simulators.loopback import HOST, Redis, Sentinel, scrape, start_exporter
 from simulators.stack import redis_conf, without_acl
 
 PASSWORD = "exporter-live-password-42"
 APP = {"name": "petclinic", "image": "docker.io/springcommunity/spring-petclinic:3.4.0", "minReplicas": 3,
        "repositoryType": "indexed", "sessionExpirationStore": "sorted-set"}
-
-
-def scrape(port: int, target: str) -> dict[str, list[tuple[str, float]]]:
-    """metric name -> [(labels text, value)] from one /scrape."""
-    url = f"http://{HOST}:{port}/scrape?" + urllib.parse.urlencode({"target": target})
-    with urllib.request.urlopen(url, timeout=10) as r:
-        text = r.read().decode()
-    out: dict[str, list[tuple[str, float]]] = {}
-    for m in re.finditer(r"^([a-z_:]+)(\{[^}]*\})? (\S+)$", text, re.M):
-        out.setdefault(m.group(1), []).append((m.group(2) or "", float(m.group(3))))
-    return out
 
 
 def test_every_node_and_sentinel_is_up_with_its_role_and_the_script_skips_sentinels(procs):

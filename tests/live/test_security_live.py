@@ -19,8 +19,6 @@ import signal
 import socket
 import ssl
 import time
-import urllib.parse
-import urllib.request
 
 import pytest
 
@@ -42,7 +40,7 @@ from monitoring.session_count import (
 from settings import names
 from settings.stackfile import load_settings
 from simulators import secure
-from simulators.loopback import HOST, Processes, start_exporter, wait_until
+from simulators.loopback import HOST, Processes, scrape, start_exporter, wait_until
 from simulators.resp import Client, RedisError, master_from_sentinels
 from tests.tools import require, require_binaries
 
@@ -185,15 +183,6 @@ def test_each_repository_types_life_cycle_under_its_own_user(stack, app):
                                             and body == w.expires_key(short)), 5, what="expired event")
 
 
-def _scrape(port: int, target: str, **params: str) -> dict[str, list[tuple[str, float]]]:
-    url = f"http://{HOST}:{port}/scrape?" + urllib.parse.urlencode({"target": target, **params})
-    with urllib.request.urlopen(url, timeout=10) as r:
-        text = r.read().decode()
-    out: dict[str, list[tuple[str, float]]] = {}
-    for m in re.finditer(r"^([a-z_:]+)(\{[^}]*\})? (\S+)$", text, re.M):
-        out.setdefault(m.group(1), []).append((m.group(2) or "", float(m.group(3))))
-    return out
-
 
 def platform_metrics(settings) -> set[str]:
     """Every redis_* metric the alerts, recording rules and dashboard read."""
@@ -242,7 +231,7 @@ def test_exporter_user_reports_every_metric_and_the_session_count(stack):
 
     def sessions() -> float:
         """The counting endpoint's reading (count-keys: SELECT + SCAN under the exporter user)."""
-        master = _scrape(ports["metrics"], master_target, **{COUNT_KEYS_PARAM: count_keys(stores) or ""})
+        master = scrape(ports["metrics"], master_target, **{COUNT_KEYS_PARAM: count_keys(stores) or ""})
         seen.update(master)
         return dict(master.get(COUNT_KEYS_METRIC, []))[count_series]
     before = sessions()
@@ -250,7 +239,7 @@ def test_exporter_user_reports_every_metric_and_the_session_count(stack):
         stack.writer(shop.app, c).create(7, users=2)
     for i, x in enumerate(processes):
         is_node = i < len(stack.nodes)
-        metrics = _scrape(ports["metrics" if is_node else "sentinel-metrics"], f"{scheme}://{HOST}:{x.port}")
+        metrics = scrape(ports["metrics" if is_node else "sentinel-metrics"], f"{scheme}://{HOST}:{x.port}")
         assert metrics["redis_up"] == [("", 1.0)], (x.name, metrics.get("redis_exporter_last_scrape_error"))
         seen |= set(metrics)
         if i == 0:  # the master: every store checked by the script, under the read-only user

@@ -2,7 +2,6 @@
 folder it never deletes from unless it wrote there."""
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
 
@@ -10,7 +9,7 @@ import pytest
 import yaml
 
 from render import MARKER, REDACTED, SECRET, RenderError, api_version_kind, render, render_stack
-from tests.harness import ROOT, SECRET_SIG, Resource, Run
+from tests.harness import ROOT, SECRET_SIG, Resource, Run, copy_source_tree
 from tests.render.conftest import SLACK, SLACK_SECRET, Rendered
 from tests.tools import require_helm
 
@@ -72,21 +71,9 @@ def test_render_handles_any_declared_object(tmp_path):
 
 
 # ------------------------------------------------------------ the output folder
-def _clone(tmp_path):
-    """A copy of the repository's files (what `git clone` gives), to run render in."""
-    clone = tmp_path / "clone"
-    files = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard"], cwd=ROOT,
-                           capture_output=True, text=True, check=True).stdout.split()
-    for f in files:
-        if (ROOT / f).is_file():
-            (clone / f).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(ROOT / f, clone / f)
-    return clone
-
-
 def test_render_refuses_a_folder_it_did_not_make_and_deletes_nothing(tmp_path):
     """`--out .` in a clone used to delete Pulumi.yaml and both stack files."""
-    clone = _clone(tmp_path)
+    clone = copy_source_tree(tmp_path / "clone")
     before = {p: p.read_bytes() for p in clone.rglob("*") if p.is_file()}
     for out in (".", "docs", "Pulumi.yaml"):
         proc = subprocess.run([sys.executable, "-m", "render", "--stack", "dev", "--out", out], cwd=clone,
