@@ -67,6 +67,9 @@ def demonstrate(workdir: Path, stack: str = "dev") -> dict:
               "policy": settings.redis.maxmemory_policy}
     try:
         env = standalone(procs, webhook, settings, conf={"appendonly": "no"})
+        # rate() needs a sample from before the evictions: a counter first seen at its final
+        # value has no increase (as in tests/live/test_monitoring_live.py)
+        wait_until(lambda: env.prometheus.value("redis_evicted_keys_total") == 0, 15, what="counter scraped before the fill")
         client = env.nodes[0].client(app.session_database)
         w = SessionWriter(client, app.session_namespace, app.repository_type, app.session_timeout_seconds, payload)
         w.create(peak, users=max(1, peak // 4), batch=5000, spread_seconds=app.session_timeout_seconds // 2)

@@ -276,6 +276,7 @@ def _measure(procs: Processes, label: str, size: int, scrapes: int, payload: int
             "consistent_load": consistent[False] if errors[False] else None,
             "exporter_cpu_s": round(count_cpu_s, 2) if m == "count" else None,
             "exporter_peak_mb": round(count_peak_kb / 1024, 1) if m == "count" else None,
+            "send_lag_ms": max(t["send_lag_ms"] for t in truths),
         })
     for r in rows:
         r.update({"fill_s": workload.fill["fill_s"], "keys": keys,

@@ -127,8 +127,14 @@ def _pick(live: list[str], rng: random.Random) -> str:
 
 
 def _truth(repo: SpringSessionRepository, start: int, end: int) -> dict:
-    """Live sessions at `start`, at `end`, and live through the whole window (a count taken
-    during it is consistent if it lies between `through` and `start` + `end` - `through`)."""
+    """Live sessions at `start`, at `end`, and live through the whole window. A count taken
+    during it is consistent if it lies between `through` and `either` (= `start` + `end` -
+    `through`), with the window widened by the writer's send lag (Redis applies a change
+    that much after the writer's clock) and each id change in it allowed to count 0 or 2
+    times (SCAN guarantees neither for a key renamed while it runs)."""
+    lag = repo.max_send_lag_ms
+    exact_end = repo.live_at([end])[0]
+    start, end = start - lag, end + lag
     at_start = at_end = through = 0
     for s in repo.stored.values():
         if s.max_inactive_s == 0:
@@ -140,7 +146,9 @@ def _truth(repo: SpringSessionRepository, start: int, end: int) -> dict:
         at_start += created <= start < ended
         at_end += created <= end < ended
         through += created <= start and end < ended
-    return {"start": at_start, "end": at_end, "through": through, "either": at_start + at_end - through}
+    renamed = sum(start <= t <= end for t in repo.renamed_ms)
+    return {"end": exact_end, "through": through - renamed, "either": at_start + at_end - through + renamed,
+            "send_lag_ms": lag}
 
 
 class Workload:

@@ -147,7 +147,14 @@ class SpringSessionRepository:
         self.ended: list[tuple[int, int]] = []
         """(creation ms, logout ms) of every session deleteById ended: with `stored`, what
         was live at any past moment (`live_at`)."""
+        self.renamed_ms: list[int] = []
+        """When each session id change was saved (a SCAN running then may see the session
+        under both ids, or under neither)."""
+        self.max_send_lag_ms = 0
+        """Longest time a pipelined command waited between the writer's decision and its
+        send: Redis applies a change that much after the writer's clock says it happened."""
         self._pending: list[tuple] | None = None
+        self._pending_since = 0
         self._reads = True
         self._batch = 1000
 
@@ -192,6 +199,7 @@ class SpringSessionRepository:
     def _flush(self) -> None:
         if self._pending:
             pending, self._pending = self._pending, []
+            self.max_send_lag_ms = max(self.max_send_lag_ms, self.clock() - self._pending_since)
             # RENAME of a key that is already gone answers "ERR no such key", which Spring
             # ignores (handleErrNoSuchKeyError); any other error is a bug here.
             for reply in self.client.pipeline(pending, raise_errors=False):
@@ -206,6 +214,8 @@ class SpringSessionRepository:
                 if not str(exc).startswith("ERR no such key"):
                     raise
             return
+        if not self._pending:
+            self._pending_since = self.clock()
         self._pending.append(args)
         if len(self._pending) >= self._batch:
             self._flush()
@@ -377,7 +387,7 @@ class SpringSessionRepository:
         if session.id != session.original_id:
             if not session.is_new:
                 self._cmd("RENAME", self.session_key(session.original_id), self.session_key(session.id))
-                self._rename_stored(session.original_id, session.id)
+                self._rename_stored(session.original_id, session.id, at)
             session.original_id = session.id
         # saveDelta (L323-333): HMSET, then PEXPIREAT lastAccessedTime + maxInactiveInterval
         if session.delta:
@@ -400,7 +410,7 @@ class SpringSessionRepository:
             if session.original_principal:
                 self._cmd("SREM", self.principal_key(session.original_principal), old)
                 self._cmd("SADD", self.principal_key(session.original_principal), new)
-            self._rename_stored(old, new)
+            self._rename_stored(old, new, at)
             if self.line == "3.4":
                 # expirationStore.remove(originalSessionId): the minute store looks the
                 # OLD id up (HGETALL), which was just renamed away, so it removes nothing
@@ -505,7 +515,8 @@ class SpringSessionRepository:
         self.stored[session.id] = StoredSession(session.id, session.creation_ms, session.last_accessed_ms,
                                                 session.max_inactive_s, session.principal, hash_expires_ms)
 
-    def _rename_stored(self, old: str, new: str) -> None:
+    def _rename_stored(self, old: str, new: str, at: int) -> None:
+        self.renamed_ms.append(at)
         stored = self.stored.pop(old, None)
         if stored is not None:
             stored.id = new
