@@ -8,7 +8,7 @@ import pytest
 from components.redis import RedisSessionStore, RedisSessionStoreArgs
 from settings import acl
 from settings.config import ConfigError
-from tests.harness import FAKE_PASSWORD, load_settings, run_with_mocks, unwrap
+from tests.harness import FAKE_PASSWORD, ROOT, load_settings, run_with_mocks, unwrap
 
 DEFAULT_APP = acl.AppAcl("petclinic", "spring:session:petclinic", 1, "default")
 INDEXED_APP = acl.AppAcl("shop", "spring:session:shop", 2, "indexed")
@@ -111,3 +111,15 @@ def test_min_replicas_reach_only_the_sentinel_topology():
         assert ("min-replicas-to-write 1" in conf and "min-replicas-max-lag 10" in conf) == wanted
     s = load_settings("dev", {"redisTopology": "sentinel", "sentinelMinReplicasToWrite": 0}).redis
     assert "min-replicas" not in chart_values("redis", s)["commonConfiguration"]
+
+
+def test_the_acl_files_in_docs_security_are_what_the_code_writes():
+    """docs/security.md shows the ACL files for its example (petclinic default in db 1, shop
+    indexed in db 2, Redis 8.2); a change of the rules must show there too."""
+    text = (ROOT / "docs" / "security.md").read_text()
+    blocks = re.findall(r"`(redis\.acl|sentinel\.acl)` \([^)]*\)\n```\n(.*?)```", text, re.S)
+    files = acl.acl_files("<default>", {"petclinic": ["<password>"], "shop": ["<password>"]}, ["<password>"],
+                          [DEFAULT_APP, INDEXED_APP], V82)
+    shown = {name: body.replace("#<sha256(default)>", "#<default>").replace("#<sha256(password)>", "#<password>")
+             for name, body in blocks}
+    assert shown == files
