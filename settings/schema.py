@@ -108,9 +108,9 @@ Percent = Annotated[float, Field(gt=0, le=100, allow_inf_nan=False)]
 MaxmemoryPolicy = Literal["noeviction", "volatile-ttl", "volatile-lru", "volatile-lfu", "volatile-random",
                           "allkeys-lru", "allkeys-lfu", "allkeys-random"]
 
-# A session timeout is bounded: the indexed repository's count reads one expiry set per
-# minute of timeout on every scrape (monitoring/session_count.py), and Spring's own
-# cleanup job walks them too; a week-long timeout stalls Redis on every scrape.
+# A session timeout is bounded: Redis holds each session for its whole timeout, so memory
+# (settings/sizing.py), the session count's SCAN (monitoring/session_count.py, O(live
+# sessions) per count) and how long a stolen session cookie stays usable all grow with it.
 SESSION_TIMEOUT_MIN_SECONDS = 60
 SESSION_TIMEOUT_MAX_SECONDS = 24 * 3600
 # Smallest memory limits a container can start in: a Spring Boot JVM, a Redis server.
@@ -186,8 +186,8 @@ class WasApp(_Model):
         seconds = rules.duration_seconds(self.session_timeout)
         if not SESSION_TIMEOUT_MIN_SECONDS <= seconds <= SESSION_TIMEOUT_MAX_SECONDS:
             raise FieldError("sessionTimeout", self.session_timeout,
-                             "1m..24h: the indexed repository's session count reads one expiry set per minute "
-                             "of timeout on every scrape, so a longer timeout stalls Redis")
+                             "1m..24h: Redis holds every session for its whole timeout, so its memory, the "
+                             "session count's SCAN and the life of a stolen cookie grow with it")
         if rules.cpu_millis(self.cpu_request) > rules.cpu_millis(self.cpu_limit):
             raise FieldError("cpuRequest", self.cpu_request, f"at most cpuLimit={self.cpu_limit}")
         limit = rules.memory_bytes(self.memory_limit)

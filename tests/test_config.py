@@ -91,7 +91,7 @@ BAD = {
         ("dev", {"thresholds": {"sessionHigh": 5}}, "thresholds.sessionHigh", "did you mean sessionsHigh?"),
     ],
     "session timeout": [
-        ("dev", app(sessionTimeout="8760h"), "wasApps[0].sessionTimeout", "1m..24h: the indexed repository"),
+        ("dev", app(sessionTimeout="8760h"), "wasApps[0].sessionTimeout", "1m..24h: Redis holds every session"),
         ("dev", app(sessionTimeout="30s"), "wasApps[0].sessionTimeout", "1m..24h"),
         ("dev", app(sessionTimeout="half an hour"), "wasApps[0].sessionTimeout", "<n>s|m|h"),
     ],
