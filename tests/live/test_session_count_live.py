@@ -13,6 +13,8 @@ as the ServiceMonitor declares them (components.exporter.count_endpoint), one Pr
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 
@@ -255,51 +257,58 @@ def _repository(store: SessionStore, client: Client, line: str, flush_mode: str,
                                    payload_bytes=64, **kw)
 
 
+@contextmanager
+def _app(stack: Stack, store: SessionStore, line: str, flush_mode: str) -> Iterator[tuple[SpringSessionRepository, Events]]:
+    """An app instance on an emptied store: its repository and its keyspace-event listener."""
+    _flush(stack, store.database)
+    with stack.client(store.database) as c:
+        repo = _repository(store, c, line, flush_mode)
+        events = Events(stack, repo)
+        try:
+            yield repo, events
+        finally:
+            events.close()
+
+
 @pytest.mark.parametrize("case", list(LOGIN_CASES))
 def test_count_stays_true_through_logins_touches_logouts(stack, case):
     """Visitors arrive anonymous, most log in (session fixation changes the id), requests
     touch the sessions, some log out, then everyone does: at every step the recorded count
     equals the sessions live on the writer's clock."""
     store, line, flush_mode = LOGIN_CASES[case]
-    _flush(stack, store.database)
-    with stack.client(store.database) as c:
-        repo = _repository(store, c, line, flush_mode)
-        events = Events(stack, repo)
-        try:
-            anonymous = [repo.new_session() for _ in range(20)]
-            for i in range(10):
-                repo.new_session(f"direct{i}")  # logged in by the request that created the session
-            stack.wait_sessions(store, 30, stable=1)
+    with _app(stack, store, line, flush_mode) as (repo, events):
+        anonymous = [repo.new_session() for _ in range(20)]
+        for i in range(10):
+            repo.new_session(f"direct{i}")  # logged in by the request that created the session
+        stack.wait_sessions(store, 30, stable=1)
 
-            renamed = [repo.login(sid, f"user{i}") for i, sid in enumerate(anonymous[:12])]
-            assert all(renamed) and not set(renamed) & set(anonymous)
-            events.drain()
-            assert repo.live_count() == 30
-            stack.wait_sessions(store, 30)  # a login changes the id, not the number of sessions
-            if store.layout == "minute":
-                # The script this project counted minute sets with before issue 14 (restated in
-                # bench/session_count.py) reads one session more per login: the stale
-                # `expires:<old id>` each login leaves in its minute set, in every Spring line.
-                _, previous = c.call("EVAL", minute_set_script(store), 0)
-                assert int(previous) == 30 + len(renamed)
+        renamed = [repo.login(sid, f"user{i}") for i, sid in enumerate(anonymous[:12])]
+        assert all(renamed) and not set(renamed) & set(anonymous)
+        events.drain()
+        assert repo.live_count() == 30
+        stack.wait_sessions(store, 30)  # a login changes the id, not the number of sessions
+        if store.layout == "minute":
+            # The script this project counted minute sets with before issue 14 (restated in
+            # bench/session_count.py) reads one session more per login: the stale
+            # `expires:<old id>` each login leaves in its minute set, in every Spring line.
+            _, previous = repo.client.call("EVAL", minute_set_script(store), 0)
+            assert int(previous) == 30 + len(renamed)
 
-            for sid in repo.live_ids():
-                repo.touch(sid)
-            for sid in renamed[:4] + anonymous[12:15]:
-                assert repo.logout(sid)
-            events.drain()
-            assert repo.live_count() == 23
-            stack.wait_sessions(store, 23, stable=2)
+        for sid in repo.live_ids():
+            repo.touch(sid)
+        for sid in renamed[:4] + anonymous[12:15]:
+            assert repo.logout(sid)
+        events.drain()
+        assert repo.live_count() == 23
+        stack.wait_sessions(store, 23, stable=2)
 
-            for sid in repo.live_ids():
-                repo.logout(sid)
-            events.drain()
-            repo.cleanup()
-            assert repo.live_count() == 0
-            stack.wait_sessions(store, 0)
-            assert stack.value(f'{COUNT_FAILED}{{app="{store.app}"}}') == 0
-        finally:
-            events.close()
+        for sid in repo.live_ids():
+            repo.logout(sid)
+        events.drain()
+        repo.cleanup()
+        assert repo.live_count() == 0
+        stack.wait_sessions(store, 0)
+        assert stack.value(f'{COUNT_FAILED}{{app="{store.app}"}}') == 0
 
 
 @pytest.mark.parametrize("case", EXPIRY_CASES)
@@ -308,25 +317,19 @@ def test_logged_in_sessions_expire_to_zero_with_the_cleanup_cron(stack, case):
     keyspace events do what they do, and the count falls to 0 once they are past their timeout."""
     base, line, flush_mode = LOGIN_CASES[case]
     store = _short(base)
-    _flush(stack, store.database)
-    with stack.client(store.database) as c:
-        repo = _repository(store, c, line, flush_mode)
-        events = Events(stack, repo)
-        try:
-            ids = [repo.new_session() for _ in range(15)]
-            written = time.monotonic()
-            for i, sid in enumerate(ids[:10]):
-                repo.login(sid, f"user{i}")
-            stack.wait_sessions(store, 15, timeout=SHORT_TIMEOUT - 0.5, stable=0)
-            assert time.monotonic() - written < SHORT_TIMEOUT
-            deadline = time.monotonic() + SHORT_TIMEOUT + 20
-            while time.monotonic() < deadline and stack.sessions(store) != 0:
-                events.drain(0.5)
-                repo.cleanup()
-            assert repo.live_count() == 0
-            stack.wait_sessions(store, 0, timeout=2)
-        finally:
-            events.close()
+    with _app(stack, store, line, flush_mode) as (repo, events):
+        ids = [repo.new_session() for _ in range(15)]
+        written = time.monotonic()
+        for i, sid in enumerate(ids[:10]):
+            repo.login(sid, f"user{i}")
+        stack.wait_sessions(store, 15, timeout=SHORT_TIMEOUT - 0.5, stable=0)
+        assert time.monotonic() - written < SHORT_TIMEOUT
+        deadline = time.monotonic() + SHORT_TIMEOUT + 20
+        while time.monotonic() < deadline and stack.sessions(store) != 0:
+            events.drain(0.5)
+            repo.cleanup()
+        assert repo.live_count() == 0
+        stack.wait_sessions(store, 0, timeout=2)
 
 
 def test_default_repository_count_skips_expired_keys_redis_has_not_reclaimed(stack):
