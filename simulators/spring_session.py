@@ -563,14 +563,17 @@ class SpringSessionRepository:
             self.set_attribute(session, "SPRING_SECURITY_SAVED_REQUEST", self._payload(), at)
         return self.commit(session, at)
 
-    def touch(self, session_id: str, at: int | None = None) -> str | None:
-        """A request with a session cookie: load, setLastAccessedTime(now), commit. None if
-        the session is gone (the app would create a new one)."""
+    def touch(self, session_id: str, at: int | None = None, attribute: tuple[str, Any] | None = None) -> str | None:
+        """A request with a session cookie: load, setLastAccessedTime(now), set `attribute`
+        (name, value) if given, commit. None if the session is gone (the app would create a
+        new one)."""
         at = self.clock() if at is None else at
         session = self.find_by_id(session_id, at)
         if session is None:
             return None
         self.set_last_accessed(session, at)
+        if attribute is not None:
+            self.set_attribute(session, attribute[0], attribute[1], at)
         return self.commit(session, at)
 
     def login(self, session_id: str, user: str, at: int | None = None) -> str | None:
@@ -668,25 +671,18 @@ class SessionWriter:
     def touch(self, session_id: str, attribute: tuple[str, str] | None = None) -> str:
         """A request with the session's cookie that sets `attribute` (name, value), if any.
         KeyError when the session is gone."""
-        repo, at = self.repo, self.repo.clock()
-        session = repo.find_by_id(session_id, at)
-        if session is None:
-            raise KeyError(f"session {session_id} is gone")
-        repo.set_last_accessed(session, at)
-        if attribute is not None:
-            repo.set_attribute(session, attribute[0], attribute[1], at)
-        return repo.commit(session, at)
+        return self._found(session_id, self.repo.touch(session_id, attribute=attribute))
 
-    def change_session_id(self, session_id: str) -> str:
-        """A request that changes the session id (session fixation protection) and
-        commits. Returns the new id; KeyError when the session is gone."""
-        repo, at = self.repo, self.repo.clock()
-        session = repo.find_by_id(session_id, at)
-        if session is None:
+    def login(self, session_id: str, user: str) -> str:
+        """The login of the session's visitor: the id changes (session fixation protection).
+        Returns the new id; KeyError when the session is gone."""
+        return self._found(session_id, self.repo.login(session_id, user))
+
+    @staticmethod
+    def _found(session_id: str, result: str | None) -> str:
+        if result is None:
             raise KeyError(f"session {session_id} is gone")
-        repo.set_last_accessed(session, at)
-        repo.change_session_id(session)
-        return repo.commit(session, at)
+        return result
 
     def session_key(self, session_id: str) -> str:
         return self.repo.session_key(session_id)
