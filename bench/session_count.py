@@ -125,11 +125,9 @@ def p99(values: list[float]) -> float:
 def _commandstats(admin: Client) -> dict[str, tuple[int, int]]:
     """command -> (calls, usec) from INFO commandstats."""
     out = {}
-    for line in admin.call("INFO", "commandstats").splitlines():
-        if line.startswith("cmdstat_"):
-            name, rest = line[8:].split(":", 1)
-            fields = dict(kv.split("=") for kv in rest.split(","))
-            out[name] = (int(fields["calls"]), int(fields["usec"]))
+    for key, value in admin.info("commandstats").items():
+        fields = dict(kv.split("=") for kv in value.split(","))
+        out[key.removeprefix("cmdstat_")] = (int(fields["calls"]), int(fields["usec"]))
     return out
 
 

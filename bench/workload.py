@@ -133,19 +133,9 @@ def _truth(repo: SpringSessionRepository, start: int, end: int) -> dict:
     that much after the writer's clock) and each id change in it allowed to count 0 or 2
     times (SCAN guarantees neither for a key renamed while it runs)."""
     lag = repo.max_send_lag_ms
-    exact_end = repo.live_at([end])[0]
+    exact_end, at_start, at_end = repo.live_at([end, start - lag, end + lag])
     start, end = start - lag, end + lag
-    at_start = at_end = through = 0
-    for s in repo.stored.values():
-        if s.max_inactive_s == 0:
-            continue
-        at_start += s.creation_ms <= start < s.expires_ms
-        at_end += s.creation_ms <= end < s.expires_ms
-        through += s.creation_ms <= start and end < s.expires_ms
-    for created, ended in repo.ended:
-        at_start += created <= start < ended
-        at_end += created <= end < ended
-        through += created <= start and end < ended
+    through = repo.live_through(start, end)
     renamed = sum(start <= t <= end for t in repo.renamed_ms)
     return {"end": exact_end, "through": through - renamed, "either": at_start + at_end - through + renamed,
             "send_lag_ms": lag}

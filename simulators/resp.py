@@ -87,6 +87,10 @@ class Client:
             raise reply
         return reply
 
+    def info(self, section: str) -> dict[str, str]:
+        """INFO <section> as field -> value."""
+        return dict(line.split(":", 1) for line in self.call("INFO", section).splitlines() if ":" in line)
+
     def read_push(self, timeout: float) -> Any:
         """The next message of a subscribed connection (None after `timeout` seconds)."""
         previous = self.sock.gettimeout()

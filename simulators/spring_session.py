@@ -530,18 +530,27 @@ class SpringSessionRepository:
     def live_count(self, at: int | None = None) -> int:
         return len(self.live_ids(at))
 
-    def live_at(self, times: list[int]) -> list[int]:
-        """Sessions live at each past moment: created by then, not yet expired, not yet
-        logged out (a session's expiry only moves forward, so its current expiry decides)."""
-        counts = [0] * len(times)
+    def _lifetimes(self) -> Iterator[tuple[int, int]]:
+        """(created ms, end ms) of every session the writer knows: saved ones until their
+        expiry (a session's expiry only moves forward, so its current expiry decides), logged
+        out ones until their logout."""
         for s in self.stored.values():
             if s.max_inactive_s != 0:
-                for i, t in enumerate(times):
-                    counts[i] += s.creation_ms <= t < s.expires_ms
-        for created, ended in self.ended:
+                yield s.creation_ms, s.expires_ms
+        yield from self.ended
+
+    def live_at(self, times: list[int]) -> list[int]:
+        """Sessions live at each past moment: created by then, not yet expired, not yet
+        logged out."""
+        counts = [0] * len(times)
+        for created, until in self._lifetimes():
             for i, t in enumerate(times):
-                counts[i] += created <= t < ended
+                counts[i] += created <= t < until
         return counts
+
+    def live_through(self, start: int, end: int) -> int:
+        """Sessions live for the whole of [start, end]."""
+        return sum(created <= start and end < until for created, until in self._lifetimes())
 
     # ------------------------------------------------------------------ requests
     def commit(self, session: RedisSession, at: int) -> str:

@@ -45,8 +45,7 @@ def test_memory_at_95_percent_pages_once_critical(procs, webhook):
     prom = env.prometheus
     wait_until(lambda: prom.value("redis_up") == 1, 15, what="redis_up 1")
     with env.nodes[0].client() as c:  # maxmemory just above what Redis uses (95 % of it; it grows a little with the exporter)
-        used = int(dict(line.split(":", 1) for line in c.call("INFO", "memory").splitlines()
-                        if ":" in line)["used_memory"])
+        used = int(c.info("memory")["used_memory"])
         c.call("CONFIG", "SET", "maxmemory", str(int(used / 0.95)))
     started = time.monotonic()
     tiers = lambda: {a["labels"]["severity"] for a in prom.api("alerts")["alerts"]
