@@ -249,7 +249,6 @@ def _was_apps(raw: tuple[WasApp, ...]) -> tuple[WasAppSettings, ...]:
                               f"a database no other app uses ({seen_db[database]} has {database}): one database "
                               "per app keeps the session count exact")
         seen_db[database] = a.name
-        repository = a.repository_type or ("indexed" if a.spring_boot_major == 2 else "default")
         namespace = a.session_namespace or f"spring:session:{a.name}"
         for b in apps:  # ACL key patterns are `<namespace>:*`: no namespace may sit inside another
             if namespace == b.session_namespace or namespace.startswith(b.session_namespace + ":") \
@@ -264,8 +263,8 @@ def _was_apps(raw: tuple[WasApp, ...]) -> tuple[WasAppSettings, ...]:
             min_replicas=a.min_replicas,
             max_replicas=a.max_replicas,
             session_timeout_seconds=rules.duration_seconds(a.session_timeout),
-            repository_type=repository,
-            expiration_store=(a.session_expiration_store or "minute") if repository == "indexed" else None,
+            repository_type=a.repository,
+            expiration_store=(a.session_expiration_store or "minute") if a.repository == "indexed" else None,
             flush_mode=a.flush_mode,
             session_namespace=namespace,
             session_database=database,

@@ -179,6 +179,11 @@ class WasApp(_Model):
     target_cpu_percent: Annotated[int, Field(ge=1, le=100)] = 70
     """HPA target CPU utilisation, percent of the request."""
 
+    @property
+    def repository(self) -> str:
+        """The repository the app runs: `repositoryType`, or its default for the Boot line."""
+        return self.repository_type or ("indexed" if self.spring_boot_major == 2 else "default")
+
     @model_validator(mode="after")
     def _consistent(self) -> WasApp:
         if self.max_replicas < self.min_replicas:
@@ -202,8 +207,7 @@ class WasApp(_Model):
         if self.spring_boot_major == 2 and self.repository_type == "default":
             raise FieldError("repositoryType", self.repository_type,
                              "Spring Boot 2 auto-configures only the indexed repository; allowed: indexed")
-        repository = self.repository_type or ("indexed" if self.spring_boot_major == 2 else "default")
-        if self.session_expiration_store is not None and repository != "indexed":
+        if self.session_expiration_store is not None and self.repository != "indexed":
             raise FieldError("sessionExpirationStore", self.session_expiration_store,
                              "only with repositoryType indexed: the default repository has no expiration store")
         if self.session_expiration_store == "sorted-set" and self.spring_boot_major == 2:
