@@ -243,7 +243,7 @@ def _was_apps(raw: tuple[WasApp, ...]) -> tuple[WasAppSettings, ...]:
         at = f"wasApps[{i}]"
         if any(b.name == a.name for b in apps):
             raise ConfigError(f"{at}.name", a.name, "unique among wasApps")
-        database = i + 1 if a.session_database is None else a.session_database
+        database = _session_database(raw, i)
         if database in seen_db:
             raise ConfigError(f"{at}.sessionDatabase", database,
                               f"a database no other app uses ({seen_db[database]} has {database}): one database "
@@ -274,6 +274,28 @@ def _was_apps(raw: tuple[WasApp, ...]) -> tuple[WasAppSettings, ...]:
             target_cpu_percent=a.target_cpu_percent,
         ))
     return tuple(apps)
+
+
+SINGLE_APP_DATABASE = 1
+"""The database of an app that is the only one in wasApps and sets no sessionDatabase
+(what the positional default gave the first app, so single-app stacks keep theirs)."""
+
+
+def _session_database(raw: tuple[WasApp, ...], i: int) -> int:
+    """An app's database never depends on its place in the list (adding, removing or
+    reordering apps would move its sessions and log its users out): `sessionDatabase`, or
+    SINGLE_APP_DATABASE for the only app; with two or more apps every app sets it."""
+    a = raw[i]
+    if a.session_database is not None:
+        return a.session_database
+    if len(raw) == 1:
+        return SINGLE_APP_DATABASE
+    taken = sorted({b.session_database for b in raw if b.session_database is not None})
+    raise ConfigError(f"wasApps[{i}].sessionDatabase", None,
+                      "required (0..15, one per app) when wasApps lists more than one app, so that adding, "
+                      "removing or reordering apps never moves an app's sessions; an app deployed before with "
+                      f"it unset keeps its sessions with the database it had: {SINGLE_APP_DATABASE} if it was the "
+                      f"only app, else its position + 1 (here {i + 1})" + (f"; taken: {taken}" if taken else ""))
 
 
 def _redis(cfg: StackConfig, apps: tuple[WasAppSettings, ...]) -> RedisSettings:

@@ -160,8 +160,9 @@ class WasApp(_Model):
     session_namespace: SessionNamespace | None = None
     """Spring Session key namespace. Unset: spring:session:<name>."""
     session_database: Annotated[int, Field(ge=0, le=15)] | None = None
-    """Redis logical database holding only this app's sessions (one per app). Unset: the
-    app's position in wasApps + 1."""
+    """Redis logical database holding only this app's sessions (one per app). Required when
+    wasApps lists two or more apps (never derived from the position: a new or reordered app
+    would move the others' sessions); unset on the only app: 1."""
     port: Annotated[int, Field(ge=1024, le=65535)] = 8080
     """HTTP port of the app (the Service; open to the ingress path). Serves /livez and /readyz
     for the kubelet, never /actuator."""

@@ -94,8 +94,9 @@ def test_the_component_hashes_every_accepted_generation(also_accept, generations
     ({"redisPasswordAlsoAccept": "previous"}, "redisPasswordAlsoAccept"),
     ({"redisTopology": "sentinel", "sentinelMinReplicasToWrite": 3}, "sentinelMinReplicasToWrite"),
     ({"wasApps": [{"name": "a", "image": "r/a:1", "managementPort": 8080}]}, "wasApps[0].managementPort"),
-    ({"wasApps": [{"name": "a", "image": "r/a:1"},
-                  {"name": "b", "image": "r/b:1", "sessionNamespace": "spring:session:a:b"}]}, "wasApps[1].sessionNamespace"),
+    ({"wasApps": [{"name": "a", "image": "r/a:1", "sessionDatabase": 1},
+                  {"name": "b", "image": "r/b:1", "sessionNamespace": "spring:session:a:b", "sessionDatabase": 2}]},
+     "wasApps[1].sessionNamespace"),
 ])
 def test_config_refuses_unsafe_security_settings_in_one_line(overrides, key):
     with pytest.raises(ConfigError) as err:

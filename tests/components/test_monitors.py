@@ -14,8 +14,8 @@ from tests.harness import STACKS, load_settings, run_program, run_with_mocks
 SM = "kubernetes:monitoring.coreos.com/v1:ServiceMonitor"
 PM = "kubernetes:monitoring.coreos.com/v1:PodMonitor"
 RULE = "kubernetes:monitoring.coreos.com/v1:PrometheusRule"
-TWO_APPS = [{"name": "petclinic", "image": "r/p:1.0", "minReplicas": 2},
-            {"name": "shop", "image": "r/s:2.0", "minReplicas": 2, "repositoryType": "indexed"}]
+TWO_APPS = [{"name": "petclinic", "image": "r/p:1.0", "minReplicas": 2, "sessionDatabase": 1},
+            {"name": "shop", "image": "r/s:2.0", "minReplicas": 2, "repositoryType": "indexed", "sessionDatabase": 2}]
 
 
 def monitoring_objects(run):

@@ -26,7 +26,7 @@ EXPECTED = {("WasSessionsNotInRedis", "loop", "critical"), ("WasMetricsNotScrape
 def test_login_loop_fires_for_tomcat_sessions_and_the_healthy_shape_stays_silent(procs, webhook):
     settings = load_settings("dev", {"wasApps": [
         {"name": name, "image": "registry.example/app:1.0.0", "minReplicas": 1, "maxReplicas": 2,
-         "memoryLimit": "512Mi", "memoryRequest": "512Mi"} for name in SHAPES]})
+         "memoryLimit": "512Mi", "memoryRequest": "512Mi", "sessionDatabase": db} for db, name in enumerate(SHAPES, 1)]})
     kube = FakeKube(settings.namespace, SHAPES)
     try:
         redis = Redis(procs, "redis", PASSWORD, redis_conf(settings)).start()

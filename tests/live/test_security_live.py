@@ -45,8 +45,9 @@ from simulators.resp import Client, RedisError, master_from_sentinels
 from tests.tools import require, require_binaries
 
 APPS = [
-    {"name": "petclinic", "image": "docker.io/springcommunity/spring-petclinic:3.4.0", "minReplicas": 3},
-    {"name": "shop", "image": "registry.example.com/shop:2.1.0", "repositoryType": "indexed", "minReplicas": 2},
+    {"name": "petclinic", "image": "docker.io/springcommunity/spring-petclinic:3.4.0", "minReplicas": 3, "sessionDatabase": 1},
+    {"name": "shop", "image": "registry.example.com/shop:2.1.0", "repositoryType": "indexed", "minReplicas": 2,
+     "sessionDatabase": 2},
 ]
 NOPERM = r"^NOPERM"
 

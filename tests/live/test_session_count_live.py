@@ -477,8 +477,8 @@ def test_a_failed_count_and_a_mismatched_store_reach_the_webhook(procs, webhook)
     DEFAULT_NAMESPACE. Each alert reaches the webhook within a scrape plus its `for`."""
     settings = load_settings("dev", {"wasApps": [
         {"name": "petclinic", "image": "r/p:1.0", "minReplicas": 1, "repositoryType": "indexed",
-         "sessionExpirationStore": "sorted-set"},
-        {"name": "shop", "image": "r/s:1.0", "minReplicas": 1}]})
+         "sessionExpirationStore": "sorted-set", "sessionDatabase": 1},
+        {"name": "shop", "image": "r/s:1.0", "minReplicas": 1, "sessionDatabase": 2}]})
     env = standalone(procs, webhook, settings)
     petclinic, shop = settings.was_apps
     for app in settings.was_apps:

@@ -73,8 +73,9 @@ def test_thresholds_come_from_stack_config():
     assert frag["expr"].endswith("> 1.7")
 
 
-THREE_APPS = {"wasApps": [{"name": n, "image": "registry.example/shop:1.0.0", "minReplicas": m}
-                          for n, m in (("shop", 2), ("cart", 3), ("admin", 1))]}
+THREE_APPS = {"wasApps": [{"name": n, "image": "registry.example/shop:1.0.0", "minReplicas": m,
+                           "sessionDatabase": db}
+                          for db, (n, m) in enumerate((("shop", 2), ("cart", 3), ("admin", 1)), 1)]}
 VARIANTS = [(stack, None) for stack in STACKS] + [(stack, THREE_APPS) for stack in STACKS]
 VARIANT_IDS = [f"{stack}{'-3apps' if o else ''}" for stack, o in VARIANTS]
 

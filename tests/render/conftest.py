@@ -20,8 +20,10 @@ WEBHOOK = "https://hooks.slack.com/services/T0/B0/SECRETXYZ"
 SLACK = {"slackChannel": "#alerts"}
 SLACK_SECRET = {"slackWebhookUrl": WEBHOOK}
 PROD_APPS = [
-    {"name": "petclinic", "image": "docker.io/springcommunity/spring-petclinic:3.4.0", "minReplicas": 3, "maxReplicas": 10},
-    {"name": "shop", "image": "registry.example.com/shop:2.1.0", "repositoryType": "indexed", "minReplicas": 2},
+    {"name": "petclinic", "image": "docker.io/springcommunity/spring-petclinic:3.4.0", "minReplicas": 3, "maxReplicas": 10,
+     "sessionDatabase": 1},
+    {"name": "shop", "image": "registry.example.com/shop:2.1.0", "repositoryType": "indexed", "minReplicas": 2,
+     "sessionDatabase": 2},
 ]
 VARIANTS = {
     "dev": ("dev", {}),
