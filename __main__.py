@@ -19,12 +19,13 @@ settings = load()
 monitoring = settings.monitoring
 scope = scope_of(settings)
 
-namespace = AppNamespace(settings.namespace, AppNamespaceArgs(name=settings.namespace, create=settings.create_namespace))
+namespace = AppNamespace(settings.namespace, AppNamespaceArgs(name=settings.namespace, create=settings.create_namespace,
+                                                           protect=settings.protect_data))
 in_namespace = pulumi.ResourceOptions(depends_on=[namespace])
 
 store = RedisSessionStore(settings.redis.release_name,
                           RedisSessionStoreArgs(settings=settings.redis, namespace=namespace.name,
-                                                apps=settings.was_apps), in_namespace)
+                                                apps=settings.was_apps, protect=settings.protect_data), in_namespace)
 
 was_apps = [
     WasApp(app.name, WasAppArgs(app=app, connection=store.connection, prometheus_release=monitoring.prometheus_release,

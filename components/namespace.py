@@ -17,6 +17,9 @@ class AppNamespaceArgs:
     """Namespace name."""
     create: bool
     """Create it (True) or use an existing one (False)."""
+    protect: bool = False
+    """Pulumi protect + retainOnDelete on the Namespace: deleting it deletes every object in it,
+    the Redis volumes included (docs/runbooks.md, "Delete a stack's data on purpose")."""
 
 
 class AppNamespace(pulumi.ComponentResource):
@@ -39,6 +42,6 @@ class AppNamespace(pulumi.ComponentResource):
                         "pod-security.kubernetes.io/warn": "restricted",
                     },
                 ),
-                opts=pulumi.ResourceOptions(parent=self),
+                opts=pulumi.ResourceOptions(parent=self, protect=args.protect, retain_on_delete=args.protect),
             )
-        self.register_outputs({"name": args.name, "created": args.create})
+        self.register_outputs({"name": args.name, "created": args.create, "protected": args.protect})

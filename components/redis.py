@@ -105,6 +105,10 @@ class RedisSessionStoreArgs:
     """Namespace to deploy into."""
     apps: tuple[WasAppSettings, ...] = ()
     """WAS apps: one ACL user (and credentials Secret) each."""
+    protect: bool = False
+    """Pulumi protect + retainOnDelete on the Helm release: a rename, a namespace change or
+    `pulumi destroy` stops instead of uninstalling Redis (its volumes stay either way: the
+    StatefulSets' PVC retention policy is Retain)."""
 
 
 def connection_for(fullname: str, settings: RedisSettings, namespace: str) -> RedisConnection:
@@ -258,6 +262,9 @@ def _node_values(fullname: str, s: RedisSettings, resources: Resources) -> dict[
         "containerSecurityContext": _container_security(),
         "automountServiceAccountToken": False,
         "persistence": {"enabled": True, "size": s.persistence_size},
+        # Kubernetes' default, stated so that no chart default can change it: removing the
+        # StatefulSet (helm uninstall, a topology swap) or scaling it down keeps the volumes.
+        "persistentVolumeClaimRetentionPolicy": {"enabled": True, "whenScaled": "Retain", "whenDeleted": "Retain"},
         "extraVolumes": _acl_volumes(fullname),
         "extraVolumeMounts": [{"name": "acl", "mountPath": names.ACL_DIR, "readOnly": True}],
         "sidecars": [_acl_reload_sidecar(s)],
@@ -416,7 +423,8 @@ class RedisSessionStore(pulumi.ComponentResource):
                 timeout=600,
                 max_history=10,
             ),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=depends),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=depends, protect=args.protect,
+                                        retain_on_delete=args.protect),
         )
         self.register_outputs({
             "mode": self.connection.mode,

@@ -43,6 +43,10 @@ class Resource:
     name: str
     inputs: dict
     custom: bool
+    protect: bool = False
+    """Pulumi `protect`: the engine refuses to delete or replace it."""
+    retain_on_delete: bool = False
+    """Pulumi `retainOnDelete`: a delete (or replace) leaves the object in the cluster."""
 
     @property
     def plain(self) -> dict:
@@ -110,9 +114,17 @@ class RecordingMocks(pulumi.runtime.Mocks):
 
     def __init__(self, run: Run):
         self.run = run
+        self.options: dict[tuple[str, str], pulumi.ResourceOptions] = {}
+
+    def record_options(self, args: pulumi.ResourceTransformationArgs) -> None:
+        """A stack transformation (run by the SDK, mocks or not) that keeps each resource's
+        options: the mock monitor's MockResourceArgs do not carry them."""
+        self.options[(args.type_, args.name)] = args.opts
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs):
-        self.run.resources.append(Resource(args.typ, args.name, args.inputs, bool(args.custom)))
+        opts = self.options.get((args.typ, args.name)) or pulumi.ResourceOptions()
+        self.run.resources.append(Resource(args.typ, args.name, args.inputs, bool(args.custom),
+                                           bool(opts.protect), bool(opts.retain_on_delete)))
         state = dict(unwrap(args.inputs))
         if args.typ == "random:index/randomPassword:RandomPassword":
             state["result"] = FAKE_PASSWORD
@@ -141,7 +153,9 @@ def run_with_mocks(body: Callable[[], Any], stack: str = "unit", config: dict[st
     os.environ["PULUMI_CONFIG"] = json.dumps(config or {})
     os.environ["PULUMI_CONFIG_SECRET_KEYS"] = json.dumps(list(secret_keys))
     pulumi.runtime.settings.reset_options()
-    pulumi.runtime.set_mocks(RecordingMocks(run), project=PROJECT, stack=stack, preview=preview)
+    mocks = RecordingMocks(run)
+    pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=preview)
+    pulumi.runtime.register_stack_transformation(mocks.record_options)
     pulumi.runtime.set_all_config(pulumi.runtime.get_config_env(), pulumi.runtime.get_config_secret_keys_env())
     try:
         body()

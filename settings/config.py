@@ -231,6 +231,7 @@ def to_settings(cfg: StackConfig, project: str, stack: str) -> StackSettings:
     )
     return StackSettings(
         project=project, stack=stack, namespace=cfg.namespace, create_namespace=cfg.create_namespace,
+        protect_data=cfg.protect_data,
         kubernetes_version=cfg.kubernetes_version, redis=redis, was_apps=apps, monitoring=monitoring,
         sizing=Sizing(cfg.expected_peak_sessions, cfg.session_payload_bytes),
     )

@@ -204,6 +204,8 @@ class StackSettings:
     """Kubernetes namespace of everything but the dashboard."""
     create_namespace: bool
     """Create the namespace or use an existing one."""
+    protect_data: bool
+    """Pulumi protect + retainOnDelete on the Namespace and the Redis release."""
     kubernetes_version: str
     """Kubernetes minor version for validation."""
     redis: RedisSettings

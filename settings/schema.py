@@ -258,6 +258,11 @@ class StackConfig(_Model):
     """Kubernetes namespace for Redis, the exporter and the WAS apps."""
     create_namespace: bool = True
     """Create the namespace (labelled Pod Security "restricted"); false uses an existing one."""
+    protect_data: bool = True
+    """Pulumi `protect` and `retainOnDelete` on what holds users' data: the Namespace and the Redis
+    release (whose StatefulSets keep their volumes). A rename, a createNamespace flip or `pulumi destroy`
+    then stops instead of deleting them; deleting is the deliberate step in docs/runbooks.md ("Delete a
+    stack's data on purpose"). false (dev) lets Pulumi delete them."""
     kubernetes_version: KubernetesVersion = "1.33"
     """Kubernetes minor version the rendered manifests are validated against."""
 
