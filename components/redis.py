@@ -276,7 +276,7 @@ def _node_values(fullname: str, s: RedisSettings, resources: Resources) -> dict[
 
 def chart_values(fullname: str, s: RedisSettings) -> dict:
     """The values the Bitnami chart receives (no secret in here)."""
-    image = {"registry": s.redis_image.registry, "repository": s.redis_image.repository, "tag": s.redis_image.tag}
+    image = s.redis_image.chart_values()
     values: dict = {
         "fullnameOverride": fullname,
         # bitnamilegacy/* (or a mirror) is not the chart's default repository.
@@ -321,8 +321,7 @@ def chart_values(fullname: str, s: RedisSettings) -> dict:
     }
     values["sentinel"] = {
         "enabled": True,
-        "image": {"registry": s.sentinel_image.registry, "repository": s.sentinel_image.repository,
-                  "tag": s.sentinel_image.tag},
+        "image": s.sentinel_image.chart_values(),
         "masterSet": sentinel.master_set,
         "quorum": sentinel.quorum,
         "downAfterMilliseconds": sentinel.down_after_ms,

@@ -10,14 +10,16 @@ from __future__ import annotations
 
 import json
 import sys
+import typing
 from pathlib import Path
 from typing import Any
 
 import yaml
 from pydantic import BaseModel
 
-from settings.config import allowed_text, pulumi_type
+from settings.config import allowed_text, field_base, pulumi_type
 from settings.pulumi_cli import read_stack_file
+from settings.rules import Rule
 from settings.schema import StackConfig, Thresholds, WasApp, alias, pulumi_declared
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -64,10 +66,20 @@ def _fields_text(model: type[BaseModel]) -> str:
     return " ".join(p if p.endswith(".") else p + "." for p in parts)
 
 
+def _item_allowed(model: type[BaseModel], name: str) -> str | None:
+    """What each item of a list of plain values allows (its rule's text); None for a list of objects."""
+    annotation, _ = field_base(model, name)
+    item = typing.get_args(annotation)[0]
+    rule = next((m for m in getattr(item, "__metadata__", ()) if isinstance(m, Rule)), None)
+    return rule.allowed if rule else None
+
+
 def description(model: type[BaseModel], name: str) -> str:
     """A key's full description: its docstring, what it allows, and for structured keys their fields."""
     text = _one_line(model.model_fields[name].description)
     kind = pulumi_type(model, name)
+    if kind == "array" and _item_allowed(model, name):
+        return f"{text} Allowed: a list, each {_item_allowed(model, name)}."
     if kind == "array":
         return f"{text} Fields of each: {_fields_text(WasApp)}"
     if kind == "object":
@@ -84,7 +96,7 @@ def config_block() -> dict:
         kind = pulumi_type(StackConfig, name)
         decl: dict = {"type": kind}
         if kind == "array":
-            decl["items"] = {"type": "object"}
+            decl["items"] = {"type": "string" if _item_allowed(StackConfig, name) else "object"}
         decl["default"] = _default(StackConfig, name)
         decl["description"] = description(StackConfig, name)
         block[alias(StackConfig, name)] = decl
@@ -117,6 +129,8 @@ def readme_table(root: Path = ROOT) -> str:
         kind = pulumi_type(StackConfig, name)
         default = _default(StackConfig, name)
         allowed = allowed_text(StackConfig, name) if kind not in ("array", "object") else f"{kind}, fields below"
+        if kind == "array" and _item_allowed(StackConfig, name):
+            allowed = f"a list, each {_item_allowed(StackConfig, name)}"
         declared = "" if pulumi_declared(name) else " Secret: set with `pulumi config set --secret`."
         lines.append(f"| `{key}` | {kind} | {_cell(default)} | {_cell(stacks['dev'].get(key))} | "
                      f"{_cell(stacks['prod'].get(key))} | {allowed.replace('|', chr(92) + '|')} | "

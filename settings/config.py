@@ -299,6 +299,12 @@ def _session_database(raw: tuple[WasApp, ...], i: int) -> int:
                       f"only app, else its position + 1 (here {i + 1})" + (f"; taken: {taken}" if taken else ""))
 
 
+def _image(registry: str, repository: str, tag: str, digest: str) -> Image:
+    """The parts, checked once more as one reference by the distribution grammar (docker-image-py)."""
+    rules.image(f"{registry}/{repository}:{tag}" + (f"@{digest}" if digest else ""))
+    return Image(registry, repository, tag, digest)
+
+
 def _redis(cfg: StackConfig, apps: tuple[WasAppSettings, ...]) -> RedisSettings:
     sentinel = SentinelSettings(cfg.sentinel_nodes, cfg.sentinel_quorum, cfg.sentinel_down_after_ms,
                                 cfg.sentinel_failover_timeout_ms, cfg.sentinel_master_set,
@@ -308,8 +314,9 @@ def _redis(cfg: StackConfig, apps: tuple[WasAppSettings, ...]) -> RedisSettings:
         release_name=cfg.redis_release_name,
         chart=cfg.redis_chart,
         chart_version=cfg.redis_chart_version,
-        redis_image=Image(cfg.image_registry, cfg.redis_image_repository, cfg.redis_image_tag),
-        sentinel_image=Image(cfg.image_registry, cfg.sentinel_image_repository, cfg.sentinel_image_tag),
+        redis_image=_image(cfg.image_registry, cfg.redis_image_repository, cfg.redis_image_tag, cfg.redis_image_digest),
+        sentinel_image=_image(cfg.image_registry, cfg.sentinel_image_repository, cfg.sentinel_image_tag,
+                              cfg.sentinel_image_digest),
         maxmemory=cfg.redis_maxmemory.lower(),
         maxmemory_bytes=rules.redis_memory(cfg.redis_maxmemory),
         maxmemory_policy=cfg.redis_maxmemory_policy,
@@ -321,6 +328,7 @@ def _redis(cfg: StackConfig, apps: tuple[WasAppSettings, ...]) -> RedisSettings:
         tls=cfg.redis_tls,
         password_generation=cfg.redis_password_generation,
         password_also_accept=cfg.redis_password_also_accept,
+        accepted_cves=cfg.redis_image_accepted_cves,
     )
 
 

@@ -19,12 +19,19 @@ class Image:
     repository: str
     """Repository path, e.g. bitnamilegacy/redis."""
     tag: str
-    """Pinned tag; never empty, never `latest`."""
+    """Pinned tag; never empty, never `latest`. Names the release (the known-CVE floor reads it)."""
+    digest: str = ""
+    """`sha256:...` pinning the bytes, or empty (pulled by tag)."""
 
     @property
     def ref(self) -> str:
-        """registry/repository:tag"""
-        return f"{self.registry}/{self.repository}:{self.tag}"
+        """registry/repository:tag[@digest]"""
+        return f"{self.registry}/{self.repository}:{self.tag}" + (f"@{self.digest}" if self.digest else "")
+
+    def chart_values(self) -> dict[str, str]:
+        """The Bitnami chart's image block (common.images.image pulls by digest when one is set)."""
+        values = {"registry": self.registry, "repository": self.repository, "tag": self.tag}
+        return values | ({"digest": self.digest} if self.digest else {})
 
 
 @dataclass(frozen=True)
@@ -106,6 +113,8 @@ class RedisSettings:
     """Generation of the ACL passwords clients use."""
     password_also_accept: str = "none"
     """`none`, `next` or `previous`: the other generation the ACL accepts during a rotation."""
+    accepted_cves: tuple[str, ...] = ()
+    """Known CVEs (settings/cve.py) the stack runs its Redis/Sentinel images with, knowingly."""
 
     @property
     def accepted_generations(self) -> tuple[int, ...]:

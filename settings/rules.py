@@ -229,6 +229,15 @@ def image_tag(text: str) -> str:
     return text
 
 
+def image_digest(text: str) -> str:
+    """Empty, or a content digest by the reference grammar (`sha256:` and 64 hex digits)."""
+    if text and not (re.fullmatch(r"sha256:[0-9a-f]{64}", text)
+                     and reference.ImageRegexps.ANCHORED_DIGEST_REGEXP.match(text)):
+        raise ValueError("empty, or an image digest sha256:<64 lower-case hex digits> (pins the image's bytes; "
+                         "the tag still names the Redis release)")
+    return text
+
+
 def oci_chart(text: str) -> str:
     """An OCI chart reference without a tag (the version is its own key)."""
     scheme, _, rest = text.partition("://")

@@ -16,7 +16,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, model_validator
 from pydantic.alias_generators import to_camel
 
-from settings import rules, sizing
+from settings import cve, rules, sizing
 from settings.rules import Rule
 
 
@@ -48,6 +48,8 @@ Image = Annotated[str, Rule(rules.image, "an image reference by the distribution
 Registry = Annotated[str, Rule(rules.registry)]
 RepositoryPath = Annotated[str, Rule(rules.repository_path)]
 ImageTag = Annotated[str, Rule(rules.image_tag)]
+ImageDigest = Annotated[str, Rule(rules.image_digest)]
+CveId = Annotated[str, Rule(cve.cve_id)]
 ChartRef = Annotated[str, Rule(rules.oci_chart)]
 ChartVersion = Annotated[str, Rule(rules.chart_version)]
 HttpUrl = Annotated[str, Rule(rules.url)]
@@ -279,11 +281,20 @@ class StackConfig(_Model):
     redis_image_repository: RepositoryPath = "bitnamilegacy/redis"
     """Redis image repository (Bitnami moved versioned images to bitnamilegacy/*)."""
     redis_image_tag: ImageTag = "8.2.1-debian-12-r0"
-    """Redis image tag (pinned, never latest)."""
+    """Redis image tag (pinned, never latest); names the Redis release, which must be at or above the
+    known-CVE floor (docs/security.md) unless redisImageAcceptedCves acknowledges what it carries."""
+    redis_image_digest: ImageDigest = ""
+    """Optional digest (sha256:...) pinning the Redis image's bytes; the chart then pulls by digest."""
     sentinel_image_repository: RepositoryPath = "bitnamilegacy/redis-sentinel"
     """Redis Sentinel image repository."""
     sentinel_image_tag: ImageTag = "8.2.1-debian-12-r0"
-    """Redis Sentinel image tag (pinned, never latest)."""
+    """Redis Sentinel image tag (pinned, never latest); the same known-CVE floor as redisImageTag."""
+    sentinel_image_digest: ImageDigest = ""
+    """Optional digest (sha256:...) pinning the Sentinel image's bytes."""
+    redis_image_accepted_cves: Annotated[tuple[CveId, ...], Field(max_length=len(cve.CVES), strict=False)] = ()
+    """Known CVEs the stack knowingly runs with: Redis/Sentinel images below the known-CVE floor are
+    refused unless every CVE they carry is listed here (docs/security.md, docs/decisions.md); a CVE no
+    deployed image carries is refused too, so the list cannot outlive an upgrade."""
     redis_maxmemory: RedisMemory = "192mb"
     """Redis maxmemory, <n>kb|mb|gb; at most 80% of redisMemory (room for the AOF-rewrite fork)."""
     redis_maxmemory_policy: MaxmemoryPolicy = "volatile-ttl"
@@ -391,10 +402,35 @@ class StackConfig(_Model):
         if self.sentinel_failover_timeout_ms <= self.sentinel_down_after_ms:
             raise FieldError("sentinelFailoverTimeoutMs", self.sentinel_failover_timeout_ms,
                              f"above sentinelDownAfterMs={self.sentinel_down_after_ms}")
+        self._cve_floor()
         if self.slack_channel and self.slack_webhook_url is None:
             raise FieldError("slackWebhookUrl", None, "required when slackChannel is set: "
                              "pulumi config set --secret slackWebhookUrl https://hooks.slack.com/services/...")
         return self
+
+
+    def _cve_floor(self) -> None:
+        accepted = set(self.redis_image_accepted_cves)
+        images = [("redisImageTag", self.redis_image_repository, self.redis_image_tag)]
+        if self.redis_topology == "sentinel":
+            images.append(("sentinelImageTag", self.sentinel_image_repository, self.sentinel_image_tag))
+        carried: set[str] = set()
+        for key, repository, tag in images:
+            why = cve.unpatched(tag)
+            if why is None:
+                continue
+            carried |= set(cve.CVES)
+            missing = [c for c in cve.CVES if c not in accepted]
+            if missing:
+                raise FieldError(key, tag, f"a Redis release at or above the known-CVE floor "
+                                 f"({cve.floor_text()}): {repository}:{tag} {why} and carries {', '.join(missing)} "
+                                 f"({cve.CVES[missing[0]]}); use a patched image, or acknowledge them in "
+                                 "redisImageAcceptedCves (docs/security.md, Known-CVE floor)")
+        stale = sorted(accepted - carried)
+        if stale:
+            raise FieldError("redisImageAcceptedCves", list(self.redis_image_accepted_cves),
+                             f"only CVEs a deployed Redis or Sentinel image carries: {', '.join(stale)} "
+                             "no longer applies (the images are at or above the floor); remove it")
 
 
 def pulumi_declared(name: str) -> bool:

@@ -144,7 +144,7 @@ def test_every_secret_is_an_environment_secret():
 def test_pr_jobs_without_a_gate_hold_no_secret():
     jobs = load(PREVIEW)["jobs"]
     ungated = {n for n, j in jobs.items() if not environment(j)}
-    assert ungated == {"test", "render-diff"}
+    assert ungated == {"test", "render-diff", "image-list", "image-scan"}
     for name in ungated:
         assert secret_refs(jobs[name]) == set() and "environment" not in jobs[name], name
 
@@ -513,3 +513,55 @@ def test_render_diff_of_a_chart_image_change_shows_the_charts_statefulset(tmp_pa
     assert "| `helm-redis/statefulset-redis-node.yaml` | chart | changed +2 −2 |" in text
     assert "+        image: docker.io/bitnamilegacy/redis:8.2.2-debian-12-r0" in text
     assert re.search(r"\| prod \| (\d+) → \1 \| 0 \| 0 \| 2 \|", text), text
+
+
+# --- image scan (issue 20): every image the render deploys, scanned; criticals fail -------
+
+def test_image_scan_scans_every_image_the_render_deploys(tmp_path):
+    import json
+    jobs = load(PREVIEW)["jobs"]
+    listing, scan = jobs["image-list"], jobs["image-scan"]
+    list_step = next(s for s in listing["steps"] if s.get("id") == "list")
+    assert ".venv/bin/python -m render.images" in list_step["run"] and '"$GITHUB_OUTPUT"' in list_step["run"]
+    assert listing["outputs"]["targets"] == "${{ steps.list.outputs.targets }}"
+    assert scan["needs"] == ["image-list"]
+    assert scan["strategy"]["matrix"]["target"] == "${{ fromJSON(needs.image-list.outputs.targets) }}"
+    (trivy,) = steps_using(scan, "aquasecurity/trivy-action@")
+    assert trivy["with"]["image-ref"] == "${{ matrix.target.image }}"
+    assert trivy["with"]["severity"] == "CRITICAL" and trivy["with"]["exit-code"] == "1"
+    ignore = next(s for s in scan["steps"] if "trivyignore" in s.get("run", ""))
+    assert ignore["env"]["ACCEPTED"] == "${{ matrix.target.acceptedCves }}"
+    assert trivy["with"]["trivyignores"] in ignore["run"]
+
+    # What the job runs, against every `image` of every stack's render, read independently.
+    proc = subprocess.run([sys.executable, "-m", "render.images"], cwd=ROOT, capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    targets = {t["image"]: t["acceptedCves"] for t in json.loads(proc.stdout)}
+    rendered: set[str] = set()
+
+    def strings_under_image(node):
+        if isinstance(node, dict):
+            for k, v in node.items():
+                if k == "image" and isinstance(v, str):
+                    rendered.add(v)
+                strings_under_image(v)
+        elif isinstance(node, list):
+            for v in node:
+                strings_under_image(v)
+
+    for stack in stack_files():
+        out = tmp_path / stack
+        done = subprocess.run([sys.executable, "-m", "render", "--stack", stack, "--out", str(out)], cwd=ROOT,
+                              capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr
+        for path in out.rglob("*.yaml"):
+            for doc in yaml.safe_load_all(path.read_text()):
+                strings_under_image(doc)
+    assert set(targets) == rendered and len(rendered) >= 4, (sorted(targets), sorted(rendered))
+    # The acknowledgement reaches only the Redis and Sentinel images; the others are scanned in full.
+    stacks = {s: yaml.safe_load((ROOT / f"Pulumi.{s}.yaml").read_text())["config"] for s in stack_files()}
+    acked = set.intersection(*(set(c.get("redis-session-platform:redisImageAcceptedCves", [])) for c in stacks.values()))
+    for image, cves in targets.items():
+        expected = acked if "/bitnamilegacy/redis" in image else set()
+        assert set(filter(None, cves.split(","))) == expected, image

@@ -19,7 +19,7 @@ from components.was import WasApp, WasAppArgs
 from monitoring.scope import Scope
 from monitoring.session_count import stores_for
 from render import render
-from settings import names
+from settings import cve, names
 from settings.config import to_settings
 from settings.schema import StackConfig
 from tests.harness import ROOT, run_with_mocks
@@ -30,7 +30,9 @@ NAMESPACE = "shop"
 
 def store_with_apps(store: str, apps: list[dict]) -> None:
     """One store, its apps, exporter, rules and dashboard, as another program would build them."""
-    s = to_settings(StackConfig.model_validate({"namespace": NAMESPACE, "wasApps": apps}), "other", "dev")
+    # The default image is below the known-CVE floor: acknowledged as the project's stacks do.
+    config = {"namespace": NAMESPACE, "wasApps": apps, "redisImageAcceptedCves": list(cve.CVES)}
+    s = to_settings(StackConfig.model_validate(config), "other", "dev")
     redis = RedisSessionStore(store, RedisSessionStoreArgs(settings=s.redis, namespace=NAMESPACE))
     for app in s.was_apps:
         WasApp(app.name, WasAppArgs(app=app, connection=redis.connection, prometheus_release="kp"))
