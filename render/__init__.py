@@ -8,6 +8,8 @@ Layout of an output folder:
   helm-<release>/values.yaml         the values the release gets
   helm-<release>/release.yaml        chart, version, namespace and other release options
   helm-<release>/<kind>-<name>.yaml  objects the chart creates from those values
+  pulumi-resources.yaml              the Pulumi resource (type, name, protect, retainOnDelete)
+                                     behind each program file and release (not an object)
   .render                            the files render wrote (render only ever deletes these)
 """
 from __future__ import annotations
@@ -27,6 +29,8 @@ from render.mockrun import ROOT, Resource, Run, is_secret, run_program
 REDACTED = "<redacted>"
 SECRET = "<secret>"
 MARKER = ".render"
+PULUMI_FILE = "pulumi-resources.yaml"
+"""Not an object: the Pulumi resource and options behind each program file and release."""
 CHARTS = ROOT / "charts"
 HELM_TIMEOUT_SECONDS = 120
 
@@ -107,12 +111,33 @@ def _named_files(entries: list[tuple[dict, str, str]], folder: str = "") -> dict
 def object_files(run: Run) -> dict[str, dict]:
     """Every object the program declares. An object without metadata.name (Pulumi would
     auto-name it) is filed under its Pulumi resource name."""
-    entries = []
+    return {path: obj for path, (obj, _) in _program_objects(run).items()}
+
+
+def _program_objects(run: Run) -> dict[str, tuple[dict, Resource]]:
+    entries, resources = [], []
     for r in run.k8s_objects():
         obj = manifest(r)
         meta = obj["metadata"] if isinstance(obj.get("metadata"), dict) else {}
         entries.append((obj, str(meta.get("name") or r.name), str(meta.get("namespace") or "cluster")))
-    return _named_files(entries)
+        resources.append(r)
+    files = _named_files(entries)
+    return {path: (obj, r) for (path, obj), r in zip(files.items(), resources, strict=True)}
+
+
+def _release_folder(r: Resource) -> str:
+    return _file_name("helm", str(r.inputs.get("name") or r.name))[: -len(".yaml")] + "/"
+
+
+def pulumi_resources(run: Run) -> dict[str, dict]:
+    """PULUMI_FILE: for each program object's file and each release folder, the Pulumi
+    resource behind it (type, logical name) and its `protect` / `retainOnDelete` options:
+    what `pulumi up` does with a change depends on them (render/impact.py)."""
+    def entry(r: Resource) -> dict:
+        return {"type": r.type, "name": r.name, "protect": r.protect, "retainOnDelete": r.retain_on_delete}
+    out = {path: entry(r) for path, (_, r) in _program_objects(run).items()}
+    out.update({_release_folder(r): entry(r) for r in run.resources if r.type.startswith("kubernetes:helm.sh/")})
+    return out
 
 
 # --------------------------------------------------------------------------- helm
@@ -156,7 +181,7 @@ def release_files(run: Run, kube_version: str | None = None) -> dict[str, Any]:
             continue
         release = _scrub(r.inputs)
         values = release.pop("values", {})
-        folder = _file_name("helm", str(release.get("name") or r.name))[: -len(".yaml")] + "/"
+        folder = _release_folder(r)
         if f"{folder}values.yaml" in files:
             raise ValueError(f"two Helm releases render to {folder}")
         files[f"{folder}values.yaml"] = values
@@ -196,7 +221,9 @@ def render(run: Run, out: Path, kube_version: str | None = None) -> list[Path]:
     for name, content in files.items():
         (out / name).parent.mkdir(parents=True, exist_ok=True)
         (out / name).write_text(_dump(content))
-    (out / MARKER).write_text("# files written by python -m render; it deletes only these\n" + "\n".join(sorted(files)) + "\n")
+    (out / PULUMI_FILE).write_text(_dump(pulumi_resources(run)))
+    written = sorted([*files, PULUMI_FILE])
+    (out / MARKER).write_text("# files written by python -m render; it deletes only these\n" + "\n".join(written) + "\n")
     return sorted(out / name for name in files)
 
 

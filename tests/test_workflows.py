@@ -507,6 +507,10 @@ def test_render_diff_of_a_chart_image_change_shows_the_charts_statefulset(tmp_pa
     out = tmp_path / "out"
     assert rd.main(["--base", str(base), "--head", str(head), "--out", str(out), "--python", sys.executable]) == 0
     text = (out / "summary.md").read_text()
+    # The summary leads with the worst impact (render/impact.py on the two renders).
+    assert text.startswith("## Impact: **failover** (prod: StatefulSet petclinic/redis-node: every Redis node "
+                           "restarts, the master included (spec.template.spec.containers); sessions stay on the volumes)")
+    assert "| failover | `helm-redis/statefulset-redis-node.yaml` |" in text
     assert "### dev\nNo rendered object changes." in text
     # +2 -2: the Redis container and the acl-reload sidecar run the same image
     assert "| `helm-redis/values.yaml` | release values | changed +2 −2 |" in text

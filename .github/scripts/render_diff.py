@@ -9,8 +9,11 @@ that render in two source trees and compares the output folders file by file.
     python .github/scripts/render_diff.py --base BASE_TREE --head PR_TREE --out DIR \
         [--summary FILE] [--base-label TEXT] [--head-label TEXT] [--python PY]
 
-Each tree renders with its own code and its own `.venv` (or `--python`, for both). Writes:
-  DIR/summary.md          Markdown for a job summary: per-stack counts, a table of changed
+Each tree renders with its own code and its own `.venv` (or `--python`, for both). The
+summary leads with the impact (render/impact.py, run with the PR tree's code on the two
+renders): the worst class of any stack, then per stack one class and one line per changed
+object. Writes:
+  DIR/summary.md          Markdown for a job summary: the impact, per-stack counts, a table of changed
                           files, then each file's diff folded, cut at --max-chars
   DIR/render-diff.patch   the full unified diff, never cut
   DIR/base/<stack>/, DIR/head/<stack>/   the two renders
@@ -25,6 +28,7 @@ from __future__ import annotations
 import argparse
 import difflib
 import html
+import json
 import re
 import subprocess
 import sys
@@ -32,6 +36,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 MARKER = ".render"  # render's own list of the files it wrote
+PULUMI_FILE = "pulumi-resources.yaml"  # render's list of the Pulumi resource and options behind each file
+CLASSES = ("in-place", "restart", "failover", "upgrade-fails", "replace", "sessions-lost", "data-lost")
 RENDER_TIMEOUT_SECONDS = 600
 MAX_CHARS = 60_000  # summary budget: GitHub takes 1 MiB per step, reviewers far less
 MAX_FILE_LINES = 300  # one file's diff in the summary; the patch has all of it
@@ -60,6 +66,8 @@ class StackDiff:
     files: list[FileDiff] = field(default_factory=list)
     base_error: str | None = None
     head_error: str | None = None
+    impacts: list[dict] = field(default_factory=list)  # render.impact's {path, class, what, refused}, worst first
+    impact_error: str | None = None
 
 
 def stacks(tree: Path) -> list[str]:
@@ -70,6 +78,8 @@ def stacks(tree: Path) -> list[str]:
 def origin(path: str) -> str:
     """Where a rendered file comes from: the program, a release's values, or the chart."""
     folder, _, name = path.rpartition("/")
+    if path == PULUMI_FILE:
+        return "pulumi options"
     if not folder.startswith("helm-"):
         return "program"
     return {"values.yaml": "release values", "release.yaml": "release options"}.get(name, "chart")
@@ -87,7 +97,7 @@ def read_render(folder: Path) -> dict[str, str]:
 
 
 def _sort_key(path: str) -> tuple[int, str]:
-    order = {"program": 0, "release values": 1, "release options": 2, "chart": 3}
+    order = {"program": 0, "pulumi options": 1, "release values": 2, "release options": 3, "chart": 4}
     return order[origin(path)], path
 
 
@@ -137,10 +147,35 @@ def render_both(base: Path, head: Path, out: Path, python: str | None = None) ->
             error = render(tree, stack, folder, python)
             sides[side] = ({}, error, False) if error else (read_render(folder), None, True)
         (base_files, base_error, base_ok), (head_files, head_error, head_ok) = sides["base"], sides["head"]
-        result.append(StackDiff(stack, object_count(base_files) if base_ok else None,
-                                object_count(head_files) if head_ok else None,
-                                diff_files(stack, base_files, head_files), base_error, head_error))
+        d = StackDiff(stack, object_count(base_files) if base_ok else None,
+                      object_count(head_files) if head_ok else None,
+                      diff_files(stack, base_files, head_files), base_error, head_error)
+        if base_ok and head_ok and d.files:
+            d.impacts, d.impact_error = impact(head, out / "base" / stack, out / "head" / stack, python)
+        result.append(d)
     return result
+
+
+def impact(tree: Path, base: Path, head: Path, python: str | None = None) -> tuple[list[dict], str | None]:
+    """The PR tree's classifier (`python -m render.impact BASE HEAD --json`, render/impact.py)
+    on two renders: one class per changed object, worst first; or the error in one line."""
+    interpreter = python or str(tree / ".venv" / "bin" / "python")
+    try:
+        proc = subprocess.run([interpreter, "-m", "render.impact", str(base), str(head), "--json"], cwd=tree,
+                              capture_output=True, text=True, timeout=RENDER_TIMEOUT_SECONDS)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return [], f"impact: {exc}"
+    if proc.returncode != 0:
+        return [], " ".join((proc.stderr or proc.stdout).split())[-500:] or f"impact exited {proc.returncode}"
+    return json.loads(proc.stdout), None
+
+
+def worst(diffs: list[StackDiff]) -> tuple[str, dict] | None:
+    """(stack, impact) that leads the summary: a refusal first, else the worst class."""
+    found = [(d.stack, i) for d in diffs for i in d.impacts[:1]]
+    if not found:
+        return None
+    return min(found, key=lambda si: (not si[1].get("refused"), -CLASSES.index(si[1]["class"])))
 
 
 def patch(diffs: list[StackDiff]) -> str:
@@ -167,7 +202,12 @@ def summary(diffs: list[StackDiff], base_label: str = "base", head_label: str = 
     """Markdown: counts per stack, then per stack a table of changed files and each file's
     diff folded in <details>. File diffs stop when the text would pass `max_chars`; each is
     cut at `max_file_lines`. The counts and tables are always there."""
-    head = [f"## Render diff: {base_label} → {head_label}", "",
+    top = worst(diffs)
+    lead = (f"## Impact: **{top[1]['class']}** ({top[0]}: {html.escape(top[1]['what'])})" if top else
+            "## Impact: none (no rendered object changes)" if not any(d.files for d in diffs) else
+            "## Impact: unknown (the classifier did not run: see each stack)")
+    head = [lead, "",
+            f"## Render diff: {base_label} → {head_label}", "",
             "Every object the program declares and every object the pinned chart creates "
             "(`python -m render`: helm template on the vendored chart, offline, fake secrets). "
             "`pulumi preview` shows the Helm release as its values only.", "",
@@ -186,6 +226,12 @@ def summary(diffs: list[StackDiff], base_label: str = "base", head_label: str = 
             lines.append(f"The base's render fails ({_code(d.base_error)}): every PR object shows as added.")
         if not d.files and not d.head_error:
             lines.append("No rendered object changes.")
+        if d.impact_error:
+            lines.append(f"**The impact classifier failed:** {_code(d.impact_error)}")
+        if d.impacts:
+            lines += ["", f"Impact: **{d.impacts[0]['class']}**", "", "| class | object | what the user will see |",
+                      "|---|---|---|"]
+            lines += [f"| {i['class']} | `{i['path']}` | {html.escape(i['what'])} |" for i in d.impacts]
         if d.files:
             lines += ["", "| file | from | change |", "|---|---|---|"]
             lines += [f"| `{f.path}` | {origin(f.path)} | {f.status} +{f.plus} −{f.minus} |" for f in d.files]

@@ -8,7 +8,7 @@ import sys
 import pytest
 import yaml
 
-from render import MARKER, REDACTED, SECRET, RenderError, api_version_kind, render, render_stack
+from render import MARKER, PULUMI_FILE, REDACTED, SECRET, RenderError, api_version_kind, render, render_stack
 from tests.harness import ROOT, SECRET_SIG, Resource, Run, copy_source_tree
 from tests.render.conftest import SLACK, SLACK_SECRET, Rendered
 from tests.tools import require_helm
@@ -96,7 +96,9 @@ def test_render_replaces_only_the_files_it_wrote(tmp_path):
     paths = render_stack("prod", out)[1]
     assert not stale.exists(), "a file render wrote and no longer writes is removed"
     assert (out / "notes.txt").read_text() == "mine" and (out / "helm-redis" / "mine.yaml").exists()
-    assert sorted((out / MARKER).read_text().splitlines()[1:]) == sorted(str(p.relative_to(out)) for p in paths)
+    # The objects render returns, and the Pulumi resources behind them (not an object).
+    assert sorted((out / MARKER).read_text().splitlines()[1:]) == sorted([*(str(p.relative_to(out)) for p in paths),
+                                                                          PULUMI_FILE])
 
 
 def test_render_without_helm_says_so_in_one_line(tmp_path, monkeypatch, capsys):
