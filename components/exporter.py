@@ -116,9 +116,16 @@ def scrape_targets(conn: RedisConnection) -> list[ScrapeTarget]:
     return targets
 
 
+NO_CONFIG_COMMAND = "--config-command=-"
+"""Never send CONFIG GET * (its user may not: it returns masterauth in clear). v1.74 skips the
+config metrics on "-" (main.go flag config-command, exporter.go scrapeRedisHost); v1.45 sends
+`- GET *`, an unknown command, refused before any ACL check: no ACL LOG entry either way."""
+
+
 def _auth_args(conn: RedisConnection) -> list[str]:
     # The exporter's own ACL user (read-only); with TLS its client certificate and our CA.
-    args = [f"--redis.user={names.EXPORTER_USER}", f"--redis.password-file={AUTH_DIR}/{AUTH_FILE}"]
+    args = [f"--redis.user={names.EXPORTER_USER}", f"--redis.password-file={AUTH_DIR}/{AUTH_FILE}",
+            NO_CONFIG_COMMAND]
     if conn.tls:
         args += [f"--tls-client-cert-file={TLS_DIR}/tls.crt", f"--tls-client-key-file={TLS_DIR}/tls.key",
                  f"--tls-ca-cert-file={TLS_DIR}/ca.crt"]

@@ -155,6 +155,10 @@ def _redis_conf(s: RedisSettings) -> str:
         'save ""',
         f"maxmemory {s.maxmemory}",
         f"maxmemory-policy {s.maxmemory_policy}",
+        # No slow log: it keeps the arguments of slow commands (session ids, attribute
+        # values); no user may read it, and the exporter's unconditional SLOWLOG GET then
+        # returns nothing (settings/acl.py EXPORTER_COMMANDS, docs/security.md).
+        "slowlog-log-slower-than -1",
         # Users and passwords (hashes) from the ACL Secret, not the chart's users.acl.
         f"aclfile {names.ACL_DIR}/{names.REDIS_ACL_FILE}",
     ]
@@ -383,7 +387,6 @@ class RedisSessionStore(pulumi.ComponentResource):
             depends.append(secret(f"{name}-{app.name}-auth", names.client_auth_secret(app.name),
                                   {names.CLIENT_PASSWORD_KEY: self.client_passwords[app.name]}))
 
-        version = acl.redis_version(s.redis_image.tag)
         exporter_client = names.exporter(name)
 
         def files(args_: list) -> dict:
@@ -393,7 +396,7 @@ class RedisSessionStore(pulumi.ComponentResource):
             for client in passwords:
                 hashes[client] = [acl.password_hash(next(flat)) for _ in generations]
             return acl.acl_files(acl.password_hash(default), {a.app: hashes[a.app] for a in apps},
-                                 hashes[exporter_client], apps, version)
+                                 hashes[exporter_client], apps, s.redis_version, s.sentinel_version)
 
         acl_files: pulumi.Output[dict] = pulumi.Output.all(
             self.password, *[p[g] for p in passwords.values() for g in generations]).apply(files)

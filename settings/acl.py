@@ -6,23 +6,24 @@ live tests load the very same text into real redis-server and redis-sentinel pro
 Users on every Redis node (`redis.acl`):
 - `default`: the chart-internal credential (the chart's Secret, mounted only into the Redis
   pods): replication (`--masterauth`), Sentinel's links (`sentinel auth-pass`), the chart's
-  health and preStop scripts, and the ACL reload sidecar. No key access, one channel
-  (`__sentinel__:hello`), only the commands those callers send:
-  replica -> master PING, REPLCONF, PSYNC/SYNC (redis/redis src/replication.c
-  syncWithMaster); Sentinel -> node PING, INFO, ROLE, CLIENT SETNAME|KILL, CONFIG REWRITE,
-  SLAVEOF/REPLICAOF, MULTI/EXEC, SCRIPT KILL, PUBLISH/SUBSCRIBE __sentinel__:hello (the
-  Sentinel ACL list of the Redis Sentinel documentation, "Redis Access Control List
-  authentication"); chart scripts PING (health-configmap.yaml), ROLE and CLIENT PAUSE
-  (prestop-redis.sh); ACL LOAD (our reload sidecar).
+  health and preStop scripts, and the ACL reload sidecar. No key, one channel
+  (`__sentinel__:hello`), exactly the commands those callers send (DEFAULT_USER_COMMANDS,
+  each with its source; docs/security.md lists them).
 - `was-<app>` per WAS app: its own key namespace, its own database (`+select|<db>`), its
   own Pub/Sub channels, and the commands its Spring Session repository type sends
   (see APP_COMMANDS for the sources).
 - `exporter`: INFO, the store-check script and the counting endpoint's SCAN; the only keys
   it reads are the sorted sets, read-only (`%R~`), through ACL selectors; no write command.
 
-Users on every Sentinel (`sentinel.acl`): `default` (all commands: the chart's scripts and the
-peer Sentinels authenticate with it; a Sentinel holds no session data), `was-<app>` may only
-ask for the master (`SENTINEL get-master-addr-by-name`), `exporter` only reads Sentinel state.
+Users on every Sentinel (`sentinel.acl`): `default` (the chart's scripts and the peer
+Sentinels authenticate with it: SENTINEL_DEFAULT_COMMANDS, each with its source),
+`was-<app>` may only ask for the master (`SENTINEL get-master-addr-by-name`), `exporter`
+only reads Sentinel state.
+
+Each file follows the version of the process that loads it (an unknown command makes Redis
+refuse the whole file, "Aborting Redis startup because of ACL errors"): redis.acl the Redis
+image's (`redisImageTag`), sentinel.acl the Sentinel image's (`sentinelImageTag`);
+image_version() parses a tag and refuses a version the rules are not written for.
 
 Passwords appear only as SHA-256 hashes (`#<hex>`, Redis ACL syntax); a user holds one hash
 per accepted password generation, which is what makes a rotation without downtime possible.
@@ -66,16 +67,62 @@ APP_COMMANDS = {
                 "sadd", "srem", "smembers", "zadd", "zrem", "zrevrangebyscore",
                 "publish", "subscribe", "psubscribe", "unsubscribe", "punsubscribe"),
 }
-DEFAULT_USER_COMMANDS = ("ping", "replconf", "psync", "sync", "info", "role", "client|setname", "client|kill",
-                         "client|pause", "config|rewrite", "slaveof", "replicaof", "multi", "exec", "script|kill",
-                         "publish", "subscribe", "acl|load")
+# The Redis `default` user: every command the chart's scripts (redis 23.1.1, rendered
+# configmap-redis-scripts.yaml / configmap-redis-health.yaml; template lines of
+# templates/scripts-configmap.yaml and templates/health-configmap.yaml), replication, Sentinel
+# and our acl-reload sidecar send to a Redis node, with AUTH <password> as `default`:
+# - replica -> master (redis/redis src/replication.c syncWithMaster, 7.0.15 and 7.4.1):
+#   PING, REPLCONF (listening-port, ip-address, capa), PSYNC. SYNC only follows a PSYNC a
+#   pre-2.8 master does not know (PSYNC_NOT_SUPPORTED): not granted.
+# - Sentinel -> node (src/sentinel.c 7.0.15 = 7.4.1): CLIENT SETNAME (sentinelSetClientName),
+#   PING (sentinelSendPing), INFO (sentinelSendPeriodicCommands), SUBSCRIBE and PUBLISH on
+#   __sentinel__:hello (sentinelReconnectInstance, sentinelSendHello), and the failover
+#   transaction MULTI, SLAVEOF, CONFIG REWRITE, CLIENT KILL TYPE normal|pubsub, EXEC
+#   (sentinelSendSlaveOf). Sentinel sends SLAVEOF, never REPLICAOF: not granted.
+#   SCRIPT KILL (sentinelPingReplyCallback) is sent only when a node answers BUSY, i.e. runs a
+#   Lua script or function too long; no user of this program may run one (no EVAL, EVALSHA,
+#   FCALL for anyone), so there is nothing to kill: not granted (a denial would be logged in
+#   ACL LOG, where it would be a real finding).
+# - chart scripts: PING (health ping_liveness_local.sh / ping_readiness_local.sh,
+#   health-configmap.yaml lines 37 and 90), ROLE and CLIENT PAUSE <ms> WRITE (prestop-redis.sh,
+#   scripts-configmap.yaml lines 689 and 807). INFO replication (line 48) only with
+#   sentinel.replicaSyncCheck, which the program leaves off; INFO is granted for Sentinel anyway.
+# - acl-reload sidecar (components/redis.py ACL_RELOAD_SCRIPT): ACL LOAD.
+DEFAULT_USER_COMMANDS = ("ping", "replconf", "psync", "info", "role", "client|setname", "client|kill",
+                         "client|pause", "config|rewrite", "slaveof", "multi", "exec", "publish", "subscribe",
+                         "acl|load")
+# The Sentinel `default` user: the chart's scripts and the peer Sentinels (sentinel.c
+# sentinelSendAuthIfNeeded: without `sentinel sentinel-user/-pass` a Sentinel authenticates to
+# its peers with its own requirepass, i.e. as `default`; the chart's start-sentinel.sh writes
+# requirepass, scripts-configmap.yaml line 443):
+# - peers (sentinel.c): CLIENT SETNAME (sentinelSetClientName), PING (sentinelSendPing),
+#   PUBLISH __sentinel__:hello (sentinelSendHello, "to all the three kinds of instances"),
+#   SENTINEL IS-MASTER-DOWN-BY-ADDR (sentinelAskMasterStateToOtherSentinels). A Sentinel sends
+#   no INFO to Sentinels and subscribes only on masters and replicas (sentinelReconnectInstance).
+# - chart scripts: PING (health ping_sentinel.sh, health-configmap.yaml line 126), SENTINEL
+#   GET-MASTER-ADDR-BY-NAME (start-node.sh line 111, start-sentinel.sh lines 386/388,
+#   prestop-sentinel.sh line 622, prestop-redis.sh line 767), SENTINEL FAILOVER (prestop-redis.sh
+#   line 811). SENTINEL MASTER (start-node.sh validate_quorum, line 99) runs only with
+#   sentinel.automateClusterRecovery, which the program leaves off: not granted.
+# - acl-reload sidecar: ACL LOAD.
+SENTINEL_DEFAULT_COMMANDS = ("ping", "client|setname", "publish", "sentinel|is-master-down-by-addr",
+                             "sentinel|get-master-addr-by-name", "sentinel|failover", "acl|load")
 SENTINEL_HELLO = "__sentinel__:hello"
-# redis_exporter's scrape (oliver006/redis_exporter exporter.go scrapeRedisHost): INFO ALL
-# (fatal if refused), CLIENT SETNAME, LATENCY LATEST|HISTOGRAM, SLOWLOG LEN, and EVAL of the
-# store-check script. Refused on purpose, each logged by the exporter and the scrape goes on:
-# CONFIG GET * (returns requirepass/masterauth in clear: the default user's password) and
-# SLOWLOG GET (slow commands with their arguments: session ids).
-EXPORTER_COMMANDS = ("ping", "client|setname", "info", "latency|latest", "latency|histogram", "slowlog|len")
+# redis_exporter's scrape (oliver006/redis_exporter exporter/exporter.go scrapeRedisHost,
+# v1.74.0 and v1.45.0): INFO ALL (fatal if refused), CLIENT SETNAME, LATENCY LATEST|HISTOGRAM,
+# SLOWLOG LEN and SLOWLOG GET 1 (exporter/slowlog.go extractSlowLogMetrics: unconditional, no
+# flag up to v1.88), and EVAL of the store-check script. Nothing is refused in a healthy scrape,
+# so ACL LOG only ever shows real findings:
+# - CONFIG GET * (it returns masterauth in clear: the default user's password) is never sent:
+#   the exporter runs with --config-command=- (components/exporter.py; v1.74 main.go "set to
+#   "-" to skip config metrics extraction"; v1.45 sends `- GET *`, an unknown command, which
+#   Redis rejects before any ACL check, so nothing is logged);
+# - SLOWLOG GET is granted because the Redis config disables the slow log
+#   (`slowlog-log-slower-than -1`, components/redis.py): it can only ever return an empty list,
+#   never a command's arguments (session ids, attribute values). No user could read the slow
+#   log before either (no SLOWLOG GET for anyone), so nothing that worked is lost.
+EXPORTER_COMMANDS = ("ping", "client|setname", "info", "latency|latest", "latency|histogram", "slowlog|len",
+                     "slowlog|get")
 # The script (monitoring/session_count.py lua_script): TIME, SELECT <app db>, RANDOMKEY (no
 # key argument: the ACL key patterns do not apply), EXISTS and ZCOUNT on the sorted-set keys
 # (selectors below). The counting endpoint (`count-keys`, exporter.go getKeysCount): SELECT,
@@ -110,10 +157,25 @@ def password_hash(password: str) -> str:
     return hashlib.sha256(password.encode()).hexdigest()
 
 
-def redis_version(tag: str) -> tuple[int, int]:
-    """(major, minor) of a Redis image tag such as 8.2.1-debian-12-r0; unknown -> newest."""
-    m = re.match(r"^v?(\d+)\.(\d+)", tag)
-    return (int(m.group(1)), int(m.group(2))) if m else (99, 0)
+OLDEST_VERSION = (7, 0)
+"""The ACL syntax used here (`+cmd|sub`, selectors, `%R~`) needs Redis 7.0 (redis/redis src/acl.c 7.0)."""
+NEWEST_MAJOR = 8
+"""The newest major whose command table the rules were checked against (src/commands/*.json)."""
+VERSIONS_ALLOWED = ("a tag that starts with the Redis version <major>.<minor>, 7.0 or later up to 8.x "
+                    "(e.g. 8.2.1-debian-12-r0, 7.0.15-debian-12-r0): the ACL file needs Redis 7.0 syntax "
+                    "and names only commands of the versions it was checked against")
+
+
+def image_version(tag: str) -> tuple[int, int]:
+    """(major, minor) of a Redis or Sentinel image tag such as 8.2.1-debian-12-r0; a tag
+    without a version, or a version the ACL rules are not written for, is refused
+    (ValueError with the allowed values): Redis refuses a whole ACL file over one unknown
+    command, so a guess would crash every pod."""
+    m = re.match(r"^v?(\d+)\.(\d+)(?:[.-]|$)", tag)
+    version = (int(m.group(1)), int(m.group(2))) if m else None
+    if version is None or version < OLDEST_VERSION or version[0] > NEWEST_MAJOR:
+        raise ValueError(VERSIONS_ALLOWED)
+    return version
 
 
 def _commands(commands: Iterable[str]) -> str:
@@ -154,6 +216,11 @@ def default_rules() -> str:
     return f"resetkeys resetchannels &{SENTINEL_HELLO} {_commands(DEFAULT_USER_COMMANDS)}"
 
 
+def sentinel_default_rules() -> str:
+    """The `default` user on the Sentinels: no keys, the hello channel, SENTINEL_DEFAULT_COMMANDS."""
+    return f"resetkeys resetchannels &{SENTINEL_HELLO} {_commands(SENTINEL_DEFAULT_COMMANDS)}"
+
+
 def sentinel_app_rules(version: tuple[int, int]) -> str:
     return f"resetkeys resetchannels {_commands(SENTINEL_APP_COMMANDS + ((SETINFO,) if version >= (7, 2) else ()))}"
 
@@ -170,15 +237,17 @@ def user_line(user: str, hashes: Iterable[str], rules: str) -> str:
 
 
 def acl_files(default_hash: str, app_hashes: dict[str, Sequence[str]], exporter_hashes: Sequence[str],
-              apps: Sequence[AppAcl], version: tuple[int, int]) -> dict[str, str]:
-    """{redis.acl, sentinel.acl} file contents. `app_hashes` maps app name -> accepted hashes."""
+              apps: Sequence[AppAcl], redis_version: tuple[int, int],
+              sentinel_version: tuple[int, int]) -> dict[str, str]:
+    """{redis.acl, sentinel.acl} file contents. `app_hashes` maps app name -> accepted hashes.
+    redis.acl follows `redis_version` (the Redis image), sentinel.acl `sentinel_version`."""
     redis = [user_line("default", [default_hash], default_rules())]
-    sentinel = [user_line("default", [default_hash], "~* &* +@all")]
+    sentinel = [user_line("default", [default_hash], sentinel_default_rules())]
     for a in apps:
-        redis.append(user_line(a.user, app_hashes[a.app], app_rules(a, version)))
-        sentinel.append(user_line(a.user, app_hashes[a.app], sentinel_app_rules(version)))
-    redis.append(user_line(names.EXPORTER_USER, exporter_hashes, exporter_rules(apps, version)))
-    sentinel.append(user_line(names.EXPORTER_USER, exporter_hashes, sentinel_exporter_rules(version)))
+        redis.append(user_line(a.user, app_hashes[a.app], app_rules(a, redis_version)))
+        sentinel.append(user_line(a.user, app_hashes[a.app], sentinel_app_rules(sentinel_version)))
+    redis.append(user_line(names.EXPORTER_USER, exporter_hashes, exporter_rules(apps, redis_version)))
+    sentinel.append(user_line(names.EXPORTER_USER, exporter_hashes, sentinel_exporter_rules(sentinel_version)))
     return {names.REDIS_ACL_FILE: "\n".join(redis) + "\n", names.SENTINEL_ACL_FILE: "\n".join(sentinel) + "\n"}
 
 

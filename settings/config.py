@@ -20,7 +20,7 @@ from typing import Any
 import pulumi
 from pydantic import BaseModel, SecretStr, ValidationError
 
-from settings import names, rules, sizing
+from settings import acl, names, rules, sizing
 from settings.model import (
     Image,
     MonitoringSettings,
@@ -317,6 +317,8 @@ def _redis(cfg: StackConfig, apps: tuple[WasAppSettings, ...]) -> RedisSettings:
         redis_image=_image(cfg.image_registry, cfg.redis_image_repository, cfg.redis_image_tag, cfg.redis_image_digest),
         sentinel_image=_image(cfg.image_registry, cfg.sentinel_image_repository, cfg.sentinel_image_tag,
                               cfg.sentinel_image_digest),
+        redis_version=_acl_version("redisImageTag", cfg.redis_image_tag),
+        sentinel_version=_acl_version("sentinelImageTag", cfg.sentinel_image_tag),
         maxmemory=cfg.redis_maxmemory.lower(),
         maxmemory_bytes=rules.redis_memory(cfg.redis_maxmemory),
         maxmemory_policy=cfg.redis_maxmemory_policy,
@@ -330,6 +332,14 @@ def _redis(cfg: StackConfig, apps: tuple[WasAppSettings, ...]) -> RedisSettings:
         password_also_accept=cfg.redis_password_also_accept,
         accepted_cves=cfg.redis_image_accepted_cves,
     )
+
+
+def _acl_version(key: str, tag: str) -> tuple[int, int]:
+    """The version an image's ACL file is written for (each process loads its own file)."""
+    try:
+        return acl.image_version(tag)
+    except ValueError as exc:
+        raise ConfigError(key, tag, str(exc)) from None
 
 
 def _check_tls(cfg: StackConfig, apps: tuple[WasAppSettings, ...]) -> None:

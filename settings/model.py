@@ -91,6 +91,10 @@ class RedisSettings:
     """Redis server image."""
     sentinel_image: Image
     """Sentinel image (used in `sentinel` topology)."""
+    redis_version: tuple[int, int]
+    """(major, minor) of the Redis image: the rules of redis.acl (settings/acl.py image_version)."""
+    sentinel_version: tuple[int, int]
+    """(major, minor) of the Sentinel image: the rules of sentinel.acl."""
     maxmemory: str
     """maxmemory as given (normalised lower case), e.g. `192mb`."""
     maxmemory_bytes: int

@@ -176,14 +176,14 @@ class Sentinel:
 
     def __init__(self, procs: Processes, name: str, password: str, master: Redis, master_set: str,
                  quorum: int, down_after_ms: int, failover_timeout_ms: int, extra: str = "",
-                 tls: TlsFiles | None = None, master_port: int | None = None):
+                 tls: TlsFiles | None = None, master_port: int | None = None, master_host: str = HOST):
         self.procs, self.name, self.password, self.tls = procs, name, password, tls
         self.port = free_port()
         self.dir = procs.workdir / name
         self.dir.mkdir()
         port_lines = "".join(f"{k} {v}\n" for k, v in tls_conf(self.port, tls).items()) if tls else f"port {self.port}\n"
         self.conf = (f"bind {HOST}\n{port_lines}dir {self.dir}\nrequirepass {password}\n"
-                     f"sentinel monitor {master_set} {HOST} {master_port or master.port} {quorum}\n"
+                     f"sentinel monitor {master_set} {master_host} {master_port or master.port} {quorum}\n"
                      f"sentinel auth-pass {master_set} {password}\n"
                      f"sentinel down-after-milliseconds {master_set} {down_after_ms}\n"
                      f"sentinel failover-timeout {master_set} {failover_timeout_ms}\n"
@@ -196,8 +196,8 @@ class Sentinel:
     def start(self) -> Sentinel:
         conf_file = self.dir / "sentinel.conf"
         conf_file.write_text(self.conf)
-        self.procs.start(self.name, ["redis-sentinel", str(conf_file)])
-        wait_until(lambda: self.client().call("PING") == "PONG", 10, what=self.name)
+        proc = self.procs.start(self.name, ["redis-sentinel", str(conf_file)])
+        wait_until(lambda: self.client().call("PING") == "PONG", 10, what=self.name, procs=(proc,))
         return self
 
     def client(self, username: str | None = None, password: str | None = None) -> Client:

@@ -21,8 +21,14 @@ DEFAULT_PASSWORD = "loopback-default-password-0"
 FAST = {"repl-diskless-sync-delay": "0"}  # loopback only: no 5 s wait before the first sync
 
 
-def local_redis_version() -> tuple[int, int]:
-    out = subprocess.run(["redis-server", "--version"], capture_output=True, text=True, timeout=10).stdout
+ADMIN_USER = "loopback-admin"
+"""A user only the live tests add (SecureStack.admin), to read ACL LOG: no user the program
+writes may (the `default` users least of all)."""
+ADMIN_PASSWORD = "loopback-admin-password"
+
+
+def local_redis_version(binary: str = "redis-server") -> tuple[int, int]:
+    out = subprocess.run([binary, "--version"], capture_output=True, text=True, timeout=10).stdout
     m = re.search(r"v=(\d+)\.(\d+)", out)
     assert m, out
     return int(m.group(1)), int(m.group(2))
@@ -42,9 +48,12 @@ class SecureStack:
     sentinels: list[Sentinel]
     acl_dir: Path
     apps: tuple[acl.AppAcl, ...]
-    version: tuple[int, int]
+    redis_version: tuple[int, int]
+    sentinel_version: tuple[int, int]
     tls: TlsFiles | None = None
     client_tls: dict[str, TlsFiles] = field(default_factory=dict)
+    admin: bool = False
+    """Append ADMIN_USER to both files (tests that read ACL LOG)."""
 
     @property
     def master_set(self) -> str:
@@ -59,9 +68,20 @@ class SecureStack:
         def hashes(client: str) -> list[str]:
             return [acl.password_hash(client_password(client, g)) for g in generations[client]]
         files = acl.acl_files(acl.password_hash(DEFAULT_PASSWORD), {a.app: hashes(a.app) for a in self.apps},
-                              hashes("exporter"), self.apps, self.version)
+                              hashes("exporter"), self.apps, self.redis_version, self.sentinel_version)
+        admin = f"user {ADMIN_USER} on >{ADMIN_PASSWORD} ~* &* +@all\n" if self.admin else ""
         for name, text in files.items():
-            (self.acl_dir / name).write_text(text)
+            (self.acl_dir / name).write_text(text + admin)
+
+    def admin_client(self, target: Redis | Sentinel) -> Client:
+        assert self.admin, "started without the admin user"
+        return Client(HOST, target.port, ADMIN_PASSWORD, username=ADMIN_USER, tls=self.tls)
+
+    def acl_log(self, target: Redis | Sentinel) -> list[dict]:
+        """ACL LOG of one process, each entry as a dict (reason, context, object, username, ...)."""
+        with self.admin_client(target) as c:
+            entries = c.call("ACL", "LOG")
+        return [dict(zip(e[::2], e[1::2], strict=True)) for e in entries]
 
     def user_tls(self, user: str) -> TlsFiles | None:
         return self.client_tls.get(user) if self.tls else None
@@ -88,8 +108,17 @@ class SecureStack:
                       username=names.EXPORTER_USER, tls=self.user_tls(names.EXPORTER_USER))
 
 
-def start(procs: Processes, settings, tls: bool = False, sentinel: bool = True) -> SecureStack:
-    """Nodes (master first) and, for `sentinel`, one Sentinel per node, all on the ACL."""
+def node_ip(i: int) -> str:
+    """A loopback address of its own for node i (127.0.0.0/8 all reaches lo): the chart's
+    scripts tell nodes apart by host, as pods have their own names."""
+    return f"127.0.0.{i + 2}"
+
+
+def start(procs: Processes, settings, tls: bool = False, sentinel: bool = True, admin: bool = False,
+          node_ips: bool = False) -> SecureStack:
+    """Nodes (master first) and, for `sentinel`, one Sentinel per node, all on the ACL. With
+    `node_ips`, node i also listens on node_ip(i) and announces it (replica-announce-ip, as
+    the chart's start-node.sh announces the pod's name); Sentinels watch node_ip(0)."""
     acl_dir = procs.workdir / "acl"
     acl_dir.mkdir()
     apps = acl.app_acls(settings.was_apps)
@@ -98,18 +127,23 @@ def start(procs: Processes, settings, tls: bool = False, sentinel: bool = True) 
     if tls:
         clients_wanted = [a.user for a in apps] + [names.EXPORTER_USER]
         server, clients = certs.issue(procs.workdir / "certs", [], clients_wanted)
-    stack = SecureStack(settings, [], [], acl_dir, apps, local_redis_version(), server, clients)
+    stack = SecureStack(settings, [], [], acl_dir, apps, local_redis_version(), local_redis_version("redis-sentinel"),
+                        server, clients, admin)
     stack.write_acl({**{a.app: [1] for a in apps}, "exporter": [1]})
     conf = {**redis_conf(settings, str(acl_dir / names.REDIS_ACL_FILE)), **FAST}
     s = settings.redis.sentinel
     count = s.nodes if sentinel else 1
     if not sentinel:  # standalone: no replica to wait for
         conf = {k: v for k, v in conf.items() if not k.startswith("min-replicas")}
-    master = Redis(procs, "node-0", DEFAULT_PASSWORD, conf, tls=server).start()
+
+    def own(i: int) -> dict[str, str]:
+        return {"bind": f"{HOST} {node_ip(i)}", "replica-announce-ip": node_ip(i)} if node_ips else {}
+    master_host = node_ip(0) if node_ips else HOST
+    master = Redis(procs, "node-0", DEFAULT_PASSWORD, {**conf, **own(0)}, tls=server).start()
     stack.nodes.append(master)
     for i in range(1, count):
         stack.nodes.append(Redis(procs, f"node-{i}", DEFAULT_PASSWORD,
-                                 {**conf, "replicaof": f"{HOST} {master.port}"}, tls=server).start())
+                                 {**conf, **own(i), "replicaof": f"{master_host} {master.port}"}, tls=server).start())
     if count > 1:
         wait_until(lambda: all("master_link_status:up" in n.client().call("INFO", "replication")
                                for n in stack.nodes[1:]), 30, what="replicas in sync")
@@ -117,7 +151,11 @@ def start(procs: Processes, settings, tls: bool = False, sentinel: bool = True) 
         extra = f"aclfile {acl_dir / names.SENTINEL_ACL_FILE}\n"
         for i in range(count):
             stack.sentinels.append(Sentinel(procs, f"sentinel-{i}", DEFAULT_PASSWORD, master, s.master_set, s.quorum,
-                                            s.down_after_ms, s.failover_timeout_ms, extra, tls=server).start())
-        wait_until(lambda: all(len(x.client().call("SENTINEL", "replicas", s.master_set)) == count - 1
-                               for x in stack.sentinels), 30, what="sentinels know the replicas")
+                                            s.down_after_ms, s.failover_timeout_ms, extra, tls=server,
+                                            master_host=master_host).start())
+
+        def known(x: Sentinel) -> bool:  # asked as the exporter: `default` may not list replicas
+            with stack.exporter_client(x) as c:
+                return len(c.call("SENTINEL", "replicas", s.master_set)) == count - 1
+        wait_until(lambda: all(known(x) for x in stack.sentinels), 30, what="sentinels know the replicas")
     return stack

@@ -35,7 +35,7 @@ def test_exporter_reads_only_the_sorted_sets_and_writes_nothing():
     rules = acl.exporter_rules([DEFAULT_APP, INDEXED_APP], V82)
     commands = set(re.findall(r"(?<![(\w])\+([\w|]+)", rules.split("(")[0]))
     writes = {"set", "del", "hmset", "hset", "sadd", "srem", "zadd", "zrem", "rename", "append", "pexpire", "expire",
-              "flushdb", "flushall", "config|set", "config|get", "slowlog|get", "acl|load", "eval_ro"} & commands
+              "flushdb", "flushall", "config|set", "config|get", "acl|load", "eval_ro"} & commands
     assert not writes and {"eval", "scan", "randomkey", "select", "info"} <= commands
     assert "~" not in rules.split("(")[0]  # no key outside the selectors
     selectors = re.findall(r"\(([^)]*)\)", rules)
@@ -46,24 +46,82 @@ def test_exporter_reads_only_the_sorted_sets_and_writes_nothing():
     assert "eval" not in acl.exporter_rules([], V82)  # no store, no script
 
 
-def test_default_user_reaches_no_key_and_only_sentinels_channel():
+NO_LUA = {"eval", "evalsha", "eval_ro", "evalsha_ro", "fcall", "fcall_ro", "function", "script", "@scripting"}
+
+
+def granted(rules: str) -> set[str]:
+    return set(re.findall(r"(?<![\w])\+([@\w|-]+)", rules))
+
+
+def test_default_user_reaches_no_key_and_only_what_replication_sentinel_and_the_chart_send():
     rules = acl.default_rules()
-    assert rules.startswith("resetkeys resetchannels &__sentinel__:hello -@all ")
-    assert "~" not in rules and "@all" not in rules.replace("-@all", "")
-    for command in ("psync", "replconf", "slaveof", "config|rewrite", "client|kill", "client|pause", "acl|load"):
-        assert f"+{command}" in rules
+    assert rules == ("resetkeys resetchannels &__sentinel__:hello -@all +ping +replconf +psync +info +role "
+                     "+client|setname +client|kill +client|pause +config|rewrite +slaveof +multi +exec "
+                     "+publish +subscribe +acl|load")
+    # not even the commands Sentinel could send but never needs here (docs/security.md)
+    assert not {"sync", "replicaof", "script|kill"} & granted(rules)
+
+
+def test_sentinels_default_user_is_not_all_commands():
+    """Issue 20: it was `~* &* +@all` (SENTINEL SET, CONFIG SET, ACL SETUSER for the chart password)."""
+    rules = acl.sentinel_default_rules()
+    assert rules == ("resetkeys resetchannels &__sentinel__:hello -@all +ping +client|setname +publish "
+                     "+sentinel|is-master-down-by-addr +sentinel|get-master-addr-by-name +sentinel|failover +acl|load")
+    files = acl.acl_files("d" * 64, {}, ["e" * 64], [], V82, V82)
+    assert files["sentinel.acl"].splitlines()[0] == f"user default on #{'d' * 64} {rules}"
+
+
+@pytest.mark.parametrize("version", [(7, 0), (7, 2), (8, 2)])
+def test_no_user_the_program_writes_may_run_lua_on_any_version(version):
+    files = acl.acl_files("d" * 64, {"petclinic": ["a" * 64], "shop": ["c" * 64]}, ["e" * 64],
+                          [DEFAULT_APP, INDEXED_APP], version, version)
+    for name, text in files.items():
+        for line in text.splitlines():
+            user = line.split()[1]
+            if user == "exporter" and name == "redis.acl":
+                continue  # the store-check script: removed by the count change (issue 20, item 1)
+            assert not {c.split("|")[0] for c in granted(line)} & NO_LUA, (name, user)
+            assert "+@all" not in line and "allcommands" not in line, (name, user)
 
 
 def test_client_setinfo_only_where_redis_knows_it():
     """An unknown command makes Redis reject the whole ACL file: CLIENT SETINFO exists from 7.2."""
     assert "client|setinfo" not in acl.app_rules(DEFAULT_APP, (7, 0))
     assert "client|setinfo" in acl.sentinel_app_rules((7, 2))
-    assert acl.redis_version("8.2.1-debian-12-r0") == (8, 2) and acl.redis_version("latest-x") == (99, 0)
+
+
+def test_each_file_follows_its_own_process_version():
+    """Issue 20: sentinelImageTag=7.0.x rendered +client|setinfo, which redis-sentinel 7.0 refuses."""
+    files = acl.acl_files("d" * 64, {"petclinic": ["a" * 64]}, ["e" * 64], [DEFAULT_APP], V82, (7, 0))
+    assert "client|setinfo" in files["redis.acl"] and "client|setinfo" not in files["sentinel.acl"]
+    files = acl.acl_files("d" * 64, {"petclinic": ["a" * 64]}, ["e" * 64], [DEFAULT_APP], (7, 0), V82)
+    assert "client|setinfo" not in files["redis.acl"] and "client|setinfo" in files["sentinel.acl"]
+
+
+@pytest.mark.parametrize("tag,version", [("8.2.1-debian-12-r0", (8, 2)), ("7.0.15-debian-12-r0", (7, 0)),
+                                         ("7.2-alpine", (7, 2)), ("8.0", (8, 0))])
+def test_image_version_of_a_tag(tag, version):
+    assert acl.image_version(tag) == version
+
+
+@pytest.mark.parametrize("key", ["redisImageTag", "sentinelImageTag"])
+@pytest.mark.parametrize("tag", ["6.2.14-debian-12-r0", "9.0.0", "alpine", "latest-x", "7.2x"])
+def test_a_version_the_acl_rules_cannot_serve_is_refused_in_one_line(key, tag):
+    with pytest.raises(ConfigError) as err:
+        load_settings("prod", {key: tag})
+    text = str(err.value)
+    assert text.startswith(f'stack config {key}="{tag}" is invalid: ') and "7.0 or later up to 8.x" in text
+    assert "\n" not in text
+
+
+def test_the_parsed_versions_reach_the_settings():
+    s = load_settings("prod", {"redisImageTag": "8.2.1-debian-12-r0", "sentinelImageTag": "7.0.15-debian-12-r0"})
+    assert (s.redis.redis_version, s.redis.sentinel_version) == ((8, 2), (7, 0))
 
 
 def test_acl_files_hold_every_user_once_with_its_hashes():
     files = acl.acl_files("d" * 64, {"petclinic": ["a" * 64, "b" * 64], "shop": ["c" * 64]}, ["e" * 64],
-                          [DEFAULT_APP, INDEXED_APP], V82)
+                          [DEFAULT_APP, INDEXED_APP], V82, V82)
     for name in ("redis.acl", "sentinel.acl"):
         users = [line.split()[1] for line in files[name].splitlines()]
         assert users == ["default", "was-petclinic", "was-shop", "exporter"]
@@ -120,7 +178,7 @@ def test_the_acl_files_in_docs_security_are_what_the_code_writes():
     text = (ROOT / "docs" / "security.md").read_text()
     blocks = re.findall(r"`(redis\.acl|sentinel\.acl)` \([^)]*\)\n```\n(.*?)```", text, re.S)
     files = acl.acl_files("<default>", {"petclinic": ["<password>"], "shop": ["<password>"]}, ["<password>"],
-                          [DEFAULT_APP, INDEXED_APP], V82)
+                          [DEFAULT_APP, INDEXED_APP], V82, V82)
     shown = {name: body.replace("#<sha256(default)>", "#<default>").replace("#<sha256(password)>", "#<password>")
              for name, body in blocks}
     assert shown == files
