@@ -182,3 +182,10 @@ def test_the_acl_files_in_docs_security_are_what_the_code_writes():
     shown = {name: body.replace("#<sha256(default)>", "#<default>").replace("#<sha256(password)>", "#<password>")
              for name, body in blocks}
     assert shown == files
+    files70 = acl.acl_files("<default>", {"petclinic": ["<password>"], "shop": ["<password>"]}, ["<password>"],
+                            [DEFAULT_APP, INDEXED_APP], (7, 0), (7, 0))
+    blocks70 = dict(re.findall(r"^(Redis|Sentinel) 7\.0\n```\n(.*?)```", text, re.S | re.M))
+    shown70 = {f"{p.lower()}.acl": b.replace("#<sha256(default)>", "#<default>").replace("#<sha256(password)>",
+                                                                                         "#<password>")
+               for p, b in blocks70.items()}
+    assert shown70 == files70

@@ -10,6 +10,7 @@ import subprocess
 import sys
 
 import pytest
+
 from settings import acl
 from tests.harness import ROOT
 from tests.render.conftest import Rendered
