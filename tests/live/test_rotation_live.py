@@ -123,7 +123,7 @@ def test_rotation_while_clients_keep_writing_fails_no_request(procs):
     failed = sum(p.failed for p in everyone)
     reconnects = sum(p.reconnects for p in everyone)
     print(f"\nrotation: {len(everyone)} pods, requests={requests} failed={failed} reconnects={reconnects} "
-          f"(Redis {'.'.join(map(str, stack.version))})")
+          f"(Redis {'.'.join(map(str, stack.redis_version))})")
     assert failed == 0, [e for p in everyone for e in p.errors][:5]
     assert requests > 300
     with Client(HOST, node.port, secure.client_password("exporter", 2), username="exporter") as c:
