@@ -5,6 +5,7 @@ rendered once per session."""
 from __future__ import annotations
 
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ import yaml
 from render import PULUMI_FILE, render_stack
 from render.__main__ import main as render_main
 from render.impact import CLASSES, Rendered, classify, read
+from render.mockrun import ROOT
 from tests.tools import require_helm
 
 TWO_APPS = [{"name": "petclinic", "image": "docker.io/springcommunity/spring-petclinic:3.4.0", "minReplicas": 3,
@@ -218,3 +220,18 @@ def test_render_prints_the_impact_against_a_baseline_folder(baselines, tmp_path,
                       "upgrade fails: StatefulSet petclinic/redis-node field spec.volumeClaimTemplates is immutable; the "
                       "atomic release rolls back and every later `pulumi up` fails the same way")
     assert out[2].startswith("  upgrade-fails helm-redis/statefulset-redis-node.yaml: helm upgrade fails")
+
+
+def test_render_takes_a_git_ref_as_the_baseline(tmp_path, capsys):
+    # The baseline is the stack as the committed tree declares it, rendered with that tree's code.
+    require_helm()
+    if subprocess.run(["git", "-C", str(ROOT), "rev-parse", "HEAD"], capture_output=True).returncode != 0:
+        pytest.skip("not a git checkout")
+    assert render_main(["--stack", "dev", "--out", str(tmp_path / "head"), "--set", "redisStorageClass=fast-ssd",
+                        "--baseline", "HEAD"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[1].startswith("impact of dev from HEAD: upgrade-fails (worst of 1 changed objects): helm upgrade fails: "
+                             "StatefulSet petclinic-dev/redis-master field spec.volumeClaimTemplates is immutable")
+    assert render_main(["--stack", "dev", "--out", str(tmp_path / "again"), "--baseline", "no-such-ref"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("render: git archive no-such-ref failed") and err.count("\n") == 1
