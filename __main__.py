@@ -29,7 +29,7 @@ store = RedisSessionStore(settings.redis.release_name,
 
 was_apps = [
     WasApp(app.name, WasAppArgs(app=app, connection=store.connection, prometheus_release=monitoring.prometheus_release,
-                                prometheus_namespace=monitoring.prometheus_namespace),
+                                prometheus_namespace=monitoring.prometheus_namespace, dns_egress=settings.dns_egress),
            pulumi.ResourceOptions(depends_on=[namespace, store]))
     for app in settings.was_apps
 ]
@@ -40,7 +40,7 @@ RedisExporter(
                       prometheus_release=monitoring.prometheus_release,
                       prometheus_namespace=monitoring.prometheus_namespace,
                       stores=stores_for(settings.was_apps), password=store.client_passwords[scope.job],
-                      peak_sessions=settings.sizing.expected_peak_sessions),
+                      peak_sessions=settings.sizing.expected_peak_sessions, dns_egress=settings.dns_egress),
     in_namespace)
 AlertRules(names.PART_OF, AlertRulesArgs(scope=scope, prometheus_release=monitoring.prometheus_release), in_namespace)
 Dashboard007(names.DASHBOARD, Dashboard007Args(scope=scope, grafana_namespace=monitoring.grafana_namespace))

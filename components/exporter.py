@@ -104,6 +104,8 @@ class RedisExporterArgs:
     """The exporter user's current ACL password (secret Output); written to its password file."""
     peak_sessions: int = 0
     """Declared peak of live sessions (`expectedPeakSessions`): sizes the counting scrape's memory."""
+    dns_egress: tuple[dict, ...] | None = None
+    """Egress rules to the cluster DNS (the stack's dnsEgress); None: its default."""
 
 
 def scrape_targets(conn: RedisConnection) -> list[ScrapeTarget]:
@@ -318,7 +320,7 @@ class RedisExporter(pulumi.ComponentResource):
                     "from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": args.prometheus_namespace}}}],
                     "ports": [{"protocol": "TCP", "port": port} for _, port in exporter_ports(conn)],
                 }],
-                "egress": client_egress(conn),
+                "egress": client_egress(conn, args.dns_egress),
             },
             opts=child,
         )

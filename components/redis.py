@@ -18,6 +18,7 @@ against `helm template` of the pinned chart by tests/render/test_chart.py).
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,6 +30,7 @@ import pulumi_tls as tls
 from settings import acl, names
 from settings.model import RedisSettings, Resources, WasAppSettings
 from settings.podsecurity import REDIS_UID, restricted_container
+from settings.workload import DnsEgress
 
 CERTS_DIR = "/opt/bitnami/redis/certs"
 """Where the chart mounts tls.existingSecret in its containers."""
@@ -83,15 +85,14 @@ class RedisConnection:
         return names.SENTINEL_PORT
 
 
-def client_egress(conn: RedisConnection) -> list[dict]:
-    """Egress rules of a Redis client: the Redis pods (and Sentinels) of its namespace, and DNS."""
+def client_egress(conn: RedisConnection, dns: Sequence[dict] | None = None) -> list[dict]:
+    """Egress rules of a Redis client: the Redis pods (and Sentinels) of its namespace, and DNS
+    (`dns`: the stack's dnsEgress rules; None: its default, kube-dns/CoreDNS pods and NodeLocal DNSCache)."""
     ports = [conn.port] + ([conn.sentinel_port] if conn.mode == "sentinel" else [])
     return [
         {"to": [{"podSelector": {"matchLabels": dict(conn.pod_selector)}}],
          "ports": [{"protocol": "TCP", "port": p} for p in ports]},
-        {"to": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": names.DNS_NAMESPACE}},
-                 "podSelector": {"matchLabels": dict(names.DNS_POD_LABELS)}}],
-         "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}]},
+        *(DnsEgress().egress_rules() if dns is None else [dict(r) for r in dns]),
     ]
 
 

@@ -10,6 +10,7 @@ Prometheus may reach; the kubelet probes /livez and /readyz on the app port.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pulumi
@@ -19,13 +20,10 @@ from components.redis import RedisConnection, client_egress
 from settings import names
 from settings.model import WasAppSettings
 from settings.podsecurity import WAS_UID, restricted_container
+from settings.workload import SECRETS_DIR, TLS_DIR, TMP_DIR
 
 COMPONENT = "was"
-SECRETS_DIR = "/var/run/secrets/redis"
-TLS_DIR = "/var/run/secrets/redis-tls"
 SSL_BUNDLE = "redis"
-LIVENESS_PATH = "/livez"
-READINESS_PATH = "/readyz"
 PRESTOP_SLEEP_SECONDS = 10
 SHUTDOWN_PHASE_SECONDS = 20
 # preStop sleep (endpoints drain) + Spring graceful shutdown + margin.
@@ -44,6 +42,8 @@ class WasAppArgs:
     """`release` label kube-prometheus selects PodMonitors by."""
     prometheus_namespace: str = "monitoring"
     """The only namespace admitted to the management (actuator) port."""
+    dns_egress: Sequence[dict] | None = None
+    """Egress rules to the cluster DNS (the stack's dnsEgress, StackSettings.dns_egress); None: its default."""
 
 
 def _session_prefix(boot: int) -> str:
@@ -160,10 +160,26 @@ def _probe(path: str, period: int, failures: int) -> dict:
 
 
 def pod_spec(app: WasAppSettings, conn: RedisConnection) -> dict:
-    """The Deployment's pod template spec (plain dict; also rendered for review)."""
+    """The Deployment's pod template spec (plain dict; also rendered for review). The app's own
+    fields (app.pod) are added where Kubernetes takes them; config refused every clash with the
+    program's env names, volumes, mounts and labels, so the program's wiring is what runs."""
     selector = names.selector_labels(app.name, COMPONENT)
+    extra = app.pod
+    scheduling: dict = {}
+    if extra.service_account_name:
+        scheduling["serviceAccountName"] = extra.service_account_name
+    if extra.image_pull_secrets:
+        scheduling["imagePullSecrets"] = list(extra.image_pull_secrets)
+    if extra.node_selector:
+        scheduling["nodeSelector"] = dict(extra.node_selector)
+    if extra.tolerations:
+        scheduling["tolerations"] = list(extra.tolerations)
+    if extra.affinity:
+        scheduling["affinity"] = extra.affinity
+    container_extra: dict = {"envFrom": list(extra.env_from)} if extra.env_from else {}
     return {
-        "automountServiceAccountToken": False,
+        "automountServiceAccountToken": extra.automount_service_account_token,
+        **scheduling,
         "terminationGracePeriodSeconds": TERMINATION_GRACE_SECONDS,
         "securityContext": {
             "runAsNonRoot": True,
@@ -182,29 +198,33 @@ def pod_spec(app: WasAppSettings, conn: RedisConnection) -> dict:
             "imagePullPolicy": "IfNotPresent",
             "ports": [{"name": "http", "containerPort": app.port, "protocol": "TCP"},
                       {"name": "management", "containerPort": app.management_port, "protocol": "TCP"}],
-            "env": [{"name": "SERVER_PORT", "value": str(app.port)}] + spring_env(app, conn),
+            "env": [{"name": "SERVER_PORT", "value": str(app.port)}] + spring_env(app, conn) + list(extra.env),
+            **container_extra,
             "resources": app.resources.to_k8s(),
-            "startupProbe": _probe(LIVENESS_PATH, 5, 36),
-            "livenessProbe": _probe(LIVENESS_PATH, 10, 3),
-            "readinessProbe": _probe(READINESS_PATH, 5, 3),
+            "startupProbe": _probe(extra.liveness_path, 5, 36),
+            "livenessProbe": _probe(extra.liveness_path, 10, 3),
+            "readinessProbe": _probe(extra.readiness_path, 5, 3),
             "lifecycle": {"preStop": {"sleep": {"seconds": PRESTOP_SLEEP_SECONDS}}},
             "securityContext": restricted_container(),
-            "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"},
+            "volumeMounts": [{"name": "tmp", "mountPath": TMP_DIR},
                              {"name": "redis-secret", "mountPath": SECRETS_DIR, "readOnly": True}]
-            + ([{"name": "redis-tls", "mountPath": TLS_DIR, "readOnly": True}] if conn.tls else []),
+            + ([{"name": "redis-tls", "mountPath": TLS_DIR, "readOnly": True}] if conn.tls else [])
+            + list(extra.volume_mounts),
         }],
         "volumes": [
             {"name": "tmp", "emptyDir": {"sizeLimit": "256Mi"}},
             {"name": "redis-secret", "secret": {"secretName": names.client_auth_secret(app.name), "defaultMode": 0o440,
                                                 "items": password_files(app, conn)}},
         ] + ([{"name": "redis-tls", "secret": {"secretName": names.client_tls_secret(app.name),
-                                                "defaultMode": 0o440}}] if conn.tls else []),
+                                                "defaultMode": 0o440}}] if conn.tls else []) + list(extra.volumes),
     }
 
 
-def network_policy_spec(app: WasAppSettings, conn: RedisConnection, prometheus_namespace: str) -> dict:
+def network_policy_spec(app: WasAppSettings, conn: RedisConnection, prometheus_namespace: str,
+                        dns_egress: Sequence[dict] | None = None) -> dict:
     """Ingress: the app port from anywhere (the ingress path), the management port only from
-    Prometheus's namespace. Egress: Redis (and Sentinel) pods and the cluster DNS, nothing else."""
+    Prometheus's namespace, and the app's own ingress rules. Egress: Redis (and Sentinel) pods,
+    the cluster DNS (dnsEgress) and the app's own egress rules, nothing else."""
     return {
         "podSelector": {"matchLabels": names.selector_labels(app.name, COMPONENT)},
         "policyTypes": ["Ingress", "Egress"],
@@ -212,8 +232,9 @@ def network_policy_spec(app: WasAppSettings, conn: RedisConnection, prometheus_n
             {"ports": [{"protocol": "TCP", "port": app.port}]},
             {"from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": prometheus_namespace}}}],
              "ports": [{"protocol": "TCP", "port": app.management_port}]},
+            *app.pod.ingress,
         ],
-        "egress": client_egress(conn),
+        "egress": client_egress(conn, dns_egress) + list(app.pod.egress),
     }
 
 
@@ -229,7 +250,8 @@ class WasApp(pulumi.ComponentResource):
         app, conn = args.app, args.connection
         ns = conn.namespace  # the Redis NetworkPolicy admits clients of its own namespace
         selector = names.selector_labels(app.name, COMPONENT)
-        pod_labels = {**names.labels(app.name, COMPONENT, names.image_version(app.image)), **conn.client_labels}
+        pod_labels = {**app.pod.labels, **names.labels(app.name, COMPONENT, names.image_version(app.image)),
+                      **conn.client_labels}
         meta = lambda: k8s.meta.v1.ObjectMetaArgs(
             name=app.name, namespace=ns, labels=names.labels(app.name, COMPONENT, names.image_version(app.image)))
         child = pulumi.ResourceOptions(parent=self)
@@ -243,7 +265,8 @@ class WasApp(pulumi.ComponentResource):
                 "selector": {"matchLabels": selector},
                 "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}},
                 "template": {"metadata": {"labels": pod_labels, "annotations": {
-                    names.CREDENTIAL_ANNOTATION: str(conn.password_generation)}}, "spec": pod_spec(app, conn)},
+                    **app.pod.annotations, names.CREDENTIAL_ANNOTATION: str(conn.password_generation)}},
+                    "spec": pod_spec(app, conn)},
             },
             # The HPA owns the replica count after creation.
             opts=pulumi.ResourceOptions(parent=self, ignore_changes=["spec.replicas"]),
@@ -270,7 +293,7 @@ class WasApp(pulumi.ComponentResource):
         k8s.networking.v1.NetworkPolicy(
             f"{name}-netpol",
             metadata=meta(),
-            spec=network_policy_spec(app, conn, args.prometheus_namespace),
+            spec=network_policy_spec(app, conn, args.prometheus_namespace, args.dns_egress),
             opts=child,
         )
         k8s.policy.v1.PodDisruptionBudget(

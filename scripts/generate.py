@@ -17,10 +17,11 @@ from typing import Any
 import yaml
 from pydantic import BaseModel
 
-from settings.config import allowed_text, field_base, pulumi_type
+from settings.config import SUBMODELS, allowed_text, field_base, pulumi_type
 from settings.pulumi_cli import read_stack_file
 from settings.rules import Rule
 from settings.schema import StackConfig, Thresholds, WasApp, alias, pulumi_declared
+from settings.workload import DnsEgress
 
 ROOT = Path(__file__).resolve().parent.parent
 STACKS = ("dev", "prod")
@@ -47,9 +48,11 @@ def _one_line(text: str | None) -> str:
 
 def _default(model: type[BaseModel], name: str) -> Any:
     field = model.model_fields[name]
-    if field.is_required() or field.default is None:
+    if field.is_required():
         return None
-    value = field.default
+    value = field.get_default(call_default_factory=True)
+    if value is None:
+        return None
     if isinstance(value, BaseModel):
         return value.model_dump(by_alias=True, exclude_defaults=True)
     if isinstance(value, tuple):
@@ -60,8 +63,9 @@ def _default(model: type[BaseModel], name: str) -> Any:
 def _fields_text(model: type[BaseModel]) -> str:
     parts = []
     for name, field in model.model_fields.items():
+        value = _default(model, name)
         default = "required" if field.is_required() else (
-            "default " + json.dumps(field.default) if field.default is not None else "optional")
+            "default " + json.dumps(value) if value not in (None, [], {}, ()) else "optional")
         parts.append(f"{alias(model, name)} ({default}; {allowed_text(model, name)}): {_one_line(field.description)}")
     return " ".join(p if p.endswith(".") else p + "." for p in parts)
 
@@ -81,9 +85,9 @@ def description(model: type[BaseModel], name: str) -> str:
     if kind == "array" and _item_allowed(model, name):
         return f"{text} Allowed: a list, each {_item_allowed(model, name)}."
     if kind == "array":
-        return f"{text} Fields of each: {_fields_text(WasApp)}"
+        return f"{text} Fields of each: {_fields_text(SUBMODELS[name])}"
     if kind == "object":
-        return f"{text} Fields: {_fields_text(Thresholds)}"
+        return f"{text} Fields: {_fields_text(SUBMODELS[name])}"
     return f"{text} Allowed: {allowed_text(model, name)}."
 
 
@@ -135,10 +139,11 @@ def readme_table(root: Path = ROOT) -> str:
         lines.append(f"| `{key}` | {kind} | {_cell(default)} | {_cell(stacks['dev'].get(key))} | "
                      f"{_cell(stacks['prod'].get(key))} | {allowed.replace('|', chr(92) + '|')} | "
                      f"{_one_line(field.description).replace('|', chr(92) + '|')}{declared} |")
-    for title, model in (("`wasApps[]` fields", WasApp), ("`thresholds` fields", Thresholds)):
+    for title, model in (("`wasApps[]` fields", WasApp), ("`thresholds` fields", Thresholds),
+                         ("`dnsEgress` fields", DnsEgress)):
         lines += ["", f"{title}:", "", "| field | type | default | allowed | description |", "|---|---|---|---|---|"]
         for name, field in model.model_fields.items():
-            default = "required" if field.is_required() else _cell(field.default)
+            default = "required" if field.is_required() else _cell(_default(model, name))
             lines.append(f"| `{alias(model, name)}` | {pulumi_type(model, name)} | {default} | "
                          f"{allowed_text(model, name).replace('|', chr(92) + '|')} | "
                          f"{_one_line(field.description).replace('|', chr(92) + '|')} |")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import types
 import typing
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -24,6 +25,7 @@ from settings import acl, names, rules, sizing
 from settings.model import (
     Image,
     MonitoringSettings,
+    PodExtras,
     RedisSettings,
     Resources,
     SentinelSettings,
@@ -33,7 +35,7 @@ from settings.model import (
     WasAppSettings,
 )
 from settings.rules import Rule
-from settings.schema import FieldError, StackConfig, Thresholds, WasApp, alias, pulumi_declared
+from settings.schema import FieldError, StackConfig, WasApp, alias, pulumi_declared
 
 SECRET_SHOWN = "<secret>"
 MAX_SHOWN = 120
@@ -59,7 +61,7 @@ def field_base(model: type[BaseModel], name: str) -> tuple[Any, list[Any]]:
     annotation, metadata = field.annotation, list(field.metadata)
     while True:
         origin = typing.get_origin(annotation)
-        if origin is typing.Union:
+        if origin in (typing.Union, types.UnionType):
             annotation = next(a for a in typing.get_args(annotation) if a is not type(None))
         elif origin is typing.Annotated:
             args = typing.get_args(annotation)
@@ -79,6 +81,8 @@ def pulumi_type(model: type[BaseModel], name: str) -> str:
     if origin is typing.Literal:
         return "integer" if all(isinstance(a, int) for a in typing.get_args(annotation)) else "string"
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return "object"
+    if origin is dict:
         return "object"
     return {str: "string", SecretStr: "string", int: "integer", bool: "boolean", float: "number"}[annotation]
 
@@ -104,9 +108,9 @@ def _typed(key: str, text: str) -> Any:
         return text == "true"
     try:
         value = json.loads(text)
-    except json.JSONDecodeError:
+    except json.JSONDecodeError as exc:
         raise ConfigError(key, text, f"structured config (a YAML {'list' if kind == 'array' else 'map'} in the "
-                          "stack file, or JSON)") from None
+                          f"stack file, or JSON): {exc.msg} at line {exc.lineno} column {exc.colno}") from None
     return tuple(value) if kind == "array" and isinstance(value, list) else value
 
 
@@ -118,7 +122,22 @@ def _key_path(loc: Iterable[Any]) -> str:
     return out
 
 
-SUBMODELS: dict[str, type[BaseModel]] = {"was_apps": WasApp, "thresholds": Thresholds}
+def submodel(model: type[BaseModel], name: str) -> type[BaseModel] | None:
+    """The model a field holds (itself, or in a list, or optional), else None."""
+    def find(annotation: Any) -> type[BaseModel] | None:
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            return annotation
+        if typing.get_origin(annotation) is dict:
+            return None
+        for arg in typing.get_args(annotation):
+            found = find(arg)
+            if found:
+                return found
+        return None
+    return find(model.model_fields[name].annotation)
+
+
+SUBMODELS: dict[str, type[BaseModel]] = {n: m for n in StackConfig.model_fields if (m := submodel(StackConfig, n))}
 
 
 def _model_at(loc: tuple) -> type[BaseModel] | None:
@@ -128,7 +147,7 @@ def _model_at(loc: tuple) -> type[BaseModel] | None:
         if isinstance(part, int) or model is None:
             continue
         attr = next((n for n in model.model_fields if alias(model, n) == part), None)
-        model = SUBMODELS.get(attr or "")
+        model = submodel(model, attr) if attr else None
     return model
 
 
@@ -212,7 +231,7 @@ def parse_config(raw: Mapping[str, str], project: str, secret_keys: Iterable[str
 
 def to_settings(cfg: StackConfig, project: str, stack: str) -> StackSettings:
     """Typed settings objects from a validated StackConfig; cross-object rules here."""
-    apps = _was_apps(cfg.was_apps)
+    apps = _was_apps(cfg.was_apps, cfg.redis_release_name)
     _check_tls(cfg, apps)
     redis = _redis(cfg, apps)
     _check_sizing(cfg, apps, redis)
@@ -234,14 +253,33 @@ def to_settings(cfg: StackConfig, project: str, stack: str) -> StackSettings:
         protect_data=cfg.protect_data,
         kubernetes_version=cfg.kubernetes_version, redis=redis, was_apps=apps, monitoring=monitoring,
         sizing=Sizing(cfg.expected_peak_sessions, cfg.session_payload_bytes),
+        dns_egress=tuple(cfg.dns_egress.egress_rules()),
     )
 
 
-def _was_apps(raw: tuple[WasApp, ...]) -> tuple[WasAppSettings, ...]:
+def _pod_extras(a: WasApp) -> PodExtras:
+    dump = lambda items: tuple(x.k8s() for x in items)
+    return PodExtras(
+        env=dump(a.env), env_from=dump(a.env_from), volumes=dump(a.volumes), volume_mounts=dump(a.volume_mounts),
+        service_account_name=a.service_account_name,
+        automount_service_account_token=a.automount_service_account_token,
+        image_pull_secrets=dump(a.image_pull_secrets), node_selector=dict(a.node_selector),
+        tolerations=dump(a.tolerations), affinity=a.affinity.k8s() if a.affinity else None,
+        labels=dict(a.labels), annotations=dict(a.annotations),
+        liveness_path=a.liveness_path, readiness_path=a.readiness_path,
+        egress=dump(a.egress), ingress=dump(a.ingress))
+
+
+def _was_apps(raw: tuple[WasApp, ...], release_name: str = "redis") -> tuple[WasAppSettings, ...]:
     apps: list[WasAppSettings] = []
     seen_db: dict[int, str] = {}
+    client_label = names.redis_client_label(release_name)[0]
     for i, a in enumerate(raw):
         at = f"wasApps[{i}]"
+        if client_label in a.labels:
+            raise ConfigError(f"{at}.labels.{client_label}", a.labels[client_label],
+                              "a key other than the Redis client label: the program sets it (the Redis "
+                              "NetworkPolicy admits pods by it)")
         if any(b.name == a.name for b in apps):
             raise ConfigError(f"{at}.name", a.name, "unique among wasApps")
         database = _session_database(raw, i)
@@ -273,6 +311,7 @@ def _was_apps(raw: tuple[WasApp, ...]) -> tuple[WasAppSettings, ...]:
             management_port=a.management_port,
             resources=Resources(a.cpu_request, a.cpu_limit, a.memory_request, a.memory_limit),
             target_cpu_percent=a.target_cpu_percent,
+            pod=_pod_extras(a),
         ))
     return tuple(apps)
 

@@ -3,7 +3,8 @@ by settings/config.py. Components receive these objects (or their own Args built
 never raw config. Defaults and bounds live only in settings/schema.py."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from pydantic import SecretStr
 
@@ -128,6 +129,44 @@ class RedisSettings:
 
 
 @dataclass(frozen=True)
+class PodExtras:
+    """A WAS app's own Kubernetes fields (settings/workload.py), as the Kubernetes API takes them."""
+
+    env: tuple[dict, ...] = ()
+    """Extra env vars (never a name the program sets)."""
+    env_from: tuple[dict, ...] = ()
+    """envFrom sources."""
+    volumes: tuple[dict, ...] = ()
+    """Extra pod volumes."""
+    volume_mounts: tuple[dict, ...] = ()
+    """Their mounts in the app container."""
+    service_account_name: str | None = None
+    """ServiceAccount, or None (the namespace's default)."""
+    automount_service_account_token: bool = False
+    """Mount the API token."""
+    image_pull_secrets: tuple[dict, ...] = ()
+    """`{name}` references."""
+    node_selector: dict[str, str] = field(default_factory=dict)
+    """Pod nodeSelector."""
+    tolerations: tuple[dict, ...] = ()
+    """Pod tolerations."""
+    affinity: dict[str, Any] | None = None
+    """Pod affinity."""
+    labels: dict[str, str] = field(default_factory=dict)
+    """Extra pod labels (never the program's)."""
+    annotations: dict[str, str] = field(default_factory=dict)
+    """Extra pod annotations (never the program's)."""
+    liveness_path: str = "/livez"
+    """Liveness and startup probe path on the app port."""
+    readiness_path: str = "/readyz"
+    """Readiness probe path on the app port."""
+    egress: tuple[dict, ...] = ()
+    """Extra NetworkPolicy egress rules."""
+    ingress: tuple[dict, ...] = ()
+    """Extra NetworkPolicy ingress rules."""
+
+
+@dataclass(frozen=True)
 class WasAppSettings:
     """One Spring WAS application."""
 
@@ -161,6 +200,8 @@ class WasAppSettings:
     """Container resources."""
     target_cpu_percent: int
     """HPA CPU utilisation target."""
+    pod: PodExtras = field(default_factory=PodExtras)
+    """The app's own env, volumes, scheduling, pod metadata, probe paths and NetworkPolicy rules."""
 
 
 @dataclass(frozen=True)
@@ -229,3 +270,5 @@ class StackSettings:
     """Monitoring."""
     sizing: Sizing
     """Declared load."""
+    dns_egress: tuple[dict, ...] = ()
+    """NetworkPolicy egress rules to the cluster DNS (dnsEgress), for every Redis client."""

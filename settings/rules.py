@@ -283,6 +283,14 @@ def finite(value: float) -> float:
 
 
 # ------------------------------------------------------------------------- plumbing
+class FieldError(ValueError):
+    """A rule broken by a field's value, found while looking at more than that field."""
+
+    def __init__(self, field: str, value: Any, allowed: str):
+        super().__init__(allowed)
+        self.field, self.value = field, value
+
+
 class Rule:
     """A field rule for `Annotated[str, Rule(check)]`: pydantic runs `check` after the
     type check and keeps the text; `allowed` (default: the check's own message) is what

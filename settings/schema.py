@@ -16,16 +16,11 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, model_validator
 from pydantic.alias_generators import to_camel
 
-from settings import cve, rules, sizing
-from settings.rules import Rule
+from settings import cve, names, rules, sizing, workload
+from settings.rules import FieldError, Rule
+from settings.workload import LIST
 
-
-class FieldError(ValueError):
-    """A rule broken by a field's value, found while looking at more than that field."""
-
-    def __init__(self, field: str, value: Any, allowed: str):
-        super().__init__(allowed)
-        self.field, self.value = field, value
+__all__ = ["FieldError"]
 
 
 def _int_as_text(value: Any) -> Any:
@@ -181,6 +176,44 @@ class WasApp(_Model):
     """Memory limit, at least 256Mi (a Spring Boot JVM does not start in less)."""
     target_cpu_percent: Annotated[int, Field(ge=1, le=100)] = 70
     """HPA target CPU utilisation, percent of the request."""
+    env: Annotated[tuple[workload.EnvVar, ...], LIST] = ()
+    """Extra env vars, Kubernetes EnvVar shape: `{name, value}` or `{name, valueFrom: {secretKeyRef:
+    {name, key}}}` / `configMapKeyRef`. Names the program sets (Spring Session, management, SERVER_PORT,
+    JAVA_TOOL_OPTIONS) are refused: the program's wiring wins. Credentials only from Secrets."""
+    env_from: Annotated[tuple[workload.EnvFromSource, ...], LIST] = ()
+    """Whole Secrets/ConfigMaps as env vars: `{secretRef: {name}}` or `{configMapRef: {name}}`, optional
+    `prefix`. Kubernetes lets `env` win over it, so the program's settings still win."""
+    volumes: Annotated[tuple[workload.Volume, ...], LIST] = ()
+    """Extra pod volumes: `secret`, `configMap`, `emptyDir` or `persistentVolumeClaim` (Pod Security
+    restricted); names other than tmp, redis-secret, redis-tls."""
+    volume_mounts: Annotated[tuple[workload.VolumeMount, ...], LIST] = ()
+    """Mounts of those volumes in the app container `{name, mountPath, readOnly, subPath}`; not at, under
+    or above /tmp and /var/run/secrets/redis*. The root filesystem stays read-only."""
+    service_account_name: workload.ObjectName | None = None
+    """ServiceAccount of the pods. Unset: the namespace's default."""
+    automount_service_account_token: bool = False
+    """Mount the ServiceAccount's API token (only for apps that call the Kubernetes API)."""
+    image_pull_secrets: Annotated[tuple[workload.LocalObjectReference, ...], LIST] = ()
+    """Secrets (type kubernetes.io/dockerconfigjson) to pull the image with: `[{name: regcred}]`."""
+    node_selector: workload.Labels = Field(default_factory=dict)
+    """Pod nodeSelector: node label -> value."""
+    tolerations: Annotated[tuple[workload.Toleration, ...], LIST] = ()
+    """Pod tolerations, Kubernetes Toleration shape."""
+    affinity: workload.Affinity | None = None
+    """Pod affinity (nodeAffinity, podAffinity, podAntiAffinity), Kubernetes Affinity shape."""
+    labels: workload.Labels = Field(default_factory=dict)
+    """Extra pod labels; not the app.kubernetes.io/* labels (the selector) nor the Redis client label."""
+    annotations: workload.Annotations = Field(default_factory=dict)
+    """Extra pod annotations; not the program's (password generation)."""
+    liveness_path: workload.HttpPath = "/livez"
+    """HTTP path of the liveness and startup probes, on the app port."""
+    readiness_path: workload.HttpPath = "/readyz"
+    """HTTP path of the readiness probe, on the app port."""
+    egress: Annotated[tuple[workload.EgressRule, ...], LIST] = ()
+    """Extra NetworkPolicy egress rules `{to: [peers], ports: [{port, protocol}]}`; a peer is
+    `{namespaceSelector, podSelector}` or `{ipBlock: {cidr, except}}`. `to` and `ports` are required."""
+    ingress: Annotated[tuple[workload.IngressRule, ...], LIST] = ()
+    """Extra NetworkPolicy ingress rules `{from: [peers], ports: [...]}` (the app port is already open)."""
 
     @property
     def repository(self) -> str:
@@ -213,11 +246,41 @@ class WasApp(_Model):
         if self.session_expiration_store is not None and self.repository != "indexed":
             raise FieldError("sessionExpirationStore", self.session_expiration_store,
                              "only with repositoryType indexed: the default repository has no expiration store")
+        self._check_workload()
         if self.session_expiration_store == "sorted-set" and self.spring_boot_major == 2:
             raise FieldError("sessionExpirationStore", self.session_expiration_store,
                              "minute: SortedSetRedisSessionExpirationStore needs Spring Session 3.4+ "
                              "(Spring Boot 3.4+ or 4)")
         return self
+
+    def _check_workload(self) -> None:
+        seen: set[str] = set()
+        for i, e in enumerate(self.env):
+            if e.name in seen:
+                raise FieldError(f"env[{i}].name", e.name, "a name no earlier env entry has")
+            seen.add(e.name)
+        declared = [v.name for v in self.volumes]
+        for i, v in enumerate(self.volumes):
+            if v.name in declared[:i]:
+                raise FieldError(f"volumes[{i}].name", v.name, "a name no earlier volume has")
+        paths: list[str] = []
+        for i, m in enumerate(self.volume_mounts):
+            if m.name not in declared:
+                raise FieldError(f"volumeMounts[{i}].name", m.name,
+                                 "the name of one of this app's volumes: " + (", ".join(declared) or "(none declared)"))
+            if m.mount_path in paths:
+                raise FieldError(f"volumeMounts[{i}].mountPath", m.mount_path, "a path no earlier mount has")
+            paths.append(m.mount_path)
+        for key in self.labels:
+            if key.startswith("app.kubernetes.io/"):
+                raise FieldError(f"labels.{key}", key, "a key outside app.kubernetes.io/*: those are the program's "
+                                 "selector and version labels")
+        for key in self.annotations:
+            if key.startswith(names.PART_OF + "/"):
+                raise FieldError(f"annotations.{key}", key, f"a key outside {names.PART_OF}/* (the program's)")
+        if self.automount_service_account_token and self.service_account_name is None:
+            raise FieldError("automountServiceAccountToken", True, "false unless serviceAccountName is set: "
+                             "the namespace's default account should not get an API token")
 
 
 class Thresholds(_Model):
@@ -347,6 +410,10 @@ class StackConfig(_Model):
     thresholds: Thresholds = Thresholds()
     """Alert, dashboard and checklist thresholds (an object, fields below); keys given override the
     defaults one by one."""
+
+    dns_egress: workload.DnsEgress = workload.DnsEgress()
+    """Where WAS apps and the exporter may send DNS (UDP/TCP 53); an object, fields below. Default: the
+    `k8s-app: kube-dns` pods of kube-system (kube-dns and CoreDNS) and NodeLocal DNSCache's 169.254.20.10."""
 
     prometheus_release: Label = "kube-prometheus"
     """Helm release of kube-prometheus-stack; its `release` label selects ServiceMonitors and rules."""

@@ -90,11 +90,12 @@ def test_only_prometheus_namespace_may_scrape():
     _, _, run = build("standalone", prometheusNamespace="observability")
     np = run.one("kubernetes:networking.k8s.io/v1:NetworkPolicy").plain["spec"]
     assert np["policyTypes"] == ["Ingress", "Egress"]
-    redis, dns = np["egress"]  # only Redis and the cluster DNS
+    redis, dns_pods, node_local = np["egress"]  # only Redis and the cluster DNS (dnsEgress default)
     assert redis["to"] == [{"podSelector": {"matchLabels": {"app.kubernetes.io/name": "redis",
                                                             "app.kubernetes.io/instance": "redis"}}}]
     assert redis["ports"] == [{"protocol": "TCP", "port": 6379}]
-    assert {p["port"] for p in dns["ports"]} == {53}
+    assert {p["port"] for p in dns_pods["ports"]} == {p["port"] for p in node_local["ports"]} == {53}
+    assert node_local["to"] == [{"ipBlock": {"cidr": "169.254.20.10/32"}}]
     [rule] = np["ingress"]
     assert rule["from"] == [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "observability"}}}]
     assert rule["ports"] == [{"protocol": "TCP", "port": 9121}]

@@ -82,7 +82,8 @@ def test_component_declares_deployment_service_hpa_pdb():
         {"ports": [{"protocol": "TCP", "port": 8080}]},
         {"from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}],
          "ports": [{"protocol": "TCP", "port": 8081}]}]
-    assert [r["ports"][0]["port"] for r in netpol["egress"]] == [6379, 53]  # Redis and DNS only
+    # Redis, the DNS pods, NodeLocal DNSCache (dnsEgress default) only
+    assert [r["ports"][0]["port"] for r in netpol["egress"]] == [6379, 53, 53]
     monitor = run.one("kubernetes:monitoring.coreos.com/v1:PodMonitor").plain
     assert monitor["metadata"]["labels"]["release"] == "kp"
     assert monitor["spec"]["podMetricsEndpoints"] == [
