@@ -193,6 +193,15 @@ def _from_validation_error(exc: ValidationError, secret_keys: set[str]) -> Confi
         model = _model_at(loc)
         attr = next((n for n in model.model_fields if alias(model, n) == loc[-1]), None) if model else None
         allowed = allowed_text(model, attr) if model and attr else err["msg"]
+        if err["type"] == "model_type":  # a list item or a field that must be a map
+            field_loc = loc[:-1] if loc and isinstance(loc[-1], int) else loc
+            parent = _model_at(field_loc)
+            name = next((n for n in parent.model_fields if alias(parent, n) == field_loc[-1]), None) if parent else None
+            sub = submodel(parent, name) if parent and name else None
+            if sub:
+                allowed = "a map with the fields " + ", ".join(alias(sub, n) for n in sub.model_fields)
+        elif err["type"] == "missing":
+            allowed = f"required: {allowed}"
         if err["type"] in ("too_short", "too_long") and loc == ("wasApps",):
             allowed = "1..15 WAS apps (a list of maps with at least name and image)"
     key = _key_path(loc)
