@@ -169,6 +169,9 @@ def _ask(url: str, expr: str, timeout: float) -> float | None:
         except (ValueError, OSError, AttributeError):
             reason = exc.reason
         raise PrometheusError(f"Prometheus at {url} answered HTTP {exc.code} for {expr!r}: {_one_line(reason)}") from None
+    except json.JSONDecodeError:
+        raise PrometheusError(f"{url} answered {expr!r} with something other than the Prometheus API's JSON: "
+                              "is it Prometheus's address and port (e.g. http://localhost:9090)?") from None
     except (urllib.error.URLError, OSError, ValueError, http.client.HTTPException) as exc:
         reason = getattr(exc, "reason", exc)
         raise PrometheusError(f"cannot query Prometheus at {url}: {reason}") from None
@@ -275,6 +278,11 @@ def main(argv: list[str] | None = None) -> int:
         scope = scope_of(load_settings(args.stack, overrides))
     except (FileNotFoundError, ConfigError, PulumiCliError) as exc:
         print(f"checklist: {exc}", file=sys.stderr)
+        return 2
+    parts = urllib.parse.urlsplit(args.prometheus)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        print(f"checklist: --prometheus {args.prometheus!r} is not an http(s) URL with a host: give the scheme, "
+              "e.g. http://localhost:9090", file=sys.stderr)
         return 2
     try:
         rows, code = run(args.prometheus, scope, args.deadline)

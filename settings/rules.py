@@ -263,6 +263,11 @@ _URI_CHARS = re.compile(r"^[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]+$")
 
 
 def url(text: str, schemes: tuple[str, ...] = ("http", "https"), fragment: bool = False) -> str:
+    if text and text != text.strip():  # said on its own: a secret's value is never shown
+        where = " and ".join(w for w, bad in (("leading", text != text.lstrip()), ("trailing", text != text.rstrip()))
+                             if bad)
+        raise ValueError(f"the URL has {where} whitespace (a space or newline pasted with it): remove it; "
+                         f"allowed: an absolute {' or '.join(schemes)} URL of RFC 3986 characters")
     parts = urllib.parse.urlsplit(text) if _URI_CHARS.match(text) else None
     ok = parts is not None and parts.scheme in schemes and parts.hostname and (fragment or not parts.fragment)
     if not ok:

@@ -309,7 +309,7 @@ class Thresholds(_Model):
                           ("fragmentation_warning", "fragmentation_critical")):
             if getattr(self, low) >= getattr(self, high):
                 raise FieldError(to_camel(low), getattr(self, low),
-                                 f"below {to_camel(high)}={getattr(self, high):g}")
+                                 f"must be below {to_camel(high)}={getattr(self, high):g} (the warning fires first)")
         return self
 
 

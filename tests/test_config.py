@@ -83,9 +83,9 @@ BAD = {
         ("dev", {"thresholds": {"jvmHeapPercentWarning": float("inf")}}, "thresholds.jvmHeapPercentWarning", "finite"),
         ("dev", {"thresholds": {"memoryUsedPercentCritical": 150}}, "thresholds.memoryUsedPercentCritical", "at most 100"),
         ("dev", {"thresholds": {"memoryUsedPercentWarning": 95}}, "thresholds.memoryUsedPercentWarning",
-         "below memoryUsedPercentCritical=90"),
+         "must be below memoryUsedPercentCritical=90"),
         ("dev", {"thresholds": {"fragmentationWarning": 2.0}}, "thresholds.fragmentationWarning",
-         "below fragmentationCritical=2"),
+         "must be below fragmentationCritical=2 (the warning fires first)"),
         ("dev", {"thresholds": {"sessionsHigh": 0.5}}, "thresholds.sessionsHigh", "an integer"),
         ("dev", {"thresholds": {"sessionsHigh": "many"}}, "thresholds.sessionsHigh", "an integer"),
         ("dev", {"thresholds": {"sessionHigh": 5}}, "thresholds.sessionHigh", "did you mean sessionsHigh?"),
@@ -171,6 +171,16 @@ def test_slack_webhook_must_be_https_and_is_never_echoed(secret_overrides, messa
     assert "hooks.slack.com" not in str(run.error) and '"<secret>"' in str(run.error)
 
 
+@pytest.mark.parametrize("url,where", [("https://hooks.slack.com/services/T/B/X ", "trailing"),
+                                       ("\nhttps://hooks.slack.com/services/T/B/X", "leading")])
+def test_whitespace_in_the_webhook_is_reported_though_the_value_is_hidden(url, where):
+    run = run_program("dev", {"slackChannel": "#alerts"}, secret_overrides={"slackWebhookUrl": url})
+    assert isinstance(run.error, ConfigError)
+    message = str(run.error)
+    assert f"slackWebhookUrl=\"<secret>\" is invalid: the URL has {where} whitespace" in message, message
+    assert "hooks.slack.com" not in message and "\n" not in message
+
+
 def test_a_plaintext_webhook_is_refused_as_the_readme_says_to_use_secret():
     run = run_program("dev", {"slackChannel": "#alerts", "slackWebhookUrl": "https://hooks.slack.com/services/T/B/X"})
     assert isinstance(run.error, ConfigError)
@@ -212,6 +222,17 @@ def test_render_refuses_in_one_line_without_a_trace(argv, message, tmp_path):
     assert proc.returncode == 1
     assert proc.stderr.count("\n") == 1 and message in proc.stderr, proc.stderr
     assert "Traceback" not in proc.stderr and not out.exists()
+
+
+@pytest.mark.parametrize("text,position", [('[{"name": "shop",\n  "image": "r/s:1",}]', "line 2 column 20"),
+                                           ('{"sessionsHigh": 5', "line 1 column 19")])
+def test_a_json_typo_in_structured_config_gives_its_line_and_column(text, position):
+    key = "wasApps" if text.startswith("[") else "thresholds"
+    config, _ = cli_config("dev")
+    config[f"{PROJECT}:{key}"] = text
+    with pytest.raises(ConfigError) as exc:
+        parse(config, PROJECT, "dev")
+    assert f"at {position}" in str(exc.value) and "\n" not in str(exc.value), str(exc.value)
 
 
 def test_no_value_error_escapes_as_anything_but_a_config_error():

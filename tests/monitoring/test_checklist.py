@@ -233,3 +233,45 @@ def test_unreachable_prometheus_is_one_line_exit_two():
 def test_unknown_stack_is_one_line_exit_two(capsys):
     assert main(["--prometheus", "http://127.0.0.1:9", "--stack", "staging"]) == 2
     assert "Pulumi.staging.yaml" in capsys.readouterr().err
+
+
+class _NotPrometheus:
+    """Something else on the port: answers 200 with an HTML page."""
+
+    def __init__(self):
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html")
+                self.end_headers()
+                self.wfile.write(b"<html>Grafana</html>")
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_a_port_that_is_not_prometheus_is_named_in_one_line(capsys):
+    server = _NotPrometheus()
+    try:
+        assert main(["--prometheus", server.url, "--stack", "dev"]) == 2
+    finally:
+        server.close()
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "other than the Prometheus API's JSON" in err and server.url in err, err
+    assert "Expecting value" not in err
+
+
+@pytest.mark.parametrize("url", ["localhost:9090", "127.0.0.1:9090", "ftp://localhost:9090", "http://"])
+def test_a_url_without_an_http_scheme_is_named_in_one_line(url, capsys):
+    assert main(["--prometheus", url, "--stack", "dev"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"--prometheus {url!r} is not an http(s) URL" in err, err
+    assert "unknown url type" not in err
