@@ -208,3 +208,134 @@ def merge_config(project: dict, stack: str, values: dict[str, ConfigValue],
             raise PulumiCliError(f"Stack '{stack}' with configuration key '{key}' must be of type "
                                  f"'{full_type_name(decl['type'], decl.get('items'))}'")
     return merged
+
+
+# ------------------------------------------------------- pulumi config set --path
+# Restated from pulumi/pulumi (same commit): `pulumi config set [--path] KEY VALUE`
+# (pkg/cmd/pulumi/config/config.go, newConfigSetCmd / (*configSetCmd).Run) stores VALUE as a
+# config.Value of TypeUnknown and calls `Map.Set(key, value, path)`
+# (sdk/go/common/resource/config/map.go). Without --path the key's value is the string VALUE,
+# whatever it looks like ("Top level entries are always treated as strings"), so a JSON list
+# set on `wasApps` is a string and fails the project's type check. With --path, `parseKeyPath`
+# parses the key by `resource.ParsePropertyPathStrict` (sdk/go/common/resource/properties_path.go,
+# parsePropertyPath), the first element names the config key, and `object.Set`
+# (sdk/go/common/resource/config/object.go) edits the stack file's value in place; the new leaf
+# is `Value.coerceObject` (value.go) of VALUE: "true"/"false" booleans, decimal integers without a
+# leading 0 numbers (`coerce`, object.go), anything else a string. Structured values as a whole
+# come from `pulumi config set-all --json` (config.go, newConfigSetAllCmd: `objectValue`).
+
+
+def parse_property_path(path: str) -> list[str | int]:
+    """resource.ParsePropertyPathStrict: `a.b[0]["c.d"]` -> ['a', 'b', 0, 'c.d']."""
+    elements: list[str | int] = []
+    if path.startswith("."):
+        raise PulumiCliError("expected property path to start with a name or index")
+    while path:
+        if path[0] == ".":
+            path = path[1:]
+            if not path:
+                raise PulumiCliError("expected property path to end with a name or index")
+            if path[0] == "[":
+                raise PulumiCliError("expected property name after '.'")
+        elif path[0] == "[":
+            if len(path) > 1 and path[1] == '"':
+                key, i = "", 2
+                while True:
+                    if i >= len(path):
+                        raise PulumiCliError("missing closing quote in property name")
+                    if path[i] == '"':
+                        i += 1
+                        break
+                    if path[i] == "\\" and i + 1 < len(path) and path[i + 1] == '"':
+                        key, i = key + '"', i + 2
+                    else:
+                        key, i = key + path[i], i + 1
+                if i >= len(path) or path[i] != "]":
+                    raise PulumiCliError("missing closing bracket in property access")
+                elements.append(key)
+                path = path[i + 1:]
+            else:
+                end = path.find("]")
+                if end == -1:
+                    raise PulumiCliError("missing closing bracket in array index")
+                segment = path[1:end]
+                if segment == "*":
+                    elements.append("*")
+                elif re.fullmatch(r"[+-]?\d+", segment):
+                    elements.append(int(segment))
+                else:
+                    raise PulumiCliError(f'invalid array index: strconv.ParseInt: parsing "{segment}": invalid syntax')
+                path = path[end + 1:]
+        else:
+            m = re.match(r"[^.\[]*", path)
+            assert m is not None
+            elements.append(m.group(0))
+            path = path[m.end():]
+    return elements
+
+
+def coerce(text: str) -> Any:
+    """config's `coerce`: booleans and decimal integers (no leading 0), else the string."""
+    if text in ("true", "false"):
+        return text == "true"
+    if len(text) > 1 and text[0] == "0":
+        return text
+    if re.fullmatch(r"[+-]?\d+", text) and -(2**63) <= int(text) < 2**64:
+        return int(text)
+    return text
+
+
+def _path_text(prefix: list[str | int]) -> str:
+    return "".join(f"[{p}]" if isinstance(p, int) else (f".{p}" if i else p) for i, p in enumerate(prefix))
+
+
+def _set(current: Any, prefix: list[str | int], path: list[str | int], new: Any) -> Any:
+    """object.Set: `current` with the member at `path` set to `new` (prefix: the path so far)."""
+    if not path:
+        return new
+    head = path[0]
+    if not isinstance(current, (list, dict)):
+        if current is not None and len(prefix) > 1:
+            raise PulumiCliError(f"{_path_text(prefix)}: expected {'an array' if isinstance(head, int) else 'a map'}")
+        # newContainer: an index makes a list of index+1 nulls, a name a map (COMPAT: a scalar at
+        # the first level is overwritten).
+        current = [None] * (head + 1) if isinstance(head, int) and head >= 0 else ({} if isinstance(head, str) else [])
+    prefix = [*prefix, head]
+    if isinstance(current, list):
+        if not isinstance(head, int):
+            raise PulumiCliError(f"{_path_text(prefix)}: key for an array must be an int")
+        if head < 0 or head > len(current):
+            raise PulumiCliError(f"{_path_text(prefix)}: array index out of range")
+        if head == len(current):
+            current.append(None)
+        current[head] = _set(current[head], prefix, path[1:], new)
+        return current
+    if not isinstance(head, str):
+        raise PulumiCliError(f"{_path_text(prefix)}: key for a map must be a string")
+    current[head] = _set(current.get(head), prefix, path[1:], new)
+    return current
+
+
+def config_set(values: dict[str, ConfigValue], project: str, key: str, text: str, path: bool = False) -> None:
+    """`pulumi config set [--path] KEY VALUE` on a stack's values (Map.Set)."""
+    if not path:
+        values[key if ":" in key else f"{project}:{key}"] = ConfigValue(text)
+        return
+    namespace, colon, name = key.rpartition(":") if ":" in key.partition("[")[0].partition(".")[0] else ("", "", key)
+    elements = parse_property_path(name)
+    if not elements:
+        raise PulumiCliError("empty config key path")
+    first = elements[0]
+    if not isinstance(first, str):
+        raise PulumiCliError("first path segement of config key must be a string")
+    if first == "":
+        raise PulumiCliError("config key is empty")
+    full = f"{namespace or project}:{first}"
+    if len(elements) == 1:
+        values[full] = ConfigValue(text)
+        return
+    root = values.get(full)
+    if root is not None and root.secure:
+        raise PulumiCliError(f"{key}: a secure value cannot be edited offline")
+    current = json.loads(root.text) if root is not None and root.object else (root.text if root else None)
+    values[full] = ConfigValue(_go_json(_set(current, [first], elements[1:], coerce(text))), object=True)

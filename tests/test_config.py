@@ -209,8 +209,15 @@ def test_integers_and_booleans_are_parsed_from_their_config_strings():
 @pytest.mark.parametrize("argv,message", [
     (["--set", "redisChartVersion=23.10"], "redisChartVersion=\"23.10\" is invalid: an exact SemVer version"),
     (["--set", "namespace=kube-system"], "namespace=\"kube-system\" is invalid"),
-    (["--set", "wasApps=not json"], "--set wasApps= takes JSON"),
-    (["--set", "thresholds={\"sessionsHigh\": NaN}"], "thresholds.sessionsHigh=NaN is invalid"),
+    (["--set", "wasApps=not json"], "with configuration key 'wasApps' must be of type 'array<object>'"),
+    (["--set", "wasApps=[{\"name\": \"a\"}]"], "with configuration key 'wasApps' must be of type 'array<object>'"),
+    (["--json", "wasApps=[{\"name\": \"a\",}]"], "--json wasApps= is not JSON: Expecting property name enclosed "
+     "in double quotes at line 1 column 15"),
+    (["--json", "thresholds={\"sessionsHigh\": NaN}"], "thresholds.sessionsHigh=NaN is invalid"),
+    (["--path", "wasApps[0].minReplicas", "0"], "wasApps[0].minReplicas=0 is invalid"),
+    (["--path", "wasApps[3].minReplicas", "2"], "wasApps[3]: array index out of range"),
+    (["--path", "wasApps[0].name.first", "x"], "wasApps[0].name: expected a map"),
+    (["--path", "thresholds.fragmentationWarning", "1.7"], "thresholds.fragmentationWarning=\"1.7\" is invalid"),
     (["--set", "sentinelDownAfterMs=99999999999999999999"], "must be of type 'integer'"),
     (["--set", "redisTopology"], "--set takes KEY=VALUE"),
     (["--set", "slackChannel=#x"], "slackWebhookUrl=null is invalid"),

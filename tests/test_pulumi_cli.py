@@ -6,6 +6,7 @@ Pulumi.yaml, every Pulumi.<stack>.yaml, and the config the README tells users to
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import shlex
 from pathlib import Path
@@ -16,10 +17,13 @@ from settings.pulumi_cli import (
     SCHEMA_FILE,
     ConfigValue,
     PulumiCliError,
+    coerce,
+    config_set,
     config_value,
     create_config_value,
     load_yaml,
     merge_config,
+    parse_property_path,
     read_stack_file,
     validate_config_value,
     validate_project,
@@ -188,3 +192,79 @@ def test_the_offline_reader_stops_where_the_cli_stops():
         cli_config("dev", {"createNamespace": "yes"})
     with pytest.raises(FileNotFoundError, match="Pulumi.staging.yaml"):
         cli_config("staging")
+
+
+# ------------------------------------------------------- pulumi config set --path
+@pytest.mark.parametrize("path,elements", [
+    ("wasApps[0].minReplicas", ["wasApps", 0, "minReplicas"]),
+    ('outer["a.b"][2].c', ["outer", "a.b", 2, "c"]),
+    ('m["q\\"x"]', ["m", 'q"x']),
+    ("names[*]", ["names", "*"]),
+])
+def test_property_paths_parse_as_parsePropertyPath_does(path, elements):
+    assert parse_property_path(path) == elements
+
+
+@pytest.mark.parametrize("path,error", [
+    (".a", "expected property path to start with a name or index"),
+    ("a.", "expected property path to end with a name or index"),
+    ("a.[0]", "expected property name after '.'"),
+    ("a[0", "missing closing bracket in array index"),
+    ('a["x', "missing closing quote in property name"),
+    ("a[x]", "invalid array index"),
+])
+def test_bad_property_paths_are_refused_with_the_clis_words(path, error):
+    with pytest.raises(PulumiCliError, match=re.escape(error)):
+        parse_property_path(path)
+
+
+@pytest.mark.parametrize("text,value", [("3", 3), ("-4", -4), ("true", True), ("false", False), ("007", "007"),
+                                        ("1.5", "1.5"), ("True", "True"), ("", "")])
+def test_a_path_leaf_is_coerced_like_the_cli(text, value):
+    assert coerce(text) == value and type(coerce(text)) is type(value)
+
+
+def test_config_set_path_edits_one_field_and_keeps_the_rest():
+    values = {"p:apps": ConfigValue('[{"image":"i","name":"a"}]', object=True), "p:s": ConfigValue("x")}
+    config_set(values, "p", "apps[0].minReplicas", "3", path=True)
+    assert json.loads(values["p:apps"].text) == [{"image": "i", "name": "a", "minReplicas": 3}]
+    config_set(values, "p", "apps[1].name", "b", path=True)  # index == length appends
+    assert json.loads(values["p:apps"].text)[1] == {"name": "b"}
+    config_set(values, "p", "fresh[1]", "z", path=True)  # a new list of index+1 items
+    assert json.loads(values["p:fresh"].text) == [None, "z"]
+    config_set(values, "p", "s.inner", "v", path=True)  # COMPAT: a scalar at the first level is replaced
+    assert json.loads(values["p:s"].text) == {"inner": "v"}
+    config_set(values, "p", "apps", '[{"name": "c"}]')  # without --path: a string, always
+    assert values["p:apps"] == ConfigValue('[{"name": "c"}]')
+    with pytest.raises(PulumiCliError, match=re.escape("fresh[5]: array index out of range")):
+        config_set(values, "p", "fresh[5]", "x", path=True)
+    with pytest.raises(PulumiCliError, match=re.escape("s.inner: expected a map")):
+        config_set(values, "p", "s.inner.deeper", "x", path=True)
+
+
+def test_a_structured_key_held_as_a_string_in_the_stack_file_is_refused_like_the_cli(tmp_path):
+    stack = (ROOT / "Pulumi.dev.yaml").read_text()
+    (tmp_path / "Pulumi.yaml").write_text((ROOT / "Pulumi.yaml").read_text())
+    (tmp_path / "Pulumi.dev.yaml").write_text(
+        stack.split("  redis-session-platform:wasApps:")[0]
+        + "  redis-session-platform:wasApps: '[{\"name\": \"shop\", \"image\": \"r/shop:1\"}]'\n")
+    with pytest.raises(PulumiCliError, match=re.escape("Stack 'dev' with configuration key 'wasApps' must be of "
+                                                       "type 'array<object>'")):
+        cli_config("dev", root=tmp_path)
+
+
+def test_render_path_edits_one_field_of_the_stacks_app_and_keeps_its_other_fields():
+    from render.__main__ import edited_values
+
+    base = json.loads(read_stack_file((ROOT / "Pulumi.prod.yaml").read_text(), PROJECT)[f"{PROJECT}:wasApps"].text)
+    overrides = edited_values("prod", {}, {}, [("wasApps[0].minReplicas", "4"), ("wasApps[0].maxReplicas", "6")])
+    assert overrides == {"wasApps": [{**base[0], "minReplicas": 4, "maxReplicas": 6}, *base[1:]]}
+    run = run_program("prod", overrides)
+    assert run.error is None, run.error
+    deployment = next(r for r in run.resources if r.type == "kubernetes:apps/v1:Deployment"
+                      and r.plain["metadata"]["name"] == base[0]["name"])
+    assert deployment.plain["spec"]["replicas"] == 4
+    hpa = next(r for r in run.resources if r.type.endswith(":HorizontalPodAutoscaler"))
+    assert (hpa.plain["spec"]["minReplicas"], hpa.plain["spec"]["maxReplicas"]) == (4, 6)
+    assert deployment.plain["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"]["memory"] == \
+        base[0].get("memoryLimit", "768Mi")  # the stack file's other fields stay
