@@ -76,7 +76,7 @@ def test_patched_images_pinned_by_digest_need_no_acknowledgement_and_pull_by_dig
 
 
 def test_render_refuses_the_default_image_without_the_acknowledgement(tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "render", "--stack", "dev", "--set", "redisImageAcceptedCves=[]",
+    proc = subprocess.run([sys.executable, "-m", "render", "--stack", "dev", "--json", "redisImageAcceptedCves=[]",
                            "--out", str(tmp_path / "out")], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 1 and proc.stderr.count("\n") == 1, proc.stderr
     assert 'redisImageTag="8.2.1-debian-12-r0" is invalid' in proc.stderr and "CVE-2025-49844" in proc.stderr
