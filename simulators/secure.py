@@ -78,9 +78,10 @@ class SecureStack:
         return Client(HOST, target.port, ADMIN_PASSWORD, username=ADMIN_USER, tls=self.tls)
 
     def acl_log(self, target: Redis | Sentinel) -> list[dict]:
-        """ACL LOG of one process, each entry as a dict (reason, context, object, username, ...)."""
+        """ACL LOG of one process (every entry: without a count it shows 10), each entry as a dict
+        (reason, context, object, username, ...)."""
         with self.admin_client(target) as c:
-            entries = c.call("ACL", "LOG")
+            entries = c.call("ACL", "LOG", "1000")
         return [dict(zip(e[::2], e[1::2], strict=True)) for e in entries]
 
     def user_tls(self, user: str) -> TlsFiles | None:

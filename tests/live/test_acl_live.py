@@ -170,6 +170,22 @@ def test_sentinels_default_user_may_no_longer_reconfigure_anything(env):
         admin.call("ACL", "LOG", "RESET")
 
 
+def test_redis_default_user_runs_no_lua_and_nothing_beyond_its_callers(env):
+    """No `default` may run Lua (issue 20: CVE-2025-49844 and friends) or send what no caller does."""
+    node = env.stack.nodes[1]
+    with node.client() as default:
+        for command in (("EVAL", "return 1", "0"), ("EVALSHA", "e0e1f9fabfc9d4800c877a703b823ac0578ff8db", "0"),
+                        ("FCALL", "f", "0"), ("FUNCTION", "LIST"), ("SCRIPT", "KILL"), ("SCRIPT", "LOAD", "return 1"),
+                        ("SYNC",), ("REPLICAOF", "NO", "ONE"), ("CONFIG", "GET", "*"), ("SET", "k", "v"),
+                        ("KEYS", "*"), ("SUBSCRIBE", "other"), ("ACL", "LOG")):
+            with pytest.raises(RedisError, match="NOPERM"):
+                default.call(*command)
+    logged = {e["object"] for e in env.stack.acl_log(node)}
+    assert {"eval", "evalsha", "fcall", "script|kill", "sync", "replicaof", "config|get"} <= logged, logged
+    with env.stack.admin_client(node) as admin:
+        admin.call("ACL", "LOG", "RESET")
+
+
 def test_the_charts_probes_start_queries_and_the_acl_reload_sidecar_are_never_refused(env):
     stack = env.stack
     for node in range(len(stack.nodes)):
@@ -229,6 +245,7 @@ def test_healthy_exporter_scrapes_leave_acl_log_empty(env):
                 metrics = scrape(port, f"redis://{HOST}:{p.port}")
                 assert metrics["redis_up"] == [("", 1.0)], p.name
     elapsed = time.monotonic() - started
+    print(f"\nexporter: {SCRAPES * len(processes(env))} scrapes of {len(processes(env))} processes in {elapsed:.1f}s")
     assert not denials(env), f"after {SCRAPES} scrapes of {len(processes(env))} processes in {elapsed:.0f}s"
     for n in nodes:  # the slow log is off: SLOWLOG GET, now granted, can return nothing
         with stack.exporter_client(n) as e:
@@ -247,6 +264,7 @@ def test_a_failover_through_the_charts_prestop_scripts(env):
     assert "Issuing failover" in result.stdout and "NOPERM" not in result.stdout + result.stderr
     new = master(env)
     assert new[0] in (secure.node_ip(1), secure.node_ip(2)) and took < 25
+    print(f"\npreStop failover: prestop-redis.sh returned after {took:.1f}s, new master {new[0]}")
     sentinel_stop = env.run("prestop-sentinel.sh", 0, timeout=60)
     assert sentinel_stop.returncode == 0 and "NOPERM" not in sentinel_stop.stdout + sentinel_stop.stderr
     with stack.connect("petclinic") as c:  # the app finds and writes to the new master
@@ -270,6 +288,7 @@ def test_killing_the_master_elects_another(env):
     wait_until(lambda: master_from_sentinels(stack.sentinel_addrs(), stack.master_set, password,
                                              username=app.user)[1] != port, 30, what="a new master")
     took = time.monotonic() - started
+    print(f"\nmaster killed: a new master after {took:.1f}s")
     alive = [n for n in stack.nodes if n is not victim]
     new_port = master(env)[1]
     others = [n for n in alive if n.port != new_port]
