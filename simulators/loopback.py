@@ -149,7 +149,7 @@ class Redis:
         conf_file = self.dir / "redis.conf"
         conf_file.write_text("".join(f"{k} {v}\n" for k, v in self.conf.items()))
         self.proc = self.procs.start(self.name, ["redis-server", str(conf_file)])
-        wait_until(self.ping, 10, what=f"{self.name} to answer PING")
+        wait_until(self.ping, 10, what=f"{self.name} to answer PING", procs=(self.proc,))
         return self
 
     def client(self, db: int = 0, username: str | None = None, password: str | None = None,

@@ -299,24 +299,36 @@ def test_killing_the_master_elects_another(env):
     assert not before and not denials(env, [*alive, *stack.sentinels]), took
 
 
-@pytest.mark.parametrize("sentinel_tag,loads", [("7.0.15-debian-12-r0", True), ("8.2.1-debian-12-r0", False)])
-def test_a_rendered_sentinel_file_loads_in_the_sentinel_version_it_was_rendered_for(procs, tmp_path, sentinel_tag,
-                                                                                   loads):
-    """Issue 20 item 4, with the renderer: the Redis image stays 8.2 (redis.acl for 8.2), the
-    Sentinel image is set; Debian's redis-sentinel 7.0 loads the file rendered for 7.0 and
-    aborts on the one rendered for 8.2 ("Aborting Redis startup because of ACL errors"), which
-    is what every Sentinel did with the 7.0 tag before the files followed their own image."""
+@pytest.mark.parametrize("key,tag,loads", [("sentinelImageTag", "7.0.15-debian-12-r0", True),
+                                          ("sentinelImageTag", "8.2.1-debian-12-r0", False),
+                                          ("redisImageTag", "7.0.15-debian-12-r0", True),
+                                          ("redisImageTag", "8.2.1-debian-12-r0", False)])
+def test_a_rendered_acl_file_loads_in_the_version_it_was_rendered_for(procs, tmp_path, key, tag, loads):
+    """Issue 20 item 4, with the renderer: one image tag set, the other left at 8.2. Debian's
+    redis-sentinel / redis-server 7.0 load the file rendered for 7.0 and abort on the one
+    rendered for 8.2 ("Aborting Redis startup because of ACL errors"): before the files followed
+    their own image, sentinelImageTag=7.0.x got the 8.2 file and every Sentinel did that."""
     require_helm()
-    run, _ = render_stack("prod", tmp_path / "out", {"sentinelImageTag": sentinel_tag})
+    run, _ = render_stack("prod", tmp_path / "out", {key: tag})
     files = unwrap(run.one("kubernetes:core/v1:Secret", "redis-acl").inputs["stringData"])
-    (tmp_path / names.SENTINEL_ACL_FILE).write_text(files[names.SENTINEL_ACL_FILE])
-    master = Redis(procs, "node", FAKE_PASSWORD, {}).start()
-    sentinel = Sentinel(procs, "sentinel", FAKE_PASSWORD, master, "mymaster", 1, 1000, 3000,
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+    redis_acl = {"aclfile": str(tmp_path / names.REDIS_ACL_FILE)} if key == "redisImageTag" else {}
+    node = Redis(procs, "node", FAKE_PASSWORD, redis_acl)
+    if key == "redisImageTag" and not loads:
+        with pytest.raises(ProcessDied, match="ACL errors"):
+            node.start()
+        return
+    node.start()
+    if key == "redisImageTag":  # `default` with the chart password: what the probes send
+        assert node.ping() and node.role() == "master"
+        return
+    sentinel = Sentinel(procs, "sentinel", FAKE_PASSWORD, node, "mymaster", 1, 1000, 3000,
                         f"aclfile {tmp_path / names.SENTINEL_ACL_FILE}\n")
     if loads:
         sentinel.start()
         with Client(HOST, sentinel.port, FAKE_PASSWORD) as c:  # `default`, the chart password
-            assert c.call("SENTINEL", "get-master-addr-by-name", "mymaster") == [HOST, str(master.port)]
+            assert c.call("SENTINEL", "get-master-addr-by-name", "mymaster") == [HOST, str(node.port)]
     else:
         with pytest.raises(ProcessDied, match="ACL errors"):
             sentinel.start()
