@@ -56,7 +56,8 @@ def scope_of(s: StackSettings, title: str | None = None) -> Scope:
         topology=s.redis.topology,
         redis_nodes=s.redis.sentinel.nodes if s.redis.sentinel else 1,
         maxmemory_bytes=s.redis.maxmemory_bytes,
-        apps=s.was_apps,
+        # By name: reordering wasApps changes no rule, panel or script (render/impact.py).
+        apps=tuple(sorted(s.was_apps, key=lambda a: a.name)),
         thresholds=s.monitoring.thresholds,
         runbook_base_url=s.monitoring.runbook_base_url,
         title=title or s.stack,

@@ -140,9 +140,10 @@ class SessionStore:
 
 
 def stores_for(apps) -> tuple[SessionStore, ...]:
-    """SessionStore per WasAppSettings."""
+    """SessionStore per WasAppSettings, by app name: the order of wasApps changes nothing."""
     return tuple(SessionStore(a.name, a.session_database, a.session_namespace, a.repository_type,
-                              a.session_timeout_seconds, a.expiration_store or "minute") for a in apps)
+                              a.session_timeout_seconds, a.expiration_store or "minute")
+                 for a in sorted(apps, key=lambda a: a.name))
 
 
 def script_key(store: SessionStore) -> str:
