@@ -232,7 +232,15 @@ def _acl_reload_sidecar(s: RedisSettings) -> dict:
 
 def _acl_volumes(fullname: str) -> list[dict]:
     return [{"name": "acl", "secret": {"secretName": names.acl_secret(fullname), "defaultMode": 0o440}},
-            {"name": "acl-reload-tmp", "emptyDir": {"sizeLimit": "1Mi"}}]
+            {"name": "acl-reload-tmp", "emptyDir": {"sizeLimit": "1Mi"}},
+            {"name": "operator-auth", "secret": {"secretName": names.operator_secret(fullname), "defaultMode": 0o440}}]
+
+
+def _redis_mounts() -> list[dict]:
+    """The Redis container's extra mounts: the ACL files, and the operator's password, which the
+    runbooks' redis-cli reads inside the pod (no subPath: a rotation reaches it without a restart)."""
+    return [{"name": "acl", "mountPath": names.ACL_DIR, "readOnly": True},
+            {"name": "operator-auth", "mountPath": names.OPERATOR_DIR, "readOnly": True}]
 
 
 def _tls_values(fullname: str) -> dict:
@@ -271,7 +279,7 @@ def _node_values(fullname: str, s: RedisSettings, resources: Resources) -> dict[
         # StatefulSet (helm uninstall, a topology swap) or scaling it down keeps the volumes.
         "persistentVolumeClaimRetentionPolicy": {"enabled": True, "whenScaled": "Retain", "whenDeleted": "Retain"},
         "extraVolumes": _acl_volumes(fullname),
-        "extraVolumeMounts": [{"name": "acl", "mountPath": names.ACL_DIR, "readOnly": True}],
+        "extraVolumeMounts": _redis_mounts(),
         "sidecars": [_acl_reload_sidecar(s)],
     }
     if s.storage_class:
@@ -380,13 +388,18 @@ class RedisSessionStore(pulumi.ComponentResource):
         # One ACL user per client, one password per accepted generation (a rotation keeps two).
         apps = acl.app_acls(args.apps)
         users = {a.app: a.user for a in apps} | {names.exporter(name): names.EXPORTER_USER}
+        # The operator (docs/runbooks.md) is rotated like the clients; it uses redis-cli inside
+        # a Redis pod, so it needs no client certificate of its own (it is not in `users`).
+        operator = names.operator(name)
         generations = s.accepted_generations
         passwords = {client: {g: new_password(f"{name}-{user}-g{g}") for g in generations}
-                     for client, user in users.items()}
+                     for client, user in (users | {operator: names.OPERATOR_USER}).items()}
         self.client_passwords = {client: p[s.password_generation] for client, p in passwords.items()}
         for app in args.apps:
             depends.append(secret(f"{name}-{app.name}-auth", names.client_auth_secret(app.name),
                                   {names.CLIENT_PASSWORD_KEY: self.client_passwords[app.name]}))
+        depends.append(secret(f"{name}-operator-auth", names.operator_secret(name),
+                              {names.CLIENT_PASSWORD_KEY: self.client_passwords[operator]}))
 
         exporter_client = names.exporter(name)
 
@@ -397,7 +410,8 @@ class RedisSessionStore(pulumi.ComponentResource):
             for client in passwords:
                 hashes[client] = [acl.password_hash(next(flat)) for _ in generations]
             return acl.acl_files(acl.password_hash(default), {a.app: hashes[a.app] for a in apps},
-                                 hashes[exporter_client], apps, s.redis_version, s.sentinel_version)
+                                 hashes[exporter_client], apps, s.redis_version, s.sentinel_version,
+                                 operator_hashes=hashes[operator])
 
         acl_files: pulumi.Output[dict] = pulumi.Output.all(
             self.password, *[p[g] for p in passwords.values() for g in generations]).apply(files)

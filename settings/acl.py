@@ -14,11 +14,15 @@ Users on every Redis node (`redis.acl`):
   (see APP_COMMANDS for the sources).
 - `exporter`: INFO, the store-check script and the counting endpoint's SCAN; the only keys
   it reads are the sorted sets, read-only (`%R~`), through ACL selectors; no write command.
+- `operator`: the humans following docs/runbooks.md (redis-cli in a Redis pod): exactly the
+  commands the runbook lines send (OPERATOR_COMMANDS), key metadata but no key value, and
+  DEL only of the sorted sets the runbooks tell to delete (a selector).
 
 Users on every Sentinel (`sentinel.acl`): `default` (the chart's scripts and the peer
 Sentinels authenticate with it: SENTINEL_DEFAULT_COMMANDS, each with its source),
 `was-<app>` may only ask for the master (`SENTINEL get-master-addr-by-name`), `exporter`
-only reads Sentinel state.
+only reads Sentinel state, `operator` reads Sentinel state and may start a failover (the
+runbooks' Sentinel lines).
 
 Each file follows the version of the process that loads it (an unknown command makes Redis
 refuse the whole file, "Aborting Redis startup because of ACL errors"): redis.acl the Redis
@@ -129,6 +133,27 @@ EXPORTER_COMMANDS = ("ping", "client|setname", "info", "latency|latest", "latenc
 # SCAN ... MATCH (no key argument either). RANDOMKEY and SCAN return key names, i.e. session
 # ids, never values: docs/security.md "What the exporter can see".
 EXPORTER_SCRIPT_COMMANDS = ("eval", "time", "select", "randomkey", "scan")
+# The operator: what the redis-cli lines of docs/runbooks.md send (tests/live/test_runbooks_live.py
+# runs each of them under this user, and shows every command here is needed by one of them).
+# redis-cli (redis/redis src/redis-cli.c): AUTH from REDISCLI_AUTH (NO_AUTH, never checked),
+# `-n <db>` SELECT (cliSelect), `--scan` SCAN ... MATCH ... COUNT (getScanReply), `--memkeys`
+# DBSIZE, SCAN, TYPE and MEMORY USAGE per key (findBigKeys, getKeyTypes, getKeySizes).
+# Read: INFO, CLIENT LIST (addresses and last command names, no arguments), MEMORY DOCTOR,
+# DBSIZE, SCAN, TYPE, EXISTS, MEMORY USAGE: key names and sizes, never a value.
+# Change: CONFIG SET (RedisFragmentationHigh's activedefrag; ACL cannot narrow it to one
+# parameter: "Allowing first-arg of a subcommand is not supported", acl.c ACLSetSelector),
+# REPLICAOF (RedisMultipleMasters' stray master), BGSAVE (the backup before deleting data on
+# purpose: Redis writes the RDB file, the operator copies it out of the pod). Not granted:
+# CONFIG GET (returns masterauth), SLOWLOG GET and MONITOR (arguments: session ids), SYNC/PSYNC
+# (the whole data), KEYS (blocks), any read of a value, FLUSH*, EVAL/FCALL, ACL.
+# docs/security.md "Redis users" says why each one.
+OPERATOR_COMMANDS = ("info", "client|list", "memory|doctor", "select", "dbsize", "scan", "type",
+                     "exists", "memory|usage", "config|set", "replicaof", "bgsave")
+OPERATOR_DELETE = ("del",)
+"""Granted only on the sorted sets the runbooks tell the operator to delete (SessionStoreMismatch,
+SessionCountFailed): each app's `<ns>:sessions:expirations` and Spring's default namespace's."""
+SENTINEL_OPERATOR_COMMANDS = ("sentinel|masters", "sentinel|ckquorum", "sentinel|get-master-addr-by-name",
+                              "sentinel|failover")
 SENTINEL_APP_COMMANDS = ("ping", "client|setname", "sentinel|get-master-addr-by-name")
 SENTINEL_EXPORTER_COMMANDS = ("ping", "client|setname", "info", "sentinel|masters", "sentinel|master",
                               "sentinel|sentinels", "sentinel|slaves", "sentinel|replicas", "sentinel|ckquorum")
@@ -211,6 +236,21 @@ def exporter_rules(apps: Sequence[AppAcl], version: tuple[int, int]) -> str:
     return f"resetkeys resetchannels {_commands(commands)}{selectors}"
 
 
+def operator_rules(apps: Sequence[AppAcl]) -> str:
+    """The operator's rules on the Redis nodes: metadata of every key (`%R~*` with commands that
+    return names, types and sizes only), DEL of the stores' sorted sets (a selector). The same
+    commands exist from 7.0 to 8.x (redis/redis src/commands/*.json), so no version argument."""
+    zsets = dict.fromkeys([f"{a.namespace}:sessions:expirations" for a in apps]
+                          + ([f"{DEFAULT_NAMESPACE}:sessions:expirations"] if apps else []))
+    keys, deletes = " ".join(f"~{k}" for k in zsets), " ".join(f"+{c}" for c in OPERATOR_DELETE)
+    selector = f" ({keys} {deletes})" if zsets and deletes else ""
+    return f"resetkeys %R~* resetchannels {_commands(OPERATOR_COMMANDS)}{selector}"
+
+
+def sentinel_operator_rules() -> str:
+    return f"resetkeys resetchannels {_commands(SENTINEL_OPERATOR_COMMANDS)}"
+
+
 def default_rules() -> str:
     """The internal `default` user on the Redis nodes: no keys, Sentinel's hello channel."""
     return f"resetkeys resetchannels &{SENTINEL_HELLO} {_commands(DEFAULT_USER_COMMANDS)}"
@@ -238,9 +278,10 @@ def user_line(user: str, hashes: Iterable[str], rules: str) -> str:
 
 def acl_files(default_hash: str, app_hashes: dict[str, Sequence[str]], exporter_hashes: Sequence[str],
               apps: Sequence[AppAcl], redis_version: tuple[int, int],
-              sentinel_version: tuple[int, int]) -> dict[str, str]:
+              sentinel_version: tuple[int, int], *, operator_hashes: Sequence[str] = ()) -> dict[str, str]:
     """{redis.acl, sentinel.acl} file contents. `app_hashes` maps app name -> accepted hashes.
-    redis.acl follows `redis_version` (the Redis image), sentinel.acl `sentinel_version`."""
+    redis.acl follows `redis_version` (the Redis image), sentinel.acl `sentinel_version`.
+    The operator is always written; without `operator_hashes` it has no password (cannot log in)."""
     redis = [user_line("default", [default_hash], default_rules())]
     sentinel = [user_line("default", [default_hash], sentinel_default_rules())]
     for a in apps:
@@ -248,6 +289,8 @@ def acl_files(default_hash: str, app_hashes: dict[str, Sequence[str]], exporter_
         sentinel.append(user_line(a.user, app_hashes[a.app], sentinel_app_rules(sentinel_version)))
     redis.append(user_line(names.EXPORTER_USER, exporter_hashes, exporter_rules(apps, redis_version)))
     sentinel.append(user_line(names.EXPORTER_USER, exporter_hashes, sentinel_exporter_rules(sentinel_version)))
+    redis.append(user_line(names.OPERATOR_USER, operator_hashes, operator_rules(apps)))
+    sentinel.append(user_line(names.OPERATOR_USER, operator_hashes, sentinel_operator_rules()))
     return {names.REDIS_ACL_FILE: "\n".join(redis) + "\n", names.SENTINEL_ACL_FILE: "\n".join(sentinel) + "\n"}
 
 

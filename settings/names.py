@@ -23,6 +23,10 @@ CLIENT_PASSWORD_KEY = "password"
 """Key of a client's ACL password in its credentials Secret."""
 EXPORTER_USER = "exporter"
 """Redis ACL user of redis_exporter (read-only)."""
+OPERATOR_USER = "operator"
+"""Redis ACL user of the humans following docs/runbooks.md (redis-cli inside a Redis pod)."""
+OPERATOR_DIR = "/opt/bitnami/redis/operator"
+"""Where the operator's password Secret is mounted in the Redis containers (file CLIENT_PASSWORD_KEY)."""
 ACL_DIR = "/opt/bitnami/redis/acl"
 """Where the ACL Secret is mounted in the Redis and Sentinel containers."""
 REDIS_ACL_FILE = "redis.acl"
@@ -99,6 +103,17 @@ def redis_password_secret(fullname: str) -> str:
 def acl_secret(fullname: str) -> str:
     """Secret holding the Redis and Sentinel ACL files (password hashes only)."""
     return f"{fullname}-acl"
+
+
+def operator(fullname: str) -> str:
+    """Client object name of the operator of the Redis of this fullname (its RandomPasswords
+    are `<fullname>-operator-g<N>`, like every other ACL user's)."""
+    return f"{fullname}-{OPERATOR_USER}"
+
+
+def operator_secret(fullname: str) -> str:
+    """Secret with the operator's current ACL password (key CLIENT_PASSWORD_KEY), mounted at OPERATOR_DIR."""
+    return f"{fullname}-operator-auth"
 
 
 def tls_secret(fullname: str) -> str:

@@ -65,10 +65,11 @@ class SecureStack:
     def write_acl(self, generations: dict[str, list[int]]) -> None:
         """Write both ACL files accepting, per client (app name or `exporter`), the given
         password generations (the program's acl_files with these passwords)."""
-        def hashes(client: str) -> list[str]:
-            return [acl.password_hash(client_password(client, g)) for g in generations[client]]
+        def hashes(client: str) -> list[str]:  # the operator keeps generation 1 unless given
+            return [acl.password_hash(client_password(client, g)) for g in generations.get(client, [1])]
         files = acl.acl_files(acl.password_hash(DEFAULT_PASSWORD), {a.app: hashes(a.app) for a in self.apps},
-                              hashes("exporter"), self.apps, self.redis_version, self.sentinel_version)
+                              hashes("exporter"), self.apps, self.redis_version, self.sentinel_version,
+                              operator_hashes=hashes(names.OPERATOR_USER))
         admin = f"user {ADMIN_USER} on >{ADMIN_PASSWORD} ~* &* +@all\n" if self.admin else ""
         for name, text in files.items():
             (self.acl_dir / name).write_text(text + admin)
@@ -103,6 +104,12 @@ class SecureStack:
         s = next(x for x in self.settings.was_apps if x.name == app)  # type: ignore[attr-defined]
         return SessionWriter(client, a.namespace, a.repository_type, s.session_timeout_seconds, 256,
                              database=a.database)
+
+    def operator_password_file(self) -> Path:
+        """The operator's password as a file, as its Secret is mounted in a Redis pod."""
+        path = self.acl_dir.parent / "operator-password"
+        path.write_text(client_password(names.OPERATOR_USER))
+        return path
 
     def exporter_client(self, target: Redis | Sentinel, generation: int = 1) -> Client:
         return Client(HOST, target.port, client_password("exporter", generation),

@@ -121,10 +121,11 @@ def test_the_parsed_versions_reach_the_settings():
 
 def test_acl_files_hold_every_user_once_with_its_hashes():
     files = acl.acl_files("d" * 64, {"petclinic": ["a" * 64, "b" * 64], "shop": ["c" * 64]}, ["e" * 64],
-                          [DEFAULT_APP, INDEXED_APP], V82, V82)
+                          [DEFAULT_APP, INDEXED_APP], V82, V82, operator_hashes=["f" * 64])
     for name in ("redis.acl", "sentinel.acl"):
         users = [line.split()[1] for line in files[name].splitlines()]
-        assert users == ["default", "was-petclinic", "was-shop", "exporter"]
+        assert users == ["default", "was-petclinic", "was-shop", "exporter", "operator"]
+    assert f"user operator on #{'f' * 64} " in files["sentinel.acl"]
     assert f"user was-petclinic on #{'a' * 64} #{'b' * 64} " in files["redis.acl"]
     assert "sentinel|get-master-addr-by-name" in files["sentinel.acl"].splitlines()[1]
     assert "nopass" not in files["redis.acl"] + files["sentinel.acl"]
@@ -137,7 +138,7 @@ def test_the_component_hashes_every_accepted_generation(also_accept, generations
         settings=s.redis, namespace="ns", apps=s.was_apps)))
     assert run.error is None, run.error
     names_ = sorted(r.name for r in run.of_type("random:index/randomPassword:RandomPassword"))
-    assert names_ == sorted(["redis-password"] + [f"redis-{u}-g{g}" for u in ("was-petclinic", "exporter")
+    assert names_ == sorted(["redis-password"] + [f"redis-{u}-g{g}" for u in ("was-petclinic", "exporter", "operator")
                                                   for g in generations])
     files = unwrap(run.one("kubernetes:core/v1:Secret", "redis-acl").inputs["stringData"])
     h = hashlib.sha256(FAKE_PASSWORD.encode()).hexdigest()
@@ -146,6 +147,34 @@ def test_the_component_hashes_every_accepted_generation(also_accept, generations
     assert FAKE_PASSWORD not in files["redis.acl"] + files["sentinel.acl"]
     auth = unwrap(run.one("kubernetes:core/v1:Secret", "redis-petclinic-auth").inputs["stringData"])
     assert auth == {"password": FAKE_PASSWORD}
+    operator = run.one("kubernetes:core/v1:Secret", "redis-operator-auth")
+    assert unwrap(operator.inputs["stringData"]) == {"password": FAKE_PASSWORD}
+    assert unwrap(operator.inputs["metadata"])["name"] == "redis-operator-auth"
+    line = next(x for x in files["redis.acl"].splitlines() if x.startswith("user operator "))
+    assert line.split()[3:3 + len(generations)] == [f"#{h}"] * len(generations)
+
+
+def test_the_operator_reads_key_metadata_deletes_only_the_sorted_sets_and_mounts_its_password():
+    rules = acl.operator_rules([DEFAULT_APP, INDEXED_APP])
+    root, selector = rules.split(" (")
+    commands = set(re.findall(r"\+([\w|]+)", root))
+    assert root.startswith("resetkeys %R~* resetchannels -@all ")
+    values = {"get", "hget", "hgetall", "hmget", "zrange", "smembers", "dump", "getrange", "keys", "slowlog|get",
+              "config|get", "monitor", "sync", "psync", "eval", "evalsha", "fcall", "flushdb", "flushall",
+              "acl|setuser"}
+    assert not values & commands and "@" not in root.replace("-@all", "")
+    assert selector == ("~spring:session:petclinic:sessions:expirations ~spring:session:shop:sessions:expirations "
+                        "~spring:session:sessions:expirations +del)")
+    assert acl.operator_rules([]) == root  # no store, nothing to delete
+    assert "sentinel|failover" in acl.sentinel_operator_rules() and "~" not in acl.sentinel_operator_rules()
+    from components.redis import chart_values
+    for topology in ("standalone", "sentinel"):
+        node = chart_values("redis", load_settings("dev", {"redisTopology": topology}).redis)[
+            "master" if topology == "standalone" else "replica"]
+        volume = next(v for v in node["extraVolumes"] if v["name"] == "operator-auth")
+        assert volume["secret"]["secretName"] == "redis-operator-auth"
+        assert {"name": "operator-auth", "mountPath": "/opt/bitnami/redis/operator", "readOnly": True} in \
+            node["extraVolumeMounts"]
 
 
 @pytest.mark.parametrize("overrides,key", [
@@ -178,12 +207,12 @@ def test_the_acl_files_in_docs_security_are_what_the_code_writes():
     text = (ROOT / "docs" / "security.md").read_text()
     blocks = re.findall(r"`(redis\.acl|sentinel\.acl)` \([^)]*\)\n```\n(.*?)```", text, re.S)
     files = acl.acl_files("<default>", {"petclinic": ["<password>"], "shop": ["<password>"]}, ["<password>"],
-                          [DEFAULT_APP, INDEXED_APP], V82, V82)
+                          [DEFAULT_APP, INDEXED_APP], V82, V82, operator_hashes=["<password>"])
     shown = {name: body.replace("#<sha256(default)>", "#<default>").replace("#<sha256(password)>", "#<password>")
              for name, body in blocks}
     assert shown == files
     files70 = acl.acl_files("<default>", {"petclinic": ["<password>"], "shop": ["<password>"]}, ["<password>"],
-                            [DEFAULT_APP, INDEXED_APP], (7, 0), (7, 0))
+                            [DEFAULT_APP, INDEXED_APP], (7, 0), (7, 0), operator_hashes=["<password>"])
     blocks70 = dict(re.findall(r"^(Redis|Sentinel) 7\.0\n```\n(.*?)```", text, re.S | re.M))
     shown70 = {f"{p.lower()}.acl": b.replace("#<sha256(default)>", "#<default>").replace("#<sha256(password)>",
                                                                                          "#<password>")
