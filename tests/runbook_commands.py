@@ -19,7 +19,8 @@ from tests.harness import ROOT
 FENCE = re.compile(r"^```[a-z]*\n(.*?)^```\n", re.M | re.S)
 FUNCTION = re.compile(r"^(\w+)\(\) \{", re.M)
 CALL = re.compile(r"(?:^|[\s(])(?:(\w+) )?redis-cli\s")
-STOP = {"|", ")", ";", "&&", "||", "&"}
+STOP = {"|", ")", ";", "&&", "||", "&", ">", ">>"}
+PLACEHOLDER = re.compile(r"<([\w -]+)>")
 
 
 @dataclass(frozen=True)
@@ -32,18 +33,27 @@ class Command:
 
     def invocation(self) -> list[str]:
         """The words of the redis-cli call, from its wrapper (`inpod`) or `redis-cli` to the first
-        `|`, `)` or `;` outside quotes: what the test runs (the pipeline after it is local text work)."""
+        `|`, `)`, `;` or `>` outside quotes: what the test runs (the pipeline or redirection after
+        it is local work). `<placeholder>`s stay words."""
+        return self._split()[0]
+
+    def redirected(self) -> bool:
+        """Its output goes to a file on the workstation (`> file`)."""
+        return self._split()[1] in (">", ">>")
+
+    def _split(self) -> tuple[list[str], str]:
         m = CALL.search(self.text)
         assert m, self.text
         start = m.start() + (1 if self.text[m.start()] in " \t(" else 0)
-        lexer = shlex.shlex(self.text[start:], posix=True, punctuation_chars="|);&")
+        guarded = PLACEHOLDER.sub(lambda p: "\x00" + p.group(1) + "\x01", self.text[start:])
+        lexer = shlex.shlex(guarded, posix=True, punctuation_chars="|);&>")
         lexer.whitespace_split = True
         words = []
         for token in lexer:
             if token in STOP:
-                break
-            words.append(token)
-        return words
+                return words, token
+            words.append(token.replace("\x00", "<").replace("\x01", ">"))
+        return words, ""
 
     def user(self) -> str | None:
         """The ACL user the command names (`--user <name>` of the redis-cli call)."""

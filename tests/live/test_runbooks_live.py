@@ -14,14 +14,15 @@ What is substituted, and nothing else (the redis-cli invocation itself is what i
   with only the pod's environment: the chart's REDIS_TLS_* variables of the redis container
   (REDIS_TLS_ENABLED yes|no, and the CA, certificate and key files: the test certificates of
   the Redis processes, as the chart mounts the server certificate into that container);
-- the operator's mounted password file (names.OPERATOR_DIR) -> a local file with its password;
-  with an old runbook's inline template, the chart's `default` password file likewise;
+- the operator's mounted password file (names.OPERATOR_DIR) and the chart's `default` one
+  (components.redis.PASSWORD_FILE) -> local files with their passwords;
 - ports: a loopback stack listens on free ports, so `redis-cli` gets `-p <master's port>`
   (REPLICAOF: a replica's, since it runs on a node that is not the master) and `-p 26379`
   becomes a Sentinel's port; `REPLICAOF <master-host> 6379` names the master's address;
 - placeholders: `<db>` and `<namespace>` are each app's session database and namespace (a
   line with them runs once per app), `<stack namespace>` a name, `mymaster` the master set;
-- a pipeline after the redis-cli call (`| head`, `| cut ...`) is not run: it is local text work.
+- a pipeline after the redis-cli call (`| head`, `| cut ...`) is not run: it is local text work;
+  a redirection to a file on the workstation (`> redis-backup.rdb`) goes to /dev/null.
 
 Redis 7.0 here (Debian); the Bitnami image runs 8.2: the commands granted exist in both
 (redis/redis src/commands/*.json), and redis-cli sends the same commands for these options
@@ -48,8 +49,10 @@ from tests.runbook_commands import Command, commands, runbooks_path, template, w
 from tests.tools import require, require_binaries
 
 APPS = [
-    {"name": "petclinic", "image": "docker.io/springcommunity/spring-petclinic:3.4.0", "minReplicas": 3},
-    {"name": "shop", "image": "registry.example.com/shop:2.1.0", "repositoryType": "indexed", "minReplicas": 2},
+    {"name": "petclinic", "image": "docker.io/springcommunity/spring-petclinic:3.4.0", "minReplicas": 3,
+     "sessionDatabase": 1},
+    {"name": "shop", "image": "registry.example.com/shop:2.1.0", "repositoryType": "indexed", "minReplicas": 2,
+     "sessionDatabase": 2},
 ]
 TIMEOUT = 30  # seconds per command: a TLS client on a plaintext port would wait forever
 # Not a refusal: Debian's redis-server is built without the jemalloc defrag hint, so it refuses
@@ -58,8 +61,11 @@ BUILD_LIMITS = ("Active defragmentation cannot be enabled",)
 # redis-cli without a terminal prints an error reply as is (`NOPERM ...`, `ERR ...`, `INPROG ...`),
 # and its own failures as `Error: ...`, `I/O error`, `Could not connect ...`, `SELECT 1 failed: ...`,
 # `Couldn't determine DBSIZE: ...`, `SCAN error: ...` (src/redis-cli.c); it may still exit 0.
-FAILED = re.compile(r"NOPERM|^(?:[A-Z]{3,} |Error|I/O error|Could not connect|Couldn't|SCAN error|\S+ \S+ failed: )",
-                    re.M)
+# Error codes: redis/redis src/server.c createSharedObjects and sentinel.c's replies.
+CODES = ("ERR", "NOPERM", "WRONGPASS", "NOAUTH", "WRONGTYPE", "BUSY", "LOADING", "READONLY", "MASTERDOWN",
+         "MISCONF", "OOM", "NOREPLICAS", "EXECABORT", "NOSCRIPT", "INPROG", "NOQUORUM", "NOGOODSLAVE", "IDONTKNOW")
+FAILED = re.compile(r"NOPERM|^(?:(?:" + "|".join(CODES) + r") |Error|I/O error|Could not connect|Couldn't|SCAN error"
+                    r"|\S+ \S+ failed: )", re.M)
 # `kubectl [-n NS] exec [-i] POD [-c C] -- CMD...`: CMD here, with only the pod's environment.
 FAKE_KUBECTL = """kubectl() {
   while [ "$#" -gt 0 ] && [ "$1" != -- ]; do shift; done; shift
@@ -140,7 +146,7 @@ def script(text: str, cmd: Command, stack: secure.SecureStack, app: acl.AppAcl, 
     block = wrapper(text)
     if block is not None:
         preamble = re.sub(r"<[^>]+>", "stack-namespace", block)
-        body = f"{preamble}\n{shlex.join(words)}\n"
+        body = f"{preamble}\n{shlex.join(words)}{' > /dev/null' if cmd.redirected() else ''}\n"
     else:  # an inline template: its `…` stands for the arguments after `redis-cli $TLS`
         inline = template(text)
         assert inline, "the runbooks define no way to run redis-cli in a pod"
@@ -158,7 +164,7 @@ def run(text: str, cmd: Command, stack: secure.SecureStack, app: acl.AppAcl, fil
         watch.call("ACL", "LOG", "RESET")
         try:
             out = subprocess.run(["bash", "-c", script(text, cmd, stack, app, files)], capture_output=True,
-                                 text=True, timeout=TIMEOUT,
+                                 text=True, errors="replace", timeout=TIMEOUT,
                                  env={"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/")})
         except subprocess.TimeoutExpired:
             return f"no answer in {TIMEOUT} s"
