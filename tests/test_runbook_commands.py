@@ -5,12 +5,10 @@ copy, goes through the preamble's `inpod` wrapper, names the ACL user it runs as
 workstation's only by the wrapper). RUNBOOKS=<file> judges another version."""
 import re
 
-from components.redis import PASSWORD_FILE
 from settings import names
 from tests.runbook_commands import FUNCTION, commands, runbooks_path, wrapper
 
-# the operator; `default` only for the backup that replicates the whole data (docs/security.md)
-RUNBOOK_USERS = {names.OPERATOR_USER, "default"}
+RUNBOOK_USERS = {names.OPERATOR_USER}
 
 
 def test_every_redis_cli_command_is_fenced_wrapped_and_names_its_user():
@@ -32,8 +30,7 @@ def test_the_wrapper_reads_the_operators_mounted_password_and_the_pods_tls_files
     script = re.search(r"bash -c '(.*?)'", block, re.S)
     assert script, "the in-pod part is one single-quoted script"
     inside = script.group(1)
-    assert f"password={names.OPERATOR_DIR}/{names.CLIENT_PASSWORD_KEY} ;;" in inside
-    assert f'*" --user default "*) password={PASSWORD_FILE} ;;' in inside
+    assert f"$(cat {names.OPERATOR_DIR}/{names.CLIENT_PASSWORD_KEY})" in inside
     # the chart's own variables of the redis container (templates/*/application.yaml)
     for var in ("REDIS_TLS_ENABLED", "REDIS_TLS_CA_FILE", "REDIS_TLS_CERT_FILE", "REDIS_TLS_KEY_FILE"):
         assert f"${var}" in inside and f"${var}" not in block.replace(inside, "")
