@@ -368,7 +368,7 @@ def _release_impacts(base: Rendered, head: Rendered) -> list[Impact]:
         if (rel.get("namespace"), rel.get("name")) in ident:
             continue
         info, path = base.pulumi.get(folder), f"{folder}release.yaml"
-        what = f"Release {rel.get('namespace')}/{rel.get('name')}" + (f" -> {', '.join(new)}" if new else " is removed")
+        what = f"Release {rel.get('namespace')}/{rel.get('name')}" + (f" -> {', '.join(new)}" if new else "")
         if _protected(info):
             impacts.append(Impact(path, "upgrade-fails", f"Pulumi refuses to {'replace' if new else 'delete'} protected "
                                                          f"{what} (protect, protectData): `pulumi preview` and `up` stop; "
@@ -376,11 +376,14 @@ def _release_impacts(base: Rendered, head: Rendered) -> list[Impact]:
                                                          "stack's data on purpose\"", refused=True))
         elif info and info.get("retainOnDelete"):
             impacts.append(Impact(path, "replace" if new else "in-place",
-                                  f"{what}: Pulumi forgets the old release and leaves it running (retainOnDelete)"))
+                                  f"{what}{'' if new else ' is removed'}: Pulumi forgets the old release and leaves it "
+                                  "running (retainOnDelete)"))
         else:
-            impacts.append(Impact(path, "replace", f"{what}: Pulumi installs the new release and uninstalls the old one "
-                                                   "(pulumi-kubernetes helm_release.go: name and namespace force a "
-                                                   "replacement); its volumes stay (Retain)"))
+            impacts.append(
+                Impact(path, "replace", f"{what}: Pulumi installs the new release and uninstalls the old one "
+                                        "(pulumi-kubernetes helm_release.go: name and namespace force a replacement); "
+                                        "its volumes stay (Retain)") if new else
+                Impact(path, "in-place", f"{what}: Pulumi uninstalls it; its volumes stay (Retain)"))
     return impacts
 
 

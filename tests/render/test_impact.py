@@ -82,7 +82,7 @@ def test_destroy_is_refused_where_protected(baselines, stack, expected):
     assert impacts[0].klass == expected
     if protected:
         assert {i.what.split(" (")[0] for i in impacts if i.refused} == {
-            "Pulumi refuses to delete protected Release petclinic/redis is removed",
+            "Pulumi refuses to delete protected Release petclinic/redis",
             "Pulumi refuses to delete protected Namespace petclinic"}
 
 
