@@ -9,6 +9,9 @@ from __future__ import annotations
 WAS_UID = 10001
 REDIS_UID = 10002
 EXPORTER_UID = 59000  # oliver006/redis_exporter's own non-root user
+# Pod Security Standards, restricted, "Volume Types": the only volume types allowed.
+RESTRICTED_VOLUME_TYPES = ("configMap", "csi", "downwardAPI", "emptyDir", "ephemeral", "persistentVolumeClaim",
+                           "projected", "secret")
 
 
 def restricted_container(uid: int | None = None) -> dict:

@@ -23,6 +23,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validat
 from pydantic.alias_generators import to_camel
 
 from settings import rules
+from settings.podsecurity import RESTRICTED_VOLUME_TYPES
 from settings.rules import FieldError, Rule
 
 # Paths and volumes the program mounts into every WAS container (components/was.py).
@@ -49,6 +50,10 @@ K8S_VOLUME_TYPES = ("hostPath", "nfs", "iscsi", "glusterfs", "rbd", "cephfs", "c
                     "azureFile", "azureDisk", "vsphereVolume", "quobyte", "portworxVolume", "scaleIO", "storageos",
                     "photonPersistentDisk", "gcePersistentDisk", "awsElasticBlockStore", "gitRepo", "image",
                     "csi", "downwardAPI", "ephemeral", "projected")
+
+
+OFFERED_VOLUME_TYPES = ("secret", "configMap", "emptyDir", "persistentVolumeClaim")
+assert set(OFFERED_VOLUME_TYPES) <= set(RESTRICTED_VOLUME_TYPES)
 
 
 def program_env(name: str) -> bool:
