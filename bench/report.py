@@ -10,8 +10,8 @@ import matplotlib.pyplot as plt
 
 from settings import sizing
 
-METHODS = ("plain", "scrape", "count", "minute-script")
-STYLES = {"plain": "o-", "scrape": "s-", "count": "^--", "minute-script": "x:"}
+METHODS = ("plain", "scrape", "count", "minute-script", "zcount-script")
+STYLES = {"plain": "o-", "scrape": "s-", "count": "^--", "minute-script": "x:", "zcount-script": "d:"}
 
 
 def plot(rows: list[dict], path: Path) -> Path:
@@ -69,7 +69,7 @@ def markdown(r: dict, plot_name: str) -> str:
                 f"{project['max_error_paused']:+g} paused, {project['max_error_load']:+g} under load "
                 f"({100 * worst / live:.2f} % of {live:,} live), consistent with the sessions live during the "
                 f"scrape: {project['consistent_paused'] and project['consistent_load']}. Regular scrape "
-                f"{regular['ratio']}x plain, Redis blocked {regular['redis_ms_per_scrape']} ms by the script, "
+                f"{regular['ratio']}x plain, Redis time for the key checks (ZCARD) {cell(regular['redis_ms_per_scrape'])} ms, "
                 f"PING p99 {regular['redis_ping_p99_ms']} ms.")
         if project["method"] == "count":
             line += (f" Counting scrape (every 60 s): {project['median_ms']} ms, Redis busy "
@@ -77,6 +77,13 @@ def markdown(r: dict, plot_name: str) -> str:
                      f"(≈ {project['redis_ms_per_scrape'] / project['redis_calls_per_scrape']:.1f} ms each), PING p99 "
                      f"{project['redis_ping_p99_ms']} ms; exporter +{project['exporter_peak_mb']} MB, "
                      f"{project['exporter_cpu_s']} s CPU.")
+        if (before := top.get((repository, "zcount-script"))) is not None:
+            line += (f" Before issue 20 (Lua ZCOUNT in the exporter's script, `zcount-script`): max error "
+                     f"{before['max_error_paused']:+g} paused, {before['max_error_load']:+g} under load, consistent: "
+                     f"{before['consistent_paused'] and before['consistent_load']}; scrape {before['median_ms']} ms "
+                     f"({before['ratio']}x plain), Redis blocked {cell(before['redis_ms_per_scrape'])} ms per EVAL. "
+                     f"After (ZCARD via check-single-keys): scrape {regular['median_ms']} ms ({regular['ratio']}x plain), "
+                     f"max error {project['max_error_paused']:+g} paused, {project['max_error_load']:+g} under load.")
         verdict.append(line)
     loads = sorted({tuple(x["loadavg"]) for x in r["session_count"]})
     slow_rows = []
@@ -107,14 +114,16 @@ session id change; recent logouts lingering), then kept steady while measured: n
 sessions at the expiry rate, half of them logging in, as many touches, a tenth as many
 logouts, the cleanup cron, keyspace events (load per run in `benchmarks.json`). Methods
 (one exporter each): `plain` (its `redis_db_keys` is what the seed and, for the default
-repository, this project read before), `minute-script` (this project's previous Lua
-count), `scrape` (the regular scrape now: plain + the store-check script, which counts
-the sorted-set store by ZCOUNT), `count` (the counting scrape: SCAN via `count-keys`,
+repository, this project read before), `minute-script` (this project's Lua count before
+issue 14), `zcount-script` (the sorted-set count before issue 20: Lua ZCOUNT over (now, +inf]
+in the exporter's script), `scrape` (the regular scrape now, no Lua: plain +
+`check-single-keys` of the sorted-set keys, TYPE + ZCARD, which counts the sorted-set store
+by ZCARD), `count` (the counting scrape: SCAN via `count-keys`,
 every 60 s on its own endpoint). **(project)** marks how each store is counted now.
 {r['plan']['scrapes']} interleaved scrapes per method under load; ratio = median / plain
 median; Redis ping = a PING loop's round trip during that method's scrapes; Redis ms =
 Redis's own time per scrape (INFO commandstats: EVAL, which blocks Redis for all of it;
-SCAN, in COUNT-1000 slices = calls). Error = counted - sessions live on the writer's clock
+ZCARD; SCAN, in COUNT-1000 slices = calls). Error = counted - sessions live on the writer's clock
 at the end of the scrape, max over {r['plan']['snapshots']} paused snapshots and over every
 scrape under load (a SCAN's sessions created or ended while it runs may or may not be
 counted). Consistent = the count lies between the sessions live through the scrape and

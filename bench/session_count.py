@@ -12,8 +12,10 @@ and keyspace events. Methods, each its own exporter process (the real binary):
   and, for the default repository, this project used to read;
 - minute-script (indexed, minute sets): the Lua script this project used before
   (SCARD of future minute sets + EXISTS on the current minute's members + ZCOUNT);
-- scrape: the project's regular scrape now: plain + the store-check script (which counts
-  the sorted-set store by ZCOUNT);
+- zcount-script (indexed, sorted set): the Lua ZCOUNT over (now, +inf] this project's
+  exporter ran on every scrape before issue 20 (Lua is no longer allowed: CVE-2025-49844);
+- scrape: the project's regular scrape now: plain + `check-single-keys` of the sorted-set
+  keys (TYPE + ZCARD, no Lua), which counts the sorted-set store by ZCARD;
 - count: the project's counting scrape (`/scrape?...&count-keys=<pattern>`, SCAN), on its
   own endpoint every 60 s in production.
 
@@ -36,12 +38,14 @@ import urllib.request
 from pathlib import Path
 
 from bench.workload import Plan, Workload
-from monitoring.session_count import COUNT_KEYS_PARAM, SessionStore, lua_script, script_key
+from monitoring.session_count import CHECK_SINGLE_KEYS_FLAG, COUNT_KEYS_PARAM, SessionStore, check_single_keys
 from simulators.loopback import HOST, Processes, Redis, start_exporter
 from simulators.resp import Client
 from simulators.stack import PASSWORD
 
 DB = 1
+SCRIPT_KEY = "sessions_petclinic"
+"""The `key` label the previous scripts returned their count under."""
 TIMEOUT = 1800
 SLOWLOG_US = 5000
 """Commands slower than this (5 ms) are named in the results (Redis SLOWLOG)."""
@@ -70,7 +74,18 @@ for _, member in ipairs(redis.call('SMEMBERS', ns .. ':expirations:' .. ms(curre
   live = live + redis.call('EXISTS', ns .. ':sessions:' .. member)
 end
 live = live + redis.call('ZCOUNT', ns .. ':sessions:expirations', '(' .. ms(now_ms), '+inf')
-return {{'{script_key(store)}', tostring(live)}}
+return {{'{SCRIPT_KEY}', tostring(live)}}
+"""
+
+
+def zcount_script(store: SessionStore) -> str:
+    """The sorted-set count this project's exporter ran before issue 20 (monitoring/
+    session_count.py lua_script at 210a72c, its count part): ZCOUNT over (now, +inf]."""
+    return f"""local t = redis.call('TIME')
+local now_ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+redis.call('SELECT', {store.database})
+local live = redis.call('ZCOUNT', '{store.zset_key}', '(' .. string.format('%.0f', now_ms), '+inf')
+return {{'{SCRIPT_KEY}', tostring(live)}}
 """
 
 
@@ -178,19 +193,22 @@ def _measure(procs: Processes, label: str, size: int, scrapes: int, payload: int
     target = f"redis://{redis.addr}"
     (procs.workdir / "passwords.json").write_text(f'{{"{target}": "{PASSWORD}"}}')
     base = [f"--redis.addr={target}", f"--redis.password-file={procs.workdir}/passwords.json"]
-    (procs.workdir / "checks.lua").write_text(lua_script([store]) or "")
-    scripted = base + [f"--script={procs.workdir}/checks.lua"]
-    exporters = {"plain": base, "scrape": scripted, "count": scripted}
+    checked = base + [f"{CHECK_SINGLE_KEYS_FLAG}={check_single_keys([store])}"]
+    exporters = {"plain": base, "scrape": checked, "count": checked}
     if label == "indexed-minute":
         (procs.workdir / "minute.lua").write_text(minute_set_script(store))
         exporters["minute-script"] = base + [f"--script={procs.workdir}/minute.lua"]
+    if label == "indexed-sorted-set":
+        (procs.workdir / "zcount.lua").write_text(zcount_script(store))
+        exporters["zcount-script"] = base + [f"--script={procs.workdir}/zcount.lua"]
     started = {m: start_exporter(procs, args, name=f"exporter-{m}") for m, args in exporters.items()}
     ports = {m: port for m, (_, port) in started.items()}
     params = {m: {"target": target} for m in ports}
     params["count"] = {"target": target, COUNT_KEYS_PARAM: f"db{DB}={store.scan_pattern}"}
-    readers = {"plain": f'redis_db_keys{{db="db{DB}"}}', "minute-script": f'redis_script_values{{key="{script_key(store)}"}}',
-               "scrape": f'redis_script_values{{key="{script_key(store)}"}}', "count": "redis_keys_count{"}
-    redis_cmd = {"plain": None, "minute-script": "eval", "scrape": "eval", "count": "scan"}
+    script = f'redis_script_values{{key="{SCRIPT_KEY}"}}'
+    readers = {"plain": f'redis_db_keys{{db="db{DB}"}}', "minute-script": script, "zcount-script": script,
+               "scrape": f'redis_key_size{{db="db{DB}",key="{store.zset_key}"}}', "count": "redis_keys_count{"}
+    redis_cmd = {"plain": None, "minute-script": "eval", "zcount-script": "eval", "scrape": "zcard", "count": "scan"}
     admin = redis.client(0)
     load_before = os.getloadavg()[0]
     workload = Workload(Plan(redis.port, PASSWORD, DB, NAMESPACE, repository, expiration_store, TIMEOUT, size,

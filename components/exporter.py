@@ -5,8 +5,9 @@ ServiceMonitor has one endpoint per target (`/scrape?target=redis://<pod>:<port>
 relabels `instance` to that target, so each node keeps a stable instance across
 failovers and its role shows in `redis_instance_info{role}` (docs/decisions.md,
 "Exporter: every node and every Sentinel"). Sentinel topology runs a second exporter
-container for the Sentinels, without `--script`: Sentinels reject EVAL and the exporter
-then reports the Sentinel as down (redis_up 0).
+container for the Sentinels, without `--check-single-keys` (a Sentinel has no keys).
+The Redis-node exporter reads the sorted-set keys on every scrape (`--check-single-keys`:
+TYPE + ZCARD, no Lua), the sorted-set store's count and every store's check.
 
 Sessions counted by SCAN (default repository, indexed with minute sets) are counted on a
 second ServiceMonitor endpoint per Redis node: the same exporter with `count-keys` as a
@@ -25,28 +26,27 @@ import pulumi_kubernetes as k8s
 
 from components.redis import RedisConnection, client_egress
 from monitoring.session_count import (
+    CHECK_SINGLE_KEYS_FLAG,
     COUNT_INTERVAL,
     COUNT_KEYS_METRIC,
     COUNT_KEYS_PARAM,
     COUNT_TIMEOUT,
     SessionStore,
+    check_single_keys,
     count_job,
     count_keys,
-    lua_script,
 )
 from settings import names
 from settings.model import Resources
 from settings.podsecurity import EXPORTER_UID, restricted_container
 
 COMPONENT = "metrics"
-SCRIPT_DIR = "/scripts"
-SCRIPT_FILE = "sessions.lua"
 AUTH_DIR = "/secrets"
 AUTH_FILE = "passwords.json"
 TLS_DIR = "/tls"
 SCRAPE_INTERVAL = "30s"
-METRICS_PORT = "metrics"  # Redis nodes (with the counting script)
-SENTINEL_METRICS_PORT = "sentinel-metrics"  # Sentinels (never the script)
+METRICS_PORT = "metrics"  # Redis nodes (with check-single-keys)
+SENTINEL_METRICS_PORT = "sentinel-metrics"  # Sentinels (no keys to read)
 SENTINEL_EXPORTER_PORT = names.EXPORTER_PORT + 1  # 9122
 RESOURCES = Resources("20m", "200m", "48Mi", "96Mi")
 # The counting scrape (SCAN via count-keys) keeps every matched key name in the exporter
@@ -99,7 +99,7 @@ class RedisExporterArgs:
     prometheus_namespace: str
     """Namespace of Prometheus: the only one the exporter's NetworkPolicy admits."""
     stores: tuple[SessionStore, ...]
-    """Session stores; indexed ones need the counting script."""
+    """Session stores: their sorted-set keys are read on every scrape, SCAN-counted ones on the counting endpoint."""
     password: pulumi.Output
     """The exporter user's current ACL password (secret Output); written to its password file."""
     peak_sessions: int = 0
@@ -134,17 +134,18 @@ def _auth_args(conn: RedisConnection) -> list[str]:
     return args
 
 
-def exporter_args(conn: RedisConnection, has_script: bool) -> list[str]:
-    """Command-line flags of the Redis-node exporter (the live tests run the binary with these)."""
+def exporter_args(conn: RedisConnection, single_keys: str | None = None) -> list[str]:
+    """Command-line flags of the Redis-node exporter (the live tests run the binary with
+    these); `single_keys` is session_count.check_single_keys of the stores."""
     args = [f"--web.listen-address=:{names.EXPORTER_PORT}",
             f"--redis.addr={scrape_targets(conn)[0].url}", *_auth_args(conn)]
-    if has_script:
-        args.append(f"--script={SCRIPT_DIR}/{SCRIPT_FILE}")
+    if single_keys:
+        args.append(f"{CHECK_SINGLE_KEYS_FLAG}={single_keys}")
     return args
 
 
 def sentinel_exporter_args(conn: RedisConnection) -> list[str]:
-    """Flags of the Sentinel exporter (sentinel topology): same user and password file, no script."""
+    """Flags of the Sentinel exporter (sentinel topology): same user and password file, no keys."""
     first = next(t for t in scrape_targets(conn) if t.port == SENTINEL_METRICS_PORT)
     return [f"--web.listen-address=:{SENTINEL_EXPORTER_PORT}", f"--redis.addr={first.url}", *_auth_args(conn)]
 
@@ -162,7 +163,7 @@ def password_file(conn: RedisConnection, password: str) -> str:
     return json.dumps({k: password for t in scrape_targets(conn) for k in (t.url, with_user(t.url))}, sort_keys=True)
 
 
-def _container(name: str, image: str, args: list[str], port_name: str, port: int, has_script: bool,
+def _container(name: str, image: str, args: list[str], port_name: str, port: int,
                tls_on: bool, resources: Resources = RESOURCES) -> dict:
     # /health answers `ok` without touching Redis (checked on the 1.45 binary): a Redis
     # outage is an alert (RedisDown), not a restart loop of the exporter.
@@ -179,31 +180,29 @@ def _container(name: str, image: str, args: list[str], port_name: str, port: int
         "securityContext": restricted_container(EXPORTER_UID),
         "volumeMounts": [{"name": "auth", "mountPath": AUTH_DIR, "readOnly": True}],
     }
-    if has_script:
-        container["volumeMounts"].append({"name": "scripts", "mountPath": SCRIPT_DIR, "readOnly": True})
     if tls_on:
         container["volumeMounts"].append({"name": "tls", "mountPath": TLS_DIR, "readOnly": True})
     return container
 
 
-def exporter_containers(conn: RedisConnection, image: str, has_script: bool,
+def exporter_containers(conn: RedisConnection, image: str, single_keys: str | None = None,
                         resources: Resources = RESOURCES) -> list[dict]:
     """The exporter pod's containers (plain dicts): `redis-exporter` for the Redis nodes,
     plus `sentinel-exporter` for the Sentinels in sentinel topology."""
-    containers = [_container("redis-exporter", image, exporter_args(conn, has_script),
-                             METRICS_PORT, names.EXPORTER_PORT, has_script, conn.tls, resources)]
+    containers = [_container("redis-exporter", image, exporter_args(conn, single_keys),
+                             METRICS_PORT, names.EXPORTER_PORT, conn.tls, resources)]
     if conn.mode == "sentinel":
         containers.append(_container("sentinel-exporter", image, sentinel_exporter_args(conn),
-                                     SENTINEL_METRICS_PORT, SENTINEL_EXPORTER_PORT, False, conn.tls))
+                                     SENTINEL_METRICS_PORT, SENTINEL_EXPORTER_PORT, conn.tls))
     return containers
 
 
 def exporter_ports(conn: RedisConnection) -> list[tuple[str, int]]:
     """(name, port) of every exporter port: Service ports and NetworkPolicy ports."""
-    return [(p["name"], p["containerPort"]) for c in exporter_containers(conn, "", False) for p in c["ports"]]
+    return [(p["name"], p["containerPort"]) for c in exporter_containers(conn, "") for p in c["ports"]]
 
 
-def pod_spec(name: str, conn: RedisConnection, image: str, has_script: bool,
+def pod_spec(name: str, conn: RedisConnection, image: str, single_keys: str | None = None,
              resources: Resources = RESOURCES) -> dict:
     """The exporter's pod spec (plain dict); `name` is the component's (its objects') name."""
     spec: dict[str, Any] = {
@@ -212,11 +211,9 @@ def pod_spec(name: str, conn: RedisConnection, image: str, has_script: bool,
         # exporter can read them (a Secret volume's files are otherwise root's).
         "securityContext": {"runAsNonRoot": True, "runAsUser": EXPORTER_UID, "fsGroup": EXPORTER_UID,
                             "seccompProfile": {"type": "RuntimeDefault"}},
-        "containers": exporter_containers(conn, image, has_script, resources),
+        "containers": exporter_containers(conn, image, single_keys, resources),
         "volumes": [{"name": "auth", "secret": {"secretName": f"{name}-auth", "defaultMode": 0o440}}],
     }
-    if has_script:
-        spec["volumes"].append({"name": "scripts", "configMap": {"name": f"{name}-scripts"}})
     if conn.tls:
         spec["volumes"].append({"name": "tls", "secret": {"secretName": names.client_tls_secret(name),
                                                           "defaultMode": 0o440}})
@@ -284,10 +281,6 @@ class RedisExporter(pulumi.ComponentResource):
             string_data={AUTH_FILE: pulumi.Output.secret(args.password).apply(lambda p: password_file(conn, str(p)))},
             opts=child,
         )
-        script = lua_script(args.stores)
-        if script:
-            k8s.core.v1.ConfigMap(f"{name}-scripts", metadata=meta(name_=f"{name}-scripts"),
-                                  data={SCRIPT_FILE: script}, opts=child)
         k8s.apps.v1.Deployment(
             f"{name}-deployment",
             metadata=meta(),
@@ -297,7 +290,7 @@ class RedisExporter(pulumi.ComponentResource):
                 "selector": {"matchLabels": selector},
                 "template": {"metadata": {"labels": {**labels, **conn.client_labels},
                                           "annotations": {names.CREDENTIAL_ANNOTATION: str(conn.password_generation)}},
-                             "spec": pod_spec(name, conn, args.image, bool(script),
+                             "spec": pod_spec(name, conn, args.image, check_single_keys(args.stores),
                                               exporter_resources(args.stores, args.peak_sessions))},
             },
             opts=pulumi.ResourceOptions(parent=self, depends_on=[auth]),

@@ -1,14 +1,25 @@
-"""Live Spring Session count per app, true under logins, logouts, touches and expiry, and
-within the scrape budget at 1M sessions (docs/decisions.md "Session count", figures in
-docs/benchmarks.md). Each WAS app keeps its sessions in its own logical DB and namespace.
+"""Live Spring Session count per app, within the scrape budget at 1M sessions, and with
+no Lua: the exporter's Redis user has no EVAL (issue 20; docs/decisions.md "Session count",
+figures in docs/benchmarks.md). Each WAS app keeps its sessions in its own logical DB and
+namespace.
 
 A session is live while Spring has it: not expired and not deleted. Per store:
 
 - indexed repository, `SortedSetRedisSessionExpirationStore` (Spring Session 3.4+, opt-in
   bean, `sessionExpirationStore: sorted-set`): one sorted set `<ns>:sessions:expirations`,
-  score = lastAccessedTime + maxInactiveInterval (the writer's clock), kept exact by Spring
-  on every save, id change (`saveChangeSessionId` ZREMs the old id) and delete. Counted by
-  ZCOUNT over (now, +inf] in the exporter's Lua script on every scrape: O(log n).
+  one member per session, ZADDed at every save, ZREMed at an id change
+  (`saveChangeSessionId`), at logout (`deleteById`) and when an app instance receives the
+  `expired`/`del` event of the session's `expires:` key (`onMessage`). Counted by ZCARD on
+  every regular scrape: redis_exporter's `check-single-keys` (TYPE + ZCARD, plus MEMORY USAGE
+  on 1.74; no SCAN), metric `redis_key_size{db,key}`, O(1). ZCARD also counts the members
+  whose session has expired but whose removal has not happened yet: Redis reclaims the
+  expired `expires:` key (active expiry, or a read), publishes `expired`, an app instance
+  ZREMs. Spring's cleanup cron (every minute) only touches the 100 newest expired sessions'
+  hashes, it removes nothing itself. So the count reads high by the expired-but-unreclaimed
+  `expires:` keys plus the events in flight (measured in docs/benchmarks.md), and by every
+  expiry no app instance heard (all instances down when it happened: such a member stays,
+  the cron's touch reaches the session hash, not the `expires:` key); ZCOUNT over (now, +inf] would be exact but needs a
+  client that sends it, and the exporter sends ZCOUNT only from a Lua script.
 - default repository (`RedisSessionRepository`: one hash `<ns>:sessions:<id>`, PEXPIREAT at
   expiry) and indexed repository with Spring's default per-minute expiry sets (every line,
   2.7 to 4.x): counted by SCAN of the live keys: `<ns>:sessions:*` (default) or
@@ -24,23 +35,28 @@ A session is live while Spring has it: not expired and not deleted. Per store:
   slower ServiceMonitor endpoint (`COUNT_INTERVAL`), so the regular scrape stays plain. Its
   cost (Redis CPU per count, exporter memory per session) is in docs/benchmarks.md; the
   reading is as of the end of the last SCAN, whose sessions created or ended while it ran may
-  or may not be counted (bounded by the churn during one SCAN, measured there).
+  or may not be counted (bounded by the churn during one SCAN, measured there). SCAN returns
+  key names, i.e. session ids: the exporter's user gets `+scan` only when a store is counted
+  this way (settings/acl.py, docs/security.md "What the exporter can see").
 
-Every scrape the script also checks that the app's DB holds what the config says
-(`<app>_mismatch`): no key outside the namespace, no indexed keys in a default store, the
-sorted set present where configured and absent where not, and no sorted set under Spring's
-DEFAULT_NAMESPACE (`spring:session`) when the app uses another (Spring's reference example
+Every regular scrape also checks that the app's DB holds what the config says, from the
+same `check-single-keys` readings (`redis_key_size` is 0 for a key that does not exist, 1.45
+and 1.74): the sorted set present where the config says default repository or minute sets,
+and present under Spring's DEFAULT_NAMESPACE (`spring:session`) when the app uses another (Spring's reference example
 builds the store with DEFAULT_NAMESPACE: the store then writes where nobody counts). A store
 that does not match records no count (it cannot be trusted) and SessionStoreMismatch fires;
-a count that fails records `spring_session:count_failed 1` and SessionCountFailed fires.
+a count that is missing records `spring_session:count_failed 1` and SessionCountFailed fires.
+The previous script also sampled RANDOMKEY for keys outside the namespace, indexed keys in a
+default store and live sessions without the sorted set: that needs key names, which the
+exporter no longer reads (docs/decisions.md). "No sorted set while the DB holds keys" is no
+substitute: an indexed store keeps each hash 5 min past its expiry, so a store whose sessions
+all expired would read as miswired.
 
-redis_exporter contract (checked on 1.45 and in the 1.74 source): `--script <file>` is
-evaluated on every scrape and each returned pair `{name, value}` becomes
-`redis_script_values{key="<name>"}`; every element must be a bulk string, and a script error
-fails the whole scrape (1.45: `redis_up 0`). So values are tostring()ed and each store is
-checked under pcall (`<key>_error 1`). `count-keys` given as a /scrape parameter overrides
-the flag for that request only (exporter/http.go, scrapeHandler) and yields
-`redis_keys_count{db="db<N>",key="<pattern>"}`.
+redis_exporter contract (checked on 1.45 and in the 1.74 source, exporter/keys.go and
+exporter/http.go): `--check-single-keys db<N>=<key>,...` is read on every scrape (a /scrape
+`check-single-keys` parameter overrides it for that request) and yields
+`redis_key_size{db="db<N>",key="<key>"}`; `count-keys` given as a /scrape parameter likewise
+yields `redis_keys_count{db="db<N>",key="<pattern>"}`.
 
 The recording rule `spring_session:active_sessions{namespace, job, app}` gives every store
 one name, counted on the master only (replicas hold copies, and a stale replica must not win).
@@ -55,16 +71,16 @@ RECORD = "spring_session:active_sessions"
 COUNT_FAILED = "spring_session:count_failed"
 """1 when the master is up but an app's sessions could not be counted, else 0 (label `app`)."""
 METHOD_LABEL = "method"
-"""Label of RECORD saying how it was counted: `zcount` (exact at every scrape) or `scan`
-(exact as of the last SCAN; sessions created or ended during it may or may not be in it)."""
+"""Label of RECORD saying how it was counted: `zcard` (every scrape; reads high by the
+expired members Spring has not removed yet) or `scan` (exact as of the last SCAN; sessions
+created or ended during it may or may not be in it)."""
 STORE_MISMATCH = "spring_session:store_mismatch"
 """1 when an app's session DB does not hold the store its config declares, else 0 (label `app`)."""
-SCRIPT_METRIC = "redis_script_values"
-"""Metric redis_exporter emits for the `--script` reply, one series per returned name."""
-SCRIPT_LABEL = "key"
-"""Label of SCRIPT_METRIC carrying the returned name."""
-SCRIPT_FLAG = "--script"
-"""redis_exporter flag taking the Lua file (Go flag: `-script` is the same)."""
+KEY_SIZE_METRIC = "redis_key_size"
+"""redis_exporter's check-single-keys metric (ZCARD of a sorted set; 0 when the key does not
+exist), labels `db="db<N>"`, `key="<key>"`."""
+CHECK_SINGLE_KEYS_FLAG = "--check-single-keys"
+"""redis_exporter flag naming the keys it reads on every scrape (Go flag: `-check-single-keys`)."""
 COUNT_KEYS_METRIC = "redis_keys_count"
 """Metric of redis_exporter's count-keys (SCAN), labels `db="db<N>"`, `key="<pattern>"`."""
 COUNT_KEYS_PARAM = "count-keys"
@@ -82,15 +98,8 @@ INSTANCE_INFO_METRIC = "redis_instance_info"
 """Carries `role` ("master" / "slave") per scraped Redis."""
 REPOSITORY_TYPES = ("default", "indexed")
 EXPIRATION_STORES = ("minute", "sorted-set")
-SCRIPT_ERROR_SUFFIX = "_error"
-"""`<script_key>_error` is 1 when the script could not check or count that store, else 0."""
-SCRIPT_MISMATCH_SUFFIX = "_mismatch"
-"""`<script_key>_mismatch` is 1 when the store's DB does not match its config, else 0."""
 DEFAULT_NAMESPACE = "spring:session"
 """Spring's `RedisIndexedSessionRepository.DEFAULT_NAMESPACE`."""
-SAMPLES = 32
-"""Random keys the script checks per store and scrape (a layout that differs in a fifth of
-the keys is seen with probability 1 - 0.8^32 > 99.9 % at each scrape)."""
 
 
 @dataclass(frozen=True)
@@ -130,13 +139,30 @@ class SessionStore:
 
     @property
     def method(self) -> str:
-        """`zcount` (script, every scrape) or `scan` (count-keys, counting endpoint)."""
-        return "zcount" if self.layout == "sorted-set" else "scan"
+        """`zcard` (check-single-keys, every scrape) or `scan` (count-keys, counting endpoint)."""
+        return "zcard" if self.layout == "sorted-set" else "scan"
+
+    @property
+    def zset_key(self) -> str:
+        """The sorted-set store's key in this namespace (counted, or checked absent)."""
+        return sorted_set_key(self.namespace)
+
+    @property
+    def checked_keys(self) -> tuple[str, ...]:
+        """The keys the exporter reads (check-single-keys) for this store: its own sorted set,
+        and Spring's DEFAULT_NAMESPACE one when the app uses another namespace."""
+        default = sorted_set_key(DEFAULT_NAMESPACE)
+        return (self.zset_key,) + ((default,) if self.zset_key != default else ())
 
     @property
     def scan_pattern(self) -> str:
         """The keys that exist exactly while a session is live (method `scan`)."""
         return f"{self.namespace}:sessions:" + ("*" if self.layout == "default" else "expires:*")
+
+
+def sorted_set_key(namespace: str) -> str:
+    """`SortedSetRedisSessionExpirationStore`'s key: `<namespace>:sessions:expirations`."""
+    return f"{namespace}:sessions:expirations"
 
 
 def stores_for(apps) -> tuple[SessionStore, ...]:
@@ -146,19 +172,11 @@ def stores_for(apps) -> tuple[SessionStore, ...]:
                  for a in sorted(apps, key=lambda a: a.name))
 
 
-def script_key(store: SessionStore) -> str:
-    """The `key` label of the script metric holding a store's live-session count (zcount)."""
-    return f"sessions_{store.app}"
-
-
-def script_error_key(store: SessionStore) -> str:
-    """The `key` label of the script metric flagging a failed check or count for a store."""
-    return script_key(store) + SCRIPT_ERROR_SUFFIX
-
-
-def script_mismatch_key(store: SessionStore) -> str:
-    """The `key` label of the script metric flagging a store that does not match its config."""
-    return script_key(store) + SCRIPT_MISMATCH_SUFFIX
+def check_single_keys(stores) -> str | None:
+    """The `--check-single-keys` value (`db<N>=<key>,...`, each pair once), or None without
+    a store. Same character rules as count_keys."""
+    pairs = dict.fromkeys(f"db{s.database}={k}" for s in stores for k in s.checked_keys)
+    return ",".join(pairs) or None
 
 
 def count_keys(stores) -> str | None:
@@ -181,88 +199,32 @@ def count_selector_of(selector: str) -> str:
     return re.sub(r'\bjob="([^"]*)"', lambda m: f'job="{count_job(m.group(1))}"', selector)
 
 
-def _lua_string(text: str) -> str:
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
-
-
-def lua_script(stores) -> str | None:
-    """Lua for redis_exporter `--script`: per store, the store check and (sorted-set store)
-    the count. None when there is no store."""
-    if not stores:
-        return None
-    entries = ",\n".join(
-        f"  {{{_lua_string(script_key(s))}, {s.database}, {_lua_string(s.namespace)}, {_lua_string(s.layout)}}}"
-        for s in stores)
-    return f"""-- Generated by monitoring/session_count.py: Spring Session store checks and the
--- sorted-set store's live-session count. Reads only (RANDOMKEY may reclaim an expired key,
--- as any read does).
--- {{metric key, database, namespace, layout: default | minute | sorted-set}}
-local stores = {{
-{entries}
-}}
-local DEFAULT_NAMESPACE = {_lua_string(DEFAULT_NAMESPACE)}
-local SAMPLES = {SAMPLES}
-local t = redis.call('TIME')
-local now_ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-
-local function starts(text, prefix) return string.sub(text, 1, #prefix) == prefix end
-
--- 1 when the DB does not hold what the config declares, else 0.
-local function mismatch(s)
-  local ns, layout = s[3] .. ':', s[4]
-  if s[3] ~= DEFAULT_NAMESPACE and redis.call('EXISTS', DEFAULT_NAMESPACE .. ':sessions:expirations') == 1 then
-    return 1  -- SortedSetRedisSessionExpirationStore built with DEFAULT_NAMESPACE: writes where nobody counts
-  end
-  local zset = redis.call('EXISTS', ns .. 'sessions:expirations') == 1
-  if zset and layout ~= 'sorted-set' then return 1 end  -- the app registered the sorted-set store
-  for _ = 1, SAMPLES do
-    local key = redis.call('RANDOMKEY')
-    if not key then break end
-    if not starts(key, ns) then return 1 end  -- another namespace writes this DB
-    local expires = starts(key, ns .. 'sessions:expires:')
-    if layout == 'default' and (expires or starts(key, ns .. 'expirations:') or starts(key, ns .. 'index:')) then
-      return 1  -- indexed repository keys in a default-repository store
-    end
-    if layout == 'sorted-set' and expires and not zset then return 1 end  -- live sessions, no sorted set
-  end
-  return 0
-end
-
-local function check(s)
-  redis.call('SELECT', s[2])  -- Redis 7+: does not change the caller's DB
-  local m = mismatch(s)
-  local live = nil
-  if m == 0 and s[4] == 'sorted-set' then
-    -- score = lastAccessedTime + maxInactiveInterval: live while after now
-    live = redis.call('ZCOUNT', s[3] .. ':sessions:expirations', '(' .. string.format('%.0f', now_ms), '+inf')
-  end
-  return m, live
-end
-
-local out = {{}}
-for _, s in ipairs(stores) do
-  local ok, m, live = pcall(check, s)
-  if ok then
-    table.insert(out, s[1] .. '{SCRIPT_MISMATCH_SUFFIX}')
-    table.insert(out, tostring(m))
-    if live then
-      table.insert(out, s[1])
-      table.insert(out, tostring(live))
-    end
-  end
-  table.insert(out, s[1] .. '{SCRIPT_ERROR_SUFFIX}')
-  table.insert(out, ok and '0' or '1')
-end
-return out
-"""
-
-
 def _on_master(expr: str, selector: str, sep: str) -> str:
     return f'({expr} and on(instance) {INSTANCE_INFO_METRIC}{{{selector}{sep}role="master"}})'
 
 
 def _per_app(expr: str, app: str) -> str:
     return f'label_replace({expr}, "app", "{app}", "", "")'
+
+
+def _key_size(store: SessionStore, key: str, selector: str, sep: str) -> str:
+    return f'{KEY_SIZE_METRIC}{{{selector}{sep}db="db{store.database}",key="{key}"}}'
+
+
+def mismatch_flag_expr(store: SessionStore, selector: str = "") -> str:
+    """Per scraped node (`namespace, job, instance`): 1 when the store's DB does not match
+    its config, else 0; absent when the exporter could not read the checked keys. Each
+    condition is its own series (label `check`), so `or` keeps all of them and max takes
+    the worst; the `0 * own` series makes a healthy store 0 rather than absent."""
+    sep = "," if selector else ""
+    by = "max by (namespace, job, instance)"
+    own = _key_size(store, store.zset_key, selector, sep)
+    terms = [f"{by} (0 * {own})"]
+    if store.layout != "sorted-set":  # the app registered the sorted-set store after all
+        terms.append(f"{by} ({own} > bool 0)")
+    terms += [f"{by} ({_key_size(store, k, selector, sep)} > bool 0)"  # DEFAULT_NAMESPACE's store
+              for k in store.checked_keys if k != store.zset_key]
+    return f"{by} (" + " or ".join(f'label_replace({t}, "check", "{i}", "", "")' for i, t in enumerate(terms)) + ")"
 
 
 def session_count_expr(store: SessionStore, selector: str = "", count_selector: str | None = None) -> str:
@@ -273,7 +235,7 @@ def session_count_expr(store: SessionStore, selector: str = "", count_selector: 
 
     `A and on(instance) B` keeps A's samples whose `instance` also has a B sample: here, only
     the series scraped from the node that is master now. No count is recorded while the
-    script reports that the store does not match its config."""
+    store check says the DB does not match its config."""
     sep = "," if selector else ""
     count_sel = count_selector_of(selector) if count_selector is None else count_selector
     csep = "," if count_sel else ""
@@ -285,29 +247,27 @@ def session_count_expr(store: SessionStore, selector: str = "", count_selector: 
         master = f'max by (namespace, job, instance) ({INSTANCE_INFO_METRIC}{{{selector}{sep}role="master"}})'
         on_master = f"({master} * on(instance) group_left max by (instance) ({keys}))"
     else:
-        on_master = _on_master(f'{SCRIPT_METRIC}{{{selector}{sep}{SCRIPT_LABEL}="{script_key(store)}"}}', selector, sep)
-    mismatch = f'{SCRIPT_METRIC}{{{selector}{sep}{SCRIPT_LABEL}="{script_mismatch_key(store)}"}}'
+        on_master = _on_master(_key_size(store, store.zset_key, selector, sep), selector, sep)
+    mismatch = _on_master(mismatch_flag_expr(store, selector), selector, sep)
     return (f"max by (namespace, job, app) ({_per_app(on_master, store.app)})"
-            f" unless on(namespace, job) (max by (namespace, job) ({_on_master(mismatch, selector, sep)}) == 1)")
+            f" unless on(namespace, job) (max by (namespace, job) ({mismatch}) == 1)")
 
 
 def store_mismatch_expr(store: SessionStore, selector: str = "") -> str:
-    """1 / 0 per app on the master: the script's store check."""
+    """1 / 0 per app on the master: the store check (mismatch_flag_expr)."""
     sep = "," if selector else ""
-    flag = f'{SCRIPT_METRIC}{{{selector}{sep}{SCRIPT_LABEL}="{script_mismatch_key(store)}"}}'
-    return f"max by (namespace, job, app) ({_per_app(_on_master(flag, selector, sep), store.app)})"
+    flag = _on_master(mismatch_flag_expr(store, selector), selector, sep)
+    return f"max by (namespace, job, app) ({_per_app(flag, store.app)})"
 
 
 def count_failed_expr(store: SessionStore, selector: str = "") -> str:
     """1 when the master is up but no count was recorded (counting scrape failed or timed
-    out, SCAN or script error) or the script flags an error, unless the store mismatch
-    explains it; else 0. Reads the rules above it in the same group."""
+    out, SCAN refused, the sorted set unreadable), unless the store mismatch explains it;
+    else 0. Reads the rules above it in the same group."""
     sep = "," if selector else ""
     app = f'{selector}{sep}app="{store.app}"'
     master_up = _per_app(f'max by (namespace, job) ({INSTANCE_INFO_METRIC}{{{selector}{sep}role="master"}})', store.app)
-    flag = f'{SCRIPT_METRIC}{{{selector}{sep}{SCRIPT_LABEL}="{script_error_key(store)}"}}'
-    error = _per_app(f"max by (namespace, job) ({_on_master(flag, selector, sep)})", store.app)
-    failing = (f"((({master_up} unless on(namespace, job, app) {RECORD}{{{app}}}) or on(namespace, job, app) ({error} == 1))"
+    failing = (f"(({master_up} unless on(namespace, job, app) {RECORD}{{{app}}})"
                f" unless on(namespace, job, app) ({STORE_MISMATCH}{{{app}}} == 1))")
     return (f"(0 * {failing} + 1) or on(namespace, job, app) (0 * max by (namespace, job, app) ({RECORD}{{{app}}}))"
             f" or on(namespace, job, app) (0 * {STORE_MISMATCH}{{{app}}})")

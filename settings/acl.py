@@ -12,8 +12,8 @@ Users on every Redis node (`redis.acl`):
 - `was-<app>` per WAS app: its own key namespace, its own database (`+select|<db>`), its
   own Pub/Sub channels, and the commands its Spring Session repository type sends
   (see APP_COMMANDS for the sources).
-- `exporter`: INFO, the store-check script and the counting endpoint's SCAN; the only keys
-  it reads are the sorted sets, read-only (`%R~`), through ACL selectors; no write command.
+- `exporter`: INFO, TYPE/ZCARD of the sorted-set keys (read-only `%R~` selectors), and SCAN
+  only when a store is counted by SCAN; no write command, no Lua, no RANDOMKEY.
 - `operator`: the humans following docs/runbooks.md (redis-cli in a Redis pod): exactly the
   commands the runbook lines send (OPERATOR_COMMANDS), key metadata but no key value, and
   DEL only of the sorted sets the runbooks tell to delete (a selector).
@@ -39,7 +39,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from monitoring.session_count import DEFAULT_NAMESPACE
+from monitoring.session_count import DEFAULT_NAMESPACE, SessionStore
 from settings import names
 
 # Commands per Spring Session repository type, as Lettuce puts them on the wire
@@ -115,7 +115,7 @@ SENTINEL_HELLO = "__sentinel__:hello"
 # redis_exporter's scrape (oliver006/redis_exporter exporter/exporter.go scrapeRedisHost,
 # v1.74.0 and v1.45.0): INFO ALL (fatal if refused), CLIENT SETNAME, LATENCY LATEST|HISTOGRAM,
 # SLOWLOG LEN and SLOWLOG GET 1 (exporter/slowlog.go extractSlowLogMetrics: unconditional, no
-# flag up to v1.88), and EVAL of the store-check script. Nothing is refused in a healthy scrape,
+# flag up to v1.88). Nothing is refused in a healthy scrape,
 # so ACL LOG only ever shows real findings:
 # - CONFIG GET * (it returns masterauth in clear: the default user's password) is never sent:
 #   the exporter runs with --config-command=- (components/exporter.py; v1.74 main.go "set to
@@ -127,12 +127,16 @@ SENTINEL_HELLO = "__sentinel__:hello"
 #   log before either (no SLOWLOG GET for anyone), so nothing that worked is lost.
 EXPORTER_COMMANDS = ("ping", "client|setname", "info", "latency|latest", "latency|histogram", "slowlog|len",
                      "slowlog|get")
-# The script (monitoring/session_count.py lua_script): TIME, SELECT <app db>, RANDOMKEY (no
-# key argument: the ACL key patterns do not apply), EXISTS and ZCOUNT on the sorted-set keys
-# (selectors below). The counting endpoint (`count-keys`, exporter.go getKeysCount): SELECT,
-# SCAN ... MATCH (no key argument either). RANDOMKEY and SCAN return key names, i.e. session
-# ids, never values: docs/security.md "What the exporter can see".
-EXPORTER_SCRIPT_COMMANDS = ("eval", "time", "select", "randomkey", "scan")
+# The session count and store check (monitoring/session_count.py), no Lua (issue 20):
+# check-single-keys (exporter/keys.go extractCheckKeyMetrics: SELECT <db>, TYPE, then ZCARD for
+# a sorted set; 1.74 pipelines MEMORY USAGE with TYPE) on the sorted-set keys only, through
+# read-only selectors. The counting endpoint (`count-keys`, keys.go getKeysCount) sends SCAN
+# ... MATCH, which has no key argument: ACL key patterns cannot limit it and it returns key
+# names, i.e. session ids, so it is granted only when a store is counted by SCAN
+# (docs/security.md "What the exporter can see"). Never EVAL/EVALSHA/FCALL (CVE-2025-49844
+# and the other Lua CVEs), RANDOMKEY or KEYS.
+EXPORTER_KEY_COMMANDS = ("type", "zcard", "memory|usage")
+EXPORTER_SCAN_COMMANDS = ("scan",)
 # The operator: what the redis-cli lines of docs/runbooks.md send (tests/live/test_runbooks_live.py
 # runs each of them under this user, and shows every command here is needed by one of them).
 # redis-cli (redis/redis src/redis-cli.c): AUTH from REDISCLI_AUTH (NO_AUTH, never checked),
@@ -171,6 +175,8 @@ class AppAcl:
     """Its logical database."""
     repository_type: str
     """`default` or `indexed`."""
+    expiration_store: str = "minute"
+    """Indexed: `minute` or `sorted-set` (decides whether the exporter needs SCAN)."""
 
     @property
     def user(self) -> str:
@@ -225,14 +231,14 @@ def app_rules(app: AppAcl, version: tuple[int, int]) -> str:
 
 def exporter_rules(apps: Sequence[AppAcl], version: tuple[int, int]) -> str:
     """The exporter's rules on the Redis nodes: read-only, and only what its scrape, the
-    store-check script and the counting endpoint (monitoring/session_count.py) send; the
-    only keys it reads are the sorted sets (each app's and Spring's DEFAULT_NAMESPACE one,
-    which the store check looks for), through read-only selectors."""
-    commands = EXPORTER_COMMANDS + ((SETINFO,) if version >= (7, 2) else ()) + \
-        (EXPORTER_SCRIPT_COMMANDS if apps else ())
-    zsets = dict.fromkeys([f"{a.namespace}:sessions:expirations" for a in apps]
-                          + ([f"{DEFAULT_NAMESPACE}:sessions:expirations"] if apps else []))
-    selectors = "".join(f" (%R~{key} +exists +zcount)" for key in zsets)
+    sorted-set reads (every store: counted, or checked absent, plus Spring's DEFAULT_NAMESPACE
+    one) and, when a store is counted by SCAN, the counting endpoint send
+    (monitoring/session_count.py)."""
+    stores = [SessionStore(a.app, a.database, a.namespace, a.repository_type, 1, a.expiration_store) for a in apps]
+    commands = EXPORTER_COMMANDS + ((SETINFO,) if version >= (7, 2) else ()) + (("select",) if stores else ()) + \
+        (EXPORTER_SCAN_COMMANDS if any(s.method == "scan" for s in stores) else ())
+    zsets = dict.fromkeys(k for s in stores for k in s.checked_keys)
+    selectors = "".join(f" (%R~{key} {' '.join('+' + c for c in EXPORTER_KEY_COMMANDS)})" for key in zsets)
     return f"resetkeys resetchannels {_commands(commands)}{selectors}"
 
 
@@ -296,4 +302,5 @@ def acl_files(default_hash: str, app_hashes: dict[str, Sequence[str]], exporter_
 
 def app_acls(apps) -> tuple[AppAcl, ...]:
     """AppAcl per WasAppSettings."""
-    return tuple(AppAcl(a.name, a.session_namespace, a.session_database, a.repository_type) for a in apps)
+    return tuple(AppAcl(a.name, a.session_namespace, a.session_database, a.repository_type,
+                        a.expiration_store or "minute") for a in apps)

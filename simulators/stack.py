@@ -13,8 +13,6 @@ from dataclasses import dataclass
 from components.exporter import (
     AUTH_DIR,
     AUTH_FILE,
-    SCRIPT_DIR,
-    SCRIPT_FILE,
     count_endpoints,
     exporter_containers,
     scrape_targets,
@@ -23,7 +21,7 @@ from components.redis import chart_values, connection_for
 from monitoring.alerts import rule_groups
 from monitoring.routing import plain_config
 from monitoring.scope import scope_of
-from monitoring.session_count import RECORD, lua_script, stores_for
+from monitoring.session_count import RECORD, check_single_keys, stores_for
 from settings import names
 from simulators.loopback import (
     Alertmanager,
@@ -183,19 +181,16 @@ class Env:
         conn = connection_for(settings.redis.release_name, dataclasses.replace(settings.redis, tls=False),
                               settings.namespace)
         stores = stores_for(settings.was_apps)
-        script = lua_script(stores)
         # Every container of the exporter pod, run with its own args; cluster addresses and
         # mount paths mapped to the local processes and files.
         targets = scrape_targets(conn)
         processes: list[Redis | Sentinel] = [*nodes, *sentinels]
         local = {t.url: f"redis://{p.addr}" for t, p in zip(targets, processes, strict=True)}
-        if script:
-            (procs.workdir / SCRIPT_FILE).write_text(script)
         (procs.workdir / AUTH_FILE).write_text(json.dumps({local[t.url]: PASSWORD for t in targets}))
         port_of_container: dict[str, int] = {}
         self.exporters = {}
-        for container in exporter_containers(conn, "", bool(script)):
-            args = [a.replace(f"{SCRIPT_DIR}/", f"{procs.workdir}/").replace(f"{AUTH_DIR}/", f"{procs.workdir}/")
+        for container in exporter_containers(conn, "", check_single_keys(stores)):
+            args = [a.replace(f"{AUTH_DIR}/", f"{procs.workdir}/")
                     for a in container["args"]]
             args = [f"--redis.addr={local[a.split('=', 1)[1]]}" if a.startswith("--redis.addr=") else a
                     for a in without_acl(args)]

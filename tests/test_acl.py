@@ -31,19 +31,88 @@ def test_indexed_repository_user_gets_its_namespace_and_channels_of_its_database
         "+zadd +zrem +zrevrangebyscore +publish +subscribe +psubscribe +unsubscribe +punsubscribe")
 
 
+SORTED_SET_APP = acl.AppAcl("cart", "spring:session:cart", 3, "indexed", "sorted-set")
+
+
 def test_exporter_reads_only_the_sorted_sets_and_writes_nothing():
     rules = acl.exporter_rules([DEFAULT_APP, INDEXED_APP], V82)
     commands = set(re.findall(r"(?<![(\w])\+([\w|]+)", rules.split("(")[0]))
     writes = {"set", "del", "hmset", "hset", "sadd", "srem", "zadd", "zrem", "rename", "append", "pexpire", "expire",
-              "flushdb", "flushall", "config|set", "config|get", "acl|load", "eval_ro"} & commands
-    assert not writes and {"eval", "scan", "randomkey", "select", "info"} <= commands
+              "flushdb", "flushall", "config|set", "config|get", "acl|load"} & commands
+    assert not writes and {"scan", "select", "info"} <= commands
+    assert not {"eval", "evalsha", "eval_ro", "evalsha_ro", "fcall", "fcall_ro", "randomkey", "keys", "time"} & commands
     assert "~" not in rules.split("(")[0]  # no key outside the selectors
     selectors = re.findall(r"\(([^)]*)\)", rules)
     assert {s.split()[0] for s in selectors} == {f"%R~{a.namespace}:sessions:expirations"
                                                   for a in (DEFAULT_APP, INDEXED_APP)} | {
         "%R~spring:session:sessions:expirations"}
-    assert all(s.split()[1:] == ["+exists", "+zcount"] for s in selectors)
-    assert "eval" not in acl.exporter_rules([], V82)  # no store, no script
+    assert all(s.split()[1:] == ["+type", "+zcard", "+memory|usage"] for s in selectors)
+    assert acl.exporter_rules([], V82) == (
+        "resetkeys resetchannels -@all +ping +client|setname +info +latency|latest +latency|histogram "
+        "+slowlog|len +client|setinfo")
+
+
+def test_exporter_may_scan_only_when_a_store_is_counted_by_scan():
+    """SCAN returns key names (session ids) and has no key argument for ACL patterns to limit:
+    with only sorted-set stores the exporter cannot list a single key."""
+    assert "+scan" not in acl.exporter_rules([SORTED_SET_APP], V82)
+    assert "+select" in acl.exporter_rules([SORTED_SET_APP], V82)
+    for app in (DEFAULT_APP, INDEXED_APP):
+        assert "+scan" in acl.exporter_rules([SORTED_SET_APP, app], V82)
+
+
+SCRIPTING = ("eval", "evalsha", "eval_ro", "evalsha_ro", "fcall", "fcall_ro", "function|load", "script|load")
+
+
+def may_run(rules: str, command: str, category: str = "scripting") -> bool:
+    """Whether ACL rules (root and every selector) let a user run `command` of `category`,
+    read the way Redis applies them: left to right, the last matching rule wins; `-@all`,
+    `+@all`/`allcommands`, `nocommands`, categories and (sub)commands."""
+    def allowed(tokens: list[str]) -> bool:
+        ok = False
+        for t in tokens:
+            if t in ("+@all", "allcommands", f"+@{category}", f"+{command}", f"+{command.split('|')[0]}"):
+                ok = True
+            elif t in ("-@all", "nocommands", f"-@{category}", f"-{command}", f"-{command.split('|')[0]}"):
+                ok = False
+        return ok
+    selectors = re.findall(r"\(([^)]*)\)", rules)
+    root = re.sub(r"\([^)]*\)", " ", rules).split()
+    return allowed(root) or any(allowed(s.split()) for s in selectors)
+
+
+def test_may_run_reads_rules_as_redis_does():
+    assert may_run("~* +@all", "eval") and may_run("-@all +eval", "eval") and may_run("-@all (+@scripting)", "fcall")
+    assert not may_run("+@all -@scripting", "eval") and not may_run("-@all +get", "eval")
+    assert not may_run("+eval -@all +get", "eval")
+
+
+@pytest.mark.parametrize("stack,overrides", [
+    ("dev", {}), ("prod", {}), ("dev", {"redisTopology": "sentinel"}),
+    ("prod", {"wasApps": [{"name": "petclinic", "image": "r/p:1", "sessionDatabase": 1},
+                          {"name": "shop", "image": "r/s:1", "repositoryType": "indexed", "sessionDatabase": 2},
+                          {"name": "cart", "image": "r/c:1", "repositoryType": "indexed",
+                           "sessionExpirationStore": "sorted-set", "sessionDatabase": 3}]}),
+])
+def test_no_user_on_any_process_may_run_lua(stack, overrides):
+    """Issue 20: no EVAL/EVALSHA/FCALL/@scripting for anyone (CVE-2025-49844, -46817, -46818,
+    -46819 need only a script), on every process: every user the component writes into the
+    ACL Secret, on the Redis nodes and on the Sentinels, whatever users there are."""
+    s = load_settings(stack, overrides)
+    run = run_with_mocks(lambda: RedisSessionStore("redis", RedisSessionStoreArgs(
+        settings=s.redis, namespace="ns", apps=s.was_apps)))
+    assert run.error is None, run.error
+    files = unwrap(run.one("kubernetes:core/v1:Secret", "redis-acl").inputs["stringData"])
+    assert set(files) >= {"redis.acl", "sentinel.acl"}
+    users = 0
+    for name, text in files.items():
+        for line in text.splitlines():
+            if not line.startswith("user "):
+                continue
+            users += 1
+            rules = " ".join(t for t in line.split()[2:] if not t.startswith(("#", ">")))
+            assert not [c for c in SCRIPTING if may_run(rules, c)], (name, line.split()[1], rules)
+    assert users >= 2 * (2 + len(s.was_apps))
 
 
 NO_LUA = {"eval", "evalsha", "eval_ro", "evalsha_ro", "fcall", "fcall_ro", "function", "script", "@scripting"}

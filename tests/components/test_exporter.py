@@ -15,7 +15,7 @@ from components.exporter import (
     with_user,
 )
 from components.redis import connection_for
-from monitoring.session_count import lua_script, stores_for
+from monitoring.session_count import check_single_keys, stores_for
 from tests.harness import FAKE_PASSWORD, ROOT, is_secret, load_settings, plain_occurrences, run_with_mocks
 
 SM = "kubernetes:monitoring.coreos.com/v1:ServiceMonitor"
@@ -104,19 +104,19 @@ def test_only_prometheus_namespace_may_scrape():
 @pytest.mark.parametrize("store,pattern", [({"repositoryType": "default"}, "spring:session:petclinic:sessions:*"),
                                            ({"repositoryType": "indexed"}, "spring:session:petclinic:sessions:expires:*"),
                                            ({"repositoryType": "indexed", "sessionExpirationStore": "sorted-set"}, None)])
-def test_every_store_gets_the_check_script_and_scan_counted_stores_a_counting_endpoint(store, pattern):
+def test_every_store_gets_its_sorted_sets_read_and_scan_counted_stores_a_counting_endpoint(store, pattern):
     apps = [{"name": "petclinic", "image": "r/p:1.0", "minReplicas": 1, **store}]
     s, conn, run = build("standalone", wasApps=apps, expectedPeakSessions=40_000, sessionPayloadBytes=100)
-    [script] = run.of_type("kubernetes:core/v1:ConfigMap")
-    lua = script.plain["data"]["sessions.lua"]
-    assert '"spring:session:petclinic"' in lua and lua == lua_script(stores_for(s.was_apps))
+    assert run.of_type("kubernetes:core/v1:ConfigMap") == []  # no Lua script any more (issue 20)
     container = run.one("kubernetes:apps/v1:Deployment").plain["spec"]["template"]["spec"]["containers"][0]
-    assert "--script=/scripts/sessions.lua" in container["args"]
-    assert container["args"] == exporter_args(conn, True)
+    assert ("--check-single-keys=db1=spring:session:petclinic:sessions:expirations,"
+            "db1=spring:session:sessions:expirations") in container["args"]
+    assert not any(a.startswith("--script") for a in container["args"])
+    assert container["args"] == exporter_args(conn, check_single_keys(stores_for(s.was_apps)))
     endpoints = run.one(SM).plain["spec"]["endpoints"]
     counting = [e for e in endpoints if "count-keys" in e["params"]]
     limits = container["resources"]["limits"]
-    if pattern is None:  # the sorted set is counted by the script: no SCAN, no extra memory
+    if pattern is None:  # the sorted set is counted by ZCARD on every scrape: no SCAN, no extra memory
         assert counting == [] and limits == RESOURCES.to_k8s()["limits"]
         return
     [e] = counting
@@ -129,15 +129,15 @@ def test_every_store_gets_the_check_script_and_scan_counted_stores_a_counting_en
     assert limits["memory"] == f"{96 + -(-40_000 * per_session // 2**20)}Mi" and limits["cpu"] == "1"
 
 
-def test_sentinels_have_their_own_exporter_container_without_the_script():
-    # Sentinels reject EVAL; with --script the exporter reports them redis_up 0 (1.45 binary).
+def test_sentinels_have_their_own_exporter_container_without_key_checks():
+    # A Sentinel holds no keys: its exporter reads none.
     apps = [{"name": "petclinic", "image": "r/p:1.0", "minReplicas": 1, "repositoryType": "indexed"}]
     s, conn, run = build("sentinel", wasApps=apps)
     pod = run.one("kubernetes:apps/v1:Deployment").plain["spec"]["template"]["spec"]
     nodes, sentinels = pod["containers"]
     assert (nodes["name"], sentinels["name"]) == ("redis-exporter", "sentinel-exporter")
-    assert "--script=/scripts/sessions.lua" in nodes["args"]
-    assert not any(a.startswith("--script") for a in sentinels["args"])
+    assert any(a.startswith("--check-single-keys=") for a in nodes["args"])
+    assert not any(a.startswith(("--script", "--check-single-keys")) for a in sentinels["args"])
     assert "--redis.password-file=/secrets/passwords.json" in sentinels["args"]
     assert [m["name"] for m in sentinels["volumeMounts"]] == ["auth"]
     assert sentinels["ports"] == [{"name": "sentinel-metrics", "containerPort": 9122, "protocol": "TCP"}]

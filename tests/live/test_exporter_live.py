@@ -1,8 +1,8 @@
 """The exporter pod's containers, run as real redis_exporter processes with exactly the
 args `exporter_containers` generates (cluster addresses and mount paths mapped to
-loopback), against a real Sentinel topology whose app uses the indexed repository (so
-the counting script is on). Every node and every Sentinel must be up with its role, and
-the script must never reach a Sentinel."""
+loopback), against a real Sentinel topology whose app uses the indexed repository with
+the sorted-set store (counted by ZCARD through `--check-single-keys`). Every node and every
+Sentinel must be up with its role, and the key checks must never reach a Sentinel."""
 from __future__ import annotations
 
 import json
@@ -11,14 +11,12 @@ import re
 from components.exporter import (
     AUTH_DIR,
     AUTH_FILE,
-    SCRIPT_DIR,
-    SCRIPT_FILE,
     exporter_containers,
     password_file,
     scrape_targets,
 )
 from components.redis import connection_for
-from monitoring.session_count import lua_script, script_key, script_mismatch_key, stores_for
+from monitoring.session_count import KEY_SIZE_METRIC, check_single_keys, stores_for
 from settings.stackfile import load_settings
 from simulators.loopback import HOST, Redis, Sentinel, scrape, start_exporter
 from simulators.stack import redis_conf, without_acl
@@ -28,7 +26,7 @@ APP = {"name": "petclinic", "image": "docker.io/springcommunity/spring-petclinic
        "repositoryType": "indexed", "sessionExpirationStore": "sorted-set"}
 
 
-def test_every_node_and_sentinel_is_up_with_its_role_and_the_script_skips_sentinels(procs):
+def test_every_node_and_sentinel_is_up_with_its_role_and_the_key_checks_skip_sentinels(procs):
     settings = load_settings("prod", {"wasApps": [APP], "redisTls": False})  # TLS: test_security_live.py
     s = settings.redis.sentinel
     conn = connection_for(settings.redis.release_name, settings.redis, settings.namespace)
@@ -41,19 +39,17 @@ def test_every_node_and_sentinel_is_up_with_its_role_and_the_script_skips_sentin
     targets = scrape_targets(conn)
     local = {t.url: f"redis://{p.addr}" for t, p in zip(targets, [*nodes, *sentinels], strict=True)}
 
-    script = lua_script(stores_for(settings.was_apps))
-    assert script
-    (procs.workdir / SCRIPT_FILE).write_text(script)
+    single_keys = check_single_keys(stores_for(settings.was_apps))
+    assert single_keys
     # The file the exporter's Secret holds, re-keyed to the loopback addresses.
     (procs.workdir / AUTH_FILE).write_text(json.dumps(
         {local[url]: pw for url, pw in json.loads(password_file(conn, PASSWORD)).items() if url in local}))
 
     ports: dict[str, int] = {}
-    containers = exporter_containers(conn, "unused", has_script=True)
+    containers = exporter_containers(conn, "unused", single_keys)
     assert [c["name"] for c in containers] == ["redis-exporter", "sentinel-exporter"]
     for c in containers:
-        args = [a.replace(f"{SCRIPT_DIR}/", f"{procs.workdir}/").replace(f"{AUTH_DIR}/", f"{procs.workdir}/")
-                for a in c["args"]]
+        args = [a.replace(f"{AUTH_DIR}/", f"{procs.workdir}/") for a in c["args"]]
         args = [f"--redis.addr={local[a.split('=', 1)[1]]}" if a.startswith("--redis.addr=") else a
                 for a in without_acl(args)]
         _, ports[c["ports"][0]["name"]] = start_exporter(procs, args, name=c["name"])
@@ -65,13 +61,11 @@ def test_every_node_and_sentinel_is_up_with_its_role_and_the_script_skips_sentin
         role = re.search(r'role="([^"]*)"', info).group(1)
         if t.url.endswith(f":{conn.port}"):
             assert role == ("master" if i == 0 else "slave"), t.instance
-            store = stores_for(settings.was_apps)[0]  # indexed, sorted-set store: counted by the script
-            assert (f'{{key="{script_key(store)}"}}', 0.0) in metrics["redis_script_values"]
-            assert (f'{{key="{script_mismatch_key(store)}"}}', 0.0) in metrics["redis_script_values"]
+            store = stores_for(settings.was_apps)[0]  # indexed, sorted-set store: counted by ZCARD
+            sizes = dict(metrics[KEY_SIZE_METRIC])
+            for key in store.checked_keys:  # 0: no session yet (and the key does not exist)
+                assert sizes[f'{{db="db{store.database}",key="{key}"}}'] == 0.0, key
+            assert "redis_script_values" not in metrics
         else:
             assert role == "" and metrics["redis_sentinel_masters"] == [("", 1.0)], t.instance
-            assert "redis_script_values" not in metrics
-
-    # Why the Sentinels have their own container: through the scripted one they are "down".
-    sentinel_target = next(t for t in targets if t.url.endswith(f":{conn.sentinel_port}"))
-    assert scrape(ports["metrics"], local[sentinel_target.url])["redis_up"] == [("", 0.0)]
+            assert KEY_SIZE_METRIC not in metrics

@@ -1,7 +1,7 @@
 """`spring_session:active_sessions{app}` against real redis-server + the real
-redis_exporter (Debian 1.45: `--script` on every scrape, `count-keys` on the counting
-endpoint) + real Prometheus evaluating the rules `monitoring.session_count.recording_rules`
-generates, with sessions written through Spring Session's real code paths
+redis_exporter (Debian 1.45: `--check-single-keys` of the sorted-set keys on every
+scrape, `count-keys` on the counting endpoint; no Lua) + real Prometheus evaluating the
+rules `monitoring.session_count.recording_rules` generates, with sessions written through Spring Session's real code paths
 (simulators/spring_session.py): logins that change the session id, touches, logouts,
 expiry, the cleanup cron and the keyspace-event listener, per Spring Session line.
 
@@ -24,15 +24,11 @@ from monitoring.session_count import (
     COUNT_FAILED,
     DB_KEYS_METRIC,
     RECORD,
-    SCRIPT_METRIC,
     STORE_MISMATCH,
     SessionStore,
+    check_single_keys,
     count_keys,
-    lua_script,
     recording_rules,
-    script_error_key,
-    script_key,
-    script_mismatch_key,
 )
 from settings.stackfile import load_settings
 from simulators.loopback import (
@@ -72,7 +68,6 @@ STORES = {
                            _store("short-zset", 11, timeout=SHORT_TIMEOUT, store="sorted-set")),
 }
 NOISE_DB = 5
-BROKEN = _store("broken", 8, store="sorted-set")
 REPLICATED = _store("replicated", 9, "default")
 
 # Every store the project supports, through Spring's code paths: Spring Session line 2.7 =
@@ -98,11 +93,12 @@ UNRECLAIMED = _store("unreclaimed", 18, "default")
 # Stores that do not hold what their config says (issue 14, item 4).
 MISWIRED_ZSET = _store("miswired-zset", 19, store="sorted-set")  # store built with DEFAULT_NAMESPACE
 MISWIRED_MINUTE = _store("miswired-minute", 20)  # config says minute, app registered the sorted set
-WRONG_NAMESPACE = _store("wrong-namespace", 21, "default")  # app ignores the namespace property
-INDEXED_IN_DEFAULT = _store("indexed-in-default", 22, "default")  # app runs the indexed repository
-MISWIRED = (MISWIRED_ZSET, MISWIRED_MINUTE, WRONG_NAMESPACE, INDEXED_IN_DEFAULT)
+# Keys outside the namespace, indexed keys in a default store and live sessions without the
+# sorted set were seen by the script's RANDOMKEY samples until issue 20; without key names
+# the exporter cannot see them (docs/decisions.md).
+MISWIRED = (MISWIRED_ZSET, MISWIRED_MINUTE)
 
-ALL_STORES = ([s for pair in STORES.values() for s in pair] + [BROKEN, REPLICATED]
+ALL_STORES = ([s for pair in STORES.values() for s in pair] + [REPLICATED]
               + [c[0] for c in LOGIN_CASES.values()] + [_short(LOGIN_CASES[c][0]) for c in EXPIRY_CASES]
               + [UNRECLAIMED, *MISWIRED])
 
@@ -113,11 +109,10 @@ class Stack:
         self.master = Redis(owner, "master", PASSWORD, conf).start()
         self.replica = Redis(owner, "replica", PASSWORD, {**conf, "replicaof": f"{HOST} {self.master.port}",
                                                            "replica-read-only": "no"}).start()
-        script = lua_script(ALL_STORES)
-        assert script is not None
-        script_file = owner.workdir / "sessions.lua"
-        script_file.write_text(script)
-        exporter, port = start_exporter(owner, [f"--redis.addr=redis://{self.master.addr}", f"--script={script_file}"],
+        single_keys = check_single_keys(ALL_STORES)
+        assert single_keys is not None
+        exporter, port = start_exporter(owner, [f"--redis.addr=redis://{self.master.addr}",
+                                                f"--check-single-keys={single_keys}"],
                                         env={"REDIS_PASSWORD": PASSWORD})
         nodes = (("master", self.master), ("replica", self.replica))
         targets = [(name, f"redis://{node.addr}", port) for name, node in nodes]
@@ -169,7 +164,7 @@ class Stack:
 
     def writer(self, store: SessionStore, client: Client, **kw) -> SessionWriter:
         return SessionWriter(client, store.namespace, store.repository_type, store.timeout_seconds,
-                             expiration_store=store.expiration_store, **kw)
+                             expiration_store=store.expiration_store, database=store.database, **kw)
 
 
 @pytest.fixture(scope="module")
@@ -210,8 +205,17 @@ def test_active_sessions_equals_live_sessions_through_logout_and_expiry(stack, c
         else:
             assert keys == N
 
-        # logout of k sessions
-        assert writer.delete_sessions(ids[:LOGOUTS]) == LOGOUTS
+        # logout of k sessions; 3.4's deleteById re-saves the sorted-set member with a past
+        # score, which the app instance's listener ZREMs on the `del` event
+        listener = Events(stack, writer.repo) if long_store.layout == "sorted-set" else None
+        try:
+            assert writer.delete_sessions(ids[:LOGOUTS]) == LOGOUTS
+            if listener:
+                wait_until(lambda: listener.drain(0.3) or c.call("ZCARD", long_store.zset_key) == N - LOGOUTS, 10,
+                           what="the del events handled")
+        finally:
+            if listener:
+                listener.close()
         stack.wait_sessions(long_store, N - LOGOUTS)
         if repository == "indexed":
             # Spring keeps the logged-out hash 300 s and re-files it as expiring at its
@@ -220,13 +224,22 @@ def test_active_sessions_equals_live_sessions_through_logout_and_expiry(stack, c
             assert 0 < c.call("TTL", writer.session_key(ids[0])) <= 300
             assert c.call("EXISTS", writer.expires_key(ids[0])) == 0
 
-        # short sessions appear, then fall back to 0 once their TTL has passed
+        # short sessions appear, then fall back to 0 once their TTL has passed (the sorted
+        # set: once the app instance's listener has ZREMed them on the `expired` events)
         short = stack.writer(short_store, cs, payload_bytes=64)
-        written = time.monotonic()
-        short.create(11, users=2)
-        stack.wait_sessions(short_store, 11, timeout=SHORT_TIMEOUT - 0.5, stable=0)
-        assert time.monotonic() - written < SHORT_TIMEOUT  # seen while they were alive
-        stack.wait_sessions(short_store, 0, timeout=SHORT_TIMEOUT + 15)
+        events = Events(stack, short.repo) if short_store.layout == "sorted-set" else None
+        try:
+            written = time.monotonic()
+            short.create(11, users=2)
+            stack.wait_sessions(short_store, 11, timeout=SHORT_TIMEOUT - 0.5, stable=0)
+            assert time.monotonic() - written < SHORT_TIMEOUT  # seen while they were alive
+            deadline = time.monotonic() + SHORT_TIMEOUT + 15
+            while events and time.monotonic() < deadline and stack.sessions(short_store) != 0:
+                events.drain(0.5)
+            stack.wait_sessions(short_store, 0, timeout=SHORT_TIMEOUT + 15)
+        finally:
+            if events:
+                events.close()
         assert stack.sessions(long_store) == N - LOGOUTS  # untouched by the other store and the noise
         assert stack.value(f'{COUNT_FAILED}{{app="{long_store.app}"}}') == 0
         assert stack.value(f'{STORE_MISMATCH}{{app="{long_store.app}"}}') == 0
@@ -370,13 +383,6 @@ def test_a_store_that_does_not_match_its_config_flags_itself_and_records_no_coun
         assert c.call("ZCARD", f"{DEFAULT_NAMESPACE}:sessions:expirations") == 30
     with stack.client(MISWIRED_MINUTE.database) as c:
         SpringSessionRepository(c, MISWIRED_MINUTE.namespace, "indexed", 1800, store="sorted-set").new_session("u")
-    with stack.client(WRONG_NAMESPACE.database) as c:
-        for _ in range(5):
-            SpringSessionRepository(c, DEFAULT_NAMESPACE, "default").new_session()
-    with stack.client(INDEXED_IN_DEFAULT.database) as c:
-        indexed = SpringSessionRepository(c, INDEXED_IN_DEFAULT.namespace, "indexed", 1800)
-        for i in range(20):
-            indexed.new_session(f"user{i}")
     for store in MISWIRED:
         stack.wait_value(f'{STORE_MISMATCH}{{app="{store.app}"}}', 1, stable=1)
         assert stack.sessions(store) is None, store.app
@@ -390,63 +396,6 @@ def test_a_store_that_does_not_match_its_config_flags_itself_and_records_no_coun
             miswired.touch(sid)
     stack.wait_sessions(MISWIRED_ZSET, 30, stable=1)
     assert stack.value(f'{STORE_MISMATCH}{{app="{MISWIRED_ZSET.app}"}}') == 0
-
-
-# ----------------------------------------------------------------- script
-def test_script_checks_each_store_and_counts_the_sorted_set(stack):
-    """The generated script on hand-built DBs, run by EVAL on the master (what the exporter
-    runs): the sorted-set store counts scores after now; each wrong layout flags a mismatch;
-    a store it cannot read flags an error; no reply is a number."""
-    cases = {  # store -> commands building its DB
-        _store("ok-zset", 23, store="sorted-set"): lambda ns, now: [
-            ("ZADD", f"{ns}:sessions:expirations", now + 30000, "z1", now + 600000, "z2", now - 1000, "z3"),
-            ("SET", f"{ns}:sessions:expires:z1", ""), ("HSET", f"{ns}:sessions:z1", "a", 1)],
-        _store("ok-default", 24, "default"): lambda ns, now: [("HSET", f"{ns}:sessions:{i}", "a", 1) for i in range(5)],
-        _store("ok-empty", 25): lambda ns, now: [],
-        _store("bad-foreign", 26, "default"): lambda ns, now: [("SET", "cache:x", "1")],
-        _store("bad-indexed-keys", 27, "default"): lambda ns, now: [("SET", f"{ns}:sessions:expires:x", "")],
-        _store("bad-own-zset", 28): lambda ns, now: [("ZADD", f"{ns}:sessions:expirations", now, "x")],
-        _store("bad-no-zset", 29, store="sorted-set"): lambda ns, now: [("SET", f"{ns}:sessions:expires:x", "")],
-        _store("bad-default-ns-zset", 30): lambda ns, now: [("ZADD", f"{DEFAULT_NAMESPACE}:sessions:expirations", now, "x")],
-        _store("broken-zset", 31, store="sorted-set"): lambda ns, now: [("SET", f"{ns}:sessions:expirations", "text")],
-    }
-    script = lua_script(list(cases))
-    with stack.client(0) as c:
-        sec, usec = c.call("TIME")
-        now = int(sec) * 1000 + int(usec) // 1000
-    for store, build in cases.items():
-        _flush(stack, store.database)
-        if cmds := build(store.namespace, now):
-            with stack.client(store.database) as c:
-                c.pipeline(cmds)
-    with stack.client(0) as c:
-        reply = c.call("EVAL", script, 0)
-        assert c.call("CLIENT", "INFO").split(" db=")[1].split(" ")[0] == "0"  # the script's SELECT stayed inside
-    assert all(isinstance(v, str) for v in reply)  # the exporter rejects non-string replies
-    values = dict(zip(reply[::2], reply[1::2], strict=True))
-    for store in cases:
-        broken = store.app == "broken-zset"
-        assert values[script_error_key(store)] == ("1" if broken else "0"), store.app
-        mismatch = None if broken else "1" if store.app.startswith("bad") else "0"
-        assert values.get(script_mismatch_key(store)) == mismatch, store.app
-    assert {k: v for k, v in values.items() if not k.endswith(("_error", "_mismatch"))} == {script_key(
-        next(s for s in cases if s.app == "ok-zset")): "2"}
-
-
-def test_a_failing_store_flags_itself_and_never_makes_redis_look_down(stack):
-    _flush(stack, BROKEN.database)
-    with stack.client(BROKEN.database) as c:
-        c.call("SET", f"{BROKEN.namespace}:sessions:expirations", "wrong type")
-    wait_until(lambda: stack.value(f'{SCRIPT_METRIC}{{key="{script_error_key(BROKEN)}",instance="master"}}') == 1,
-               10, what="error flag", procs=stack.procs)
-    stack.wait_value(f'{COUNT_FAILED}{{app="{BROKEN.app}"}}', 1, stable=1)
-    assert stack.sessions(BROKEN) is None
-    assert stack.value('redis_up{instance="master"}') == 1
-    assert stack.value(f'{SCRIPT_METRIC}{{key="{script_error_key(STORES["indexed"][0])}",instance="master"}}') == 0
-    with stack.client(BROKEN.database) as c:
-        c.call("DEL", f"{BROKEN.namespace}:sessions:expirations")
-    stack.wait_sessions(BROKEN, 0)
-    stack.wait_value(f'{COUNT_FAILED}{{app="{BROKEN.app}"}}', 0, stable=0)
 
 
 # ------------------------------------------------------------ master only
@@ -473,8 +422,8 @@ def test_count_comes_from_the_master_even_when_a_replica_diverges(stack):
 def test_a_failed_count_and_a_mismatched_store_reach_the_webhook(procs, webhook):
     """The project's own stack (simulators/stack.py: generated exporter args, ServiceMonitor
     endpoints, rules with `for` shortened to 2 s, Alertmanager routing): one app's count fails
-    (its sorted set is not a sorted set), another's DB holds a sorted set built with Spring's
-    DEFAULT_NAMESPACE. Each alert reaches the webhook within a scrape plus its `for`."""
+    (Redis refuses the counting endpoint's SCAN), another's DB holds a sorted set built with
+    Spring's DEFAULT_NAMESPACE. Each alert reaches the webhook within a scrape plus its `for`."""
     settings = load_settings("dev", {"wasApps": [
         {"name": "petclinic", "image": "r/p:1.0", "minReplicas": 1, "repositoryType": "indexed",
          "sessionExpirationStore": "sorted-set", "sessionDatabase": 1},
@@ -485,20 +434,19 @@ def test_a_failed_count_and_a_mismatched_store_reach_the_webhook(procs, webhook)
         wait_until(lambda: env.prometheus.value(f'{COUNT_FAILED}{{app="{app.name}"}}') == 0, 20,
                    what=f"{app.name} counted", procs=(env.exporter,))
     broken = time.monotonic()
+    with env.nodes[0].client(0) as c:  # the exporter logs in as `default` here (no ACL file)
+        c.call("ACL", "SETUSER", "default", "-scan")
     with env.nodes[0].client(petclinic.session_database) as c:
-        c.call("SET", f"{petclinic.session_namespace}:sessions:expirations", "not a sorted set")
-    with env.nodes[0].client(shop.session_database) as c:
-        repo = SpringSessionRepository(c, shop.session_namespace, "default")
-        repo.new_session()
-        SpringSessionRepository(c, shop.session_namespace, "indexed", store="sorted-set",
+        SpringSessionRepository(c, petclinic.session_namespace, "indexed", store="sorted-set").new_session("v")
+        SpringSessionRepository(c, petclinic.session_namespace, "indexed", store="sorted-set",
                                 store_namespace=DEFAULT_NAMESPACE).new_session("u")
     failed = wait_until(lambda: webhook.first("SessionCountFailed", "firing", broken), 30,
                         what="SessionCountFailed at the webhook")
     mismatch = wait_until(lambda: webhook.first("SessionStoreMismatch", "firing", broken), 30,
                           what="SessionStoreMismatch at the webhook")
-    assert (failed[3]["app"], mismatch[3]["app"]) == ("petclinic", "shop")
+    assert (failed[3]["app"], mismatch[3]["app"]) == ("shop", "petclinic")
     assert failed[3]["severity"] == mismatch[3]["severity"] == "warning"
     # scrape 1 s + evaluation 1 s + for 2 s + group_wait 1 s, with room for a loaded machine
     assert failed[0] - broken < 15 and mismatch[0] - broken < 15, (failed[0] - broken, mismatch[0] - broken)
     with webhook.lock:  # a mismatch is not also reported as a failed count
-        assert not [e for e in webhook.events if e[2] == "SessionCountFailed" and e[3]["app"] == "shop"]
+        assert not [e for e in webhook.events if e[2] == "SessionCountFailed" and e[3]["app"] == "petclinic"]

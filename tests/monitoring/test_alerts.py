@@ -109,7 +109,7 @@ def test_every_was_rule_carries_the_app_label(stack, overrides):
 
 RECORDED_SOURCES = ("redis_memory_max_bytes", "redis_mem_fragmentation_ratio", "jvm_memory_", "tomcat_sessions_",
                     "http_server_requests_", "kube_deployment_status_replicas_ready", rec.KUBE_POD_OWNER, "pod=~",
-                    "redis_db_keys", "redis_script_values", "redis_keys_count")
+                    "redis_db_keys", "redis_key_size", "redis_keys_count")
 
 
 @pytest.mark.parametrize("stack", STACKS)
@@ -195,7 +195,9 @@ def cases(stack):
     master = series("redis_instance_info", {**i, "role": "master"}, "1x30")
     # petclinic (default repository, DB 1): counted by the session-counting scrape (SCAN)
     counted = {**i, "job": count_job(s.job), "db": "db1", "key": "spring:session:petclinic:sessions:*"}
-    mismatch = lambda v: series("redis_script_values", {**i, "key": "sessions_petclinic_mismatch"}, f"{v}x30")
+    # the store check: a sorted set in a default-repository store
+    mismatch = lambda v: series("redis_key_size", {**i, "db": "db1", "key": "spring:session:petclinic:sessions:expirations"},
+                                f"{v}x30")
     owner = series(rec.KUBE_POD_OWNER, {**p1, "workload": "petclinic", "workload_type": "deployment"}, "1x30")
     mem = lambda used, cap: [series("redis_memory_used_bytes", i, f"{used}x30"),
                              series("redis_memory_max_bytes", i, f"{cap}x30")]
