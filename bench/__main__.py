@@ -53,6 +53,8 @@ def main(argv=None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="smoke run: small sizes, one run each")
     parser.add_argument("--out", type=Path, help="where results go (default: docs/ for a full run)")
+    parser.add_argument("--only", help="comma-separated steps to re-measure (e.g. session_count); the other "
+                                       "steps' figures are kept from <out>/benchmarks.json")
     args = parser.parse_args(argv)
     plan: dict[str, Any] = QUICK if args.quick else FULL
     out = args.out or (Path(tempfile.mkdtemp(prefix="bench-")) if args.quick else ROOT / "docs")
@@ -69,6 +71,16 @@ def main(argv=None) -> int:
         ("failover", lambda: failover.measure(work / "failover", plan["failover_runs"], quick=args.quick)),
         ("program_eval", lambda: program_eval.measure(plan["eval_runs"])),
     ]
+    if args.only:
+        wanted = set(args.only.split(","))
+        unknown = wanted - {name for name, _ in steps}
+        if unknown:
+            parser.error(f"--only: unknown step(s) {sorted(unknown)}; steps: {[name for name, _ in steps]}")
+        previous = json.loads((out / "benchmarks.json").read_text())
+        results = {**previous, "date": results["date"], "versions": results["versions"],
+                   "plan": {**previous["plan"], **results["plan"]},
+                   "remeasured": {"steps": sorted(wanted), "previous_date": previous.get("date")}}
+        steps = [(name, step) for name, step in steps if name in wanted]
     for name, step in steps:
         started = time.monotonic()
         print(f"bench: {name} ...", flush=True)

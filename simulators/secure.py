@@ -103,7 +103,7 @@ class SecureStack:
         a = next(x for x in self.apps if x.app == app)
         s = next(x for x in self.settings.was_apps if x.name == app)  # type: ignore[attr-defined]
         return SessionWriter(client, a.namespace, a.repository_type, s.session_timeout_seconds, 256,
-                             database=a.database)
+                             a.expiration_store, database=a.database)
 
     def operator_password_file(self) -> Path:
         """The operator's password as a file, as its Secret is mounted in a Redis pod."""
