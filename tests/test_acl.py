@@ -49,7 +49,7 @@ def test_exporter_reads_only_the_sorted_sets_and_writes_nothing():
     assert all(s.split()[1:] == ["+type", "+zcard", "+memory|usage"] for s in selectors)
     assert acl.exporter_rules([], V82) == (
         "resetkeys resetchannels -@all +ping +client|setname +info +latency|latest +latency|histogram "
-        "+slowlog|len +client|setinfo")
+        "+slowlog|len +slowlog|get +client|setinfo")
 
 
 def test_exporter_may_scan_only_when_a_store_is_counted_by_scan():
