@@ -33,7 +33,8 @@ STORE = 'namespace="$namespace",job="$job"'
 
 
 SESSIONS_HOW = ("Live Spring Sessions (not expired, not logged out), counted on the master "
-                "(monitoring/session_count.py). method=zcount (sorted-set store): exact at every scrape. "
+                "(monitoring/session_count.py). method=zcard (sorted-set store): ZCARD at every scrape, high by the "
+                "expired sessions Spring has not removed yet (a few per thousand, docs/benchmarks.md). "
                 "method=scan (default repository, indexed with minute sets): a SCAN every 60 s, exact as of its "
                 "end; sessions created or ended while it runs may or may not be in it (measured bound in "
                 "docs/benchmarks.md).")

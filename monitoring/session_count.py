@@ -173,10 +173,10 @@ def stores_for(apps) -> tuple[SessionStore, ...]:
 
 
 def check_single_keys(stores) -> str | None:
-    """The `--check-single-keys` value (`db<N>=<key>,...`, each pair once), or None without
-    a store. Same character rules as count_keys."""
-    pairs = dict.fromkeys(f"db{s.database}={k}" for s in stores for k in s.checked_keys)
-    return ",".join(pairs) or None
+    """The `--check-single-keys` value (`db<N>=<key>,...`, each pair once, by database), or
+    None without a store. Same character rules as count_keys."""
+    pairs = sorted({(s.database, k) for s in stores for k in s.checked_keys})  # reordering apps changes nothing
+    return ",".join(f"db{db}={k}" for db, k in pairs) or None
 
 
 def count_keys(stores) -> str | None:

@@ -147,8 +147,6 @@ def test_no_user_the_program_writes_may_run_lua_on_any_version(version):
     for name, text in files.items():
         for line in text.splitlines():
             user = line.split()[1]
-            if user == "exporter" and name == "redis.acl":
-                continue  # the store-check script: removed by the count change (issue 20, item 1)
             assert not {c.split("|")[0] for c in granted(line)} & NO_LUA, (name, user)
             assert "+@all" not in line and "allcommands" not in line, (name, user)
 
