@@ -26,6 +26,7 @@ import yaml
 
 from components.exporter import NO_CONFIG_COMMAND, exporter_args, password_file, sentinel_exporter_args
 from components.redis import ACL_RELOAD_SCRIPT, acl_reload_env, connection_for
+from monitoring.session_count import check_single_keys, stores_for
 from render import render_stack
 from settings import names
 from settings.stackfile import load_settings
@@ -231,7 +232,9 @@ def test_healthy_exporter_scrapes_leave_acl_log_empty(env):
     (work / "passwords.json").write_text(json.dumps(
         {k.replace(url, urls[url]): v for k, v in file_map.items() for url in urls if k.endswith(url.split("://")[1])}))
     ports = []
-    for name, args in (("node-exporter", exporter_args(conn, False)), ("sentinel-exporter", sentinel_exporter_args(conn))):
+    single_keys = check_single_keys(stores_for(settings.was_apps))  # the count's key reads: TYPE (+ ZCARD)
+    for name, args in (("node-exporter", exporter_args(conn, single_keys)),
+                       ("sentinel-exporter", sentinel_exporter_args(conn))):
         assert NO_CONFIG_COMMAND in args
         args = [f"--redis.password-file={work / 'passwords.json'}" if a.startswith("--redis.password-file=") else
                 f"--redis.addr={urls[a.split('=', 1)[1]]}" if a.startswith("--redis.addr=") else a for a in args]
