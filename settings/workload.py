@@ -345,8 +345,11 @@ class Toleration(K8sModel):
             raise FieldError("value", self.value, "empty when operator is Exists")
         if self.key is None and self.operator != "Exists":
             raise FieldError("operator", self.operator, "Exists when key is empty (tolerate every taint)")
-        if self.value is not None and self.value != "":
-            rules.label_value(self.value)
+        if self.value:
+            try:
+                rules.label_value(self.value)
+            except ValueError as exc:
+                raise FieldError("value", self.value, str(exc)) from None
         if self.toleration_seconds is not None and self.effect != "NoExecute":
             raise FieldError("tolerationSeconds", self.toleration_seconds, "only with effect NoExecute")
         return self

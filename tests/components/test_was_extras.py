@@ -166,6 +166,16 @@ def refused(app_fields: dict | None = None, **stack) -> str:
     ({"tolerations": [{"key": "k", "operator": "Exists", "value": "v"}]}, "wasApps[0].tolerations[0].value",
      "empty when operator is Exists"),
     ({"tolerations": [{"key": "k", "effect": "NoSchedul"}]}, "wasApps[0].tolerations[0].effect", "NoSchedule"),
+    ({"tolerations": [{"key": "k", "value": "a b"}]}, "wasApps[0].tolerations[0].value", "label value"),
+    ({"tolerations": [{"key": "k", "effect": "NoSchedule", "tolerationSeconds": 60}]},
+     "wasApps[0].tolerations[0].tolerationSeconds", "NoExecute"),
+    ({"envFrom": [{"configMapRef": {"name": "c"}, "prefix": "9X"}]}, "wasApps[0].envFrom[0].prefix", "prefix"),
+    ({"volumes": [{"name": "c", "configMap": {"name": "c", "items": [{"key": "k", "path": "../etc"}]}}]},
+     "wasApps[0].volumes[0].configMap.items[0].path", "without '..'"),
+    ({"volumes": [{"name": "c", "secret": {"secretName": "s", "defaultMode": 1000}}]},
+     "wasApps[0].volumes[0].secret.defaultMode", "0..511"),
+    ({"egress": [{"to": [{"podSelector": {"matchLabels": {"a": "b"}}}], "ports": [{"port": 5000, "endPort": 4000}]}]},
+     "wasApps[0].egress[0].ports[0].endPort", "endPort >= port"),
     ({"affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [
         {"matchExpressions": [{"key": "zone", "operator": "In"}]}]}}}},
      "wasApps[0].affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0]"
