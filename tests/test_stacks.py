@@ -37,7 +37,6 @@ def test_graph_has_every_expected_resource(program, stack):
         (DEPLOYMENT, "redis-exporter-deployment"),
         ("kubernetes:core/v1:Service", "redis-exporter-service"),
         ("kubernetes:core/v1:Secret", "redis-exporter-auth"),
-        ("kubernetes:core/v1:ConfigMap", "redis-exporter-scripts"),  # the session store checks, every stack
         ("kubernetes:networking.k8s.io/v1:NetworkPolicy", "redis-exporter-netpol"),
         ("kubernetes:monitoring.coreos.com/v1:ServiceMonitor", "redis-exporter-servicemonitor"),
         ("redis-session-platform:index:AlertRules", "redis-session-platform"),
