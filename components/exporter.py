@@ -14,6 +14,12 @@ second ServiceMonitor endpoint per Redis node: the same exporter with `count-key
 /scrape parameter, every COUNT_INTERVAL, its own `job` label, only `redis_keys_count` kept
 (monitoring/session_count.py). The SCAN holds the matched key names in the exporter's memory,
 so the container's memory grows with the declared peak (`exporter_resources`).
+
+The web endpoint (/metrics, /scrape, every port) is HTTPS and requires a client
+certificate signed by the exporter's own CA (`--tls-server-*`; redis_exporter
+exporter/tls.go GetConfigForClientFunc: tls.RequireAndVerifyClientCert, in 1.45 and 1.74):
+the ServiceMonitor's tlsConfig gives Prometheus that certificate from a Secret. Nobody
+else, whatever the NetworkPolicy admits, can make the exporter scrape, walk keys or count.
 """
 from __future__ import annotations
 
@@ -23,6 +29,7 @@ from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
+import pulumi_tls as tls
 
 from components.redis import RedisConnection, client_egress
 from monitoring.session_count import (
@@ -44,6 +51,7 @@ COMPONENT = "metrics"
 AUTH_DIR = "/secrets"
 AUTH_FILE = "passwords.json"
 TLS_DIR = "/tls"
+WEB_TLS_DIR = "/web-tls"  # the web endpoint's server certificate and the CA of its clients
 SCRAPE_INTERVAL = "30s"
 METRICS_PORT = "metrics"  # Redis nodes (with check-single-keys)
 SENTINEL_METRICS_PORT = "sentinel-metrics"  # Sentinels (no keys to read)
@@ -134,11 +142,17 @@ def _auth_args(conn: RedisConnection) -> list[str]:
     return args
 
 
+def web_tls_args() -> list[str]:
+    """HTTPS on the web endpoint, a client certificate signed by our CA required."""
+    return [f"--tls-server-cert-file={WEB_TLS_DIR}/tls.crt", f"--tls-server-key-file={WEB_TLS_DIR}/tls.key",
+            f"--tls-server-ca-cert-file={WEB_TLS_DIR}/ca.crt"]
+
+
 def exporter_args(conn: RedisConnection, single_keys: str | None = None) -> list[str]:
     """Command-line flags of the Redis-node exporter (the live tests run the binary with
     these); `single_keys` is session_count.check_single_keys of the stores."""
     args = [f"--web.listen-address=:{names.EXPORTER_PORT}",
-            f"--redis.addr={scrape_targets(conn)[0].url}", *_auth_args(conn)]
+            f"--redis.addr={scrape_targets(conn)[0].url}", *_auth_args(conn), *web_tls_args()]
     if single_keys:
         args.append(f"{CHECK_SINGLE_KEYS_FLAG}={single_keys}")
     return args
@@ -147,7 +161,8 @@ def exporter_args(conn: RedisConnection, single_keys: str | None = None) -> list
 def sentinel_exporter_args(conn: RedisConnection) -> list[str]:
     """Flags of the Sentinel exporter (sentinel topology): same user and password file, no keys."""
     first = next(t for t in scrape_targets(conn) if t.port == SENTINEL_METRICS_PORT)
-    return [f"--web.listen-address=:{SENTINEL_EXPORTER_PORT}", f"--redis.addr={first.url}", *_auth_args(conn)]
+    return [f"--web.listen-address=:{SENTINEL_EXPORTER_PORT}", f"--redis.addr={first.url}", *_auth_args(conn),
+            *web_tls_args()]
 
 
 def with_user(url: str, user: str = names.EXPORTER_USER) -> str:
@@ -165,9 +180,10 @@ def password_file(conn: RedisConnection, password: str) -> str:
 
 def _container(name: str, image: str, args: list[str], port_name: str, port: int,
                tls_on: bool, resources: Resources = RESOURCES) -> dict:
-    # /health answers `ok` without touching Redis (checked on the 1.45 binary): a Redis
-    # outage is an alert (RedisDown), not a restart loop of the exporter.
-    http = {"httpGet": {"path": "/health", "port": port_name}, "periodSeconds": 10, "timeoutSeconds": 3}
+    # The kubelet cannot present a client certificate, so an HTTPS probe would fail the
+    # handshake: the probes check the listening port. Never Redis: a Redis outage is an
+    # alert (RedisDown), not a restart loop of the exporter.
+    http = {"tcpSocket": {"port": port_name}, "periodSeconds": 10, "timeoutSeconds": 3}
     container: dict[str, Any] = {
         "name": name,
         "image": image,
@@ -178,7 +194,8 @@ def _container(name: str, image: str, args: list[str], port_name: str, port: int
         "livenessProbe": {**http, "failureThreshold": 3},
         "readinessProbe": {**http, "failureThreshold": 2},
         "securityContext": restricted_container(EXPORTER_UID),
-        "volumeMounts": [{"name": "auth", "mountPath": AUTH_DIR, "readOnly": True}],
+        "volumeMounts": [{"name": "auth", "mountPath": AUTH_DIR, "readOnly": True},
+                         {"name": "web-tls", "mountPath": WEB_TLS_DIR, "readOnly": True}],
     }
     if tls_on:
         container["volumeMounts"].append({"name": "tls", "mountPath": TLS_DIR, "readOnly": True})
@@ -212,12 +229,28 @@ def pod_spec(name: str, conn: RedisConnection, image: str, single_keys: str | No
         "securityContext": {"runAsNonRoot": True, "runAsUser": EXPORTER_UID, "fsGroup": EXPORTER_UID,
                             "seccompProfile": {"type": "RuntimeDefault"}},
         "containers": exporter_containers(conn, image, single_keys, resources),
-        "volumes": [{"name": "auth", "secret": {"secretName": f"{name}-auth", "defaultMode": 0o440}}],
+        "volumes": [{"name": "auth", "secret": {"secretName": f"{name}-auth", "defaultMode": 0o440}},
+                    {"name": "web-tls", "secret": {"secretName": names.exporter_web_tls_secret(name),
+                                                   "defaultMode": 0o440}}],
     }
     if conn.tls:
         spec["volumes"].append({"name": "tls", "secret": {"secretName": names.client_tls_secret(name),
                                                           "defaultMode": 0o440}})
     return spec
+
+
+def scrape_tls(name: str, namespace: str) -> dict:
+    """How Prometheus authenticates to the exporter (ServiceMonitor endpoint fields): HTTPS,
+    the exporter's certificate checked against our CA for the Service's name, and the client
+    certificate and key from the scrape Secret (in the ServiceMonitor's namespace, where the
+    Prometheus operator reads tlsConfig Secrets from)."""
+    secret = names.exporter_scrape_tls_secret(name)
+    return {"scheme": "https", "tlsConfig": {
+        "ca": {"secret": {"name": secret, "key": "ca.crt"}},
+        "cert": {"secret": {"name": secret, "key": "tls.crt"}},
+        "keySecret": {"name": secret, "key": "tls.key"},
+        "serverName": names.exporter_dns_names(name, namespace)[0],
+    }}
 
 
 def count_endpoint(name: str, target: ScrapeTarget, keys: str) -> dict:
@@ -240,7 +273,8 @@ def count_endpoints(name: str, conn: RedisConnection, stores: tuple[SessionStore
     keys = count_keys(stores)
     if keys is None:
         return []
-    return [count_endpoint(name, t, keys) for t in scrape_targets(conn) if t.port == METRICS_PORT]
+    return [{**count_endpoint(name, t, keys), **scrape_tls(name, conn.namespace)}
+            for t in scrape_targets(conn) if t.port == METRICS_PORT]
 
 
 def service_monitor_spec(name: str, conn: RedisConnection, stores: tuple[SessionStore, ...] = ()) -> dict:
@@ -254,6 +288,7 @@ def service_monitor_spec(name: str, conn: RedisConnection, stores: tuple[Session
             "path": "/scrape",
             "interval": SCRAPE_INTERVAL,
             "params": {"target": [t.url]},
+            **scrape_tls(name, conn.namespace),
             "relabelings": [{"action": "replace", "targetLabel": "instance", "replacement": t.instance}],
         } for t in scrape_targets(conn)] + count_endpoints(name, conn, stores),
     }
@@ -281,6 +316,7 @@ class RedisExporter(pulumi.ComponentResource):
             string_data={AUTH_FILE: pulumi.Output.secret(args.password).apply(lambda p: password_file(conn, str(p)))},
             opts=child,
         )
+        web_tls = self._issue_web_certificates(name, conn.namespace, meta)
         k8s.apps.v1.Deployment(
             f"{name}-deployment",
             metadata=meta(),
@@ -293,7 +329,7 @@ class RedisExporter(pulumi.ComponentResource):
                              "spec": pod_spec(name, conn, args.image, check_single_keys(args.stores),
                                               exporter_resources(args.stores, args.peak_sessions))},
             },
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[auth]),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[auth, web_tls]),
         )
         k8s.core.v1.Service(
             f"{name}-service",
@@ -327,3 +363,40 @@ class RedisExporter(pulumi.ComponentResource):
             opts=child,
         )
         self.register_outputs({"targets": [t.instance for t in scrape_targets(conn)]})
+
+    def _issue_web_certificates(self, name: str, namespace: str, meta) -> k8s.core.v1.Secret:
+        """The web endpoint's own CA (ECDSA P-256), the exporter's server certificate for its
+        Service names and Prometheus's client certificate; each with the CA in a Secret, keys
+        only in secret outputs. Returns the exporter's Secret. The exporter reads the files
+        on every handshake (exporter/tls.go GetServerCertificateFunc): renewals need no restart."""
+        from components.redis import CA_VALIDITY_HOURS, CERT_EARLY_RENEWAL_HOURS, CERT_VALIDITY_HOURS
+        child = pulumi.ResourceOptions(parent=self)
+
+        def key(resource: str) -> tls.PrivateKey:
+            return tls.PrivateKey(resource, algorithm="ECDSA", ecdsa_curve="P256", opts=child)
+
+        ca_key = key(f"{name}-web-ca-key")
+        ca = tls.SelfSignedCert(
+            f"{name}-web-ca", private_key_pem=ca_key.private_key_pem, is_ca_certificate=True,
+            subject=tls.SelfSignedCertSubjectArgs(common_name=f"{name} web CA ({namespace})"),
+            validity_period_hours=CA_VALIDITY_HOURS, allowed_uses=["cert_signing", "crl_signing"], opts=child)
+
+        def issue(part: str, common_name: str, dns_names: list[str], use: str, secret_name: str) -> k8s.core.v1.Secret:
+            private = key(f"{name}-{part}-key")
+            request = tls.CertRequest(f"{name}-{part}-csr", private_key_pem=private.private_key_pem,
+                                      subject=tls.CertRequestSubjectArgs(common_name=common_name),
+                                      dns_names=dns_names, opts=child)
+            cert = tls.LocallySignedCert(
+                f"{name}-{part}-cert", cert_request_pem=request.cert_request_pem,
+                ca_private_key_pem=ca_key.private_key_pem, ca_cert_pem=ca.cert_pem,
+                validity_period_hours=CERT_VALIDITY_HOURS, early_renewal_hours=CERT_EARLY_RENEWAL_HOURS,
+                allowed_uses=["digital_signature", "key_agreement", use], opts=child)
+            data = {"tls.crt": cert.cert_pem, "tls.key": private.private_key_pem_pkcs8,  # secret (pulumi-tls)
+                    "ca.crt": ca.cert_pem}
+            return k8s.core.v1.Secret(f"{name}-{part}", metadata=meta(name_=secret_name), type="Opaque",
+                                      string_data=data, opts=child)
+
+        server = issue("web-tls", names.exporter_dns_names(name, namespace)[0], names.exporter_dns_names(name, namespace),
+                       "server_auth", names.exporter_web_tls_secret(name))
+        issue("scrape-tls", "prometheus", [], "client_auth", names.exporter_scrape_tls_secret(name))
+        return server

@@ -136,6 +136,24 @@ def client_tls_secret(client: str) -> str:
     return f"{client}-redis-tls"
 
 
+def exporter_web_tls_secret(exporter: str) -> str:
+    """Secret with the exporter's web (HTTPS) server certificate, key and the CA its clients
+    must be signed by (tls.crt, tls.key, ca.crt)."""
+    return f"{exporter}-web-tls"
+
+
+def exporter_scrape_tls_secret(exporter: str) -> str:
+    """Secret with Prometheus's client certificate for the exporter's web endpoint, its key and
+    the CA (tls.crt, tls.key, ca.crt); the ServiceMonitor's tlsConfig reads it."""
+    return f"{exporter}-scrape-tls"
+
+
+def exporter_dns_names(exporter: str, namespace: str) -> list[str]:
+    """Names of the exporter's Service; the first full one is the ServiceMonitor's serverName."""
+    return [f"{exporter}.{namespace}.svc", exporter, f"{exporter}.{namespace}",
+            f"{exporter}.{namespace}.svc.cluster.local"]
+
+
 def tls_dns_names(fullname: str, namespace: str) -> list[str]:
     """Every name a client may use for a Redis or Sentinel process: the Services and each
     pod of the headless Service (Sentinel announces those), plus loopback for the chart's

@@ -331,14 +331,29 @@ def _relabel(rule: dict) -> dict:
     return {keys.get(k, k): v for k, v in rule.items()}
 
 
+def _tls_config(tls_config: dict, secret_files: dict[tuple[str, str], str]) -> dict:
+    """A ServiceMonitor SafeTLSConfig as Prometheus's tls_config: each Secret key reference
+    (`ca`/`cert` as {secret: {name, key}}, `keySecret` as {name, key}) as the file holding it."""
+    def file_of(ref: dict) -> str:
+        return secret_files[(ref["name"], ref["key"])]
+    out = {"ca_file": file_of(tls_config["ca"]["secret"]), "cert_file": file_of(tls_config["cert"]["secret"]),
+           "key_file": file_of(tls_config["keySecret"])}
+    if "serverName" in tls_config:
+        out["server_name"] = tls_config["serverName"]
+    return out
+
+
 def service_monitor_jobs(endpoints: list[dict], port_of: dict[str, int], url_of: dict[str, str],
                          labels: dict[str, str], job: str, interval: str | None = None,
-                         name: str = "servicemonitor") -> list[dict]:
+                         name: str = "servicemonitor",
+                         secret_files: dict[tuple[str, str], str] | None = None) -> list[dict]:
     """The scrape configs the Prometheus operator makes of ServiceMonitor endpoints, on
     loopback: the exporter port by name (`port_of`), cluster target URLs mapped to local ones
     (`url_of`), `job` = the Service name and `endpoint` = the port name (as kube-prometheus
     sets them) before the endpoint's own relabelings, its metricRelabelings. `interval`
-    replaces every interval and timeout (tests run faster than production)."""
+    replaces every interval and timeout (tests run faster than production). With
+    `secret_files` ((Secret name, key) -> file) the endpoint's `scheme` and `tlsConfig` are
+    kept, the Secrets read from those files; without, the exporters run plain HTTP here."""
     jobs = []
     for i, ep in enumerate(endpoints):
         params = {k: [url_of.get(v, v) for v in vs] for k, vs in ep.get("params", {}).items()}
@@ -354,6 +369,10 @@ def service_monitor_jobs(endpoints: list[dict], port_of: dict[str, int], url_of:
                                + [_relabel(r) for r in ep.get("relabelings", [])],
             "metric_relabel_configs": [_relabel(r) for r in ep.get("metricRelabelings", [])],
         })
+        if secret_files is not None:
+            jobs[-1]["scheme"] = ep.get("scheme", "http")
+            if "tlsConfig" in ep:
+                jobs[-1]["tls_config"] = _tls_config(ep["tlsConfig"], secret_files)
     return jobs
 
 

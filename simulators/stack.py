@@ -166,8 +166,9 @@ class FakeKube:
 
 def without_acl(args: list[str]) -> list[str]:
     """Exporter args for a Redis without the ACL (the default user, plaintext): the monitoring
-    tests' Redis. The ACL user, its password file and TLS flags are proven against a locked-down
-    Redis in tests/live/test_security_live.py."""
+    tests' Redis, the exporter's web endpoint in plain HTTP. The ACL user, its password file and
+    TLS flags are proven against a locked-down Redis in tests/live/test_security_live.py, the web
+    endpoint's client-certificate TLS in tests/live/test_exporter_auth_live.py."""
     return [a for a in args if not a.startswith(("--redis.user=", "--tls-"))]
 
 

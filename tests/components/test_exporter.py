@@ -65,7 +65,7 @@ def test_password_only_in_a_secret_file_and_client_label(topology):
     assert "env" not in container
     assert "--redis.password-file=/secrets/passwords.json" in container["args"]
     assert {"name": "auth", "mountPath": "/secrets", "readOnly": True} in container["volumeMounts"]
-    secret = run.one("kubernetes:core/v1:Secret")
+    secret = run.one("kubernetes:core/v1:Secret", "redis-exporter-auth")
     assert is_secret(secret.inputs["stringData"])
     file_map = json.loads(secret.plain["stringData"]["passwords.json"])
     assert file_map == json.loads(password_file(conn, FAKE_PASSWORD))
@@ -77,7 +77,7 @@ def test_password_only_in_a_secret_file_and_client_label(topology):
         assert plain_occurrences(r.inputs, FAKE_PASSWORD) == [], r.name
     assert container["ports"][0] == {"name": "metrics", "containerPort": 9121, "protocol": "TCP"}
     assert container["securityContext"]["readOnlyRootFilesystem"] is True
-    assert container["livenessProbe"]["httpGet"]["path"] == "/health"
+    assert container["livenessProbe"]["tcpSocket"] == {"port": "metrics"}
     assert run.one("kubernetes:core/v1:Service").plain["spec"]["ports"][0]["name"] == "metrics"
 
 
@@ -139,9 +139,9 @@ def test_sentinels_have_their_own_exporter_container_without_key_checks():
     assert any(a.startswith("--check-single-keys=") for a in nodes["args"])
     assert not any(a.startswith(("--script", "--check-single-keys")) for a in sentinels["args"])
     assert "--redis.password-file=/secrets/passwords.json" in sentinels["args"]
-    assert [m["name"] for m in sentinels["volumeMounts"]] == ["auth"]
+    assert [m["name"] for m in sentinels["volumeMounts"]] == ["auth", "web-tls"]
     assert sentinels["ports"] == [{"name": "sentinel-metrics", "containerPort": 9122, "protocol": "TCP"}]
-    assert sentinels["livenessProbe"]["httpGet"] == {"path": "/health", "port": "sentinel-metrics"}
+    assert sentinels["livenessProbe"]["tcpSocket"] == {"port": "sentinel-metrics"}
     assert sentinels["securityContext"] == nodes["securityContext"]
     endpoints = run.one(SM).plain["spec"]["endpoints"]
     by_port = {e["relabelings"][0]["replacement"].rsplit(":", 1)[1]: set() for e in endpoints}
@@ -177,3 +177,43 @@ def test_counting_memory_model_covers_what_the_benchmark_measured():
         model = count_bytes_per_session((SessionStore("a", 1, NAMESPACE, repository, TIMEOUT, "minute"),))
         measured = r["exporter_peak_mb"] * 2**20 / r["live"]
         assert measured <= model, (r["repository"], r["sessions"], measured, model)
+
+
+# --- the web endpoint requires a client certificate (issue 20) ------------------------------
+
+@pytest.mark.parametrize("topology", ["standalone", "sentinel"])
+def test_every_exporter_port_requires_a_client_certificate_and_prometheus_presents_one(topology):
+    """HTTPS with a required client certificate on every exporter container (flags of
+    redis_exporter 1.45 and 1.74: --tls-server-cert-file/-key-file/-ca-cert-file), the
+    certificates from Secrets the component issues, and every ServiceMonitor endpoint (the
+    counting ones too) scraping over HTTPS with the client certificate."""
+    s, conn, run = build(topology)
+    pod = run.one("kubernetes:apps/v1:Deployment").plain["spec"]["template"]["spec"]
+    assert {"name": "web-tls", "secret": {"secretName": "redis-exporter-web-tls", "defaultMode": 0o440}} in pod["volumes"]
+    for c in pod["containers"]:
+        for flag in ("--tls-server-cert-file=/web-tls/tls.crt", "--tls-server-key-file=/web-tls/tls.key",
+                     "--tls-server-ca-cert-file=/web-tls/ca.crt"):
+            assert flag in c["args"], (c["name"], flag)
+        assert {"name": "web-tls", "mountPath": "/web-tls", "readOnly": True} in c["volumeMounts"]
+        assert "httpGet" not in json.dumps(c), "the kubelet has no client certificate"
+    endpoints = run.one(SM).plain["spec"]["endpoints"]
+    assert len(endpoints) >= 2
+    for e in endpoints:
+        assert e["scheme"] == "https"
+        assert e["tlsConfig"] == {
+            "ca": {"secret": {"name": "redis-exporter-scrape-tls", "key": "ca.crt"}},
+            "cert": {"secret": {"name": "redis-exporter-scrape-tls", "key": "tls.crt"}},
+            "keySecret": {"name": "redis-exporter-scrape-tls", "key": "tls.key"},
+            "serverName": "redis-exporter.petclinic-dev.svc",
+        }
+        assert "insecureSkipVerify" not in json.dumps(e)
+    for secret_name in ("redis-exporter-web-tls", "redis-exporter-scrape-tls"):
+        secret = run.one("kubernetes:core/v1:Secret", secret_name)
+        assert secret.plain["metadata"]["namespace"] == "petclinic-dev"  # the ServiceMonitor's namespace
+        assert sorted(secret.plain["stringData"]) == ["ca.crt", "tls.crt", "tls.key"]
+    certs = {r.name: r.inputs for r in run.of_type("tls:index/locallySignedCert:LocallySignedCert")}
+    assert "server_auth" in certs["redis-exporter-web-tls-cert"]["allowedUses"]
+    assert "client_auth" in certs["redis-exporter-scrape-tls-cert"]["allowedUses"]
+    assert "server_auth" not in certs["redis-exporter-scrape-tls-cert"]["allowedUses"]
+    requests = {r.name: r.inputs for r in run.of_type("tls:index/certRequest:CertRequest")}
+    assert "redis-exporter.petclinic-dev.svc" in requests["redis-exporter-web-tls-csr"]["dnsNames"]

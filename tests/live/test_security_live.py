@@ -212,7 +212,9 @@ def test_exporter_user_reports_every_metric_and_the_session_count(stack):
         (work / "ca.crt").write_text(open(files.ca).read())
     ports = {}
     for container in exporter_containers(conn, "unused", check_single_keys(stores_for(settings.was_apps))):
-        args = [a.replace(f"{AUTH_DIR}/", f"{work}/").replace(f"{TLS_DIR}/", f"{work}/") for a in container["args"]]
+        # The web endpoint's client-certificate TLS: tests/live/test_exporter_auth_live.py.
+        args = [a.replace(f"{AUTH_DIR}/", f"{work}/").replace(f"{TLS_DIR}/", f"{work}/") for a in container["args"]
+                if not a.startswith("--tls-server-")]
         args = [f"--redis.addr={local[a.split('=', 1)[1]]}" if a.startswith("--redis.addr=") else a for a in args]
         assert f"--redis.user={names.EXPORTER_USER}" in args
         _, ports[container["ports"][0]["name"]] = start_exporter(stack.nodes[0].procs, args,
