@@ -236,8 +236,10 @@ def test_healthy_exporter_scrapes_leave_acl_log_empty(env):
     for name, args in (("node-exporter", exporter_args(conn, single_keys)),
                        ("sentinel-exporter", sentinel_exporter_args(conn))):
         assert NO_CONFIG_COMMAND in args
+        # plain HTTP here; the web endpoint's client-certificate TLS: test_exporter_auth_live.py
         args = [f"--redis.password-file={work / 'passwords.json'}" if a.startswith("--redis.password-file=") else
-                f"--redis.addr={urls[a.split('=', 1)[1]]}" if a.startswith("--redis.addr=") else a for a in args]
+                f"--redis.addr={urls[a.split('=', 1)[1]]}" if a.startswith("--redis.addr=") else a
+                for a in args if not a.startswith("--tls-server-")]
         ports.append(start_exporter(env.procs, args, name=name)[1])
     with stack.connect("petclinic") as c:  # some traffic, so the scrapes have something to see
         stack.writer("petclinic", c).create(20)
