@@ -128,3 +128,19 @@ def test_render_command_overrides_config(tmp_path):
     assert values["architecture"] == "replication"
     assert (tmp_path / "o" / "helm-redis" / "statefulset-redis-node.yaml").exists()
     assert SLACK["slackChannel"] in (tmp_path / "o" / "alertmanagerconfig-redis-session-platform.yaml").read_text()
+
+
+def test_render_command_speaks_the_clis_path_and_json(tmp_path):
+    """--path edits one field of the stack file's app (its other fields stay); --json sets a
+    structured key whole (settings/pulumi_cli.py: config set --path, set-all --json)."""
+    require_helm()
+    proc = subprocess.run([sys.executable, "-m", "render", "--stack", "prod", "--path", "wasApps[0].minReplicas", "4",
+                           "--json", 'thresholds={"fragmentationWarning": 1.7}', "--out", str(tmp_path / "o")],
+                          cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    deployment = yaml.safe_load((tmp_path / "o" / "deployment-petclinic.yaml").read_text())
+    hpa = yaml.safe_load((tmp_path / "o" / "horizontalpodautoscaler-petclinic.yaml").read_text())
+    assert deployment["spec"]["replicas"] == 4 and hpa["spec"]["minReplicas"] == 4
+    assert hpa["spec"]["maxReplicas"] == 10  # prod's own maxReplicas, kept by the path edit
+    rules = (tmp_path / "o").glob("prometheusrule-*.yaml")
+    assert any("1.7" in p.read_text() for p in rules)
