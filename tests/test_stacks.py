@@ -50,7 +50,17 @@ def test_graph_has_every_expected_resource(program, stack):
         ("kubernetes:core/v1:Secret", "redis-petclinic-auth"),
         ("kubernetes:core/v1:Secret", "redis-operator-auth"),  # mounted only into the Redis pods
         ("kubernetes:core/v1:Secret", "redis-acl"),
+        # the exporter's web endpoint (client certificates required): its CA, its server
+        # certificate and Prometheus's client certificate, each in a Secret
+        ("tls:index/privateKey:PrivateKey", "redis-exporter-web-ca-key"),
+        ("tls:index/selfSignedCert:SelfSignedCert", "redis-exporter-web-ca"),
+        ("kubernetes:core/v1:Secret", "redis-exporter-web-tls"),
+        ("kubernetes:core/v1:Secret", "redis-exporter-scrape-tls"),
     }
+    for part in ("web-tls", "scrape-tls"):
+        expected |= {("tls:index/privateKey:PrivateKey", f"redis-exporter-{part}-key"),
+                     ("tls:index/certRequest:CertRequest", f"redis-exporter-{part}-csr"),
+                     ("tls:index/locallySignedCert:LocallySignedCert", f"redis-exporter-{part}-cert")}
     if stack == "prod":  # mutual TLS: CA, server certificate, a client certificate per client
         for part in ("ca", "server", "petclinic-client", "redis-exporter-client"):
             expected.add(("tls:index/privateKey:PrivateKey", f"redis-{part}-key"))
@@ -130,8 +140,11 @@ def test_password_only_in_the_secret_and_only_as_secret(program):
     assert FAKE_PASSWORD not in repr(program.outputs)
     keys = sorted(r.name for r in program.resources if r.kind == "Secret"
                   and FAKE_PRIVATE_KEY in unwrap(r.inputs)["stringData"].values())
-    if program.config.get("redis-session-platform:redisTls", "false") == "true" or keys:
-        assert keys == ["redis-petclinic-tls", "redis-redis-exporter-tls", "redis-tls"]
+    web = ["redis-exporter-scrape-tls", "redis-exporter-web-tls"]  # always: the exporter's web endpoint
+    if program.config.get("redis-session-platform:redisTls", "false") == "true":
+        assert keys == sorted(web + ["redis-petclinic-tls", "redis-redis-exporter-tls", "redis-tls"])
+    else:
+        assert keys == web
 
 
 def test_redis_network_policy_admits_only_labelled_clients(program):
