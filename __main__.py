@@ -12,12 +12,19 @@ from components.redis import RedisSessionStore, RedisSessionStoreArgs
 from components.was import WasApp, WasAppArgs
 from monitoring.scope import scope_of
 from monitoring.session_count import stores_for
-from settings import names
+from settings import changes, names
 from settings.config import load
 
 settings = load()
 monitoring = settings.monitoring
 scope = scope_of(settings)
+
+# What this stack deployed last (its own `deployed` export): a change that `up` cannot make in
+# one step without loss is refused before any Redis object is touched (settings/changes.py).
+previous = pulumi.StackReference(changes.SELF_REFERENCE,
+                                 f"{pulumi.get_organization()}/{pulumi.get_project()}/{pulumi.get_stack()}")
+guard = previous.get_output(changes.EXPORT).apply(
+    lambda prev: changes.check(prev, settings, settings.acknowledged))
 
 namespace = AppNamespace(settings.namespace, AppNamespaceArgs(name=settings.namespace, create=settings.create_namespace,
                                                            protect=settings.protect_data))
@@ -25,7 +32,8 @@ in_namespace = pulumi.ResourceOptions(depends_on=[namespace])
 
 store = RedisSessionStore(settings.redis.release_name,
                           RedisSessionStoreArgs(settings=settings.redis, namespace=namespace.name,
-                                                apps=settings.was_apps, protect=settings.protect_data), in_namespace)
+                                                apps=settings.was_apps, protect=settings.protect_data, guard=guard),
+                          in_namespace)
 
 was_apps = [
     WasApp(app.name, WasAppArgs(app=app, connection=store.connection, prometheus_release=monitoring.prometheus_release,
@@ -41,7 +49,7 @@ RedisExporter(
                       prometheus_namespace=monitoring.prometheus_namespace,
                       stores=stores_for(settings.was_apps), password=store.client_passwords[scope.job],
                       peak_sessions=settings.sizing.expected_peak_sessions, dns_egress=settings.dns_egress),
-    in_namespace)
+    pulumi.ResourceOptions(depends_on=[namespace, store]))
 AlertRules(names.PART_OF, AlertRulesArgs(scope=scope, prometheus_release=monitoring.prometheus_release), in_namespace)
 Dashboard007(names.DASHBOARD, Dashboard007Args(scope=scope, grafana_namespace=monitoring.grafana_namespace))
 if monitoring.slack:
@@ -56,3 +64,4 @@ pulumi.export("redisSentinelNodes", list(store.connection.sentinel_nodes))
 pulumi.export("redisSecretName", store.connection.secret_name)
 pulumi.export("redisAclDigest", store.acl_digest)
 pulumi.export("wasServices", [app.service_name for app in was_apps])
+pulumi.export(changes.EXPORT, changes.deployed_state(settings))

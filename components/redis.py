@@ -41,6 +41,10 @@ CA_VALIDITY_HOURS = 5 * 365 * 24
 CERT_VALIDITY_HOURS = 365 * 24
 CERT_EARLY_RENEWAL_HOURS = 30 * 24
 TLS_FINGERPRINT_ANNOTATION = "redis-session-platform/tls-cert-sha256"
+DEFAULT_PASSWORD_ANNOTATION = "redis-session-platform/default-password-generation"
+"""Pod annotation carrying redisDefaultPasswordGeneration (from 2 on): raising it rolls the Redis
+pods, which read the `default` password only at start (--requirepass/--masterauth, Sentinel's
+auth-pass). The chart's checksum/secret hashes nothing with auth.existingSecret."""
 
 
 @dataclass(frozen=True)
@@ -110,6 +114,9 @@ class RedisSessionStoreArgs:
     """Pulumi protect + retainOnDelete on the Helm release: a rename, a namespace change or
     `pulumi destroy` stops instead of uninstalling Redis (its volumes stay either way: the
     StatefulSets' PVC retention policy is Retain)."""
+    guard: pulumi.Input[Any] | None = None
+    """Resolves once the change check passed (settings/changes.py); every Secret and the
+    release wait for it, so a refused change creates and changes nothing."""
 
 
 def connection_for(fullname: str, settings: RedisSettings, namespace: str) -> RedisConnection:
@@ -311,6 +318,8 @@ def chart_values(fullname: str, s: RedisSettings) -> dict:
     if s.tls:
         values["tls"] = _tls_values(fullname)
     node = _node_values(fullname, s, s.resources)
+    if s.default_password_generation > 1:
+        node["podAnnotations"] = {DEFAULT_PASSWORD_ANNOTATION: str(s.default_password_generation)}
     if s.topology == "standalone":
         values["architecture"] = "standalone"
         values["master"] = {**node, "count": 1, "pdb": {"create": False}}
@@ -373,16 +382,22 @@ class RedisSessionStore(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         labels = names.labels(name, "redis")
 
+        def gated(value: Any) -> Any:
+            return value if args.guard is None else pulumi.Output.all(args.guard, value).apply(lambda a: a[1])
+
         def secret(resource: str, secret_name: str, data: Any) -> k8s.core.v1.Secret:
             return k8s.core.v1.Secret(
                 resource, metadata=k8s.meta.v1.ObjectMetaArgs(name=secret_name, namespace=args.namespace, labels=labels),
-                type="Opaque", string_data=data, opts=child)
+                type="Opaque", string_data=gated(data), opts=child)
 
         def new_password(resource: str) -> pulumi.Output:
             # special=False: safe in URIs and files; 32 alphanumerics ~ 190 bits.
             return pulumi.Output.secret(random.RandomPassword(resource, length=32, special=False, opts=child).result)
 
-        self.password = new_password(f"{name}-password")
+        # The `default` password, one per accepted generation (generation 1 keeps its first name).
+        defaults = {g: new_password(f"{name}-password" if g == 1 else f"{name}-password-g{g}")
+                    for g in s.accepted_default_generations}
+        self.password = defaults[s.default_password_generation]
         depends = [secret(f"{name}-secret", self.connection.secret_name, {self.connection.secret_key: self.password})]
 
         # One ACL user per client, one password per accepted generation (a rotation keeps two).
@@ -404,17 +419,18 @@ class RedisSessionStore(pulumi.ComponentResource):
         exporter_client = names.exporter(name)
 
         def files(args_: list) -> dict:
-            default, plain = args_[0], args_[1:]
+            n = len(defaults)
+            default, plain = [acl.password_hash(p) for p in args_[:n]], args_[n:]
             hashes: dict[str, list[str]] = {}
             flat = iter(plain)
             for client in passwords:
                 hashes[client] = [acl.password_hash(next(flat)) for _ in generations]
-            return acl.acl_files(acl.password_hash(default), {a.app: hashes[a.app] for a in apps},
+            return acl.acl_files(default, {a.app: hashes[a.app] for a in apps},
                                  hashes[exporter_client], apps, s.redis_version, s.sentinel_version,
                                  operator_hashes=hashes[operator])
 
         acl_files: pulumi.Output[dict] = pulumi.Output.all(
-            self.password, *[p[g] for p in passwords.values() for g in generations]).apply(files)
+            *defaults.values(), *[p[g] for p in passwords.values() for g in generations]).apply(files)
         depends.append(secret(f"{name}-acl", names.acl_secret(name), pulumi.Output.secret(acl_files)))
         # A digest of hashes of random passwords reveals nothing: exported for the rotation runbook.
         self.acl_digest = pulumi.Output.unsecret(acl_files.apply(
@@ -426,7 +442,7 @@ class RedisSessionStore(pulumi.ComponentResource):
             cert_pem = self._issue_certificates(name, args, [*users], secret, depends)
             pod = "replica" if s.topology == "sentinel" else "master"
             values = cert_pem.apply(lambda pem: {**base, pod: {**base[pod], "podAnnotations": {
-                TLS_FINGERPRINT_ANNOTATION: tls_fingerprint(pem)}}})
+                **base[pod].get("podAnnotations", {}), TLS_FINGERPRINT_ANNOTATION: tls_fingerprint(pem)}}})
 
         self.release = k8s.helm.v3.Release(
             f"{name}-chart",
@@ -435,7 +451,7 @@ class RedisSessionStore(pulumi.ComponentResource):
                 chart=s.chart,
                 version=s.chart_version,
                 namespace=args.namespace,
-                values=values,
+                values=gated(values),
                 atomic=True,
                 timeout=600,
                 max_history=10,

@@ -112,8 +112,10 @@ def plain_occurrences(value: Any, needle: str, path: str = "") -> list[str]:
 class RecordingMocks(pulumi.runtime.Mocks):
     """Records every resource; gives RandomPassword a known fake result."""
 
-    def __init__(self, run: Run):
+    def __init__(self, run: Run, previous: dict | None = None):
         self.run = run
+        self.previous = previous or {}
+        """The outputs a StackReference reads (the stack's previous exports)."""
         self.options: dict[tuple[str, str], pulumi.ResourceOptions] = {}
 
     def record_options(self, args: pulumi.ResourceTransformationArgs) -> None:
@@ -134,6 +136,8 @@ class RecordingMocks(pulumi.runtime.Mocks):
             state["certPem"] = FAKE_CERT
         if args.typ == "tls:index/certRequest:CertRequest":
             state["certRequestPem"] = "-----BEGIN CERTIFICATE REQUEST-----\nmock\n-----END CERTIFICATE REQUEST-----\n"
+        if args.typ == "pulumi:pulumi:StackReference":
+            state.update(outputs=dict(self.previous), secretOutputNames=[])
         if args.typ == "kubernetes:helm.sh/v3:Release":
             state["status"] = {"status": "deployed", "name": args.inputs.get("name")}
         return f"{args.name}-id", state
@@ -143,9 +147,10 @@ class RecordingMocks(pulumi.runtime.Mocks):
 
 
 def run_with_mocks(body: Callable[[], Any], stack: str = "unit", config: dict[str, str] | None = None,
-                   preview: bool = False, secret_keys: tuple[str, ...] = ()) -> Run:
+                   preview: bool = False, secret_keys: tuple[str, ...] = (), previous: dict | None = None) -> Run:
     """Run `body` (which declares resources) on a fresh mock runtime with `config` passed
-    as the language host passes it; never raises for the body's errors."""
+    as the language host passes it; never raises for the body's errors. `previous`: the outputs
+    a StackReference reads (the stack's last exports, for the change check)."""
     run = Run(config=dict(config or {}))
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
@@ -153,8 +158,9 @@ def run_with_mocks(body: Callable[[], Any], stack: str = "unit", config: dict[st
     os.environ["PULUMI_CONFIG"] = json.dumps(config or {})
     os.environ["PULUMI_CONFIG_SECRET_KEYS"] = json.dumps(list(secret_keys))
     pulumi.runtime.settings.reset_options()
-    mocks = RecordingMocks(run)
-    pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=preview)
+    mocks = RecordingMocks(run, previous)
+    pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=preview,
+                             organization="organization")  # what the CLI passes with the local backend
     pulumi.runtime.register_stack_transformation(mocks.record_options)
     pulumi.runtime.set_all_config(pulumi.runtime.get_config_env(), pulumi.runtime.get_config_secret_keys_env())
     try:
@@ -182,10 +188,10 @@ def run_with_mocks(body: Callable[[], Any], stack: str = "unit", config: dict[st
 
 
 def run_program(stack: str, overrides: dict | None = None, preview: bool = False,
-                secret_overrides: dict[str, str] | None = None) -> Run:
+                secret_overrides: dict[str, str] | None = None, previous: dict | None = None) -> Run:
     """Run the real __main__.py for `stack` (its real stack file, plus `overrides` as stack
     file values and `secret_overrides` as secure ones). The CLI's own refusals
     (PulumiCliError) are raised, as the CLI stops before the program runs."""
     config, secret_keys = cli_config(stack, overrides, secret_overrides)
     return run_with_mocks(lambda: runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__"),
-                          stack, config, preview, tuple(secret_keys))
+                          stack, config, preview, tuple(secret_keys), previous)

@@ -282,14 +282,16 @@ def user_line(user: str, hashes: Iterable[str], rules: str) -> str:
     return f"user {user} on {passwords} {rules}".replace("  ", " ")
 
 
-def acl_files(default_hash: str, app_hashes: dict[str, Sequence[str]], exporter_hashes: Sequence[str],
+def acl_files(default_hash: str | Sequence[str], app_hashes: dict[str, Sequence[str]], exporter_hashes: Sequence[str],
               apps: Sequence[AppAcl], redis_version: tuple[int, int],
               sentinel_version: tuple[int, int], *, operator_hashes: Sequence[str] = ()) -> dict[str, str]:
-    """{redis.acl, sentinel.acl} file contents. `app_hashes` maps app name -> accepted hashes.
+    """{redis.acl, sentinel.acl} file contents. `app_hashes` maps app name -> accepted hashes;
+    `default_hash` is one hash or, during a default-password rotation, every accepted one.
     redis.acl follows `redis_version` (the Redis image), sentinel.acl `sentinel_version`.
     The operator is always written; without `operator_hashes` it has no password (cannot log in)."""
-    redis = [user_line("default", [default_hash], default_rules())]
-    sentinel = [user_line("default", [default_hash], sentinel_default_rules())]
+    defaults = [default_hash] if isinstance(default_hash, str) else list(default_hash)
+    redis = [user_line("default", defaults, default_rules())]
+    sentinel = [user_line("default", defaults, sentinel_default_rules())]
     for a in apps:
         redis.append(user_line(a.user, app_hashes[a.app], app_rules(a, redis_version)))
         sentinel.append(user_line(a.user, app_hashes[a.app], sentinel_app_rules(sentinel_version)))

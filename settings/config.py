@@ -260,6 +260,7 @@ def to_settings(cfg: StackConfig, project: str, stack: str) -> StackSettings:
     return StackSettings(
         project=project, stack=stack, namespace=cfg.namespace, create_namespace=cfg.create_namespace,
         protect_data=cfg.protect_data,
+        acknowledged=tuple(k.strip() for k in cfg.acknowledge_change.split(",") if k.strip()),
         kubernetes_version=cfg.kubernetes_version, redis=redis, was_apps=apps, monitoring=monitoring,
         sizing=Sizing(cfg.expected_peak_sessions, cfg.session_payload_bytes),
         dns_egress=tuple(cfg.dns_egress.egress_rules()),
@@ -379,6 +380,7 @@ def _redis(cfg: StackConfig, apps: tuple[WasAppSettings, ...]) -> RedisSettings:
         password_generation=cfg.redis_password_generation,
         password_also_accept=cfg.redis_password_also_accept,
         accepted_cves=cfg.redis_image_accepted_cves,
+        default_password_generation=cfg.redis_default_password_generation,
     )
 
 

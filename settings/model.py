@@ -121,11 +121,22 @@ class RedisSettings:
     accepted_cves: tuple[str, ...] = ()
     """Known CVEs (settings/cve.py) the stack runs its Redis/Sentinel images with, knowingly."""
 
+    default_password_generation: int = 1
+    """Generation of the chart-internal `default` password (same rotation phase)."""
+
     @property
     def accepted_generations(self) -> tuple[int, ...]:
         """Password generations the ACL accepts, the clients' first."""
-        g = self.password_generation
-        return {"none": (g,), "next": (g, g + 1), "previous": (g, g - 1)}[self.password_also_accept]
+        return _accepted(self.password_generation, self.password_also_accept)
+
+    @property
+    def accepted_default_generations(self) -> tuple[int, ...]:
+        """`default` password generations the ACL accepts, the current one first."""
+        return _accepted(self.default_password_generation, self.password_also_accept)
+
+
+def _accepted(g: int, also: str) -> tuple[int, ...]:
+    return {"none": (g,), "next": (g, g + 1), "previous": (g, g - 1) if g > 1 else (g,)}[also]
 
 
 @dataclass(frozen=True)
@@ -272,3 +283,5 @@ class StackSettings:
     """Declared load."""
     dns_egress: tuple[dict, ...] = ()
     """NetworkPolicy egress rules to the cluster DNS (dnsEgress), for every Redis client."""
+    acknowledged: tuple[str, ...] = ()
+    """Config keys whose one-shot change this `up` is allowed to make (settings/changes.py)."""

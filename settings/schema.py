@@ -94,6 +94,17 @@ def _topology(text: str) -> str:
     return text
 
 
+ACKNOWLEDGEABLE = ("redisTopology", "redisReleaseName", "redisPersistenceSize", "redisStorageClass", "redisTls",
+                   "redisPasswordGeneration", "redisDefaultPasswordGeneration")
+
+
+def _acknowledged(text: str) -> str:
+    for key in (k.strip() for k in text.split(",") if k.strip()):
+        if key not in ACKNOWLEDGEABLE:
+            raise ValueError("empty, or comma-separated keys among: " + ", ".join(ACKNOWLEDGEABLE))
+    return text
+
+
 TOPOLOGIES = ("standalone", "sentinel")
 StorageClass = Annotated[str, Rule(_storage_class)]
 SlackChannel = Annotated[str, Rule(_slack_channel)]
@@ -397,6 +408,15 @@ class StackConfig(_Model):
     redis_password_generation: Annotated[int, Field(ge=1, le=10000)] = 1
     """Generation of the Redis ACL passwords the clients (WAS apps, exporter) use; raising it issues new
     passwords (rotation procedure: docs/runbooks.md, "Rotate Redis passwords")."""
+    redis_default_password_generation: Annotated[int, Field(ge=1, le=10000)] = 1
+    """Generation of the chart-internal `default` password (replication, Sentinel, probes, the acl-reload
+    sidecar); it follows the rotation phase of redisPasswordAlsoAccept, and raising it rolls the Redis pods
+    (docs/runbooks.md, "Rotate the default password")."""
+    acknowledge_change: Annotated[str, Rule(_acknowledged)] = ""
+    """For one `pulumi up`: the config key(s) (comma-separated) of a change the program otherwise refuses on
+    a running stack (redisTopology, redisReleaseName, redisPersistenceSize, redisStorageClass, redisTls, a
+    password generation skipping the `next` phase); set it only after the runbook's steps (docs/runbooks.md,
+    "Change a running stack"), remove it after that up."""
     redis_password_also_accept: Literal["none", "next", "previous"] = "none"
     """Rotation phase: Redis also accepts the next generation's passwords (`next`, before clients switch)
     or the previous one's (`previous`, while clients roll); `none` accepts only the current one."""
@@ -467,6 +487,7 @@ class StackConfig(_Model):
             raise FieldError("redisPasswordAlsoAccept", "previous",
                              "none or next: redisPasswordGeneration=1 has no previous generation")
         if self.sentinel_failover_timeout_ms <= self.sentinel_down_after_ms:
+
             raise FieldError("sentinelFailoverTimeoutMs", self.sentinel_failover_timeout_ms,
                              f"above sentinelDownAfterMs={self.sentinel_down_after_ms}")
         self._cve_floor()

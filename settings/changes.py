@@ -1,0 +1,121 @@
+"""Changes to a running stack that `pulumi up` cannot make in one step without loss.
+
+How the program knows a change is happening: the stack exports `deployed` (what it last
+deployed, `deployed_state`); the program reads its own previous exports through a
+StackReference to its own stack (__main__.py) and compares them with the new settings
+here. Nothing exported yet (a first deploy, or a stack deployed before this export) means
+no change is known and nothing is refused.
+
+A one-shot change that needs steps outside `pulumi up` (docs/runbooks.md, "Change a running
+stack") is refused unless the stack config key `acknowledgeChange` names its key for that
+`up`; a stale acknowledgement (naming a key that does not change) is refused too, so it
+cannot approve a later change by accident. Pure functions: tested without Pulumi.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+
+from settings.model import StackSettings
+
+ACK_KEY = "acknowledgeChange"
+EXPORT = "deployed"
+"""The stack output holding deployed_state."""
+SELF_REFERENCE = "previous-deploy"
+"""Resource name of the StackReference to the stack itself."""
+RUNBOOK = "docs/runbooks.md#change-a-running-stack"
+
+
+def deployed_state(s: StackSettings) -> dict[str, Any]:
+    """What the next `up` compares against (exported as `deployed`; no secret in here)."""
+    r = s.redis
+    return {
+        "namespace": s.namespace,
+        "redisReleaseName": r.release_name,
+        "redisTopology": r.topology,
+        "redisPersistenceSize": r.persistence_size,
+        "redisStorageClass": r.storage_class,
+        "redisTls": r.tls,
+        "redisPasswordGeneration": r.password_generation,
+        "redisPasswordAlsoAccept": r.password_also_accept,
+        "redisDefaultPasswordGeneration": r.default_password_generation,
+    }
+
+
+@dataclass(frozen=True)
+class Change:
+    """A refused one-shot change: the key, both values, what it would cost, and the procedure."""
+
+    key: str
+    before: Any
+    after: Any
+    cost: str
+    procedure: str
+
+    def message(self) -> str:
+        return (f"stack config {self.key} changes {self.before!r} -> {self.after!r} on a running stack: "
+                f"{self.cost}; follow {RUNBOOK} ({self.procedure}), then set {ACK_KEY}={self.key} for that up")
+
+
+def _rotation(prev: Mapping[str, Any], s: StackSettings, key: str, before: int, after: int) -> Change | None:
+    """A generation may only move by one, from a stack whose ACL already accepted the next one."""
+    if after == before:
+        return None
+    if after == before + 1 and prev.get("redisPasswordAlsoAccept") == "next":
+        return None
+    return Change(key, before, after,
+                  "pods started with the new password before every Redis has loaded it fail to connect "
+                  "(and with the default password the acl-reload sidecar and liveness fail)",
+                  "Rotate Redis passwords: redisPasswordAlsoAccept=next first, one generation at a time")
+
+
+def refused_changes(prev: Mapping[str, Any] | None, s: StackSettings) -> list[Change]:
+    """Every change from the previous deploy that needs the runbook's steps."""
+    if not prev:
+        return []
+    now = deployed_state(s)
+    out: list[Change] = []
+
+    def changed(key: str) -> bool:
+        return key in prev and prev[key] != now[key]
+
+    if changed("redisTopology"):
+        out.append(Change("redisTopology", prev["redisTopology"], now["redisTopology"],
+                          "the chart replaces the StatefulSet and its volumes: every session is lost",
+                          "Migrate standalone to sentinel: copy the sessions by replication first"))
+    if changed("redisReleaseName"):
+        out.append(Change("redisReleaseName", prev["redisReleaseName"], now["redisReleaseName"],
+                          "every Redis object gets a new name: a new, empty Redis (the old one keeps running "
+                          "or is deleted)", "Rename the Redis release"))
+    for key in ("redisPersistenceSize", "redisStorageClass"):
+        if changed(key):
+            out.append(Change(key, prev[key], now[key],
+                              "StatefulSet spec.volumeClaimTemplates is immutable: the helm upgrade fails and "
+                              "rolls back", "Grow the Redis volumes: expand the PVCs, orphan-delete the StatefulSet"))
+    if changed("redisTls"):
+        out.append(Change("redisTls", prev["redisTls"], now["redisTls"],
+                          "Redis switches protocol first and the clients only after the release: no session "
+                          "store until every WAS pod rolled", "Switch TLS on or off"))
+    for key in ("redisPasswordGeneration", "redisDefaultPasswordGeneration"):
+        if key in prev and (c := _rotation(prev, s, key, int(prev[key]), int(now[key]))):
+            out.append(c)
+    return out
+
+
+class ChangeRefused(pulumi.RunError):
+    """A refused change; the message is one line naming the keys (the CLI prints no stack trace)."""
+
+
+def check(prev: Mapping[str, Any] | None, s: StackSettings, acknowledged: tuple[str, ...]) -> None:
+    """Raise ChangeRefused for an unacknowledged change or a stale acknowledgement."""
+    refused = refused_changes(prev, s)
+    for c in refused:
+        if c.key not in acknowledged:
+            raise ChangeRefused(c.message())
+    stale = [k for k in acknowledged if k not in {c.key for c in refused}]
+    if stale:
+        raise ChangeRefused(f"stack config {ACK_KEY}={','.join(acknowledged)} names {', '.join(stale)}, which this up "
+                            f"does not change (an acknowledgement holds for one up only): pulumi config rm {ACK_KEY}")

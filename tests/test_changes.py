@@ -1,0 +1,99 @@
+"""A change on a running stack that `pulumi up` cannot make in one step without loss is
+refused, before any Secret or the Redis release is registered, unless acknowledgeChange
+names it for that up (settings/changes.py). The program reads its previous exports through
+a StackReference to its own stack; the mock runtime hands that reference the `deployed`
+output of a baseline run of the same program."""
+from __future__ import annotations
+
+import pytest
+
+from settings import changes
+from tests.harness import run_program
+
+SECRET = "kubernetes:core/v1:Secret"
+RELEASE = "kubernetes:helm.sh/v3:Release"
+REFERENCE = "pulumi:pulumi:StackReference"
+
+
+def deployed(stack: str, overrides: dict | None = None) -> dict:
+    run = run_program(stack, overrides)
+    assert run.error is None, run.error
+    return {changes.EXPORT: dict(run.outputs[changes.EXPORT])}
+
+
+def store_objects(run) -> list:
+    return run.of_type(SECRET) + run.of_type(RELEASE)
+
+
+@pytest.mark.parametrize("stack,before,after,key", [
+    ("dev", {}, {"redisTopology": "sentinel"}, "redisTopology"),
+    ("prod", {}, {"redisTopology": "standalone"}, "redisTopology"),
+    ("dev", {}, {"redisReleaseName": "sessions"}, "redisReleaseName"),
+    ("dev", {}, {"redisPersistenceSize": "2Gi"}, "redisPersistenceSize"),
+    ("dev", {}, {"redisStorageClass": "fast"}, "redisStorageClass"),
+    ("dev", {}, {"redisTls": True}, "redisTls"),
+    ("prod", {}, {"redisTls": False}, "redisTls"),
+    ("dev", {}, {"redisPasswordGeneration": 2}, "redisPasswordGeneration"),
+    ("dev", {}, {"redisDefaultPasswordGeneration": 2}, "redisDefaultPasswordGeneration"),
+    ("dev", {"redisPasswordAlsoAccept": "next"}, {"redisPasswordGeneration": 3, "redisPasswordAlsoAccept": "previous"},
+     "redisPasswordGeneration"),
+])
+def test_a_one_shot_change_is_refused_naming_the_key_and_touches_nothing(stack, before, after, key):
+    previous = deployed(stack, before)
+    run = run_program(stack, {**before, **after}, previous=previous)
+    assert isinstance(run.error, changes.ChangeRefused), run.error
+    message = str(run.error)
+    assert "\n" not in message
+    assert message.startswith(f"stack config {key} changes ")
+    assert f"acknowledgeChange={key}" in message and changes.RUNBOOK in message
+    assert store_objects(run) == [], "a refused change registered Redis objects"
+    assert len(run.of_type(REFERENCE)) == 1
+
+
+@pytest.mark.parametrize("stack,after,key", [
+    ("dev", {"redisTopology": "sentinel"}, "redisTopology"),
+    ("dev", {"redisPersistenceSize": "2Gi"}, "redisPersistenceSize"),
+    ("prod", {"redisTls": False}, "redisTls"),
+])
+def test_the_acknowledged_change_goes_ahead(stack, after, key):
+    run = run_program(stack, {**after, "acknowledgeChange": key}, previous=deployed(stack))
+    assert run.error is None, run.error
+    assert run.of_type(RELEASE)
+
+
+def test_an_acknowledgement_holds_for_one_up_only():
+    previous = deployed("dev")
+    run = run_program("dev", {"acknowledgeChange": "redisTopology"}, previous=previous)
+    assert isinstance(run.error, changes.ChangeRefused)
+    assert "pulumi config rm acknowledgeChange" in str(run.error)
+
+
+def test_an_unknown_key_cannot_be_acknowledged():
+    run = run_program("dev", {"acknowledgeChange": "namespace"})
+    assert run.error is not None and "acknowledgeChange" in str(run.error)
+    assert "redisTopology" in str(run.error)
+
+
+@pytest.mark.parametrize("before,after", [
+    ({}, {}),
+    ({}, {"sentinelNodes": 5, "sentinelQuorum": 3}),  # sentinel settings: unused by standalone
+    ({}, {"redisMaxmemory": "100mb"}),
+    ({}, {"redisPasswordAlsoAccept": "next"}),
+    ({"redisPasswordAlsoAccept": "next"}, {"redisPasswordGeneration": 2, "redisPasswordAlsoAccept": "previous"}),
+    ({"redisPasswordAlsoAccept": "next"},
+     {"redisPasswordGeneration": 2, "redisDefaultPasswordGeneration": 2, "redisPasswordAlsoAccept": "previous"}),
+])
+def test_changes_up_can_make_safely_are_not_refused(before, after):
+    run = run_program("dev", {**before, **after}, previous=deployed("dev", before))
+    assert run.error is None, run.error
+
+
+def test_a_first_deploy_or_a_stack_without_the_export_is_not_refused():
+    assert run_program("dev", {"redisTopology": "sentinel"}, previous={}).error is None
+    assert run_program("dev", {"redisTopology": "sentinel"}, previous={"redisMode": "standalone"}).error is None
+
+
+def test_the_reference_names_this_very_stack():
+    run = run_program("dev")
+    [ref] = run.of_type(REFERENCE)
+    assert ref.inputs["name"] == "organization/redis-session-platform/dev"
