@@ -483,9 +483,11 @@ class StackConfig(_Model):
         if self.sentinel_min_replicas_to_write > nodes - 1:
             raise FieldError("sentinelMinReplicasToWrite", self.sentinel_min_replicas_to_write,
                              f"0..{nodes - 1}: sentinelNodes={nodes} leaves at most {nodes - 1} replicas")
-        if self.redis_password_also_accept == "previous" and self.redis_password_generation < 2:
+        if self.redis_password_also_accept == "previous" and self.redis_password_generation < 2 \
+                and self.redis_default_password_generation < 2:
             raise FieldError("redisPasswordAlsoAccept", "previous",
-                             "none or next: redisPasswordGeneration=1 has no previous generation")
+                             "none or next: redisPasswordGeneration=1 and redisDefaultPasswordGeneration=1 have no "
+                             "previous generation")
         if self.sentinel_failover_timeout_ms <= self.sentinel_down_after_ms:
 
             raise FieldError("sentinelFailoverTimeoutMs", self.sentinel_failover_timeout_ms,

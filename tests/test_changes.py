@@ -97,3 +97,26 @@ def test_the_reference_names_this_very_stack():
     run = run_program("dev")
     [ref] = run.of_type(REFERENCE)
     assert ref.inputs["name"] == "organization/redis-session-platform/dev"
+
+
+def _default_line(run) -> str:
+    acl = run.one(SECRET, "redis-acl").plain["stringData"]["redis.acl"]
+    return next(line for line in acl.splitlines() if line.startswith("user default "))
+
+
+@pytest.mark.parametrize("phase,hashes,annotation", [
+    ({}, 1, None),
+    ({"redisPasswordAlsoAccept": "next"}, 2, None),  # the ACL learns generation 2; nothing rolls
+    ({"redisDefaultPasswordGeneration": 2, "redisPasswordAlsoAccept": "previous"}, 2, "2"),  # Redis pods roll
+    ({"redisDefaultPasswordGeneration": 2}, 1, "2"),
+])
+def test_the_default_password_rotation_accepts_both_while_the_redis_pods_roll(phase, hashes, annotation):
+    from components.redis import DEFAULT_PASSWORD_ANNOTATION
+    run = run_program("dev", phase)
+    assert run.error is None, run.error
+    assert _default_line(run).count(" #") == hashes
+    values = run.one(RELEASE).plain["values"]
+    assert values["master"].get("podAnnotations", {}).get(DEFAULT_PASSWORD_ANNOTATION) == annotation
+    passwords = {r.name for r in run.of_type("random:index/randomPassword:RandomPassword")}
+    generation = phase.get("redisDefaultPasswordGeneration", 1)
+    assert ("redis-password" if generation == 1 else f"redis-password-g{generation}") in passwords
