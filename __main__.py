@@ -50,7 +50,8 @@ RedisExporter(
                       stores=stores_for(settings.was_apps), password=store.client_passwords[scope.job],
                       peak_sessions=settings.sizing.expected_peak_sessions, dns_egress=settings.dns_egress),
     pulumi.ResourceOptions(depends_on=[namespace, store]))
-AlertRules(names.PART_OF, AlertRulesArgs(scope=scope, prometheus_release=monitoring.prometheus_release), in_namespace)
+AlertRules(names.PART_OF, AlertRulesArgs(scope=scope, prometheus_release=monitoring.prometheus_release,
+                                         certificates=store.certificate_not_after), in_namespace)
 Dashboard007(names.DASHBOARD, Dashboard007Args(scope=scope, grafana_namespace=monitoring.grafana_namespace))
 if monitoring.slack:
     SlackAlerting(names.PART_OF, SlackAlertingArgs(slack=monitoring.slack, namespace=settings.namespace,

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
 
 from monitoring.alerts import rule_groups
+from monitoring.certificates import expiry_group
 from monitoring.scope import Scope
 from settings import names
 
@@ -20,6 +22,8 @@ class AlertRulesArgs:
     """The store and apps the rules watch (namespace, exporter job, thresholds, ...)."""
     prometheus_release: str
     """`release` label the Prometheus operator selects rules by."""
+    certificates: pulumi.Input[dict] | None = None
+    """Certificate name -> validityEndTime of the store's TLS certificates (recorded for the expiry alert)."""
 
 
 class AlertRules(pulumi.ComponentResource):
@@ -28,6 +32,10 @@ class AlertRules(pulumi.ComponentResource):
     def __init__(self, name: str, args: AlertRulesArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("redis-session-platform:index:AlertRules", name, None, opts)
         groups = rule_groups(args.scope)
+        spec: Any = {"groups": groups}
+        if args.certificates is not None:
+            spec = pulumi.Output.from_input(args.certificates).apply(
+                lambda certs: {"groups": groups + ([expiry_group(args.scope, certs)] if certs else [])})
         k8s.apiextensions.CustomResource(
             f"{name}-prometheusrule",
             api_version="monitoring.coreos.com/v1",
@@ -37,7 +45,7 @@ class AlertRules(pulumi.ComponentResource):
                 namespace=args.scope.namespace,
                 labels={**names.labels(name, "alerts"), "release": args.prometheus_release},
             ),
-            spec={"groups": groups},
+            spec=spec,
             opts=pulumi.ResourceOptions(parent=self),
         )
         self.register_outputs({"rules": sum(len(g["rules"]) for g in groups)})

@@ -374,6 +374,9 @@ class RedisSessionStore(pulumi.ComponentResource):
     """Client object name (WAS app, exporter) -> its current ACL password (secret)."""
     acl_digest: pulumi.Output
     """SHA-256 of the ACL files: what the acl-reload sidecars log once applied."""
+    certificate_not_after: pulumi.Output
+    """With TLS: certificate name (ca, server, each client) -> its validityEndTime (RFC 3339);
+    without: an empty dict (monitoring/certificates.py records them for the expiry alert)."""
 
     def __init__(self, name: str, args: RedisSessionStoreArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("redis-session-platform:index:RedisSessionStore", name, None, opts)
@@ -438,6 +441,7 @@ class RedisSessionStore(pulumi.ComponentResource):
 
         base = chart_values(name, s)
         values: Any = base
+        self.certificate_not_after = pulumi.Output.from_input({})
         if s.tls:
             cert_pem = self._issue_certificates(name, args, [*users], secret, depends)
             pod = "replica" if s.topology == "sentinel" else "master"
@@ -474,6 +478,7 @@ class RedisSessionStore(pulumi.ComponentResource):
         one client certificate per client; private keys only in secret outputs and Secrets.
         Returns the server certificate (PEM)."""
         child = pulumi.ResourceOptions(parent=self)
+        not_after: dict[str, pulumi.Output] = {}
 
         def key(resource: str) -> tls.PrivateKey:
             return tls.PrivateKey(resource, algorithm="ECDSA", ecdsa_curve="P256", opts=child)
@@ -494,6 +499,7 @@ class RedisSessionStore(pulumi.ComponentResource):
                 ca_cert_pem=ca.cert_pem, validity_period_hours=CERT_VALIDITY_HOURS,
                 early_renewal_hours=CERT_EARLY_RENEWAL_HOURS, allowed_uses=["digital_signature", "key_agreement", *uses],
                 opts=child)
+            not_after[common_name] = cert.validity_end_time
             return {"tls.crt": cert.cert_pem, "tls.key": private.private_key_pem_pkcs8, "ca.crt": ca.cert_pem}
 
         # The server certificate also authenticates Redis to Redis (replication) and
@@ -505,4 +511,6 @@ class RedisSessionStore(pulumi.ComponentResource):
         for client in clients:
             data = issue(f"{name}-{client}-client", client, [], ["client_auth"], [])
             depends.append(secret(f"{name}-{client}-tls", names.client_tls_secret(client), data))
+        not_after["ca"] = ca.validity_end_time
+        self.certificate_not_after = pulumi.Output.all(**not_after)
         return server["tls.crt"]

@@ -28,6 +28,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from monitoring import certificates as cert
 from monitoring import records as rec
 from monitoring.records import recording_rules
 from monitoring.scope import Scope
@@ -76,6 +77,7 @@ def _sentinel(s: Scope) -> bool:
 
 MEMORY = rec.REDIS_MEMORY_PERCENT + "{{{ns}}}"
 FRAGMENTATION = rec.REDIS_FRAGMENTATION + "{{{ns}}}"
+CERT_LEFT = "min by (namespace, job, certificate) (" + cert.RECORD + "{{{ns}}}) - time()"
 FRAGMENTATION_WHY = "Redis {{ $labels.instance }} fragmentation ratio {{ $value }}"
 
 REDIS_ALERTS = (
@@ -118,6 +120,16 @@ REDIS_ALERTS = (
           "Redis memory about to hit maxmemory.",
           "Redis {{ $labels.instance }} uses {{ $value | humanize }}% of maxmemory; sessions will be evicted.",
           panel="Memory used (% of maxmemory)", check="memory used"),
+    Alert("RedisTlsCertificateExpiring", CERT_LEFT + f" < {cert.WARNING_DAYS * cert.DAY}", "10m", "warning",
+          "A Redis TLS certificate expires within 30 days.",
+          "Certificate {{ $labels.certificate }} expires in {{ $value | humanizeDuration }}: run pulumi up "
+          "(it renews leaves in their last 30 days) and check the CA's validity.",
+          lambda s: s.tls, check="TLS certificate expiry"),
+    Alert("RedisTlsCertificateExpiring", CERT_LEFT + f" < {cert.CRITICAL_DAYS * cert.DAY}", "10m", "critical",
+          "A Redis TLS certificate expires within 7 days.",
+          "Certificate {{ $labels.certificate }} expires in {{ $value | humanizeDuration }}: after that every "
+          "TLS connection to Redis fails; renew now.",
+          lambda s: s.tls, check="TLS certificate expiry"),
     Alert("RedisContainerMemoryNearLimit",
           "100 * max by (namespace, pod) (container_memory_working_set_bytes{{{nsa},container=\"redis\"}})"
           " / max by (namespace, pod) (kube_pod_container_resource_limits{{{nsa},container=\"redis\",resource=\"memory\"}} > 0)"

@@ -39,6 +39,7 @@ import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from monitoring import certificates as cert
 from monitoring import records as rec
 from monitoring.records import FRAGMENTATION_MIN_USED_BYTES, MIB
 from monitoring.scope import Scope, scope_of
@@ -124,6 +125,14 @@ def _heap(v, s, app):
     return ("OK", "") if v <= s.thresholds.jvm_heap_percent_warning else ("WARN", "JVM heap high (runbook WasJvmHeapHigh)")
 
 
+def _cert_days(v, s, app):
+    if v < cert.CRITICAL_DAYS:
+        return "FAIL", "a Redis TLS certificate expires within 7 days: pulumi up now (runbook RedisTlsCertificateExpiring)"
+    if v < cert.WARNING_DAYS:
+        return "WARN", "a Redis TLS certificate expires within 30 days: pulumi up (runbook RedisTlsCertificateExpiring)"
+    return "OK", ""
+
+
 def _percent(v: float) -> str:
     return f"{v:.1f} %"
 
@@ -151,6 +160,9 @@ CHECKS = (
     Check("JVM heap (max pod)", f"max({rec.JVM_HEAP_PERCENT}{{{{{{sel}}}}}})",
           lambda s, a: f"0 - {s.thresholds.jvm_heap_percent_warning:g} %", _heap, _percent, per_app=True,
           empty=("WARN", "no JVM metrics: app not scraped")),
+    Check("TLS certificate expiry", f"(min({cert.RECORD}{{{{{{sel}}}}}}) - time()) / {cert.DAY}",
+          lambda s, a: f">= {cert.WARNING_DAYS} days left", _cert_days, fmt=lambda v: f"{v:.0f} days",
+          empty=("OK", "no certificate recorded (redisTls=false)")),
 )
 
 

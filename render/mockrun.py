@@ -19,6 +19,7 @@ import os
 import runpy
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pulumi
@@ -29,6 +30,8 @@ STACKS = ("dev", "prod")
 FAKE_PASSWORD = "mockpw-7Qz9Xv2Lk4Rt8Wn3Yp6Bc1Df5Gh0Jm"
 FAKE_PRIVATE_KEY = "-----BEGIN PRIVATE KEY-----\nmock-private-key-Zx81Qw\n-----END PRIVATE KEY-----\n"
 FAKE_CERT = "-----BEGIN CERTIFICATE-----\nmock-certificate\n-----END CERTIFICATE-----\n"
+MOCK_NOW = datetime(2026, 1, 1, tzinfo=timezone.utc)
+"""When mock certificates are issued (their validityEndTime = this + validityPeriodHours): fixed, so renders are stable."""
 
 # How a secret travels in resource inputs (the engine's wire format):
 # pulumi/pulumi sdk/go/common/resource/sig/sig.go, Key and Secret.
@@ -134,6 +137,8 @@ class RecordingMocks(pulumi.runtime.Mocks):
             state.update(privateKeyPem=FAKE_PRIVATE_KEY, privateKeyPemPkcs8=FAKE_PRIVATE_KEY)
         if args.typ in ("tls:index/selfSignedCert:SelfSignedCert", "tls:index/locallySignedCert:LocallySignedCert"):
             state["certPem"] = FAKE_CERT
+            hours = int(unwrap(args.inputs).get("validityPeriodHours") or 0)
+            state["validityEndTime"] = (MOCK_NOW + timedelta(hours=hours)).strftime("%Y-%m-%dT%H:%M:%SZ")
         if args.typ == "tls:index/certRequest:CertRequest":
             state["certRequestPem"] = "-----BEGIN CERTIFICATE REQUEST-----\nmock\n-----END CERTIFICATE REQUEST-----\n"
         if args.typ == "pulumi:pulumi:StackReference":

@@ -7,6 +7,7 @@ import promql_parser
 import pytest
 import yaml
 
+from monitoring import certificates
 from monitoring import records as rec
 from monitoring.alerts import all_alerts, find, rule_groups
 from monitoring.checklist import CHECKS
@@ -262,6 +263,16 @@ def cases(stack):
         ("WasMetricsNotScraped", [ready(1), up_app(0)], ["warning"], app),
         ("WasMetricsNotScraped", [ready(1), up_app(1)], [], {}),
     ]
+    if s.tls:
+        # the recorded notAfter (Unix seconds; promtool's clock starts at 0): 20 days left warns,
+        # 5 days pages too, a year is silent
+        cert = {"namespace": ns, "job": s.job, "certificate": "redis"}
+        left = lambda days: [series(certificates.RECORD, cert, f"{days * 86400}x30")]
+        out += [
+            ("RedisTlsCertificateExpiring", left(20), ["warning"], cert),
+            ("RedisTlsCertificateExpiring", left(5), ["warning", "critical"], cert),
+            ("RedisTlsCertificateExpiring", left(365), [], cert),
+        ]
     if s.topology == "sentinel":
         node = lambda n, role: series("redis_instance_info", {**i, "instance": f"n{n}:6379", "role": role}, "1x30")
         sentinel = series("redis_up", {**i, "instance": "n0:26379"}, "1x30")
