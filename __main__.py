@@ -23,8 +23,8 @@ scope = scope_of(settings)
 # one step without loss is refused before any Redis object is touched (settings/changes.py).
 previous = pulumi.StackReference(changes.SELF_REFERENCE,
                                  f"{pulumi.get_organization()}/{pulumi.get_project()}/{pulumi.get_stack()}")
-guard = previous.get_output(changes.EXPORT).apply(
-    lambda prev: changes.check(prev, settings, settings.acknowledged))
+guard = pulumi.Output.all(previous.get_output(changes.EXPORT), previous.get_output(changes.CERTIFICATES_EXPORT)).apply(
+    lambda prev: changes.check(prev[0], settings, settings.acknowledged, prev[1]))
 
 namespace = AppNamespace(settings.namespace, AppNamespaceArgs(name=settings.namespace, create=settings.create_namespace,
                                                            protect=settings.protect_data))
@@ -37,7 +37,8 @@ store = RedisSessionStore(settings.redis.release_name,
 
 was_apps = [
     WasApp(app.name, WasAppArgs(app=app, connection=store.connection, prometheus_release=monitoring.prometheus_release,
-                                prometheus_namespace=monitoring.prometheus_namespace, dns_egress=settings.dns_egress),
+                                prometheus_namespace=monitoring.prometheus_namespace, dns_egress=settings.dns_egress,
+                                tls_fingerprint=store.client_tls_fingerprints.get(app.name)),
            pulumi.ResourceOptions(depends_on=[namespace, store]))
     for app in settings.was_apps
 ]
@@ -48,7 +49,8 @@ RedisExporter(
                       prometheus_release=monitoring.prometheus_release,
                       prometheus_namespace=monitoring.prometheus_namespace,
                       stores=stores_for(settings.was_apps), password=store.client_passwords[scope.job],
-                      peak_sessions=settings.sizing.expected_peak_sessions, dns_egress=settings.dns_egress),
+                      peak_sessions=settings.sizing.expected_peak_sessions, dns_egress=settings.dns_egress,
+                      tls_fingerprint=store.client_tls_fingerprints.get(scope.job)),
     pulumi.ResourceOptions(depends_on=[namespace, store]))
 AlertRules(names.PART_OF, AlertRulesArgs(scope=scope, prometheus_release=monitoring.prometheus_release,
                                          certificates=store.certificate_not_after), in_namespace)
@@ -66,3 +68,4 @@ pulumi.export("redisSecretName", store.connection.secret_name)
 pulumi.export("redisAclDigest", store.acl_digest)
 pulumi.export("wasServices", [app.service_name for app in was_apps])
 pulumi.export(changes.EXPORT, changes.deployed_state(settings))
+pulumi.export(changes.CERTIFICATES_EXPORT, store.certificate_not_after)

@@ -31,7 +31,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_tls as tls
 
-from components.redis import RedisConnection, client_egress
+from components.redis import TLS_FINGERPRINT_ANNOTATION, RedisConnection, client_egress
 from monitoring.session_count import (
     CHECK_SINGLE_KEYS_FLAG,
     COUNT_INTERVAL,
@@ -114,6 +114,8 @@ class RedisExporterArgs:
     """Declared peak of live sessions (`expectedPeakSessions`): sizes the counting scrape's memory."""
     dns_egress: tuple[dict, ...] | None = None
     """Egress rules to the cluster DNS (the stack's dnsEgress); None: its default."""
+    tls_fingerprint: pulumi.Input[str] | None = None
+    """With TLS: digest of the exporter's client certificate and CA; a pod annotation, so a renewal rolls it."""
 
 
 def scrape_targets(conn: RedisConnection) -> list[ScrapeTarget]:
@@ -325,7 +327,9 @@ class RedisExporter(pulumi.ComponentResource):
                 "revisionHistoryLimit": 5,
                 "selector": {"matchLabels": selector},
                 "template": {"metadata": {"labels": {**labels, **conn.client_labels},
-                                          "annotations": {names.CREDENTIAL_ANNOTATION: str(conn.password_generation)}},
+                                          "annotations": {names.CREDENTIAL_ANNOTATION: str(conn.password_generation),
+                                                          **({TLS_FINGERPRINT_ANNOTATION: args.tls_fingerprint}
+                                                             if args.tls_fingerprint is not None else {})}},
                              "spec": pod_spec(name, conn, args.image, check_single_keys(args.stores),
                                               exporter_resources(args.stores, args.peak_sessions))},
             },

@@ -40,6 +40,10 @@ ACL_RELOAD_INTERVAL_SECONDS = 10
 CA_VALIDITY_HOURS = 5 * 365 * 24
 CERT_VALIDITY_HOURS = 365 * 24
 CERT_EARLY_RENEWAL_HOURS = 30 * 24
+CA_EARLY_RENEWAL_HOURS = CERT_VALIDITY_HOURS + CERT_EARLY_RENEWAL_HOURS
+"""The CA is renewed by the first `up` in its last 13 months: a leaf issued before that (1 year,
+renewed 30 days early) never outlives the CA that signed it. Renewing the CA re-issues every leaf
+(their ca_cert_pem changes) and is refused unless acknowledged (settings/changes.py)."""
 TLS_FINGERPRINT_ANNOTATION = "redis-session-platform/tls-cert-sha256"
 DEFAULT_PASSWORD_ANNOTATION = "redis-session-platform/default-password-generation"
 """Pod annotation carrying redisDefaultPasswordGeneration (from 2 on): raising it rolls the Redis
@@ -374,6 +378,9 @@ class RedisSessionStore(pulumi.ComponentResource):
     """Client object name (WAS app, exporter) -> its current ACL password (secret)."""
     acl_digest: pulumi.Output
     """SHA-256 of the ACL files: what the acl-reload sidecars log once applied."""
+    client_tls_fingerprints: dict[str, pulumi.Output]
+    """With TLS: client object name -> digest of its certificate and the CA (a pod annotation of the
+    client, so a renewal rolls it); empty without TLS."""
     certificate_not_after: pulumi.Output
     """With TLS: certificate name (ca, server, each client) -> its validityEndTime (RFC 3339);
     without: an empty dict (monitoring/certificates.py records them for the expiry alert)."""
@@ -442,6 +449,7 @@ class RedisSessionStore(pulumi.ComponentResource):
         base = chart_values(name, s)
         values: Any = base
         self.certificate_not_after = pulumi.Output.from_input({})
+        self.client_tls_fingerprints = {}
         if s.tls:
             cert_pem = self._issue_certificates(name, args, [*users], secret, depends)
             pod = "replica" if s.topology == "sentinel" else "master"
@@ -487,7 +495,8 @@ class RedisSessionStore(pulumi.ComponentResource):
         ca = tls.SelfSignedCert(
             f"{name}-ca", private_key_pem=ca_key.private_key_pem, is_ca_certificate=True,
             subject=tls.SelfSignedCertSubjectArgs(common_name=f"{name} Redis CA ({args.namespace})"),
-            validity_period_hours=CA_VALIDITY_HOURS, allowed_uses=["cert_signing", "crl_signing"], opts=child)
+            validity_period_hours=CA_VALIDITY_HOURS, early_renewal_hours=CA_EARLY_RENEWAL_HOURS,
+            allowed_uses=["cert_signing", "crl_signing"], opts=child)
 
         def issue(resource: str, common_name: str, dns_names: list[str], uses: list[str], ips: list[str]):
             private = key(f"{resource}-key")
@@ -510,6 +519,8 @@ class RedisSessionStore(pulumi.ComponentResource):
         depends.append(secret(f"{name}-tls", names.tls_secret(name), server))
         for client in clients:
             data = issue(f"{name}-{client}-client", client, [], ["client_auth"], [])
+            self.client_tls_fingerprints[client] = pulumi.Output.all(data["tls.crt"], data["ca.crt"]).apply(
+                lambda pems: tls_fingerprint("".join(pems)))
             depends.append(secret(f"{name}-{client}-tls", names.client_tls_secret(client), data))
         not_after["ca"] = ca.validity_end_time
         self.certificate_not_after = pulumi.Output.all(**not_after)

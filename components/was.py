@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.redis import RedisConnection, client_egress
+from components.redis import TLS_FINGERPRINT_ANNOTATION, RedisConnection, client_egress
 from settings import names
 from settings.model import WasAppSettings
 from settings.podsecurity import WAS_UID, restricted_container
@@ -44,6 +44,9 @@ class WasAppArgs:
     """The only namespace admitted to the management (actuator) port."""
     dns_egress: Sequence[dict] | None = None
     """Egress rules to the cluster DNS (the stack's dnsEgress, StackSettings.dns_egress); None: its default."""
+    tls_fingerprint: pulumi.Input[str] | None = None
+    """With TLS: digest of the app's client certificate and CA (RedisSessionStore.client_tls_fingerprints);
+    a pod annotation, so a renewed certificate rolls the pods (Lettuce reads the files only at start)."""
 
 
 def _session_prefix(boot: int) -> str:
@@ -265,7 +268,8 @@ class WasApp(pulumi.ComponentResource):
                 "selector": {"matchLabels": selector},
                 "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}},
                 "template": {"metadata": {"labels": pod_labels, "annotations": {
-                    **app.pod.annotations, names.CREDENTIAL_ANNOTATION: str(conn.password_generation)}},
+                    **app.pod.annotations, names.CREDENTIAL_ANNOTATION: str(conn.password_generation),
+                    **({TLS_FINGERPRINT_ANNOTATION: args.tls_fingerprint} if args.tls_fingerprint is not None else {})}},
                     "spec": pod_spec(app, conn)},
             },
             # The HPA owns the replica count after creation.

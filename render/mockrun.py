@@ -19,7 +19,7 @@ import os
 import runpy
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pulumi
@@ -30,7 +30,7 @@ STACKS = ("dev", "prod")
 FAKE_PASSWORD = "mockpw-7Qz9Xv2Lk4Rt8Wn3Yp6Bc1Df5Gh0Jm"
 FAKE_PRIVATE_KEY = "-----BEGIN PRIVATE KEY-----\nmock-private-key-Zx81Qw\n-----END PRIVATE KEY-----\n"
 FAKE_CERT = "-----BEGIN CERTIFICATE-----\nmock-certificate\n-----END CERTIFICATE-----\n"
-MOCK_NOW = datetime(2026, 1, 1, tzinfo=timezone.utc)
+MOCK_NOW = datetime(2026, 1, 1, tzinfo=UTC)
 """When mock certificates are issued (their validityEndTime = this + validityPeriodHours): fixed, so renders are stable."""
 
 # How a secret travels in resource inputs (the engine's wire format):

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pulumi
@@ -24,6 +25,10 @@ from settings.model import StackSettings
 ACK_KEY = "acknowledgeChange"
 EXPORT = "deployed"
 """The stack output holding deployed_state."""
+CERTIFICATES_EXPORT = "tlsCertificatesNotAfter"
+"""The stack output holding each TLS certificate's validityEndTime (RedisSessionStore.certificate_not_after)."""
+CA_KEY = "redisTlsCa"
+"""What acknowledgeChange names to let an up renew the CA (not a config key: a date decides it)."""
 SELF_REFERENCE = "previous-deploy"
 """Resource name of the StackReference to the stack itself."""
 RUNBOOK = "docs/runbooks.md#change-a-running-stack"
@@ -105,13 +110,44 @@ def refused_changes(prev: Mapping[str, Any] | None, s: StackSettings) -> list[Ch
     return out
 
 
+def renewals_due(not_after: Mapping[str, str] | None, now: datetime, s: StackSettings) -> tuple[list[str], bool]:
+    """(leaves pulumi-tls renews in this up, whether the CA is renewed), from the certificates'
+    recorded validityEndTime and the early-renewal windows of components/redis.py."""
+    from components.redis import CA_EARLY_RENEWAL_HOURS, CERT_EARLY_RENEWAL_HOURS
+    if not not_after or not s.redis.tls:
+        return [], False
+
+    def due(end: str, hours: int) -> bool:
+        return now >= datetime.fromisoformat(end.replace("Z", "+00:00")) - timedelta(hours=hours)
+    leaves = sorted(c for c, end in not_after.items() if c != "ca" and due(end, CERT_EARLY_RENEWAL_HOURS))
+    return leaves, "ca" in not_after and due(not_after["ca"], CA_EARLY_RENEWAL_HOURS)
+
+
+def certificate_changes(not_after: Mapping[str, str] | None, now: datetime, s: StackSettings) -> list[Change]:
+    """A due CA renewal as a refused change (every certificate changes at once)."""
+    _, ca = renewals_due(not_after, now, s)
+    if not ca:
+        return []
+    return [Change(CA_KEY, not_after["ca"] if not_after else None, "renewed",
+                   "the CA is in its last 13 months: this up issues a new CA and re-signs every certificate, so "
+                   "Redis and every client roll at once and connections fail until both sides hold the new CA",
+                   "Renew the TLS CA: plan the window")]
+
+
 class ChangeRefused(pulumi.RunError):
     """A refused change; the message is one line naming the keys (the CLI prints no stack trace)."""
 
 
-def check(prev: Mapping[str, Any] | None, s: StackSettings, acknowledged: tuple[str, ...]) -> None:
-    """Raise ChangeRefused for an unacknowledged change or a stale acknowledgement."""
-    refused = refused_changes(prev, s)
+def check(prev: Mapping[str, Any] | None, s: StackSettings, acknowledged: tuple[str, ...],
+          certificates: Mapping[str, str] | None = None, now: datetime | None = None) -> None:
+    """Raise ChangeRefused for an unacknowledged change or a stale acknowledgement; log the
+    leaf renewals this up makes (the scheduled preview shows them)."""
+    now = now or datetime.now(UTC)
+    refused = refused_changes(prev, s) + certificate_changes(certificates, now, s)
+    leaves, _ = renewals_due(certificates, now, s)
+    for leaf in leaves:
+        pulumi.log.warn(f"TLS certificate {leaf} (notAfter {certificates[leaf] if certificates else '?'}) is in its "
+                        "last 30 days: this up renews it and rolls the pods holding it")
     for c in refused:
         if c.key not in acknowledged:
             raise ChangeRefused(c.message())

@@ -95,7 +95,7 @@ def _topology(text: str) -> str:
 
 
 ACKNOWLEDGEABLE = ("redisTopology", "redisReleaseName", "redisPersistenceSize", "redisStorageClass", "redisTls",
-                   "redisPasswordGeneration", "redisDefaultPasswordGeneration")
+                   "redisPasswordGeneration", "redisDefaultPasswordGeneration", "redisTlsCa")
 
 
 def _acknowledged(text: str) -> str:

@@ -120,3 +120,60 @@ def test_the_default_password_rotation_accepts_both_while_the_redis_pods_roll(ph
     passwords = {r.name for r in run.of_type("random:index/randomPassword:RandomPassword")}
     generation = phase.get("redisDefaultPasswordGeneration", 1)
     assert ("redis-password" if generation == 1 else f"redis-password-g{generation}") in passwords
+
+
+# ------------------------------------------------------------------ certificates
+def _certificates(stack: str = "prod") -> dict:
+    run = run_program(stack)
+    assert run.error is None, run.error
+    return dict(run.outputs[changes.CERTIFICATES_EXPORT])
+
+
+def test_every_certificate_s_validity_is_exported_and_recorded_for_the_alert():
+    from monitoring.certificates import RECORD, not_after_seconds
+    certs = _certificates()
+    assert set(certs) == {"ca", "redis", "petclinic", "redis-exporter"}
+    run = run_program("prod")
+    [rule] = run.of_type("kubernetes:monitoring.coreos.com/v1:PrometheusRule")
+    [group] = [g for g in rule.plain["spec"]["groups"] if g["name"].endswith(".certificates")]
+    recorded = {r["labels"]["certificate"]: r["expr"] for r in group["rules"] if r["record"] == RECORD}
+    assert recorded == {c: f"vector({not_after_seconds(end)})" for c, end in certs.items()}
+    assert _certificates("dev") == {}
+
+
+def test_the_ca_outlives_every_leaf_it_signs():
+    from components.redis import CA_EARLY_RENEWAL_HOURS, CA_VALIDITY_HOURS, CERT_VALIDITY_HOURS
+    run = run_program("prod")
+    ca = next(r for r in run.of_type("tls:index/selfSignedCert:SelfSignedCert"))
+    assert ca.plain["earlyRenewalHours"] == CA_EARLY_RENEWAL_HOURS
+    # the last leaf issued before the CA's renewal window ends before the CA does
+    assert CA_VALIDITY_HOURS - CA_EARLY_RENEWAL_HOURS + CERT_VALIDITY_HOURS < CA_VALIDITY_HOURS
+
+
+def test_a_due_ca_renewal_is_refused_unless_acknowledged_and_leaf_renewals_are_announced():
+    from datetime import timedelta
+
+    from render.mockrun import MOCK_NOW
+    from settings.stackfile import load_settings
+    s = load_settings("prod")
+    certs = _certificates()
+    ca_end = MOCK_NOW + timedelta(hours=5 * 365 * 24)
+    assert changes.renewals_due(certs, MOCK_NOW, s) == ([], False)
+    leaves, ca = changes.renewals_due(certs, MOCK_NOW + timedelta(days=340), s)
+    assert leaves == ["petclinic", "redis", "redis-exporter"] and not ca
+    leaves, ca = changes.renewals_due(certs, ca_end - timedelta(days=390), s)
+    assert ca
+    with pytest.raises(changes.ChangeRefused, match="acknowledgeChange=redisTlsCa"):
+        changes.check(None, s, (), certs, ca_end - timedelta(days=390))
+    changes.check(None, s, ("redisTlsCa",), certs, ca_end - timedelta(days=390))
+    changes.check(None, s, (), certs, MOCK_NOW + timedelta(days=340))  # leaves: announced, not refused
+
+
+@pytest.mark.parametrize("client", ["petclinic-deployment", "redis-exporter-deployment"])
+def test_a_renewed_client_certificate_rolls_its_pods(client):
+    from components.redis import TLS_FINGERPRINT_ANNOTATION
+    run = run_program("prod")
+    [deployment] = [d for d in run.of_type("kubernetes:apps/v1:Deployment") if d.name == client]
+    assert TLS_FINGERPRINT_ANNOTATION in deployment.plain["spec"]["template"]["metadata"]["annotations"]
+    [plain] = [d for d in run_program("dev").of_type("kubernetes:apps/v1:Deployment") if d.name == client]
+    assert TLS_FINGERPRINT_ANNOTATION not in plain.plain["spec"]["template"]["metadata"]["annotations"]
