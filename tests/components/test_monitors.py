@@ -6,6 +6,7 @@ import pytest
 from components.alert_rules import AlertRules, AlertRulesArgs
 from monitoring import records
 from monitoring.alerts import alert_rules
+from monitoring.certificates import RECORD as CERT_RECORD
 from monitoring.scope import scope_of
 from monitoring.session_count import COUNT_FAILED, RECORD, STORE_MISMATCH, recording_rules, stores_for
 from settings import names
@@ -82,7 +83,9 @@ def test_prometheus_rule_holds_the_session_recording_rules_and_every_alert(stack
     assert rule["metadata"]["namespace"] == s.namespace
     rules = [r for g in rule["spec"]["groups"] for r in g["rules"]]
     scope = scope_of(s)
-    assert [r for r in rules if "record" in r] == \
+    certificates = [r for r in rules if r.get("record") == CERT_RECORD]  # one per issued certificate (TLS)
+    assert len(certificates) == (4 if s.redis.tls else 0)
+    assert [r for r in rules if "record" in r and r not in certificates] == \
         recording_rules(stores_for(s.was_apps), scope.selector) + records.recording_rules(scope)
     assert [r for r in rules if "alert" in r] == alert_rules(scope)
 

@@ -31,7 +31,8 @@ def serve(values):
 HEALTHY = {"redis_up": 1, "active_sessions": 42, "count_failed": 0, "memory_used:percent": 10.4,
            "redis_evicted_keys_total": 0, "fragmentation": 1.2, "replicas_ready": 1, "up:sum": 1,
            "tomcat_sessions": 0, "jvm_memory_heap": 40}
-ROWS = ["redis_up", "sessions", "memory used", "evictions (24h)", "fragmentation", "petclinic: session count",
+ROWS = ["redis_up", "sessions", "memory used", "evictions (24h)", "fragmentation", "TLS certificate expiry",
+        "petclinic: session count",
         "petclinic: ready pods", "petclinic: metrics scraped", "petclinic: Tomcat sessions",
         "petclinic: JVM heap (max pod)"]
 
@@ -275,3 +276,12 @@ def test_a_url_without_an_http_scheme_is_named_in_one_line(url, capsys):
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and f"--prometheus {url!r} is not an http(s) URL" in err, err
     assert "unknown url type" not in err
+
+
+@pytest.mark.parametrize("days,status", [(90, "OK"), (20, "WARN"), (3, "FAIL")])
+def test_certificate_expiry_row_judges_the_days_left(prometheus, capsys, days, status):
+    main(["--prometheus", prometheus({**HEALTHY, "tls_certificate_not_after": days}), "--stack", "dev"])
+    row = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("TLS certificate expiry"))
+    assert f"{days} days" in row and f" {status}" in row
+    if status != "OK":
+        assert "RedisTlsCertificateExpiring" in row
