@@ -52,7 +52,8 @@ def write_acl(stack: secure.SecureStack, overrides: dict) -> tuple[int, ...]:
     generations = s.accepted_default_generations
     files = acl.acl_files([acl.password_hash(default_password(g)) for g in generations],
                           {a.app: [acl.password_hash(secure.client_password(a.app))] for a in stack.apps},
-                          [acl.password_hash(secure.client_password("exporter"))], stack.apps, stack.version)
+                          [acl.password_hash(secure.client_password("exporter"))], stack.apps, stack.redis_version,
+                          stack.sentinel_version)
     for name, text in files.items():
         (stack.acl_dir / name).write_text(text)
     return generations
@@ -123,6 +124,6 @@ def test_default_password_rotation_keeps_sidecar_and_liveness_green(procs):
     heartbeat_age = int(subprocess.run(["date", "+%s"], capture_output=True, text=True).stdout) - \
         int((procs.workdir / "alive").read_text())
     print(f"\ndefault rotation: sidecar loads={loads()} failed loads={failures()} heartbeat age={heartbeat_age}s, "
-          f"liveness green in phases 1-3 (Redis {'.'.join(map(str, stack.version))})")
+          f"liveness green in phases 1-3 (Redis {'.'.join(map(str, stack.redis_version))})")
     assert failures() == 0, reloader.tail(20)
     assert heartbeat_age < 6 * 1  # the sidecar's own liveness: heartbeat younger than 6 intervals
