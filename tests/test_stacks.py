@@ -20,6 +20,7 @@ def test_graph_has_every_expected_resource(program, stack):
     graph = sorted((r.type, r.name) for r in program.resources)
     ns = NAMESPACE[stack]
     expected = {
+        ("pulumi:pulumi:StackReference", "previous-deploy"),  # the stack's own last outputs (settings/changes.py)
         ("redis-session-platform:index:AppNamespace", ns),
         ("kubernetes:core/v1:Namespace", f"{ns}-namespace"),
         ("redis-session-platform:index:RedisSessionStore", "redis"),
