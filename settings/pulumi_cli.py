@@ -35,6 +35,7 @@ from typing import Any
 
 import jsonschema
 from ruamel.yaml import YAML
+from ruamel.yaml.constructor import SafeConstructor
 
 SCHEMA_FILE = Path(__file__).with_name("project.schema.json")
 
@@ -52,9 +53,27 @@ class ConfigValue:
     object: bool = False
 
 
+class _GoYamlConstructor(SafeConstructor):
+    """yaml.v3 resolves ints with `strconv.ParseInt(plain, 0, 64)` (resolve.go, resolve): besides
+    YAML 1.2's `0o440`, a YAML 1.1 octal `0440` is still 288 ("Octals from the 1.1 spec, spelled
+    as 0777, are still decoded for compatibility"), as in a Kubernetes `defaultMode: 0440`."""
+
+    def construct_yaml_int(self, node: Any) -> Any:
+        text = str(self.construct_scalar(node)).replace("_", "")
+        m = re.fullmatch(r"([-+]?)0([0-7]+)", text)
+        if m:
+            return (-1 if m.group(1) == "-" else 1) * int(m.group(2), 8)
+        return super().construct_yaml_int(node)
+
+
+_GoYamlConstructor.add_constructor("tag:yaml.org,2002:int", _GoYamlConstructor.construct_yaml_int)
+
+
 def load_yaml(text: str) -> Any:
-    """YAML 1.2 core schema, as yaml.v3 reads it (`no` and `on` stay strings)."""
-    return YAML(typ="safe", pure=True).load(io.StringIO(text))
+    """YAML 1.2 core schema, as yaml.v3 reads it (`no` and `on` stay strings, `0440` is octal)."""
+    yaml = YAML(typ="safe", pure=True)
+    yaml.Constructor = _GoYamlConstructor
+    return yaml.load(io.StringIO(text))
 
 
 # ------------------------------------------------------------------------ project

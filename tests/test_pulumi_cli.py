@@ -268,3 +268,10 @@ def test_render_path_edits_one_field_of_the_stacks_app_and_keeps_its_other_field
     assert (hpa.plain["spec"]["minReplicas"], hpa.plain["spec"]["maxReplicas"]) == (4, 6)
     assert deployment.plain["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"]["memory"] == \
         base[0].get("memoryLimit", "768Mi")  # the stack file's other fields stay
+
+
+@pytest.mark.parametrize("text,value", [("0440", 288), ("0o440", 288), ("440", 440), ("-0755", -493), ("0", 0),
+                                        ("'0440'", "0440")])
+def test_a_leading_zero_int_is_octal_as_yaml_v3_reads_it(text, value):
+    """A volume's `defaultMode: 0440` (the Kubernetes docs' spelling) is 288, as the CLI reads it."""
+    assert load_yaml(f"v: {text}")["v"] == value
