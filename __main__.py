@@ -43,7 +43,7 @@ was_apps = [
     for app in settings.was_apps
 ]
 
-RedisExporter(
+exporter = RedisExporter(
     scope.job,
     RedisExporterArgs(connection=store.connection, image=monitoring.exporter_image,
                       prometheus_release=monitoring.prometheus_release,
@@ -53,7 +53,9 @@ RedisExporter(
                       tls_fingerprint=store.client_tls_fingerprints.get(scope.job)),
     pulumi.ResourceOptions(depends_on=[namespace, store]))
 AlertRules(names.PART_OF, AlertRulesArgs(scope=scope, prometheus_release=monitoring.prometheus_release,
-                                         certificates=store.certificate_not_after), in_namespace)
+                                         certificates=pulumi.Output.all(store.certificate_not_after,
+                                                                        exporter.certificate_not_after).apply(
+                                             lambda both: {**both[0], **both[1]})), in_namespace)
 Dashboard007(names.DASHBOARD, Dashboard007Args(scope=scope, grafana_namespace=monitoring.grafana_namespace))
 if monitoring.slack:
     SlackAlerting(names.PART_OF, SlackAlertingArgs(slack=monitoring.slack, namespace=settings.namespace,

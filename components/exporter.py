@@ -297,6 +297,10 @@ def service_monitor_spec(name: str, conn: RedisConnection, stores: tuple[Session
 
 
 class RedisExporter(pulumi.ComponentResource):
+    certificate_not_after: pulumi.Output
+    """Web endpoint certificate (`<name>-web-ca`, `-web-tls`, `-scrape-tls`) -> validityEndTime
+    (monitoring/certificates.py records them for the expiry alert)."""
+
     """redis_exporter for one Redis deployment, scraped by kube-prometheus. Its objects
     are named after the instance (settings.names.exporter(<store fullname>) in
     __main__.py); the Service name is the `job` label of every series it yields."""
@@ -375,6 +379,7 @@ class RedisExporter(pulumi.ComponentResource):
         on every handshake (exporter/tls.go GetServerCertificateFunc): renewals need no restart."""
         from components.redis import CA_VALIDITY_HOURS, CERT_EARLY_RENEWAL_HOURS, CERT_VALIDITY_HOURS
         child = pulumi.ResourceOptions(parent=self)
+        not_after: dict[str, pulumi.Output] = {}
 
         def key(resource: str) -> tls.PrivateKey:
             return tls.PrivateKey(resource, algorithm="ECDSA", ecdsa_curve="P256", opts=child)
@@ -395,6 +400,7 @@ class RedisExporter(pulumi.ComponentResource):
                 ca_private_key_pem=ca_key.private_key_pem, ca_cert_pem=ca.cert_pem,
                 validity_period_hours=CERT_VALIDITY_HOURS, early_renewal_hours=CERT_EARLY_RENEWAL_HOURS,
                 allowed_uses=["digital_signature", "key_agreement", use], opts=child)
+            not_after[f"{name}-{part}"] = cert.validity_end_time
             data = {"tls.crt": cert.cert_pem, "tls.key": private.private_key_pem_pkcs8,  # secret (pulumi-tls)
                     "ca.crt": ca.cert_pem}
             return k8s.core.v1.Secret(f"{name}-{part}", metadata=meta(name_=secret_name), type="Opaque",
@@ -403,4 +409,6 @@ class RedisExporter(pulumi.ComponentResource):
         server = issue("web-tls", names.exporter_dns_names(name, namespace)[0], names.exporter_dns_names(name, namespace),
                        "server_auth", names.exporter_web_tls_secret(name))
         issue("scrape-tls", "prometheus", [], "client_auth", names.exporter_scrape_tls_secret(name))
+        not_after[f"{name}-web-ca"] = ca.validity_end_time
+        self.certificate_not_after = pulumi.Output.all(**not_after)
         return server

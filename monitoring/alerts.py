@@ -124,12 +124,12 @@ REDIS_ALERTS = (
           "A Redis TLS certificate expires within 30 days.",
           "Certificate {{ $labels.certificate }} expires in {{ $value | humanizeDuration }}: run pulumi up "
           "(it renews leaves in their last 30 days) and check the CA's validity.",
-          lambda s: s.tls, check="TLS certificate expiry"),
+          check="TLS certificate expiry"),
     Alert("RedisTlsCertificateExpiring", CERT_LEFT + f" < {cert.CRITICAL_DAYS * cert.DAY}", "10m", "critical",
           "A Redis TLS certificate expires within 7 days.",
           "Certificate {{ $labels.certificate }} expires in {{ $value | humanizeDuration }}: after that every "
-          "TLS connection to Redis fails; renew now.",
-          lambda s: s.tls, check="TLS certificate expiry"),
+          "TLS connection to Redis or scrape of the exporter fails; renew now.",
+          check="TLS certificate expiry"),
     Alert("RedisContainerMemoryNearLimit",
           "100 * max by (namespace, pod) (container_memory_working_set_bytes{{{nsa},container=\"redis\"}})"
           " / max by (namespace, pod) (kube_pod_container_resource_limits{{{nsa},container=\"redis\",resource=\"memory\"}} > 0)"

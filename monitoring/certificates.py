@@ -4,7 +4,8 @@ Nothing Prometheus scrapes here knows a certificate's validity: redis_exporter e
 certificate metric (and with mutual TLS a blackbox TLS probe would need a client
 certificate of our CA), and no blackbox exporter is deployed. The program does know it:
 pulumi-tls gives every certificate it issues its `validityEndTime` (the certificate's real
-notAfter, RFC 3339). Each becomes a recording rule with a constant value, the notAfter in
+notAfter, RFC 3339): Redis's (with redisTls) and the exporter's web endpoint's (always).
+Each becomes a recording rule with a constant value, the notAfter in
 Unix seconds, labelled with the store's selector and the certificate's name, in the stack's
 PrometheusRule. A renewal (pulumi up in the last 30 days of a leaf, components/redis.py)
 changes the certificate and, in the same up, its rule: the alert resolves exactly when the

@@ -162,7 +162,7 @@ CHECKS = (
           empty=("WARN", "no JVM metrics: app not scraped")),
     Check("TLS certificate expiry", f"(min({cert.RECORD}{{{{{{sel}}}}}}) - time()) / {cert.DAY}",
           lambda s, a: f">= {cert.WARNING_DAYS} days left", _cert_days, fmt=lambda v: f"{v:.0f} days",
-          empty=("OK", "no certificate recorded (redisTls=false)")),
+          empty=("FAIL", "no certificate recorded: is the program's PrometheusRule loaded?")),
 )
 
 

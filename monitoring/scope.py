@@ -32,8 +32,6 @@ class Scope:
     """docs/runbooks.md as published; alerts link `<url>#<alert lower case>`."""
     title: str
     """Names the dashboard (its title and uid): the stack, or a store in a multi-store program."""
-    tls: bool = False
-    """Redis speaks TLS: its certificates' expiry is watched (monitoring/certificates.py)."""
 
     @property
     def selector(self) -> str:
@@ -63,5 +61,4 @@ def scope_of(s: StackSettings, title: str | None = None) -> Scope:
         thresholds=s.monitoring.thresholds,
         runbook_base_url=s.monitoring.runbook_base_url,
         title=title or s.stack,
-        tls=s.redis.tls,
     )

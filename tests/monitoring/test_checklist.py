@@ -30,7 +30,7 @@ def serve(values):
 
 HEALTHY = {"redis_up": 1, "active_sessions": 42, "count_failed": 0, "memory_used:percent": 10.4,
            "redis_evicted_keys_total": 0, "fragmentation": 1.2, "replicas_ready": 1, "up:sum": 1,
-           "tomcat_sessions": 0, "jvm_memory_heap": 40}
+           "tomcat_sessions": 0, "jvm_memory_heap": 40, "tls_certificate_not_after": 200}
 ROWS = ["redis_up", "sessions", "memory used", "evictions (24h)", "fragmentation", "TLS certificate expiry",
         "petclinic: session count",
         "petclinic: ready pods", "petclinic: metrics scraped", "petclinic: Tomcat sessions",
