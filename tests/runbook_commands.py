@@ -16,7 +16,7 @@ from pathlib import Path
 
 from tests.harness import ROOT
 
-FENCE = re.compile(r"^```[a-z]*\n(.*?)^```\n", re.M | re.S)
+FENCE = re.compile(r"^[ \t]*```[a-z]*\n(.*?)^[ \t]*```\n", re.M | re.S)  # also indented, in a list item
 FUNCTION = re.compile(r"^(\w+)\(\) \{", re.M)
 CALL = re.compile(r"(?:^|[\s(])(?:(\w+) )?redis-cli\s")
 STOP = {"|", ")", ";", "&&", "||", "&", ">", ">>"}

@@ -44,9 +44,11 @@ def test_the_resource_counts_are_the_mock_runs(section, runs, stack):
     assert row, f"no table row for {stack}"
     shown = [int(x) for x in row.group(1).split("|")]
     run = runs[stack]
-    kinds = Counter("component" if not r.custom else r.type.split(":")[0] for r in run.resources)
+    kinds = Counter("reference" if r.type == "pulumi:pulumi:StackReference" else
+                    "component" if not r.custom else r.type.split(":")[0] for r in run.resources)
+    assert set(kinds) <= {"component", "kubernetes", "random", "tls", "reference"}, kinds
     assert shown == [len(run.resources), kinds["component"], kinds["kubernetes"], kinds["random"], kinds["tls"],
-                     len(chart(run))]
+                     kinds["reference"], len(chart(run))]
 
 
 def test_the_prometheus_stack_values_select_what_the_program_makes(section, runs):

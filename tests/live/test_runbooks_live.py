@@ -135,8 +135,9 @@ def local_words(cmd: Command, stack: secure.SecureStack, app: acl.AppAcl) -> tup
         words[words.index("26379")] = str(port)
     else:
         upper = [w.upper() for w in words]
-        if "REPLICAOF" in upper:
-            words[upper.index("REPLICAOF") + 2] = str(master.port)
+        if "REPLICAOF" in upper:  # <master-host> 6379, or <release>-master 6379: this stack's master
+            at_host = upper.index("REPLICAOF") + 1
+            words[at_host:at_host + 2] = [HOST, str(master.port)]
         port = (replica if "REPLICAOF" in upper else master).port
         words[at:at] = ["-p", str(port)]
     return words, port
