@@ -55,8 +55,14 @@ def main(argv=None) -> int:
     parser.add_argument("--out", type=Path, help="where results go (default: docs/ for a full run)")
     parser.add_argument("--only", help="comma-separated steps to re-measure (e.g. session_count); the other "
                                        "steps' figures are kept from <out>/benchmarks.json")
+    parser.add_argument("--variants", help="with --only session_count: comma-separated stores to re-measure "
+                                           "(default, indexed-minute, indexed-sorted-set); their rows replace the old")
+    parser.add_argument("--sizes", help="with --only session_count: comma-separated session counts")
     args = parser.parse_args(argv)
-    plan: dict[str, Any] = QUICK if args.quick else FULL
+    plan: dict[str, Any] = dict(QUICK if args.quick else FULL)
+    if args.sizes:
+        plan["sizes"] = [int(x) for x in args.sizes.split(",")]
+    variants = args.variants.split(",") if args.variants else None
     out = args.out or (Path(tempfile.mkdtemp(prefix="bench-")) if args.quick else ROOT / "docs")
     out.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="bench-work-"))
@@ -64,7 +70,7 @@ def main(argv=None) -> int:
                                "versions": versions(), "plan": dict(plan)}
     steps = [
         ("session_count", lambda: session_count.measure(work / "count", plan["sizes"], plan["scrapes"], plan["payload"],
-                                                        plan["snapshots"], plan["load_s"])),
+                                                        plan["snapshots"], plan["load_s"], variants)),
         ("bytes_per_session", lambda: memory.bytes_per_session(work / "memory", plan["memory_sessions"])),
         ("sizing_demo", lambda: memory.demonstrate(work / "demo")),
         ("alert_latency", lambda: alert_latency.measure(work / "latency", plan["latency_runs"], *plan["latency"])),
@@ -84,7 +90,12 @@ def main(argv=None) -> int:
     for name, step in steps:
         started = time.monotonic()
         print(f"bench: {name} ...", flush=True)
-        results[name] = step()
+        fresh: Any = step()
+        if name == "session_count" and args.only and (args.sizes or variants):  # replace only the re-measured rows
+            again = {(x["repository"], x["sessions"]) for x in fresh}
+            fresh = [x for x in list(results[name]) if (x["repository"], x["sessions"]) not in again] + fresh
+            fresh.sort(key=lambda x: (list(session_count.VARIANTS).index(x["repository"]), x["sessions"]))
+        results[name] = fresh
         print(f"bench: {name} done in {time.monotonic() - started:.0f}s", flush=True)
     results["fit"] = memory.fit(results["bytes_per_session"])
     (out / "benchmarks.json").write_text(json.dumps(results, indent=2))

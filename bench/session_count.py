@@ -172,9 +172,9 @@ def _cpu_s(pid: int) -> float:
 
 
 def measure(workdir: Path, sizes: list[int], scrapes: int, payload: int, snapshots: int = 3,
-            load_s: float = 10.0) -> list[dict]:
+            load_s: float = 10.0, variants: list[str] | None = None) -> list[dict]:
     rows = []
-    for label in VARIANTS:
+    for label in variants or VARIANTS:
         for size in sizes:
             procs = Processes(workdir / f"{label}-{size}")
             try:
