@@ -50,8 +50,8 @@ def _live(span: list[int]) -> str:
 def _remeasured(r: dict) -> str:
     if not (again := r.get("remeasured")):
         return ""
-    return (f"\nRe-measured on {r['date']} (`--only {','.join(again['steps'])}`): "
-            f"{', '.join(again['steps'])}; the other sections are the full run of {again['previous_date']}.")
+    return (f"\nRe-measured on {r['date']} (`--only {','.join(again['steps'])}`): section 1; the other "
+            f"sections are the full run of {again['previous_date']}.")
 
 
 def markdown(r: dict, plot_name: str) -> str:
@@ -152,6 +152,14 @@ client: the methods, the workload, Spring's cleanup cron):
 At {largest:,} sessions:
 
 {chr(10).join(verdict)}
+
+What changed with issue 20 (no Lua for any client): the sorted-set store was counted by a Lua
+ZCOUNT over (now, +inf] in the exporter's script (row `zcount-script`: exact); it is now counted by
+ZCARD through redis_exporter's `check-single-keys` (row `scrape`), which also counts the sessions
+that have expired but that no app instance has removed from the set yet (docs/decisions.md,
+"Session count without Lua"). Default and minute-set stores are counted as before (SCAN, row
+`count`); their regular scrape no longer runs the store-check script (EVAL) but TYPE on two
+absent keys. The previous figures are this file's git history (run of 2026-12-02).
 
 ![scrape time]({plot_name})
 
