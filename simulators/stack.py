@@ -17,12 +17,14 @@ from components.exporter import (
     exporter_containers,
     scrape_targets,
 )
-from components.redis import chart_values, connection_for
+from components.redis import CERT_VALIDITY_HOURS, chart_values, connection_for
 from monitoring.alerts import rule_groups
+from monitoring.certificates import expiry_group
 from monitoring.routing import plain_config
 from monitoring.scope import scope_of
 from monitoring.session_count import RECORD, check_single_keys, stores_for
 from settings import names
+from simulators.certs import issue, not_after
 from simulators.loopback import (
     Alertmanager,
     HttpServer,
@@ -172,6 +174,16 @@ def without_acl(args: list[str]) -> list[str]:
     return [a for a in args if not a.startswith(("--redis.user=", "--tls-"))]
 
 
+def exporter_web_certificates(folder, exporter: str, namespace: str) -> dict[str, str]:
+    """The exporter's web certificates issued as components/exporter.py issues them (same
+    names, same validity), {certificate: notAfter}: what the stack's certificate records hold.
+    Env's web endpoint runs in plain HTTP (without_acl); the record is still the stack's."""
+    server, clients = issue(folder, names.exporter_dns_names(exporter, namespace), ["prometheus"],
+                            days=CERT_VALIDITY_HOURS // 24)
+    return {f"{exporter}-web-tls": not_after(server.cert), f"{exporter}-scrape-tls": not_after(clients["prometheus"].cert),
+            f"{exporter}-web-ca": not_after(server.ca)}
+
+
 class Env:
     """One Redis topology with its exporter, Prometheus and Alertmanager (no ACL, no TLS:
     simulators/secure.py builds the locked-down one)."""
@@ -208,7 +220,10 @@ class Env:
                                         labels, self.scope.job, interval, name="session-count")
         self.prometheus = Prometheus(procs, prometheus_config(
             self.targets, labels, self.alertmanager.port, interval=interval, job=self.scope.job,
-            extra_static=(extra_scrape or []) + counting), [*fast_rules(settings, for_), KUBE_PROMETHEUS_RULES])
+            extra_static=(extra_scrape or []) + counting),
+            [*fast_rules(settings, for_), KUBE_PROMETHEUS_RULES,
+             expiry_group(self.scope, exporter_web_certificates(procs.workdir / "exporter-web", self.scope.job,
+                                                                settings.namespace))])
 
     def sessions(self, app: str = "petclinic") -> float | None:
         return self.prometheus.value(f'{RECORD}{{app="{app}"}}')
