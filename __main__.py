@@ -1,26 +1,26 @@
-"""redis-session-platform: wiring only. Config is parsed once (settings.config.load);
+"""redis-session-platform: wiring only. Config is parsed once (components.config.config.load);
 components receive typed Args; consumers take Redis names from store.connection. Every
 component's objects are named after its instance name."""
 import pulumi
 
 from components.alert_rules import AlertRules, AlertRulesArgs
 from components.alerting import SlackAlerting, SlackAlertingArgs
+from components.config import changes, names
+from components.config.config import load
 from components.dashboard import Dashboard007, Dashboard007Args
 from components.exporter import RedisExporter, RedisExporterArgs
+from components.monitoring.scope import scope_of
+from components.monitoring.session_count import stores_for
 from components.namespace import AppNamespace, AppNamespaceArgs
 from components.redis import RedisSessionStore, RedisSessionStoreArgs
 from components.was import WasApp, WasAppArgs
-from monitoring.scope import scope_of
-from monitoring.session_count import stores_for
-from settings import changes, names
-from settings.config import load
 
 settings = load()
 monitoring = settings.monitoring
 scope = scope_of(settings)
 
 # What this stack deployed last (its own `deployed` export): a change that `up` cannot make in
-# one step without loss is refused before any Redis object is touched (settings/changes.py).
+# one step without loss is refused before any Redis object is touched (components/config/changes.py).
 previous = pulumi.StackReference(changes.SELF_REFERENCE,
                                  f"{pulumi.get_organization()}/{pulumi.get_project()}/{pulumi.get_stack()}")
 guard = pulumi.Output.all(previous.get_output(changes.EXPORT), previous.get_output(changes.CERTIFICATES_EXPORT)).apply(

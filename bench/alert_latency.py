@@ -6,9 +6,9 @@ import signal
 import time
 from pathlib import Path
 
-from settings.stackfile import load_settings
 from simulators.loopback import Processes, Webhook, wait_until
 from simulators.stack import standalone
+from tools.stackfile import load_settings
 
 
 def _seconds(duration: str) -> float:

@@ -18,11 +18,11 @@ import threading
 import time
 from pathlib import Path
 
-from settings.stackfile import load_settings
 from simulators.loopback import HOST, Link, Processes, Redis, Sentinel, wait_until
 from simulators.resp import Client, master_from_sentinels
 from simulators.spring_session import SessionWriter
 from simulators.stack import PASSWORD, redis_conf
+from tools.stackfile import load_settings
 
 FAST = {"repl-diskless-sync-delay": "0"}  # loopback: no 5 s wait before the first full sync
 

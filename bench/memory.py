@@ -6,11 +6,11 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from settings import sizing
-from settings.stackfile import load_settings
+from components.config import sizing
 from simulators.loopback import Processes, Redis, Webhook, wait_until
 from simulators.spring_session import SessionWriter
 from simulators.stack import PASSWORD, redis_conf, standalone
+from tools.stackfile import load_settings
 
 PAYLOADS = (512, 2048, 8192)
 APP = {"name": "petclinic", "image": "r/petclinic:1.0"}

@@ -8,7 +8,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
-from settings import sizing
+from components.config import sizing
 
 METHODS = ("plain", "scrape", "count", "minute-script", "zcount-script")
 STYLES = {"plain": "o-", "scrape": "s-", "count": "^--", "minute-script": "x:", "zcount-script": "d:"}
@@ -166,10 +166,10 @@ absent keys. The previous figures are this file's git history (run of 2026-12-02
 ## 2. Bytes per session and the sizing rule
 `used_memory` growth per session ({r['plan']['memory_sessions']:,} sessions per cell):
 
-{_table(["repository", "payload B", "measured B/session", "model B/session (settings/sizing.py)"], mem_rows)}
+{_table(["repository", "payload B", "measured B/session", "model B/session (components/config/sizing.py)"], mem_rows)}
 
 Least-squares fit: default {fit['default'][0]} B + {fit['default'][1]}×payload; indexed
-{fit['indexed'][0]} B + {fit['indexed'][1]}×payload. `settings/sizing.py` uses
+{fit['indexed'][0]} B + {fit['indexed'][1]}×payload. `components/config/sizing.py` uses
 {sizing.SESSION_OVERHEAD_BYTES} + {sizing.PAYLOAD_FACTOR}×payload (rounded up), and config
 refuses a `redisMaxmemory` below peak × bytes/session × {sizing.SESSION_HEADROOM} or above
 {int(sizing.MAXMEMORY_MAX_FRACTION_OF_LIMIT * 100)}% of `redisMemory` (AOF-rewrite fork).

@@ -38,7 +38,7 @@ import urllib.request
 from pathlib import Path
 
 from bench.workload import Plan, Workload
-from monitoring.session_count import CHECK_SINGLE_KEYS_FLAG, COUNT_KEYS_PARAM, SessionStore, check_single_keys
+from components.monitoring.session_count import CHECK_SINGLE_KEYS_FLAG, COUNT_KEYS_PARAM, SessionStore, check_single_keys
 from simulators.loopback import HOST, Processes, Redis, start_exporter
 from simulators.resp import Client
 from simulators.stack import PASSWORD
@@ -58,7 +58,7 @@ PROJECT = {"default": "count", "indexed-minute": "count", "indexed-sorted-set": 
 
 
 def minute_set_script(store: SessionStore) -> str:
-    """The Lua script this project used before issue 14 (monitoring/session_count.py at
+    """The Lua script this project used before issue 14 (components/monitoring/session_count.py at
     4edbab0), for one indexed store: SCARD of the future minute sets (all their members
     counted live), EXISTS on the current minute's members, plus ZCOUNT."""
     minutes = -(-store.timeout_seconds // 60) + 2
@@ -79,7 +79,7 @@ return {{'{SCRIPT_KEY}', tostring(live)}}
 
 
 def zcount_script(store: SessionStore) -> str:
-    """The sorted-set count this project's exporter ran before issue 20 (monitoring/
+    """The sorted-set count this project's exporter ran before issue 20 (components/monitoring/
     session_count.py lua_script at 210a72c, its count part): ZCOUNT over (now, +inf]."""
     return f"""local t = redis.call('TIME')
 local now_ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)

@@ -1,5 +1,5 @@
 """AlertRules: one PrometheusRule holding the session recording rules and every alert
-(monitoring/alerts.py), labelled so kube-prometheus's ruleSelector picks it up."""
+(components/monitoring/alerts.py), labelled so kube-prometheus's ruleSelector picks it up."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -8,10 +8,10 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from monitoring.alerts import rule_groups
-from monitoring.certificates import expiry_group
-from monitoring.scope import Scope
-from settings import names
+from .config import names
+from .monitoring.alerts import rule_groups
+from .monitoring.certificates import expiry_group
+from .monitoring.scope import Scope
 
 
 @dataclass(frozen=True)

@@ -8,9 +8,9 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
-from monitoring.routing import operator_spec
-from settings import names
-from settings.model import SlackSettings
+from .config import names
+from .config.model import SlackSettings
+from .monitoring.routing import operator_spec
 
 SECRET_KEY = "url"
 

@@ -7,9 +7,9 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
-from monitoring.dashboard import dashboard_json
-from monitoring.scope import Scope
-from settings import names
+from .config import names
+from .monitoring.dashboard import dashboard_json
+from .monitoring.scope import Scope
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ TYPE + ZCARD, no Lua), the sorted-set store's count and every store's check.
 Sessions counted by SCAN (default repository, indexed with minute sets) are counted on a
 second ServiceMonitor endpoint per Redis node: the same exporter with `count-keys` as a
 /scrape parameter, every COUNT_INTERVAL, its own `job` label, only `redis_keys_count` kept
-(monitoring/session_count.py). The SCAN holds the matched key names in the exporter's memory,
+(components/monitoring/session_count.py). The SCAN holds the matched key names in the exporter's memory,
 so the container's memory grows with the declared peak (`exporter_resources`).
 
 The web endpoint (/metrics, /scrape, every port) is HTTPS and requires a client
@@ -31,8 +31,10 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_tls as tls
 
-from components.redis import TLS_FINGERPRINT_ANNOTATION, RedisConnection, client_egress
-from monitoring.session_count import (
+from .config import names
+from .config.model import Resources
+from .config.podsecurity import EXPORTER_UID, restricted_container
+from .monitoring.session_count import (
     CHECK_SINGLE_KEYS_FLAG,
     COUNT_INTERVAL,
     COUNT_KEYS_METRIC,
@@ -43,9 +45,7 @@ from monitoring.session_count import (
     count_job,
     count_keys,
 )
-from settings import names
-from settings.model import Resources
-from settings.podsecurity import EXPORTER_UID, restricted_container
+from .redis import TLS_FINGERPRINT_ANNOTATION, RedisConnection, client_egress
 
 COMPONENT = "metrics"
 AUTH_DIR = "/secrets"
@@ -299,10 +299,10 @@ def service_monitor_spec(name: str, conn: RedisConnection, stores: tuple[Session
 class RedisExporter(pulumi.ComponentResource):
     certificate_not_after: pulumi.Output
     """Web endpoint certificate (`<name>-web-ca`, `-web-tls`, `-scrape-tls`) -> validityEndTime
-    (monitoring/certificates.py records them for the expiry alert)."""
+    (components/monitoring/certificates.py records them for the expiry alert)."""
 
     """redis_exporter for one Redis deployment, scraped by kube-prometheus. Its objects
-    are named after the instance (settings.names.exporter(<store fullname>) in
+    are named after the instance (config.names.exporter(<store fullname>) in
     __main__.py); the Service name is the `job` label of every series it yields."""
 
     def __init__(self, name: str, args: RedisExporterArgs, opts: pulumi.ResourceOptions | None = None):
@@ -377,7 +377,7 @@ class RedisExporter(pulumi.ComponentResource):
         Service names and Prometheus's client certificate; each with the CA in a Secret, keys
         only in secret outputs. Returns the exporter's Secret. The exporter reads the files
         on every handshake (exporter/tls.go GetServerCertificateFunc): renewals need no restart."""
-        from components.redis import CA_VALIDITY_HOURS, CERT_EARLY_RENEWAL_HOURS, CERT_VALIDITY_HOURS
+        from .redis import CA_VALIDITY_HOURS, CERT_EARLY_RENEWAL_HOURS, CERT_VALIDITY_HOURS
         child = pulumi.ResourceOptions(parent=self)
         not_after: dict[str, pulumi.Output] = {}
 

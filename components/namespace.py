@@ -6,7 +6,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
-from settings import names
+from .config import names
 
 
 @dataclass(frozen=True)

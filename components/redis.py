@@ -12,7 +12,7 @@ auth.acl.userSecret). The chart never sees a password: it reads Secrets by name.
 The component's instance name is the chart's fullname (release name and
 fullnameOverride), so every object name derives from it and two stores in one stack do
 not collide. Its `connection` is the one object every consumer (WAS, exporter) uses; the
-names come from settings.names, the chart's naming rules for that fullname (checked
+names come from config.names, the chart's naming rules for that fullname (checked
 against `helm template` of the pinned chart by tests/render/test_chart.py).
 """
 from __future__ import annotations
@@ -27,10 +27,10 @@ import pulumi_kubernetes as k8s
 import pulumi_random as random
 import pulumi_tls as tls
 
-from settings import acl, names
-from settings.model import RedisSettings, Resources, WasAppSettings
-from settings.podsecurity import REDIS_UID, restricted_container
-from settings.workload import DnsEgress
+from .config import acl, names
+from .config.model import RedisSettings, Resources, WasAppSettings
+from .config.podsecurity import REDIS_UID, restricted_container
+from .config.workload import DnsEgress
 
 CERTS_DIR = "/opt/bitnami/redis/certs"
 """Where the chart mounts tls.existingSecret in its containers."""
@@ -43,7 +43,7 @@ CERT_EARLY_RENEWAL_HOURS = 30 * 24
 CA_EARLY_RENEWAL_HOURS = CERT_VALIDITY_HOURS + CERT_EARLY_RENEWAL_HOURS
 """The CA is renewed by the first `up` in its last 13 months: a leaf issued before that (1 year,
 renewed 30 days early) never outlives the CA that signed it. Renewing the CA re-issues every leaf
-(their ca_cert_pem changes) and is refused unless acknowledged (settings/changes.py)."""
+(their ca_cert_pem changes) and is refused unless acknowledged (components/config/changes.py)."""
 TLS_FINGERPRINT_ANNOTATION = "redis-session-platform/tls-cert-sha256"
 DEFAULT_PASSWORD_ANNOTATION = "redis-session-platform/default-password-generation"
 """Pod annotation carrying redisDefaultPasswordGeneration (from 2 on): raising it rolls the Redis
@@ -119,7 +119,7 @@ class RedisSessionStoreArgs:
     `pulumi destroy` stops instead of uninstalling Redis (its volumes stay either way: the
     StatefulSets' PVC retention policy is Retain)."""
     guard: pulumi.Input[Any] | None = None
-    """Resolves once the change check passed (settings/changes.py); every Secret and the
+    """Resolves once the change check passed (components/config/changes.py); every Secret and the
     release wait for it, so a refused change creates and changes nothing."""
 
 
@@ -169,7 +169,7 @@ def _redis_conf(s: RedisSettings) -> str:
         f"maxmemory-policy {s.maxmemory_policy}",
         # No slow log: it keeps the arguments of slow commands (session ids, attribute
         # values); no user may read it, and the exporter's unconditional SLOWLOG GET then
-        # returns nothing (settings/acl.py EXPORTER_COMMANDS, docs/security.md).
+        # returns nothing (components/config/acl.py EXPORTER_COMMANDS, docs/security.md).
         "slowlog-log-slower-than -1",
         # Users and passwords (hashes) from the ACL Secret, not the chart's users.acl.
         f"aclfile {names.ACL_DIR}/{names.REDIS_ACL_FILE}",
@@ -383,7 +383,7 @@ class RedisSessionStore(pulumi.ComponentResource):
     client, so a renewal rolls it); empty without TLS."""
     certificate_not_after: pulumi.Output
     """With TLS: certificate name (ca, server, each client) -> its validityEndTime (RFC 3339);
-    without: an empty dict (monitoring/certificates.py records them for the expiry alert)."""
+    without: an empty dict (components/monitoring/certificates.py records them for the expiry alert)."""
 
     def __init__(self, name: str, args: RedisSessionStoreArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("redis-session-platform:index:RedisSessionStore", name, None, opts)

@@ -16,11 +16,11 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.redis import TLS_FINGERPRINT_ANNOTATION, RedisConnection, client_egress
-from settings import names
-from settings.model import WasAppSettings
-from settings.podsecurity import WAS_UID, restricted_container
-from settings.workload import SECRETS_DIR, TLS_DIR, TMP_DIR
+from .config import names
+from .config.model import WasAppSettings
+from .config.podsecurity import WAS_UID, restricted_container
+from .config.workload import SECRETS_DIR, TLS_DIR, TMP_DIR
+from .redis import TLS_FINGERPRINT_ANNOTATION, RedisConnection, client_egress
 
 COMPONENT = "was"
 SSL_BUNDLE = "redis"
@@ -137,7 +137,7 @@ def tls_env(app: WasAppSettings) -> list[dict]:
     """Boot 3.1+/4: TLS through an SSL bundle of PEM files (spring.data.redis.ssl.enabled and
     .bundle, spring.ssl.bundle.pem.<name>.*). Lettuce applies it to the Sentinel connections too
     (Spring Data Redis LettuceConnectionFactory.getSentinelRedisURI) and verifies the host
-    name. Boot 2 is refused by config (settings/config.py _check_tls)."""
+    name. Boot 2 is refused by config (components/config/config.py _check_tls)."""
     assert app.boot_major >= 3, "config refuses redisTls with Spring Boot 2"
     bundle = f"SPRING_SSL_BUNDLE_PEM_{SSL_BUNDLE.upper()}"
     return [

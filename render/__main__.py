@@ -1,7 +1,7 @@
 """python -m render --stack prod --out rendered/prod [--set KEY=VALUE] [--json KEY=JSON]
 [--path PATH VALUE] [--set-secret KEY=VALUE]
 
-Config edits for this render only, with the Pulumi CLI's semantics (settings/pulumi_cli.py):
+Config edits for this render only, with the Pulumi CLI's semantics (tools/pulumi_cli.py):
   --set KEY=VALUE        `pulumi config set KEY VALUE`: the value is a string, whatever it looks like
                          (so a JSON list on wasApps is refused, as the CLI refuses it);
   --json KEY=JSON        a structured value as a whole (`pulumi config set-all --json`, objectValue);
@@ -23,8 +23,8 @@ import pulumi
 
 from render import RenderError, render_stack
 from render.impact import ImpactError, baseline, classify, read, report
-from settings.pulumi_cli import ConfigValue, PulumiCliError, _go_json, config_set, read_stack_file
-from settings.stackfile import PROJECT, ROOT
+from tools.pulumi_cli import ConfigValue, PulumiCliError, _go_json, config_set, read_stack_file
+from tools.stackfile import PROJECT, ROOT
 
 
 def one_line(exc: BaseException) -> str:

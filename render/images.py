@@ -15,11 +15,11 @@ import json
 import sys
 from typing import Any
 
+from components.config import rules
+from components.config.config import parse
 from render import object_files, release_files
 from render.mockrun import ROOT, run_program
-from settings import rules
-from settings.config import parse
-from settings.stackfile import PROJECT
+from tools.stackfile import PROJECT
 
 CONTAINER_LISTS = ("containers", "initContainers", "ephemeralContainers")
 

@@ -3,7 +3,7 @@
 Used by the render command (offline twin of `pulumi preview`) and by the tests.
 
 Pulumi does not read stack YAML under mocks, so this does what the CLI and the Python
-language host do: settings/stackfile.py reads Pulumi.yaml and Pulumi.<stack>.yaml with the
+language host do: tools/stackfile.py reads Pulumi.yaml and Pulumi.<stack>.yaml with the
 CLI's own rules (defaults merged, types and secrets checked; `secure:` values become
 fakes), then the config is handed over as pulumi-language-python-exec does it: the
 PULUMI_CONFIG and PULUMI_CONFIG_SECRET_KEYS environment variables, then
@@ -24,7 +24,7 @@ from typing import Any
 
 import pulumi
 
-from settings.stackfile import FAKE_SECRET_PREFIX, PROJECT, ROOT, cli_config, load_settings  # noqa: F401 - re-exported
+from tools.stackfile import FAKE_SECRET_PREFIX, PROJECT, ROOT, cli_config, load_settings  # noqa: F401 - re-exported
 
 STACKS = ("dev", "prod")
 FAKE_PASSWORD = "mockpw-7Qz9Xv2Lk4Rt8Wn3Yp6Bc1Df5Gh0Jm"

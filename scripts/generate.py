@@ -1,4 +1,4 @@
-"""Generate the files derived from the config models (settings/schema.py):
+"""Generate the files derived from the config models (components/config/schema.py):
 
 - Pulumi.yaml (its `config:` block: every declared key with type, default, description);
 - README.md's config reference (between the config-table markers).
@@ -17,11 +17,11 @@ from typing import Any
 import yaml
 from pydantic import BaseModel
 
-from settings.config import SUBMODELS, allowed_text, field_base, pulumi_type
-from settings.pulumi_cli import read_stack_file
-from settings.rules import Rule
-from settings.schema import StackConfig, Thresholds, WasApp, alias, pulumi_declared
-from settings.workload import DnsEgress
+from components.config.config import SUBMODELS, allowed_text, field_base, pulumi_type
+from components.config.rules import Rule
+from components.config.schema import StackConfig, Thresholds, WasApp, alias, pulumi_declared
+from components.config.workload import DnsEgress
+from tools.pulumi_cli import read_stack_file
 
 ROOT = Path(__file__).resolve().parent.parent
 STACKS = ("dev", "prod")
@@ -34,7 +34,7 @@ PROJECT_HEADER: dict[str, Any] = {
     "runtime": {"name": "python", "options": {"toolchain": "pip", "virtualenv": ".venv"}},
 }
 PULUMI_COMMENT = """\
-# GENERATED from settings/schema.py by `python -m scripts.generate`: edit the models, not
+# GENERATED from components/config/schema.py by `python -m scripts.generate`: edit the models, not
 # this file (tests/test_generated.py fails when it is stale). Stack files hold overrides
 # only. slackWebhookUrl is read by the program but not declared here: Pulumi has no
 # optional secret (a declared secret needs a value on every stack; docs/decisions.md).

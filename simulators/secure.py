@@ -1,5 +1,5 @@
 """A Redis topology on loopback locked down the way the program deploys it: the ACL files
-settings/acl.py writes (loaded by every redis-server and redis-sentinel through
+components/config/acl.py writes (loaded by every redis-server and redis-sentinel through
 `aclfile`), the Redis config the chart gets, and optionally mutual TLS on every port with
 certificates made like the program's (simulators/certs.py). Used by the security live
 tests, the rotation test and the failover benchmark."""
@@ -10,7 +10,7 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from settings import acl, names
+from components.config import acl, names
 from simulators import certs
 from simulators.loopback import HOST, Processes, Redis, Sentinel, wait_until
 from simulators.resp import Client, TlsFiles, master_from_sentinels

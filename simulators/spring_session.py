@@ -25,7 +25,7 @@ spring-session-core/src/main/java/org/springframework/session/web/http):
   valid session; the security context is then stored as attribute `SPRING_SECURITY_CONTEXT`.
 
 Spring Data Redis sends `expire(t, unit)` as PEXPIRE, `expireAt` as PEXPIREAT and `putAll` as
-HMSET; so does this, so the Redis ACL users (settings/acl.py) are judged live against the
+HMSET; so does this, so the Redis ACL users (components/config/acl.py) are judged live against the
 commands Spring really sends.
 
 The writer keeps a mirror of what it stored (`StoredSession`): it decides what Spring would

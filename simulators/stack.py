@@ -10,6 +10,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from components.config import names
 from components.exporter import (
     AUTH_DIR,
     AUTH_FILE,
@@ -17,13 +18,12 @@ from components.exporter import (
     exporter_containers,
     scrape_targets,
 )
+from components.monitoring.alerts import rule_groups
+from components.monitoring.certificates import expiry_group
+from components.monitoring.routing import plain_config
+from components.monitoring.scope import scope_of
+from components.monitoring.session_count import RECORD, check_single_keys, stores_for
 from components.redis import CERT_VALIDITY_HOURS, chart_values, connection_for
-from monitoring.alerts import rule_groups
-from monitoring.certificates import expiry_group
-from monitoring.routing import plain_config
-from monitoring.scope import scope_of
-from monitoring.session_count import RECORD, check_single_keys, stores_for
-from settings import names
 from simulators.certs import issue, not_after
 from simulators.loopback import (
     Alertmanager,

@@ -1,13 +1,13 @@
-"""ACL rules per user (settings/acl.py): exact text, the version rule, and the ACL Secret the
+"""ACL rules per user (components/config/acl.py): exact text, the version rule, and the ACL Secret the
 component builds from the passwords (hashes only, one per accepted generation)."""
 import hashlib
 import re
 
 import pytest
 
+from components.config import acl
+from components.config.config import ConfigError
 from components.redis import RedisSessionStore, RedisSessionStoreArgs
-from settings import acl
-from settings.config import ConfigError
 from tests.harness import FAKE_PASSWORD, ROOT, load_settings, run_with_mocks, unwrap
 
 DEFAULT_APP = acl.AppAcl("petclinic", "spring:session:petclinic", 1, "default")

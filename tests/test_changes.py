@@ -1,13 +1,13 @@
 """A change on a running stack that `pulumi up` cannot make in one step without loss is
 refused, before any Secret or the Redis release is registered, unless acknowledgeChange
-names it for that up (settings/changes.py). The program reads its previous exports through
+names it for that up (components/config/changes.py). The program reads its previous exports through
 a StackReference to its own stack; the mock runtime hands that reference the `deployed`
 output of a baseline run of the same program."""
 from __future__ import annotations
 
 import pytest
 
-from settings import changes
+from components.config import changes
 from tests.harness import run_program
 
 SECRET = "kubernetes:core/v1:Secret"
@@ -130,7 +130,7 @@ def _certificates(stack: str = "prod") -> dict:
 
 
 def test_every_certificate_s_validity_is_exported_and_recorded_for_the_alert():
-    from monitoring.certificates import RECORD, not_after_seconds
+    from components.monitoring.certificates import RECORD, not_after_seconds
     certs = _certificates()
     assert set(certs) == {"ca", "redis", "petclinic", "redis-exporter"}
     run = run_program("prod")
@@ -156,7 +156,7 @@ def test_a_due_ca_renewal_is_refused_unless_acknowledged_and_leaf_renewals_are_a
     from datetime import timedelta
 
     from render.mockrun import MOCK_NOW
-    from settings.stackfile import load_settings
+    from tools.stackfile import load_settings
     s = load_settings("prod")
     certs = _certificates()
     ca_end = MOCK_NOW + timedelta(hours=5 * 365 * 24)

@@ -6,10 +6,10 @@ import sys
 
 import pytest
 
-from settings import rules
-from settings.config import ConfigError, parse
-from settings.pulumi_cli import PulumiCliError
+from components.config import rules
+from components.config.config import ConfigError, parse
 from tests.harness import PROJECT, ROOT, cli_config, run_program
+from tools.pulumi_cli import PulumiCliError
 
 APP = {"name": "petclinic", "image": "docker.io/springcommunity/spring-petclinic:3.4.0"}
 

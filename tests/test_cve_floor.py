@@ -1,4 +1,4 @@
-"""The known-CVE floor of the Redis and Sentinel images (settings/cve.py): a tag below the
+"""The known-CVE floor of the Redis and Sentinel images (components/config/cve.py): a tag below the
 first patched release of its line is refused in one line naming the key and the CVE,
 unless redisImageAcceptedCves acknowledges every CVE it carries; a stale acknowledgement
 is refused too; a digest pins the bytes and the chart pulls by it."""
@@ -7,8 +7,8 @@ import sys
 
 import pytest
 
-from settings import cve
-from settings.config import ConfigError
+from components.config import cve
+from components.config.config import ConfigError
 from tests.harness import ROOT, run_program
 
 ALL = list(cve.CVES)

@@ -1,13 +1,13 @@
 """An app's session placement (Redis database, key namespace) never depends on the other
 apps: adding, removing or reordering wasApps leaves every existing app where it was
-(settings/config.py, _session_database; docs/decisions.md, "Session placement")."""
+(components/config/config.py, _session_database; docs/decisions.md, "Session placement")."""
 from __future__ import annotations
 
 import itertools
 
 import pytest
 
-from settings.config import ConfigError
+from components.config.config import ConfigError
 from tests.harness import STACKS, load_settings
 
 IMAGE = "registry.example.com/app:1.0.0"

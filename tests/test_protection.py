@@ -36,7 +36,7 @@ def test_namespace_and_release_are_protected_and_retained_per_stack(stack, overr
 def test_a_stack_that_says_nothing_is_protected():
     # The project default (Pulumi.yaml) is on: a new stack copied from dev minus its
     # protectData line keeps its data.
-    from settings.schema import StackConfig
+    from components.config.schema import StackConfig
     assert StackConfig.model_fields["protect_data"].default is True
 
 

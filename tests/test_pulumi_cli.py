@@ -1,5 +1,5 @@
 """The Pulumi CLI's own checks, which run before any program and which the mock runtime
-skips, restated in settings/pulumi_cli.py from pulumi/pulumi (pkg/workspace/config.go
+skips, restated in tools/pulumi_cli.py from pulumi/pulumi (pkg/workspace/config.go
 mergeConfig + validateStackConfigValue; sdk/go/common/workspace/project.go
 ValidateProject, (*Project).Validate, ValidateConfigValue), applied to the real
 Pulumi.yaml, every Pulumi.<stack>.yaml, and the config the README tells users to set."""
@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from settings.pulumi_cli import (
+from tests.harness import PROJECT, ROOT, run_program
+from tools.pulumi_cli import (
     SCHEMA_FILE,
     ConfigValue,
     PulumiCliError,
@@ -28,8 +29,7 @@ from settings.pulumi_cli import (
     validate_config_value,
     validate_project,
 )
-from settings.stackfile import cli_config, read_project
-from tests.harness import PROJECT, ROOT, run_program
+from tools.stackfile import cli_config, read_project
 
 STACK_FILES = sorted(p.name for p in ROOT.glob("Pulumi.*.yaml"))
 OLD_PROJECT = ROOT / "tests" / "fixtures" / "pulumi" / "Pulumi.yaml.before-issue-10"
@@ -58,7 +58,7 @@ def readme_config_commands() -> list[tuple[str, str, bool]]:
 def test_the_vendored_project_schema_is_the_clis():
     recorded = (SCHEMA_FILE.parent / "README.md").read_text()
     digest = hashlib.sha256(SCHEMA_FILE.read_bytes()).hexdigest()
-    assert digest in recorded, "settings/project.schema.json changed: record its provenance and sha256"
+    assert digest in recorded, "tools/project.schema.json changed: record its provenance and sha256"
 
 
 def test_pulumi_yaml_passes_validate_project():

@@ -5,7 +5,7 @@ copy, goes through the preamble's `inpod` wrapper, names the ACL user it runs as
 workstation's only by the wrapper). RUNBOOKS=<file> judges another version."""
 import re
 
-from settings import names
+from components.config import names
 from tests.runbook_commands import FUNCTION, commands, runbooks_path, wrapper
 
 RUNBOOK_USERS = {names.OPERATOR_USER}

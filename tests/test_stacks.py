@@ -1,6 +1,6 @@
 """The real program against the real dev and prod stack files: the whole resource graph."""
 
-from settings import names
+from components.config import names
 from tests.harness import FAKE_PASSWORD, FAKE_PRIVATE_KEY, is_secret, plain_occurrences, run_program, unwrap
 
 RELEASE = "kubernetes:helm.sh/v3:Release"
@@ -20,7 +20,7 @@ def test_graph_has_every_expected_resource(program, stack):
     graph = sorted((r.type, r.name) for r in program.resources)
     ns = NAMESPACE[stack]
     expected = {
-        ("pulumi:pulumi:StackReference", "previous-deploy"),  # the stack's own last outputs (settings/changes.py)
+        ("pulumi:pulumi:StackReference", "previous-deploy"),  # the stack's own last outputs (components/config/changes.py)
         ("redis-session-platform:index:AppNamespace", ns),
         ("kubernetes:core/v1:Namespace", f"{ns}-namespace"),
         ("redis-session-platform:index:RedisSessionStore", "redis"),

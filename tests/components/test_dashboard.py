@@ -7,10 +7,10 @@ import pytest
 from grafana_foundation_sdk.cog.plugins import register_default_plugins
 from grafana_foundation_sdk.models.dashboard import Dashboard as DashboardModel
 
-from monitoring import records as rec
-from monitoring.dashboard import build, concrete, panel_queries
-from monitoring.records import FRAGMENTATION_MIN_USED_BYTES
-from monitoring.scope import scope_of
+from components.monitoring import records as rec
+from components.monitoring.dashboard import build, concrete, panel_queries
+from components.monitoring.records import FRAGMENTATION_MIN_USED_BYTES
+from components.monitoring.scope import scope_of
 from tests.harness import STACKS, load_settings
 
 

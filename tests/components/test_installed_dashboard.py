@@ -7,7 +7,7 @@ and installs, from PyPI through pip's cache, the dashboard's dependencies **as t
 them** (its Requires-Dist), then compares the dashboard JSON with the dev venv's.
 
 Only the dashboard's dependencies are installed (grafana-foundation-sdk, pydantic,
-docker-image-py, semver: the import closure of monitoring.dashboard and monitoring.scope),
+docker-image-py, semver: the import closure of components.monitoring.dashboard and .scope),
 not pulumi and pulumi-kubernetes: those are not imported by the dashboard, and a full install
 downloads and unpacks ~150 MB (grpcio, pulumi-kubernetes), several minutes on this machine.
 The Scope is built in the dev venv and pickled; unpickling it in the fresh venv uses the
@@ -25,8 +25,8 @@ import zipfile
 
 import pytest
 
-from monitoring.dashboard import dashboard_json
-from monitoring.scope import scope_of
+from components.monitoring.dashboard import dashboard_json
+from components.monitoring.scope import scope_of
 from tests.harness import ROOT, load_settings
 
 DASHBOARD_DEPS = ("grafana-foundation-sdk", "pydantic", "docker-image-py", "semver")
@@ -49,7 +49,7 @@ def _requires(wheel) -> dict[str, str]:
 def test_the_installed_package_renders_the_dev_venvs_dashboard(tmp_path):
     src = tmp_path / "src"
     src.mkdir()
-    for item in ("pyproject.toml", "components", "settings", "monitoring"):
+    for item in ("pyproject.toml", "components"):
         if (ROOT / item).is_dir():
             shutil.copytree(ROOT / item, src / item, ignore=shutil.ignore_patterns("__pycache__"))
         else:
@@ -78,8 +78,8 @@ def test_the_installed_package_renders_the_dev_venvs_dashboard(tmp_path):
     script = tmp_path / "render_dashboard.py"
     script.write_text(
         "import pickle, sys, importlib.metadata as md\n"
-        "import monitoring\n"
-        "from monitoring.dashboard import dashboard_json\n"
+        "import components.monitoring as monitoring\n"
+        "from components.monitoring.dashboard import dashboard_json\n"
         f"scope = pickle.loads(open({str(tmp_path / 'scope.pickle')!r}, 'rb').read())\n"
         "print(monitoring.__file__)\n"
         "print(md.version('grafana-foundation-sdk'))\n"

@@ -4,12 +4,12 @@ labelled `release: <prometheusRelease>` (the seed's empty dashboard when it was 
 import pytest
 
 from components.alert_rules import AlertRules, AlertRulesArgs
-from monitoring import records
-from monitoring.alerts import alert_rules
-from monitoring.certificates import RECORD as CERT_RECORD
-from monitoring.scope import scope_of
-from monitoring.session_count import COUNT_FAILED, RECORD, STORE_MISMATCH, recording_rules, stores_for
-from settings import names
+from components.config import names
+from components.monitoring import records
+from components.monitoring.alerts import alert_rules
+from components.monitoring.certificates import RECORD as CERT_RECORD
+from components.monitoring.scope import scope_of
+from components.monitoring.session_count import COUNT_FAILED, RECORD, STORE_MISMATCH, recording_rules, stores_for
 from tests.harness import STACKS, load_settings, run_program, run_with_mocks
 
 SM = "kubernetes:monitoring.coreos.com/v1:ServiceMonitor"

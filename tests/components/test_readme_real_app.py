@@ -2,8 +2,8 @@
 import re
 
 from render.mockrun import PROJECT
-from settings.pulumi_cli import load_yaml
 from tests.harness import ROOT, run_program
+from tools.pulumi_cli import load_yaml
 
 SECTION = "## A real app: a database in another namespace and an external API"
 

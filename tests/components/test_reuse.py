@@ -12,16 +12,16 @@ import zipfile
 from collections import Counter
 
 from components.alert_rules import AlertRules, AlertRulesArgs
+from components.config import cve, names
+from components.config.config import to_settings
+from components.config.schema import StackConfig
 from components.dashboard import Dashboard007, Dashboard007Args
 from components.exporter import RedisExporter, RedisExporterArgs
+from components.monitoring.scope import Scope
+from components.monitoring.session_count import stores_for
 from components.redis import RedisSessionStore, RedisSessionStoreArgs
 from components.was import WasApp, WasAppArgs
-from monitoring.scope import Scope
-from monitoring.session_count import stores_for
 from render import render
-from settings import cve, names
-from settings.config import to_settings
-from settings.schema import StackConfig
 from tests.harness import ROOT, run_with_mocks
 from tests.tools import require_helm
 
@@ -82,7 +82,7 @@ def _example() -> str:
 def test_the_package_builds_installs_and_runs_the_readme_example(tmp_path):
     src = tmp_path / "src"
     src.mkdir()
-    for item in ("pyproject.toml", "components", "settings", "monitoring"):
+    for item in ("pyproject.toml", "components"):
         copy = shutil.copytree if (ROOT / item).is_dir() else shutil.copy2
         copy(ROOT / item, src / item, **({"ignore": shutil.ignore_patterns("__pycache__")} if copy is shutil.copytree else {}))
     wheel_dir = tmp_path / "wheel"
@@ -91,8 +91,8 @@ def test_the_package_builds_installs_and_runs_the_readme_example(tmp_path):
     assert build.returncode == 0, build.stderr
     [wheel] = list(wheel_dir.glob("redis_session_platform-*.whl"))
     members = zipfile.ZipFile(wheel).namelist()
-    for module in ("components/redis.py", "components/was.py", "settings/schema.py", "settings/project.schema.json",
-                   "monitoring/alerts.py"):
+    for module in ("components/redis.py", "components/was.py", "components/config/schema.py",
+                   "components/monitoring/alerts.py"):
         assert module in members, module
     site = tmp_path / "site"
     install = subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(site),

@@ -158,6 +158,6 @@ def test_tls_uses_an_ssl_bundle_of_the_apps_own_certificate(boot):
 
 
 def test_spring_boot_2_with_tls_is_refused_in_one_line():
-    from settings.config import ConfigError
+    from components.config.config import ConfigError
     with pytest.raises(ConfigError, match=r"^stack config wasApps\[0\]\.springBootMajor=2 is invalid: 3 \(3\.1\+\) or 4"):
         load_settings("dev", {"redisTls": True, "wasApps": [{**APP, "springBootMajor": 2}]})

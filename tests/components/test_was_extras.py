@@ -1,13 +1,13 @@
-"""wasApps' Kubernetes fields (settings/workload.py): each one rendered into the Deployment and
+"""wasApps' Kubernetes fields (components/config/workload.py): each one rendered into the Deployment and
 NetworkPolicy, each bad value refused in one line naming its field path; dnsEgress."""
 import itertools
 
 import pytest
 
+from components.config.config import ConfigError
+from components.config.workload import program_env
 from components.redis import connection_for
 from components.was import WasApp, WasAppArgs, spring_env
-from settings.config import ConfigError
-from settings.workload import program_env
 from tests.harness import load_settings, run_with_mocks
 
 APP = {"name": "shop", "image": "registry.example/shop:2.1.0"}

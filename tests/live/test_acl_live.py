@@ -1,5 +1,5 @@
 """The narrowed `default` users and the exporter, on real redis-server and redis-sentinel
-(Debian's 7.0) with the 7.0 ACL files the program writes (settings/acl.py), 1 master + 2
+(Debian's 7.0) with the 7.0 ACL files the program writes (components/config/acl.py), 1 master + 2
 replicas + 3 Sentinels on loopback; replication and every Sentinel link authenticate as
 `default` (masterauth, `sentinel auth-pass`, requirepass), as the chart configures them.
 
@@ -24,17 +24,17 @@ from pathlib import Path
 import pytest
 import yaml
 
+from components.config import names
 from components.exporter import NO_CONFIG_COMMAND, exporter_args, password_file, sentinel_exporter_args
+from components.monitoring.session_count import check_single_keys, stores_for
 from components.redis import ACL_RELOAD_SCRIPT, acl_reload_env, connection_for
-from monitoring.session_count import check_single_keys, stores_for
 from render import render_stack
-from settings import names
-from settings.stackfile import load_settings
 from simulators import secure
 from simulators.loopback import HOST, ProcessDied, Processes, Redis, Sentinel, scrape, start_exporter, wait_until
 from simulators.resp import Client, RedisError, master_from_sentinels
 from tests.harness import FAKE_PASSWORD, unwrap
 from tests.tools import require_binaries, require_helm
+from tools.stackfile import load_settings
 
 SETTINGS = {"redisTls": False, "sentinelDownAfterMs": 1000, "sentinelFailoverTimeoutMs": 3000,
             "wasApps": [{"name": "petclinic", "image": "docker.io/springcommunity/spring-petclinic:3.4.0"}],

@@ -1,5 +1,5 @@
 """One condition reaches Slack once: the generated routing and inhibit rules
-(monitoring/routing.py, plain config; the AlertmanagerConfig carries the same rules) in
+(components/monitoring/routing.py, plain config; the AlertmanagerConfig carries the same rules) in
 a real Alertmanager, a webhook in place of Slack, and amtool, the client that ships with
 Alertmanager, to add alerts and to ask what was inhibited.
 
@@ -17,11 +17,11 @@ import time
 
 import pytest
 
-from monitoring.routing import plain_config
-from settings.stackfile import load_settings
+from components.monitoring.routing import plain_config
 from simulators.loopback import HOST, Alertmanager, wait_until
 from simulators.stack import standalone
 from tests.tools import require
+from tools.stackfile import load_settings
 
 NS = "petclinic-dev"
 

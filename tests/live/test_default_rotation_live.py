@@ -21,13 +21,13 @@ import os
 import signal
 import subprocess
 
+from components.config import acl
 from components.redis import ACL_RELOAD_SCRIPT, acl_reload_env
 from render import chart_objects
-from settings import acl
-from settings.stackfile import load_settings
 from simulators import secure
 from simulators.loopback import wait_until
 from tests.harness import run_program
+from tools.stackfile import load_settings
 
 APP = {"name": "petclinic", "image": "docker.io/springcommunity/spring-petclinic:3.4.0"}
 

@@ -16,14 +16,14 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
+from components.config import names
 from components.exporter import AUTH_DIR, AUTH_FILE, WEB_TLS_DIR, exporter_containers, service_monitor_spec
+from components.monitoring.session_count import check_single_keys, stores_for
 from components.redis import connection_for
-from monitoring.session_count import check_single_keys, stores_for
-from settings import names
-from settings.stackfile import load_settings
 from simulators import certs
 from simulators.loopback import HOST, Prometheus, Redis, free_port, service_monitor_jobs, wait_until
 from simulators.stack import redis_conf
+from tools.stackfile import load_settings
 
 PASSWORD = "exporter-auth-live-password-42"
 HOSTILE = [{"check-keys": "db1=spring:session:*"}, {"check-single-keys": "db1=spring:session:sessions:x"},

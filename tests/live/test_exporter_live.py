@@ -15,11 +15,11 @@ from components.exporter import (
     password_file,
     scrape_targets,
 )
+from components.monitoring.session_count import KEY_SIZE_METRIC, check_single_keys, stores_for
 from components.redis import connection_for
-from monitoring.session_count import KEY_SIZE_METRIC, check_single_keys, stores_for
-from settings.stackfile import load_settings
 from simulators.loopback import HOST, Redis, Sentinel, scrape, start_exporter
 from simulators.stack import redis_conf, without_acl
+from tools.stackfile import load_settings
 
 PASSWORD = "exporter-live-password-42"
 APP = {"name": "petclinic", "image": "docker.io/springcommunity/spring-petclinic:3.4.0", "minReplicas": 3,

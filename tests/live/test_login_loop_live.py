@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import time
 
-from settings.stackfile import load_settings
 from simulators.loopback import Redis, wait_until
 from simulators.spring_session import SessionWriter
 from simulators.stack import PASSWORD, Env, FakeKube, WasShape, redis_conf
+from tools.stackfile import load_settings
 
 SHAPES = {"loop": WasShape(tomcat_sessions=3), "healthy": WasShape(), "noregistry": WasShape(registry=False),
           "nosessions": WasShape()}

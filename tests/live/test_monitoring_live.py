@@ -11,14 +11,14 @@ import time
 
 import pytest
 
-from monitoring.checklist import rows_to_run, run
-from monitoring.dashboard import concrete, panel_queries
-from monitoring.session_count import RECORD
-from settings.stackfile import load_settings
+from components.monitoring.dashboard import concrete, panel_queries
+from components.monitoring.session_count import RECORD
 from simulators.loopback import HOST, Redis, Sentinel, wait_until
 from simulators.resp import Client, master_from_sentinels
 from simulators.spring_session import SessionWriter
 from simulators.stack import FAST_FOR, PASSWORD, Env, FakeKube, WasShape, redis_conf, standalone, writer
+from tools.checklist import rows_to_run, run
+from tools.stackfile import load_settings
 
 APP = {"name": "petclinic", "image": "docker.io/springcommunity/spring-petclinic:3.4.0", "minReplicas": 1}
 

@@ -20,10 +20,10 @@ import threading
 import time
 
 from components.redis import ACL_RELOAD_SCRIPT, acl_reload_env
-from settings.stackfile import load_settings
 from simulators import secure
 from simulators.loopback import HOST, wait_until
 from simulators.resp import Client, RedisError
+from tools.stackfile import load_settings
 
 APP = {"name": "petclinic", "image": "docker.io/springcommunity/spring-petclinic:3.4.0", "minReplicas": 2}
 PODS = 3

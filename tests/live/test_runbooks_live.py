@@ -1,5 +1,5 @@
 """Every redis-cli command of docs/runbooks.md, run as the runbook writes it against real
-redis-server and redis-sentinel processes loaded with the program's ACL files (settings/acl.py,
+redis-server and redis-sentinel processes loaded with the program's ACL files (components/config/acl.py,
 simulators/secure.py), once in plaintext and once with mutual TLS on every port (TLS-only,
 client certificates required, like prod's `redisTls`). A command fails the test if Redis
 refuses anything it sends (NOPERM on its output, or a denial in the target's ACL LOG: redis-cli
@@ -39,14 +39,14 @@ from pathlib import Path
 
 import pytest
 
+from components.config import acl, names
 from components.redis import PASSWORD_FILE
-from settings import acl, names
-from settings.stackfile import load_settings
 from simulators import secure
 from simulators.loopback import HOST, Processes, wait_until
 from simulators.resp import Client
 from tests.runbook_commands import Command, commands, runbooks_path, template, wrapper
 from tests.tools import require, require_binaries
+from tools.stackfile import load_settings
 
 APPS = [
     {"name": "petclinic", "image": "docker.io/springcommunity/spring-petclinic:3.4.0", "minReplicas": 3,

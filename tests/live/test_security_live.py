@@ -1,5 +1,5 @@
 """Least privilege on real redis-server, redis-sentinel and redis_exporter (loopback), with
-the ACL files the program writes (settings/acl.py), its Redis config and its exporter
+the ACL files the program writes (components/config/acl.py), its Redis config and its exporter
 flags, once in plaintext and once with mutual TLS on every port:
 
 - app A's user cannot read, write, select or subscribe to app B's keys, database or channels;
@@ -22,12 +22,12 @@ import time
 
 import pytest
 
+from components.config import names
 from components.exporter import AUTH_DIR, AUTH_FILE, TLS_DIR, exporter_containers, password_file
-from components.redis import connection_for
-from monitoring.alerts import rule_groups
-from monitoring.dashboard import dashboard_json
-from monitoring.scope import scope_of
-from monitoring.session_count import (
+from components.monitoring.alerts import rule_groups
+from components.monitoring.dashboard import dashboard_json
+from components.monitoring.scope import scope_of
+from components.monitoring.session_count import (
     COUNT_KEYS_METRIC,
     COUNT_KEYS_PARAM,
     KEY_SIZE_METRIC,
@@ -35,12 +35,12 @@ from monitoring.session_count import (
     count_keys,
     stores_for,
 )
-from settings import names
-from settings.stackfile import load_settings
+from components.redis import connection_for
 from simulators import secure
 from simulators.loopback import HOST, Processes, scrape, start_exporter, wait_until
 from simulators.resp import Client, RedisError, master_from_sentinels
 from tests.tools import require, require_binaries
+from tools.stackfile import load_settings
 
 APPS = [
     {"name": "petclinic", "image": "docker.io/springcommunity/spring-petclinic:3.4.0", "minReplicas": 3, "sessionDatabase": 1},

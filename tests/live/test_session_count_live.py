@@ -1,7 +1,8 @@
 """`spring_session:active_sessions{app}` against real redis-server + the real
 redis_exporter (Debian 1.45: `--check-single-keys` of the sorted-set keys on every
 scrape, `count-keys` on the counting endpoint; no Lua) + real Prometheus evaluating the
-rules `monitoring.session_count.recording_rules` generates, with sessions written through Spring Session's real code paths
+rules `components.monitoring.session_count.recording_rules` generates, with sessions written
+through Spring Session's real code paths
 (simulators/spring_session.py): logins that change the session id, touches, logouts,
 expiry, the cleanup cron and the keyspace-event listener, per Spring Session line.
 
@@ -20,7 +21,7 @@ import pytest
 
 from bench.session_count import minute_set_script
 from components.exporter import ScrapeTarget, count_endpoint
-from monitoring.session_count import (
+from components.monitoring.session_count import (
     COUNT_FAILED,
     DB_KEYS_METRIC,
     RECORD,
@@ -30,7 +31,6 @@ from monitoring.session_count import (
     count_keys,
     recording_rules,
 )
-from settings.stackfile import load_settings
 from simulators.loopback import (
     HOST,
     Prometheus,
@@ -43,6 +43,7 @@ from simulators.loopback import (
 from simulators.resp import Client
 from simulators.spring_session import DEFAULT_NAMESPACE, SessionWriter, SpringSessionRepository
 from simulators.stack import standalone
+from tools.stackfile import load_settings
 
 pytestmark = pytest.mark.live
 

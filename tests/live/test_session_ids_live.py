@@ -22,13 +22,13 @@ import urllib.request
 import pytest
 
 from components.exporter import AUTH_DIR, AUTH_FILE, exporter_containers, password_file
+from components.monitoring.session_count import check_single_keys, stores_for
 from components.redis import connection_for
-from monitoring.session_count import check_single_keys, stores_for
-from settings.stackfile import load_settings
 from simulators import secure
 from simulators.loopback import HOST, Processes, start_exporter
 from simulators.resp import RedisError
 from tests.tools import require_binaries
+from tools.stackfile import load_settings
 
 pytestmark = pytest.mark.live
 

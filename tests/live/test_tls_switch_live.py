@@ -12,11 +12,11 @@ import signal
 import threading
 import time
 
-from settings import names
-from settings.stackfile import load_settings
+from components.config import names
 from simulators import certs, secure
 from simulators.loopback import HOST, tls_conf, wait_until
 from simulators.resp import Client, RedisError, TlsFiles
+from tools.stackfile import load_settings
 
 APP = {"name": "petclinic", "image": "docker.io/springcommunity/spring-petclinic:3.4.0"}
 PODS = 3

@@ -7,11 +7,11 @@ command the `default` user may run). Every session created on the old store is r
 its id from the new one (count before/after)."""
 from __future__ import annotations
 
-from settings import names
-from settings.stackfile import load_settings
+from components.config import names
 from simulators import secure
 from simulators.loopback import HOST, Redis, Sentinel, wait_until
 from simulators.stack import redis_conf
+from tools.stackfile import load_settings
 
 APP = {"name": "petclinic", "image": "docker.io/springcommunity/spring-petclinic:3.4.0"}
 BEFORE = 2000

@@ -7,15 +7,15 @@ import promql_parser
 import pytest
 import yaml
 
-from monitoring import certificates
-from monitoring import records as rec
-from monitoring.alerts import all_alerts, find, rule_groups
-from monitoring.checklist import CHECKS
-from monitoring.dashboard import panel_queries
-from monitoring.scope import scope_of
-from monitoring.session_count import count_job
+from components.monitoring import certificates
+from components.monitoring import records as rec
+from components.monitoring.alerts import all_alerts, find, rule_groups
+from components.monitoring.dashboard import panel_queries
+from components.monitoring.scope import scope_of
+from components.monitoring.session_count import count_job
 from tests.harness import ROOT, STACKS, load_settings, run_program
 from tests.tools import require
+from tools.checklist import CHECKS
 
 MIB = 1024 * 1024
 

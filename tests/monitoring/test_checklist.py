@@ -9,10 +9,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import promql_parser
 import pytest
 
-from monitoring.checklist import CHECKS, main
-from monitoring.records import FRAGMENTATION_MIN_USED_BYTES
+from components.monitoring.records import FRAGMENTATION_MIN_USED_BYTES
 from simulators.loopback import HttpServer
 from tests.harness import ROOT
+from tools.checklist import CHECKS, main
 
 MIB = 1024 * 1024
 

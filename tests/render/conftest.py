@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from components.config.model import StackSettings
 from render import render_stack
 from render.mockrun import Run
-from settings.model import StackSettings
 from tests.harness import load_settings
 from tests.tools import require_helm
 

@@ -1,8 +1,8 @@
 """The `default` users' commands, derived from what the pinned chart renders: every command its
 scripts and probes send (to Redis and to Sentinel, all as `default`) is granted, and the
-parser finds exactly the commands settings/acl.py cites, so a chart upgrade that sends a new
+parser finds exactly the commands components/config/acl.py cites, so a chart upgrade that sends a new
 one fails here. Sentinel's own and replication's commands come from redis/redis sources
-(settings/acl.py) and are proven live (tests/live/test_acl_live.py)."""
+(components/config/acl.py) and are proven live (tests/live/test_acl_live.py)."""
 from __future__ import annotations
 
 import re
@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-from settings import acl
+from components.config import acl
 from tests.harness import ROOT
 from tests.render.conftest import Rendered
 

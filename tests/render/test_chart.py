@@ -11,8 +11,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from components.config import names
 from render import CHARTS
-from settings import names
 from tests.render.conftest import Rendered
 
 CLUSTER_DOMAIN = "svc.cluster.local"

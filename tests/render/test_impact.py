@@ -104,7 +104,7 @@ def test_topology_swap_starts_an_empty_redis(baselines, tmp_path, base, topology
 # --- WAS apps: order and insertion -----------------------------------------------------
 def test_reordering_apps_changes_nothing(baselines, tmp_path):
     # Databases and key namespaces are the apps' own; the exporter's stores, the alerts and the
-    # dashboard list apps by name (monitoring/scope.py, monitoring/session_count.py).
+    # dashboard list apps by name (components/monitoring/scope.py, components/monitoring/session_count.py).
     assert changed(baselines, tmp_path, "prod-2apps", {"wasApps": TWO_APPS[::-1]}) == []
 
 

@@ -132,7 +132,7 @@ def test_render_command_overrides_config(tmp_path):
 
 def test_render_command_speaks_the_clis_path_and_json(tmp_path):
     """--path edits one field of the stack file's app (its other fields stay); --json sets a
-    structured key whole (settings/pulumi_cli.py: config set --path, set-all --json)."""
+    structured key whole (tools/pulumi_cli.py: config set --path, set-all --json)."""
     require_helm()
     proc = subprocess.run([sys.executable, "-m", "render", "--stack", "prod", "--path", "wasApps[0].minReplicas", "4",
                            "--json", 'thresholds={"fragmentationWarning": 1.7}', "--out", str(tmp_path / "o")],

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
+from components.config import acl, names
 from components.exporter import SENTINEL_EXPORTER_PORT
 from components.redis import chart_values
-from settings import acl, names
 from tests.chart_keys import load_chart_keys, unknown_keys
 from tests.harness import FAKE_PASSWORD, FAKE_PRIVATE_KEY, ROOT, STACKS, load_settings
 from tests.render.conftest import WEBHOOK, Rendered

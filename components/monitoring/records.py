@@ -1,6 +1,6 @@
 """Recording rules: the one definition of every derived quantity that the alerts, the
 dashboard and the checklist read (names `level:metric:operation`, as in the
-kube-prometheus mixins). The session count has its own module (monitoring/session_count.py,
+kube-prometheus mixins). The session count has its own module (components/monitoring/session_count.py,
 `spring_session:active_sessions`).
 
 WAS pods are found through kube-prometheus's own workload rule
@@ -17,8 +17,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from monitoring.scope import Scope
-from settings.model import WasAppSettings
+from ..config.model import WasAppSettings
+from .scope import Scope
 
 MIB = 1024 * 1024
 FRAGMENTATION_MIN_USED_BYTES = 10 * MIB

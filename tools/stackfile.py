@@ -1,6 +1,6 @@
 """Read a stack's config offline exactly as the Pulumi CLI hands it to the program:
 Pulumi.yaml validated, Pulumi.<stack>.yaml read as config values, project defaults merged
-in and the CLI's checks run (settings/pulumi_cli.py). `secure:` values cannot be
+in and the CLI's checks run (tools/pulumi_cli.py). `secure:` values cannot be
 decrypted offline: each becomes a fake https URL (no real secret is ever needed here).
 Used by the mock harness, the render command and the daily checklist.
 
@@ -13,7 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from settings.pulumi_cli import ConfigValue, config_value, load_yaml, merge_config, read_stack_file, validate_project
+from tools.pulumi_cli import ConfigValue, config_value, load_yaml, merge_config, read_stack_file, validate_project
 
 ROOT = Path(__file__).resolve().parent.parent
 FAKE_SECRET_PREFIX = "https://fake-secret.invalid/"
@@ -64,7 +64,7 @@ def cli_config(stack: str, overrides: dict[str, Any] | None = None,
 def load_settings(stack: str, overrides: dict[str, Any] | None = None,
                   secret_overrides: dict[str, str] | None = None):
     """Parsed StackSettings of a stack file (PulumiCliError or ConfigError when bad)."""
-    from settings.config import parse
+    from components.config.config import parse
 
     config, secret_keys = cli_config(stack, overrides, secret_overrides)
     return parse(config, PROJECT, stack, secret_keys)

@@ -37,7 +37,7 @@ A session is live while Spring has it: not expired and not deleted. Per store:
   reading is as of the end of the last SCAN, whose sessions created or ended while it ran may
   or may not be counted (bounded by the churn during one SCAN, measured there). SCAN returns
   key names, i.e. session ids: the exporter's user gets `+scan` only when a store is counted
-  this way (settings/acl.py, docs/security.md "What the exporter can see").
+  this way (components/config/acl.py, docs/security.md "What the exporter can see").
 
 Every regular scrape also checks that the app's DB holds what the config says, from the
 same `check-single-keys` readings (`redis_key_size` is 0 for a key that does not exist, 1.45

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import re
 
-from settings import rules
+from . import rules
 
 PART_OF = "redis-session-platform"
 MANAGED_BY = "pulumi"

@@ -39,8 +39,8 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from monitoring.session_count import DEFAULT_NAMESPACE, SessionStore
-from settings import names
+from ..monitoring.session_count import DEFAULT_NAMESPACE, SessionStore
+from . import names
 
 # Commands per Spring Session repository type, as Lettuce puts them on the wire
 # (docs/research/spring-session.md, section A5 and "Command lists for Redis ACL"):
@@ -127,7 +127,7 @@ SENTINEL_HELLO = "__sentinel__:hello"
 #   log before either (no SLOWLOG GET for anyone), so nothing that worked is lost.
 EXPORTER_COMMANDS = ("ping", "client|setname", "info", "latency|latest", "latency|histogram", "slowlog|len",
                      "slowlog|get")
-# The session count and store check (monitoring/session_count.py), no Lua (issue 20):
+# The session count and store check (components/monitoring/session_count.py), no Lua (issue 20):
 # check-single-keys (exporter/keys.go extractCheckKeyMetrics: SELECT <db>, TYPE, then ZCARD for
 # a sorted set; 1.74 pipelines MEMORY USAGE with TYPE) on the sorted-set keys only, through
 # read-only selectors. The counting endpoint (`count-keys`, keys.go getKeysCount) sends SCAN
@@ -233,7 +233,7 @@ def exporter_rules(apps: Sequence[AppAcl], version: tuple[int, int]) -> str:
     """The exporter's rules on the Redis nodes: read-only, and only what its scrape, the
     sorted-set reads (every store: counted, or checked absent, plus Spring's DEFAULT_NAMESPACE
     one) and, when a store is counted by SCAN, the counting endpoint send
-    (monitoring/session_count.py)."""
+    (components/monitoring/session_count.py)."""
     stores = [SessionStore(a.app, a.database, a.namespace, a.repository_type, 1, a.expiration_store) for a in apps]
     commands = EXPORTER_COMMANDS + ((SETINFO,) if version >= (7, 2) else ()) + (("select",) if stores else ()) + \
         (EXPORTER_SCAN_COMMANDS if any(s.method == "scan" for s in stores) else ())

@@ -3,7 +3,7 @@ description. Everything else is generated from or checked against these models:
 
 - the `config:` block of Pulumi.yaml and the README table (scripts/generate.py; a test
   fails when either is stale);
-- the "allowed" text of every error message (settings/config.py);
+- the "allowed" text of every error message (components/config/config.py);
 - the parse itself (pydantic v2, strict: a value is never coerced into something else).
 
 Keys are camelCase (the Pulumi config names), attributes snake_case. Cross-field rules
@@ -16,9 +16,9 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, model_validator
 from pydantic.alias_generators import to_camel
 
-from settings import cve, names, rules, sizing, workload
-from settings.rules import FieldError, Rule
-from settings.workload import LIST
+from . import cve, names, rules, sizing, workload
+from .rules import FieldError, Rule
+from .workload import LIST
 
 __all__ = ["FieldError"]
 
@@ -117,7 +117,7 @@ MaxmemoryPolicy = Literal["noeviction", "volatile-ttl", "volatile-lru", "volatil
                           "allkeys-lru", "allkeys-lfu", "allkeys-random"]
 
 # A session timeout is bounded: Redis holds each session for its whole timeout, so memory
-# (settings/sizing.py), the session count's SCAN (monitoring/session_count.py, O(live
+# (components/config/sizing.py), the session count's SCAN (components/monitoring/session_count.py, O(live
 # sessions) per count) and how long a stolen session cookie stays usable all grow with it.
 SESSION_TIMEOUT_MIN_SECONDS = 60
 SESSION_TIMEOUT_MAX_SECONDS = 24 * 3600

@@ -8,7 +8,7 @@ rejects a query, or has not answered every query within the deadline (one deadli
 the whole run, not per read: a server that trickles its answer cannot hold it). Thresholds
 come from the stack's config (Pulumi.yaml defaults overlaid by Pulumi.<stack>.yaml, read
 offline), the same `Thresholds` object the alerts use; derived values come from the same
-recording rules (monitoring/records.py) the alerts and the dashboard read.
+recording rules (components/monitoring/records.py) the alerts and the dashboard read.
 
 Where the seed's fixed numbers became stack values:
 - sessions: 0..thresholds.sessionsHigh (seed: 100); above -> WARN "check memory".
@@ -39,12 +39,12 @@ import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from monitoring import certificates as cert
-from monitoring import records as rec
-from monitoring.records import FRAGMENTATION_MIN_USED_BYTES, MIB
-from monitoring.scope import Scope, scope_of
-from monitoring.session_count import COUNT_FAILED, RECORD, STORE_MISMATCH
-from settings.model import WasAppSettings
+from components.config.model import WasAppSettings
+from components.monitoring import certificates as cert
+from components.monitoring import records as rec
+from components.monitoring.records import FRAGMENTATION_MIN_USED_BYTES, MIB
+from components.monitoring.scope import Scope, scope_of
+from components.monitoring.session_count import COUNT_FAILED, RECORD, STORE_MISMATCH
 
 DEADLINE_SECONDS = 30.0
 NO_DATA = ("FAIL", "no data: check the exporter and its ServiceMonitor")
@@ -281,9 +281,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--deadline", type=float, default=DEADLINE_SECONDS,
                         help=f"seconds for the whole run (default {DEADLINE_SECONDS:g}); exit 2 when it passes")
     args = parser.parse_args(argv)
-    from settings.config import ConfigError
-    from settings.pulumi_cli import PulumiCliError
-    from settings.stackfile import load_settings
+    from components.config.config import ConfigError
+    from tools.pulumi_cli import PulumiCliError
+    from tools.stackfile import load_settings
 
     try:
         overrides = {"namespace": args.namespace} if args.namespace else None

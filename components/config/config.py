@@ -2,7 +2,7 @@
 
 Input is what the Pulumi CLI hands a program: `<project>:<key>` -> string (structured
 values as JSON), plus the set of keys that are secrets. Values are typed by their
-declaration in settings/schema.py, never guessed from their text: `23.10` stays a
+declaration in components/config/schema.py, never guessed from their text: `23.10` stays a
 string for a string key, `no` is not a boolean.
 
 Every bad value raises ConfigError, a `pulumi.RunError` (the CLI prints its message
@@ -21,8 +21,8 @@ from typing import Any
 import pulumi
 from pydantic import BaseModel, SecretStr, ValidationError
 
-from settings import acl, names, rules, sizing
-from settings.model import (
+from . import acl, names, rules, sizing
+from .model import (
     Image,
     MonitoringSettings,
     PodExtras,
@@ -34,8 +34,8 @@ from settings.model import (
     StackSettings,
     WasAppSettings,
 )
-from settings.rules import Rule
-from settings.schema import FieldError, StackConfig, WasApp, alias, pulumi_declared
+from .rules import Rule
+from .schema import FieldError, StackConfig, WasApp, alias, pulumi_declared
 
 SECRET_SHOWN = "<secret>"
 MAX_SHOWN = 120

@@ -1,6 +1,6 @@
-"""Typed, frozen stack settings, resolved from the validated StackConfig (settings/schema.py)
-by settings/config.py. Components receive these objects (or their own Args built from them),
-never raw config. Defaults and bounds live only in settings/schema.py."""
+"""Typed, frozen stack settings, resolved from the validated StackConfig (components/config/schema.py)
+by components/config/config.py. Components receive these objects (or their own Args built from them),
+never raw config. Defaults and bounds live only in components/config/schema.py."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import SecretStr
 
-from settings.schema import Thresholds
+from .schema import Thresholds
 
 
 @dataclass(frozen=True)
@@ -93,7 +93,7 @@ class RedisSettings:
     sentinel_image: Image
     """Sentinel image (used in `sentinel` topology)."""
     redis_version: tuple[int, int]
-    """(major, minor) of the Redis image: the rules of redis.acl (settings/acl.py image_version)."""
+    """(major, minor) of the Redis image: the rules of redis.acl (components/config/acl.py image_version)."""
     sentinel_version: tuple[int, int]
     """(major, minor) of the Sentinel image: the rules of sentinel.acl."""
     maxmemory: str
@@ -119,7 +119,7 @@ class RedisSettings:
     password_also_accept: str = "none"
     """`none`, `next` or `previous`: the other generation the ACL accepts during a rotation."""
     accepted_cves: tuple[str, ...] = ()
-    """Known CVEs (settings/cve.py) the stack runs its Redis/Sentinel images with, knowingly."""
+    """Known CVEs (components/config/cve.py) the stack runs its Redis/Sentinel images with, knowingly."""
 
     default_password_generation: int = 1
     """Generation of the chart-internal `default` password (same rotation phase)."""
@@ -141,7 +141,7 @@ def _accepted(g: int, also: str) -> tuple[int, ...]:
 
 @dataclass(frozen=True)
 class PodExtras:
-    """A WAS app's own Kubernetes fields (settings/workload.py), as the Kubernetes API takes them."""
+    """A WAS app's own Kubernetes fields (components/config/workload.py), as the Kubernetes API takes them."""
 
     env: tuple[dict, ...] = ()
     """Extra env vars (never a name the program sets)."""
@@ -284,4 +284,4 @@ class StackSettings:
     dns_egress: tuple[dict, ...] = ()
     """NetworkPolicy egress rules to the cluster DNS (dnsEgress), for every Redis client."""
     acknowledged: tuple[str, ...] = ()
-    """Config keys whose one-shot change this `up` is allowed to make (settings/changes.py)."""
+    """Config keys whose one-shot change this `up` is allowed to make (components/config/changes.py)."""

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from settings import names
-from settings.model import StackSettings, WasAppSettings
-from settings.schema import Thresholds
+from ..config import names
+from ..config.model import StackSettings, WasAppSettings
+from ..config.schema import Thresholds
 
 
 @dataclass(frozen=True)

@@ -1,21 +1,21 @@
 """Alert rules as data, in the style of the kube-prometheus mixins.
 
 One alert name per condition. Where a condition has degrees, the name has one rule per
-`severity` tier (warning, critical), and Alertmanager's inhibit rules (monitoring/routing.py)
+`severity` tier (warning, critical), and Alertmanager's inhibit rules (components/monitoring/routing.py)
 let the critical one silence the warning one, so a condition pages once.
 
 Each rule is an `Alert`; expressions are templates filled from one place, the Scope:
 the store's selector (namespace + exporter job: every Redis expression is scoped to it,
 and every alert carries the namespace label, since an AlertmanagerConfig routes only
 alerts of its own namespace) and `Thresholds` (the same object the dashboard and the
-checklist use). Derived quantities come from the recording rules (monitoring/records.py,
-monitoring/session_count.py), never recomputed here. Every rule about a WAS app carries
+checklist use). Derived quantities come from the recording rules (components/monitoring/records.py,
+components/monitoring/session_count.py), never recomputed here. Every rule about a WAS app carries
 the label `app`.
 Runbooks: docs/runbooks.md#<alert name lower case>.
 
 Adding an alert: an `Alert` here (its `panel` and `check` name the dashboard panel and the
-checklist row that show it), the `PanelSpec` (monitoring/dashboard.py), the `Check`
-(monitoring/checklist.py), a `## <AlertName>` section in docs/runbooks.md, and a fire and
+checklist row that show it), the `PanelSpec` (components/monitoring/dashboard.py), the `Check`
+(tools/checklist.py), a `## <AlertName>` section in docs/runbooks.md, and a fire and
 a silent case per tier in tests/monitoring/test_alerts.py `cases()`; tests fail when one is
 missing.
 
@@ -28,14 +28,14 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from monitoring import certificates as cert
-from monitoring import records as rec
-from monitoring.records import recording_rules
-from monitoring.scope import Scope
-from monitoring.session_count import COUNT_FAILED, RECORD, STORE_MISMATCH, stores_for
-from monitoring.session_count import recording_rules as session_rules
-from settings import names
-from settings.model import WasAppSettings
+from ..config import names
+from ..config.model import WasAppSettings
+from . import certificates as cert
+from . import records as rec
+from .records import recording_rules
+from .scope import Scope
+from .session_count import COUNT_FAILED, RECORD, STORE_MISMATCH, stores_for
+from .session_count import recording_rules as session_rules
 
 SEVERITIES = ("critical", "warning", "info")
 

@@ -7,10 +7,10 @@ types.go) and k8s.io/kubernetes pkg/apis/core/validation/validation.go
 and pkg/apis/networking/validation/validation.go (ValidateNetworkPolicyPeer/Port).
 
 Beyond the API server, the program refuses what would break its own wiring or Pod Security
-"restricted" (settings/podsecurity.py): env names the program sets (its Spring Session
+"restricted" (components/config/podsecurity.py): env names the program sets (its Spring Session
 settings win by refusal: docs/decisions.md, "Real apps"), volume types restricted forbids,
 mounts over the program's own, labels that would move the selector, literal credentials.
-Each refusal is a FieldError naming the field it blames (settings/config.py joins the path:
+Each refusal is a FieldError naming the field it blames (components/config/config.py joins the path:
 `wasApps[0].env[2].valueFrom`).
 """
 from __future__ import annotations
@@ -22,9 +22,9 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
 
-from settings import rules
-from settings.podsecurity import RESTRICTED_VOLUME_TYPES
-from settings.rules import FieldError, Rule
+from . import rules
+from .podsecurity import RESTRICTED_VOLUME_TYPES
+from .rules import FieldError, Rule
 
 # Paths and volumes the program mounts into every WAS container (components/was.py).
 TMP_DIR = "/tmp"

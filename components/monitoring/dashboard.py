@@ -1,7 +1,7 @@
 """Grafana "Dashboard 007" as data: rows of panel specs, built with grafana-foundation-sdk.
 
 Thresholds come from the same `Thresholds` object as the alerts; derived quantities from
-the same recording rules (monitoring/records.py, monitoring/session_count.py), which fix
+the same recording rules (components/monitoring/records.py, components/monitoring/session_count.py), which fix
 the seed's errors: sessions from the exact count (not `redis_db_keys`), memory % guarded
 for maxmemory = 0, fragmentation not judged below 10 MB, container memory as working set,
 JVM heap from Micrometer's real metric names with max = -1 pools excluded, WAS pods from
@@ -20,11 +20,11 @@ from grafana_foundation_sdk.builders import prometheus, stat, timeseries
 from grafana_foundation_sdk.cog.encoder import JSONEncoder
 from grafana_foundation_sdk.models import dashboard as gm
 
-from monitoring import records as rec
-from monitoring.records import FRAGMENTATION_MIN_USED_BYTES, MIB
-from monitoring.scope import Scope
-from monitoring.session_count import COUNT_FAILED, RECORD, STORE_MISMATCH
-from settings import names
+from ..config import names
+from . import records as rec
+from .records import FRAGMENTATION_MIN_USED_BYTES, MIB
+from .scope import Scope
+from .session_count import COUNT_FAILED, RECORD, STORE_MISMATCH
 
 DATASOURCE = gm.DataSourceRef(type_val="prometheus", uid="${datasource}")
 SEL = 'namespace="$namespace",job="$job",instance=~"$instance"'
@@ -33,7 +33,7 @@ STORE = 'namespace="$namespace",job="$job"'
 
 
 SESSIONS_HOW = ("Live Spring Sessions (not expired, not logged out), counted on the master "
-                "(monitoring/session_count.py). method=zcard (sorted-set store): ZCARD at every scrape, high by the "
+                "(components/monitoring/session_count.py). method=zcard (sorted-set store): ZCARD at every scrape, high by the "
                 "expired sessions Spring has not removed yet (a few per thousand, docs/benchmarks.md). "
                 "method=scan (default repository, indexed with minute sets): a SCAN every 60 s, exact as of its "
                 "end; sessions created or ended while it runs may or may not be in it (measured bound in "

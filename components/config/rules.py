@@ -1,7 +1,7 @@
 """Value rules of the stack config, each restated from the system that consumes the value.
 
 Every rule is a function `text -> parsed value` that raises ValueError with what is
-allowed; `settings/schema.py` attaches them to fields (with `Rule`), so the same text
+allowed; `components/config/schema.py` attaches them to fields (with `Rule`), so the same text
 serves the error message, the generated Pulumi.yaml descriptions and the README table.
 
 Sources (rules restated, not guessed):

@@ -3,7 +3,7 @@ Prometheus operator's AlertmanagerConfig (camelCase CRD) and as plain Alertmanag
 (the live tests load it into a real Alertmanager with a webhook in place of Slack).
 
 Inhibit rules make one condition page once (alerts are tiered by `severity` under one
-name, monitoring/alerts.py):
+name, components/monitoring/alerts.py):
 - a critical alert silences the warning/info alert of the same name for the same subject
   (namespace, instance, app, pod: labels an alert lacks compare equal, so a per-app alert
   of app A never silences app B's);

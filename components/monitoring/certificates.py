@@ -9,7 +9,7 @@ Each becomes a recording rule with a constant value, the notAfter in
 Unix seconds, labelled with the store's selector and the certificate's name, in the stack's
 PrometheusRule. A renewal (pulumi up in the last 30 days of a leaf, components/redis.py)
 changes the certificate and, in the same up, its rule: the alert resolves exactly when the
-new certificate is deployed. Alert RedisTlsCertificateExpiring (monitoring/alerts.py) and
+new certificate is deployed. Alert RedisTlsCertificateExpiring (components/monitoring/alerts.py) and
 the checklist row read the record.
 """
 from __future__ import annotations
@@ -17,8 +17,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime
 
-from monitoring.scope import Scope
-from settings import names
+from ..config import names
+from .scope import Scope
 
 RECORD = "redis_session_platform:tls_certificate_not_after_seconds"
 """notAfter (Unix seconds) of one certificate; labels namespace, job, certificate."""

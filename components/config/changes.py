@@ -20,7 +20,7 @@ from typing import Any
 
 import pulumi
 
-from settings.model import StackSettings
+from .model import StackSettings
 
 ACK_KEY = "acknowledgeChange"
 EXPORT = "deployed"
@@ -113,7 +113,7 @@ def refused_changes(prev: Mapping[str, Any] | None, s: StackSettings) -> list[Ch
 def renewals_due(not_after: Mapping[str, str] | None, now: datetime, s: StackSettings) -> tuple[list[str], bool]:
     """(leaves pulumi-tls renews in this up, whether the CA is renewed), from the certificates'
     recorded validityEndTime and the early-renewal windows of components/redis.py."""
-    from components.redis import CA_EARLY_RENEWAL_HOURS, CERT_EARLY_RENEWAL_HOURS
+    from ..redis import CA_EARLY_RENEWAL_HOURS, CERT_EARLY_RENEWAL_HOURS
     if not not_after or not s.redis.tls:
         return [], False
 

@@ -4,7 +4,7 @@ skips all of it). Used by the offline stack reader (render, tests, checklist), s
 config the CLI would refuse is refused here with the CLI's own message.
 
 - Pulumi.yaml: `ValidateProject` (sdk/go/common/workspace/project.go: a non-empty
-  `name`, then the JSON schema project.json, vendored as settings/project.schema.json)
+  `name`, then the JSON schema project.json, vendored as tools/project.schema.json)
   and `(*Project).Validate` (same file: not both `default` and `value`; an `array`
   declares `items`; a typed default must have its type; keys of other namespaces take
   only `value`).

@@ -1,0 +1,1 @@
+"""Tools beside the product (components/): never imported by it."""
