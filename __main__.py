@@ -7,10 +7,10 @@ from components.alert_rules import AlertRules, AlertRulesArgs
 from components.alerting import SlackAlerting, SlackAlertingArgs
 from components.config import changes, names
 from components.config.config import load
+from components.config.sessions import stores_for
 from components.dashboard import Dashboard007, Dashboard007Args
 from components.exporter import RedisExporter, RedisExporterArgs
 from components.monitoring.scope import scope_of
-from components.monitoring.session_count import stores_for
 from components.namespace import AppNamespace, AppNamespaceArgs
 from components.redis import RedisSessionStore, RedisSessionStoreArgs
 from components.was import WasApp, WasAppArgs

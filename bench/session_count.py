@@ -38,7 +38,8 @@ import urllib.request
 from pathlib import Path
 
 from bench.workload import Plan, Workload
-from components.monitoring.session_count import CHECK_SINGLE_KEYS_FLAG, COUNT_KEYS_PARAM, SessionStore, check_single_keys
+from components.config.sessions import SessionStore
+from components.monitoring.session_count import CHECK_SINGLE_KEYS_FLAG, COUNT_KEYS_PARAM, check_single_keys
 from simulators.loopback import HOST, Processes, Redis, start_exporter
 from simulators.resp import Client
 from simulators.stack import PASSWORD

@@ -34,13 +34,14 @@ import pulumi_tls as tls
 from .config import names
 from .config.model import Resources
 from .config.podsecurity import EXPORTER_UID, restricted_container
+from .config.sessions import SessionStore
+from .config.tls import CA_VALIDITY_HOURS, CERT_EARLY_RENEWAL_HOURS, CERT_VALIDITY_HOURS
 from .monitoring.session_count import (
     CHECK_SINGLE_KEYS_FLAG,
     COUNT_INTERVAL,
     COUNT_KEYS_METRIC,
     COUNT_KEYS_PARAM,
     COUNT_TIMEOUT,
-    SessionStore,
     check_single_keys,
     count_job,
     count_keys,
@@ -377,7 +378,6 @@ class RedisExporter(pulumi.ComponentResource):
         Service names and Prometheus's client certificate; each with the CA in a Secret, keys
         only in secret outputs. Returns the exporter's Secret. The exporter reads the files
         on every handshake (exporter/tls.go GetServerCertificateFunc): renewals need no restart."""
-        from .redis import CA_VALIDITY_HOURS, CERT_EARLY_RENEWAL_HOURS, CERT_VALIDITY_HOURS
         child = pulumi.ResourceOptions(parent=self)
         not_after: dict[str, pulumi.Output] = {}
 

@@ -30,6 +30,7 @@ import pulumi_tls as tls
 from .config import acl, names
 from .config.model import RedisSettings, Resources, WasAppSettings
 from .config.podsecurity import REDIS_UID, restricted_container
+from .config.tls import CA_EARLY_RENEWAL_HOURS, CA_VALIDITY_HOURS, CERT_EARLY_RENEWAL_HOURS, CERT_VALIDITY_HOURS
 from .config.workload import DnsEgress
 
 CERTS_DIR = "/opt/bitnami/redis/certs"
@@ -37,13 +38,6 @@ CERTS_DIR = "/opt/bitnami/redis/certs"
 PASSWORD_FILE = "/opt/bitnami/redis/secrets/redis-password"
 """The chart's mount of the `default` password (auth.usePasswordFiles)."""
 ACL_RELOAD_INTERVAL_SECONDS = 10
-CA_VALIDITY_HOURS = 5 * 365 * 24
-CERT_VALIDITY_HOURS = 365 * 24
-CERT_EARLY_RENEWAL_HOURS = 30 * 24
-CA_EARLY_RENEWAL_HOURS = CERT_VALIDITY_HOURS + CERT_EARLY_RENEWAL_HOURS
-"""The CA is renewed by the first `up` in its last 13 months: a leaf issued before that (1 year,
-renewed 30 days early) never outlives the CA that signed it. Renewing the CA re-issues every leaf
-(their ca_cert_pem changes) and is refused unless acknowledged (components/config/changes.py)."""
 TLS_FINGERPRINT_ANNOTATION = "redis-session-platform/tls-cert-sha256"
 DEFAULT_PASSWORD_ANNOTATION = "redis-session-platform/default-password-generation"
 """Pod annotation carrying redisDefaultPasswordGeneration (from 2 on): raising it rolls the Redis

@@ -11,6 +11,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from components.config import names
+from components.config.sessions import stores_for
+from components.config.tls import CERT_VALIDITY_HOURS
 from components.exporter import (
     AUTH_DIR,
     AUTH_FILE,
@@ -22,8 +24,8 @@ from components.monitoring.alerts import rule_groups
 from components.monitoring.certificates import expiry_group
 from components.monitoring.routing import plain_config
 from components.monitoring.scope import scope_of
-from components.monitoring.session_count import RECORD, check_single_keys, stores_for
-from components.redis import CERT_VALIDITY_HOURS, chart_values, connection_for
+from components.monitoring.session_count import RECORD, check_single_keys
+from components.redis import chart_values, connection_for
 from simulators.certs import issue, not_after
 from simulators.loopback import (
     Alertmanager,

@@ -144,7 +144,7 @@ def test_every_certificate_s_validity_is_exported_and_recorded_for_the_alert():
 
 
 def test_the_ca_outlives_every_leaf_it_signs():
-    from components.redis import CA_EARLY_RENEWAL_HOURS, CA_VALIDITY_HOURS, CERT_VALIDITY_HOURS
+    from components.config.tls import CA_EARLY_RENEWAL_HOURS, CA_VALIDITY_HOURS, CERT_VALIDITY_HOURS
     run = run_program("prod")
     ca = next(r for r in run.of_type("tls:index/selfSignedCert:SelfSignedCert"))
     assert ca.plain["earlyRenewalHours"] == CA_EARLY_RENEWAL_HOURS

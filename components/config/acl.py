@@ -39,8 +39,8 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from ..monitoring.session_count import DEFAULT_NAMESPACE, SessionStore
 from . import names
+from .sessions import DEFAULT_NAMESPACE, SessionStore
 
 # Commands per Spring Session repository type, as Lettuce puts them on the wire
 # (docs/research/spring-session.md, section A5 and "Command lists for Redis ACL"):

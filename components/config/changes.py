@@ -21,6 +21,7 @@ from typing import Any
 import pulumi
 
 from .model import StackSettings
+from .tls import CA_EARLY_RENEWAL_HOURS, CERT_EARLY_RENEWAL_HOURS
 
 ACK_KEY = "acknowledgeChange"
 EXPORT = "deployed"
@@ -112,8 +113,7 @@ def refused_changes(prev: Mapping[str, Any] | None, s: StackSettings) -> list[Ch
 
 def renewals_due(not_after: Mapping[str, str] | None, now: datetime, s: StackSettings) -> tuple[list[str], bool]:
     """(leaves pulumi-tls renews in this up, whether the CA is renewed), from the certificates'
-    recorded validityEndTime and the early-renewal windows of components/redis.py."""
-    from ..redis import CA_EARLY_RENEWAL_HOURS, CERT_EARLY_RENEWAL_HOURS
+    recorded validityEndTime and the early-renewal windows (components/config/tls.py)."""
     if not not_after or not s.redis.tls:
         return [], False
 

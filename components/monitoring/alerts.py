@@ -30,11 +30,12 @@ from dataclasses import dataclass
 
 from ..config import names
 from ..config.model import WasAppSettings
+from ..config.sessions import stores_for
 from . import certificates as cert
 from . import records as rec
 from .records import recording_rules
 from .scope import Scope
-from .session_count import COUNT_FAILED, RECORD, STORE_MISMATCH, stores_for
+from .session_count import COUNT_FAILED, RECORD, STORE_MISMATCH
 from .session_count import recording_rules as session_rules
 
 SEVERITIES = ("critical", "warning", "info")

@@ -64,7 +64,8 @@ one name, counted on the master only (replicas hold copies, and a stale replica 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+
+from ..config.sessions import SessionStore
 
 RECORD = "spring_session:active_sessions"
 """Recorded series every consumer (dashboard, alerts, checklist) reads, label `app`."""
@@ -96,82 +97,6 @@ DB_KEYS_METRIC = "redis_db_keys"
 """Per-DB key count from INFO keyspace, label `db="db<N>"` (counts keys, not sessions)."""
 INSTANCE_INFO_METRIC = "redis_instance_info"
 """Carries `role` ("master" / "slave") per scraped Redis."""
-REPOSITORY_TYPES = ("default", "indexed")
-EXPIRATION_STORES = ("minute", "sorted-set")
-DEFAULT_NAMESPACE = "spring:session"
-"""Spring's `RedisIndexedSessionRepository.DEFAULT_NAMESPACE`."""
-
-
-@dataclass(frozen=True)
-class SessionStore:
-    """Where one app's sessions live."""
-
-    app: str
-    """WAS app name (label `app` of the recorded series)."""
-    database: int
-    """Dedicated Redis logical DB (`spring.data.redis.database`); nothing else writes there."""
-    namespace: str
-    """Spring Session key namespace (`spring.session.redis.namespace`), e.g. spring:session:petclinic."""
-    repository_type: str
-    """`default` (one hash per session) or `indexed` (hash + expires key + expiry index + principal index)."""
-    timeout_seconds: int
-    """Session idle timeout."""
-    expiration_store: str = "minute"
-    """Indexed repository: `minute` (Spring's default per-minute sets) or `sorted-set`
-    (`SortedSetRedisSessionExpirationStore`, 3.4+). Ignored for the default repository."""
-
-    def __post_init__(self) -> None:
-        if self.repository_type not in REPOSITORY_TYPES:
-            raise ValueError(f"{self.app}: repository_type {self.repository_type!r} not in {REPOSITORY_TYPES}")
-        if self.expiration_store not in EXPIRATION_STORES:
-            raise ValueError(f"{self.app}: expiration_store {self.expiration_store!r} not in {EXPIRATION_STORES}")
-        if not self.app or not self.namespace:
-            raise ValueError(f"app and namespace must be non-empty: {self!r}")
-        if self.database < 0:
-            raise ValueError(f"{self.app}: database must be >= 0, got {self.database}")
-        if self.timeout_seconds <= 0:
-            raise ValueError(f"{self.app}: timeout_seconds must be > 0, got {self.timeout_seconds}")
-
-    @property
-    def layout(self) -> str:
-        """`default`, `minute` or `sorted-set`: what the app's DB holds."""
-        return "default" if self.repository_type == "default" else self.expiration_store
-
-    @property
-    def method(self) -> str:
-        """`zcard` (check-single-keys, every scrape) or `scan` (count-keys, counting endpoint)."""
-        return "zcard" if self.layout == "sorted-set" else "scan"
-
-    @property
-    def zset_key(self) -> str:
-        """The sorted-set store's key in this namespace (counted, or checked absent)."""
-        return sorted_set_key(self.namespace)
-
-    @property
-    def checked_keys(self) -> tuple[str, ...]:
-        """The keys the exporter reads (check-single-keys) for this store: its own sorted set,
-        and Spring's DEFAULT_NAMESPACE one when the app uses another namespace."""
-        default = sorted_set_key(DEFAULT_NAMESPACE)
-        return (self.zset_key,) + ((default,) if self.zset_key != default else ())
-
-    @property
-    def scan_pattern(self) -> str:
-        """The keys that exist exactly while a session is live (method `scan`)."""
-        return f"{self.namespace}:sessions:" + ("*" if self.layout == "default" else "expires:*")
-
-
-def sorted_set_key(namespace: str) -> str:
-    """`SortedSetRedisSessionExpirationStore`'s key: `<namespace>:sessions:expirations`."""
-    return f"{namespace}:sessions:expirations"
-
-
-def stores_for(apps) -> tuple[SessionStore, ...]:
-    """SessionStore per WasAppSettings, by app name: the order of wasApps changes nothing."""
-    return tuple(SessionStore(a.name, a.session_database, a.session_namespace, a.repository_type,
-                              a.session_timeout_seconds, a.expiration_store or "minute")
-                 for a in sorted(apps, key=lambda a: a.name))
-
-
 def check_single_keys(stores) -> str | None:
     """The `--check-single-keys` value (`db<N>=<key>,...`, each pair once, by database), or
     None without a store. Same character rules as count_keys."""

@@ -4,6 +4,7 @@ import json
 import pulumi
 import pytest
 
+from components.config.sessions import stores_for
 from components.exporter import (
     RESOURCES,
     RedisExporter,
@@ -14,7 +15,7 @@ from components.exporter import (
     scrape_targets,
     with_user,
 )
-from components.monitoring.session_count import check_single_keys, stores_for
+from components.monitoring.session_count import check_single_keys
 from components.redis import connection_for
 from tests.harness import FAKE_PASSWORD, ROOT, is_secret, load_settings, plain_occurrences, run_with_mocks
 
@@ -168,7 +169,7 @@ def test_counting_memory_model_covers_what_the_benchmark_measured():
     """The exporter's memory for the SCAN is at least what docs/benchmarks.json measured per
     live session, for each store counted by SCAN (bench namespace and 30 min timeout)."""
     from bench.session_count import NAMESPACE, TIMEOUT, VARIANTS
-    from components.monitoring.session_count import SessionStore
+    from components.config.sessions import SessionStore
     rows = [r for r in json.loads((ROOT / "docs" / "benchmarks.json").read_text())["session_count"]
             if r["method"] == "count" and r["sessions"] >= 100_000]
     assert rows

@@ -5,11 +5,12 @@ import pytest
 
 from components.alert_rules import AlertRules, AlertRulesArgs
 from components.config import names
+from components.config.sessions import stores_for
 from components.monitoring import records
 from components.monitoring.alerts import alert_rules
 from components.monitoring.certificates import RECORD as CERT_RECORD
 from components.monitoring.scope import scope_of
-from components.monitoring.session_count import COUNT_FAILED, RECORD, STORE_MISMATCH, recording_rules, stores_for
+from components.monitoring.session_count import COUNT_FAILED, RECORD, STORE_MISMATCH, recording_rules
 from tests.harness import STACKS, load_settings, run_program, run_with_mocks
 
 SM = "kubernetes:monitoring.coreos.com/v1:ServiceMonitor"

@@ -15,10 +15,10 @@ from components.alert_rules import AlertRules, AlertRulesArgs
 from components.config import cve, names
 from components.config.config import to_settings
 from components.config.schema import StackConfig
+from components.config.sessions import stores_for
 from components.dashboard import Dashboard007, Dashboard007Args
 from components.exporter import RedisExporter, RedisExporterArgs
 from components.monitoring.scope import Scope
-from components.monitoring.session_count import stores_for
 from components.redis import RedisSessionStore, RedisSessionStoreArgs
 from components.was import WasApp, WasAppArgs
 from render import render

@@ -25,8 +25,9 @@ import pytest
 import yaml
 
 from components.config import names
+from components.config.sessions import stores_for
 from components.exporter import NO_CONFIG_COMMAND, exporter_args, password_file, sentinel_exporter_args
-from components.monitoring.session_count import check_single_keys, stores_for
+from components.monitoring.session_count import check_single_keys
 from components.redis import ACL_RELOAD_SCRIPT, acl_reload_env, connection_for
 from render import render_stack
 from simulators import secure

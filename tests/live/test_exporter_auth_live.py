@@ -17,8 +17,9 @@ import urllib.parse
 import urllib.request
 
 from components.config import names
+from components.config.sessions import stores_for
 from components.exporter import AUTH_DIR, AUTH_FILE, WEB_TLS_DIR, exporter_containers, service_monitor_spec
-from components.monitoring.session_count import check_single_keys, stores_for
+from components.monitoring.session_count import check_single_keys
 from components.redis import connection_for
 from simulators import certs
 from simulators.loopback import HOST, Prometheus, Redis, free_port, service_monitor_jobs, wait_until

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import re
 
+from components.config.sessions import stores_for
 from components.exporter import (
     AUTH_DIR,
     AUTH_FILE,
@@ -15,7 +16,7 @@ from components.exporter import (
     password_file,
     scrape_targets,
 )
-from components.monitoring.session_count import KEY_SIZE_METRIC, check_single_keys, stores_for
+from components.monitoring.session_count import KEY_SIZE_METRIC, check_single_keys
 from components.redis import connection_for
 from simulators.loopback import HOST, Redis, Sentinel, scrape, start_exporter
 from simulators.stack import redis_conf, without_acl

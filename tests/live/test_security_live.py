@@ -23,6 +23,7 @@ import time
 import pytest
 
 from components.config import names
+from components.config.sessions import stores_for
 from components.exporter import AUTH_DIR, AUTH_FILE, TLS_DIR, exporter_containers, password_file
 from components.monitoring.alerts import rule_groups
 from components.monitoring.dashboard import dashboard_json
@@ -33,7 +34,6 @@ from components.monitoring.session_count import (
     KEY_SIZE_METRIC,
     check_single_keys,
     count_keys,
-    stores_for,
 )
 from components.redis import connection_for
 from simulators import secure

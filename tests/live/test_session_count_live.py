@@ -20,13 +20,13 @@ from contextlib import contextmanager
 import pytest
 
 from bench.session_count import minute_set_script
+from components.config.sessions import SessionStore
 from components.exporter import ScrapeTarget, count_endpoint
 from components.monitoring.session_count import (
     COUNT_FAILED,
     DB_KEYS_METRIC,
     RECORD,
     STORE_MISMATCH,
-    SessionStore,
     check_single_keys,
     count_keys,
     recording_rules,

@@ -21,8 +21,9 @@ import urllib.request
 
 import pytest
 
+from components.config.sessions import stores_for
 from components.exporter import AUTH_DIR, AUTH_FILE, exporter_containers, password_file
-from components.monitoring.session_count import check_single_keys, stores_for
+from components.monitoring.session_count import check_single_keys
 from components.redis import connection_for
 from simulators import secure
 from simulators.loopback import HOST, Processes, start_exporter
