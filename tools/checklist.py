@@ -42,6 +42,7 @@ from dataclasses import dataclass
 from components.config.model import WasAppSettings
 from components.monitoring import certificates as cert
 from components.monitoring import records as rec
+from components.monitoring.promql import Promql, promql
 from components.monitoring.records import FRAGMENTATION_MIN_USED_BYTES, MIB
 from components.monitoring.scope import Scope, scope_of
 from components.monitoring.session_count import COUNT_FAILED, RECORD, STORE_MISMATCH
@@ -57,8 +58,9 @@ class Check:
 
     item: str
     """What is checked; per-app items are prefixed with the app name."""
-    query: str
-    """PromQL; `{sel}` is the store's matchers, or (per_app) the namespace's plus app="<name>"."""
+    query: Promql
+    """PromQL, rendered with `Scope.values` (the app's for per_app rows): `${store}` is the
+    store's matchers, `${app}` (per_app) the namespace's plus app="<name>"."""
     normal: Callable[[Scope, App], str]
     """Normal range, as text."""
     judge: Callable[[float, Scope, App], tuple[str, str]]
@@ -69,8 +71,8 @@ class Check:
     """One row per WAS app."""
     empty: tuple[str, str] = NO_DATA
     """(status, action) when the query returns nothing (or NaN)."""
-    explain_empty: str | None = None
-    """PromQL (`{sel}` as in query); when the value is empty and this returns something, the
+    explain_empty: Promql | None = None
+    """PromQL (rendered as `query`); when the value is empty and this returns something, the
     row is OK with `explain_note` (an empty value that is expected)."""
     explain_note: str = ""
 
@@ -138,29 +140,34 @@ def _percent(v: float) -> str:
 
 
 CHECKS = (
-    Check("redis_up", "min(redis_up{{{sel}}})", lambda s, a: "== 1", _up),
-    Check("sessions", f"sum({RECORD}{{{{{{sel}}}}}})", lambda s, a: f"0 - {s.thresholds.sessions_high}", _sessions),
-    Check("memory used", f"max({rec.REDIS_MEMORY_PERCENT}{{{{{{sel}}}}}})",
+    Check("redis_up", promql("min(redis_up{${store}})"), lambda s, a: "== 1", _up),
+    Check("sessions", promql("sum(${sessions}{${store}})", sessions=RECORD),
+          lambda s, a: f"0 - {s.thresholds.sessions_high}", _sessions),
+    Check("memory used", promql("max(${memory}{${store}})", memory=rec.REDIS_MEMORY_PERCENT),
           lambda s, a: f"0 - {s.thresholds.memory_used_percent_warning:g} % of maxmemory", _memory, _percent),
-    Check("evictions (24h)", "sum(increase(redis_evicted_keys_total{{{sel}}}[24h]))", lambda s, a: "== 0", _evictions,
-          lambda v: f"{v:.0f}"),
-    Check("fragmentation", f"max({rec.REDIS_FRAGMENTATION}{{{{{{sel}}}}}})",
+    Check("evictions (24h)", promql("sum(increase(redis_evicted_keys_total{${store}}[24h]))"), lambda s, a: "== 0",
+          _evictions, lambda v: f"{v:.0f}"),
+    Check("fragmentation", promql("max(${fragmentation}{${store}})", fragmentation=rec.REDIS_FRAGMENTATION),
           lambda s, a: f"1.0 - {s.thresholds.fragmentation_warning:g}", _fragmentation, lambda v: f"{v:.2f}",
-          explain_empty="max(redis_memory_used_bytes{{{sel}}}) <= " + str(FRAGMENTATION_MIN_USED_BYTES),
+          explain_empty=promql("max(redis_memory_used_bytes{${store}}) <= ${min_used}",
+                               min_used=FRAGMENTATION_MIN_USED_BYTES),
           explain_note=f"not judged: Redis holds < {FRAGMENTATION_MIN_USED_BYTES // MIB} MB"),
-    Check("session count", f"max({COUNT_FAILED}{{{{{{sel}}}}}} == 1 or {STORE_MISMATCH}{{{{{{sel}}}}}} == 1)"
-          f" or max({COUNT_FAILED}{{{{{{sel}}}}}})", lambda s, a: "counted (0)", _counted, lambda v: f"{v:.0f}",
-          per_app=True),
-    Check("ready pods", f"max({rec.WAS_READY}{{{{{{sel}}}}}})", lambda s, a: f">= {a.min_replicas if a else 1}", _ready,
+    Check("session count", promql("max(${failed}{${app}} == 1 or ${mismatch}{${app}} == 1) or max(${failed}{${app}})",
+                                  failed=COUNT_FAILED, mismatch=STORE_MISMATCH),
+          lambda s, a: "counted (0)", _counted, lambda v: f"{v:.0f}", per_app=True),
+    Check("ready pods", promql("max(${ready}{${app}})", ready=rec.WAS_READY),
+          lambda s, a: f">= {a.min_replicas if a else 1}", _ready,
           per_app=True, empty=("FAIL", "no data: check kube-state-metrics")),
-    Check("metrics scraped", f"sum({rec.WAS_METRICS_UP}{{{{{{sel}}}}}})", lambda s, a: ">= 1 pod", _scraped,
-          per_app=True, empty=("FAIL", "no scrape target: PodMonitor not selected (runbook WasMetricsNotScraped)")),
-    Check("Tomcat sessions", f"sum({rec.TOMCAT_SESSIONS}{{{{{{sel}}}}}})", lambda s, a: "== 0", _tomcat, per_app=True,
-          empty=("WARN", "no Tomcat session metrics: app not scraped, or not on Tomcat")),
-    Check("JVM heap (max pod)", f"max({rec.JVM_HEAP_PERCENT}{{{{{{sel}}}}}})",
+    Check("metrics scraped", promql("sum(${scraped}{${app}})", scraped=rec.WAS_METRICS_UP), lambda s, a: ">= 1 pod",
+          _scraped, per_app=True,
+          empty=("FAIL", "no scrape target: PodMonitor not selected (runbook WasMetricsNotScraped)")),
+    Check("Tomcat sessions", promql("sum(${tomcat}{${app}})", tomcat=rec.TOMCAT_SESSIONS), lambda s, a: "== 0",
+          _tomcat, per_app=True, empty=("WARN", "no Tomcat session metrics: app not scraped, or not on Tomcat")),
+    Check("JVM heap (max pod)", promql("max(${heap}{${app}})", heap=rec.JVM_HEAP_PERCENT),
           lambda s, a: f"0 - {s.thresholds.jvm_heap_percent_warning:g} %", _heap, _percent, per_app=True,
           empty=("WARN", "no JVM metrics: app not scraped")),
-    Check("TLS certificate expiry", f"(min({cert.RECORD}{{{{{{sel}}}}}}) - time()) / {cert.DAY}",
+    Check("TLS certificate expiry", promql("(min(${record}{${store}}) - time()) / ${day}", record=cert.RECORD,
+                                           day=cert.DAY),
           lambda s, a: f">= {cert.WARNING_DAYS} days left", _cert_days, fmt=lambda v: f"{v:.0f} days",
           empty=("FAIL", "no certificate recorded: is the program's PrometheusRule loaded?")),
 )
@@ -240,11 +247,12 @@ def _one_line(text) -> str:
     return " ".join(str(text).split())
 
 
-def rows_to_run(s: Scope) -> list[tuple[Check, App, str]]:
-    """(check, app or None, label matchers) for every row, in order: store rows, then per app."""
-    out: list[tuple[Check, App, str]] = [(c, None, s.selector) for c in CHECKS if not c.per_app]
+def rows_to_run(s: Scope) -> list[tuple[Check, App, dict[str, object]]]:
+    """(check, app or None, values its queries are rendered with) for every row, in order:
+    store rows, then per app."""
+    out: list[tuple[Check, App, dict[str, object]]] = [(c, None, s.values()) for c in CHECKS if not c.per_app]
     for app in s.apps:
-        out += [(c, app, f'{s.namespace_selector},app="{app.name}"') for c in CHECKS if c.per_app]
+        out += [(c, app, s.values(app)) for c in CHECKS if c.per_app]
     return out
 
 
@@ -252,11 +260,11 @@ def run(url: str, s: Scope, deadline_seconds: float = DEADLINE_SECONDS) -> tuple
     """Rows (item, value, normal, status, action) and the exit code."""
     deadline = Deadline(deadline_seconds)
     rows, failed = [], False
-    for check, app, sel in rows_to_run(s):
-        value = query(url, check.query.format(sel=sel), deadline)
+    for check, app, values in rows_to_run(s):
+        value = query(url, check.query.render(values), deadline)
         if value is not None:
             (status, action), shown = check.judge(value, s, app), check.fmt(value)
-        elif check.explain_empty and query(url, check.explain_empty.format(sel=sel), deadline) is not None:
+        elif check.explain_empty and query(url, check.explain_empty.render(values), deadline) is not None:
             status, action, shown = "OK", check.explain_note, "-"
         else:
             (status, action), shown = check.empty, "-"

@@ -34,8 +34,7 @@ def not_after_seconds(rfc3339: str) -> int:
 
 def expiry_group(s: Scope, not_after: Mapping[str, str]) -> dict:
     """A rule group with one constant record per certificate (name -> validityEndTime)."""
-    labels = dict(part.split("=", 1) for part in s.selector.split(","))
     return {"name": f"{names.PART_OF}.certificates", "rules": [
         {"record": RECORD, "expr": f"vector({not_after_seconds(end)})",
-         "labels": {**{k: v.strip('"') for k, v in labels.items()}, "certificate": cert}}
+         "labels": {**s.store_labels, "certificate": cert}}
         for cert, end in sorted(not_after.items())]}

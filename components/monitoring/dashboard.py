@@ -12,6 +12,7 @@ Adding a panel is one PanelSpec in `rows()`; an alert names its panel (Alert.pan
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,14 +23,23 @@ from grafana_foundation_sdk.models import dashboard as gm
 
 from ..config import names
 from . import records as rec
+from .promql import Promql, matchers, promql
 from .records import FRAGMENTATION_MIN_USED_BYTES, MIB
 from .scope import Scope
 from .session_count import COUNT_FAILED, RECORD, STORE_MISMATCH
 
 DATASOURCE = gm.DataSourceRef(type_val="prometheus", uid="${datasource}")
-SEL = 'namespace="$namespace",job="$job",instance=~"$instance"'
-NS = 'namespace="$namespace"'
-STORE = 'namespace="$namespace",job="$job"'
+
+
+def variables(namespace: str = "$namespace", job: str = "$job", instance: str = "$instance",
+              rate_interval: str = "$__rate_interval") -> dict[str, object]:
+    """What a panel's `Promql` reads: `store` (the store's exporter series), `instances` (those
+    of the instances picked), `namespace` (everything in the namespace), `rate_interval`.
+    The defaults are the dashboard's variables (what the board holds); values given are what
+    Grafana sends in their place (the `instance` picker's "All" is `.*`)."""
+    store = matchers(namespace=namespace, job=job)
+    return {"store": store, "instances": store + "," + f'instance=~"{instance}"',
+            "namespace": matchers(namespace=namespace), "rate_interval": rate_interval}
 
 
 SESSIONS_HOW = ("Live Spring Sessions (not expired, not logged out), counted on the master "
@@ -48,8 +58,9 @@ class PanelSpec:
     """Panel title."""
     kind: str
     """`stat` or `timeseries`."""
-    expr: str
-    """PromQL with dashboard variables ($namespace, $instance, $__rate_interval)."""
+    expr: Promql
+    """PromQL, rendered with `variables()` (`${store}`, `${instances}`, `${namespace}`,
+    `${rate_interval}`)."""
     unit: str = "short"
     """Grafana unit id."""
     steps: tuple = ()
@@ -77,71 +88,74 @@ class RowSpec:
 def rows(s: Scope) -> list[RowSpec]:
     """The rows of Dashboard 007 for a store and its apps: the seed's four, then the login loop."""
     t = s.thresholds
-    pods = f"{rec.WAS_POD}{{{NS}}}"
+    pods = promql("${pods}{${namespace}}", pods=rec.WAS_POD)
     return [
         RowSpec("Redis status", (
-            PanelSpec("Redis up", "stat", f"min(redis_up{{{SEL}}})", "none", ((1, "green"),), "red"),
-            PanelSpec("Active sessions", "stat", f"sum({RECORD}{{{STORE}}})", "short", ((t.sessions_high, "orange"),),
-                      description=SESSIONS_HOW),
+            PanelSpec("Redis up", "stat", promql("min(redis_up{${instances}})"), "none", ((1, "green"),), "red"),
+            PanelSpec("Active sessions", "stat", promql("sum(${sessions}{${store}})", sessions=RECORD), "short",
+                      ((t.sessions_high, "orange"),), description=SESSIONS_HOW),
             PanelSpec("Apps not counted", "stat",
-                      f"count({COUNT_FAILED}{{{STORE}}} == 1 or {STORE_MISMATCH}{{{STORE}}} == 1) or vector(0)", "none",
+                      promql("count(${failed}{${store}} == 1 or ${mismatch}{${store}} == 1) or vector(0)",
+                             failed=COUNT_FAILED, mismatch=STORE_MISMATCH), "none",
                       ((1, "red"),), description="Apps whose session count failed (SessionCountFailed) or whose "
                       "Redis DB does not match their config (SessionStoreMismatch); their sessions are missing "
                       "from Active sessions."),
-            PanelSpec("Connected clients", "stat", f"sum(redis_connected_clients{{{SEL}}})", "short",
+            PanelSpec("Connected clients", "stat", promql("sum(redis_connected_clients{${instances}})"), "short",
                       ((t.connected_clients_high, "orange"),)),
-            PanelSpec("Memory used (% of maxmemory)", "stat", f"max({rec.REDIS_MEMORY_PERCENT}{{{SEL}}})", "percent",
+            PanelSpec("Memory used (% of maxmemory)", "stat",
+                      promql("max(${memory}{${instances}})", memory=rec.REDIS_MEMORY_PERCENT), "percent",
                       ((t.memory_used_percent_warning, "orange"), (t.memory_used_percent_critical, "red"))),
-            PanelSpec("Fragmentation", "stat", f"max({rec.REDIS_FRAGMENTATION}{{{SEL}}})", "none",
+            PanelSpec("Fragmentation", "stat",
+                      promql("max(${fragmentation}{${instances}})", fragmentation=rec.REDIS_FRAGMENTATION), "none",
                       ((t.fragmentation_warning, "orange"), (t.fragmentation_critical, "red")),
                       no_value=f"not judged (< {FRAGMENTATION_MIN_USED_BYTES // MIB} MB used)"),
         )),
         RowSpec("Session trends", (
-            PanelSpec("Active sessions by app", "timeseries", f"sum by (app) ({RECORD}{{{STORE}}})", "short",
+            PanelSpec("Active sessions by app", "timeseries",
+                      promql("sum by (app) (${sessions}{${store}})", sessions=RECORD), "short",
                       ((t.sessions_high, "orange"),), legend="{{app}}", description=SESSIONS_HOW),
-            PanelSpec("Memory % of maxmemory", "timeseries", f"{rec.REDIS_MEMORY_PERCENT}{{{SEL}}}", "percent",
+            PanelSpec("Memory % of maxmemory", "timeseries",
+                      promql("${memory}{${instances}}", memory=rec.REDIS_MEMORY_PERCENT), "percent",
                       ((t.memory_used_percent_warning, "orange"), (t.memory_used_percent_critical, "red")),
                       legend="{{instance}}"),
         )),
         RowSpec("Redis performance", (
             PanelSpec("Commands/s", "timeseries",
-                      f"sum by (instance) (rate(redis_commands_processed_total{{{SEL}}}[$__rate_interval]))", "ops",
-                      legend="{{instance}}"),
+                      promql("sum by (instance) (rate(redis_commands_processed_total{${instances}}[${rate_interval}]))"),
+                      "ops", legend="{{instance}}"),
             PanelSpec("Evictions/s (each one logs a user out)", "timeseries",
-                      f"sum by (instance) (rate(redis_evicted_keys_total{{{SEL}}}[$__rate_interval]))", "ops",
-                      ((0.000001, "red"),), legend="{{instance}}"),
+                      promql("sum by (instance) (rate(redis_evicted_keys_total{${instances}}[${rate_interval}]))"),
+                      "ops", ((0.000001, "red"),), legend="{{instance}}"),
         )),
         RowSpec("WAS pods", (
-            PanelSpec("Ready pods", "stat", f"{rec.WAS_READY}{{{NS}}}", "short", legend="{{app}}"),
+            PanelSpec("Ready pods", "stat", promql("${ready}{${namespace}}", ready=rec.WAS_READY), "short",
+                      legend="{{app}}"),
             PanelSpec("Pods per node", "timeseries",
-                      f"count by (node) (kube_pod_info{{{NS}}} * on(namespace, pod) group_left(app) {pods})", "short",
-                      legend="{{node}}"),
+                      promql("count by (node) (kube_pod_info{${namespace}} * on(namespace, pod) group_left(app) ${pods})",
+                             pods=pods), "short", legend="{{node}}"),
             PanelSpec("Container memory (working set)", "timeseries",
-                      f'sum by (app, pod) (container_memory_working_set_bytes{{{NS},container!=""}}'
-                      f" * on(namespace, pod) group_left(app) {pods})", "bytes", legend="{{app}} {{pod}}"),
-            PanelSpec("JVM heap %", "timeseries", f"{rec.JVM_HEAP_PERCENT}{{{NS}}}", "percent",
-                      ((t.jvm_heap_percent_warning, "orange"),), legend="{{app}} {{pod}}"),
+                      promql('sum by (app, pod) (container_memory_working_set_bytes{${namespace},container!=""}'
+                             " * on(namespace, pod) group_left(app) ${pods})", pods=pods), "bytes",
+                      legend="{{app}} {{pod}}"),
+            PanelSpec("JVM heap %", "timeseries", promql("${heap}{${namespace}}", heap=rec.JVM_HEAP_PERCENT),
+                      "percent", ((t.jvm_heap_percent_warning, "orange"),), legend="{{app}} {{pod}}"),
         )),
         RowSpec("WAS sessions (login loop)", (
-            PanelSpec("Sessions in Tomcat (login loop if > 0)", "stat", f"{rec.TOMCAT_SESSIONS}{{{NS}}}", "short",
-                      ((1, "red"),), legend="{{app}}"),
-            PanelSpec("Pods scraped", "stat", f"{rec.WAS_METRICS_UP}{{{NS}}}", "short", ((1, "green"),), "red",
-                      legend="{{app}}", no_value="not scraped"),
-            PanelSpec("Requests/s (actuator excluded)", "timeseries", f"{rec.HTTP_REQUESTS}{{{NS}}}", "reqps",
+            PanelSpec("Sessions in Tomcat (login loop if > 0)", "stat",
+                      promql("${tomcat}{${namespace}}", tomcat=rec.TOMCAT_SESSIONS), "short", ((1, "red"),),
                       legend="{{app}}"),
+            PanelSpec("Pods scraped", "stat", promql("${scraped}{${namespace}}", scraped=rec.WAS_METRICS_UP), "short",
+                      ((1, "green"),), "red", legend="{{app}}", no_value="not scraped"),
+            PanelSpec("Requests/s (actuator excluded)", "timeseries",
+                      promql("${requests}{${namespace}}", requests=rec.HTTP_REQUESTS), "reqps", legend="{{app}}"),
         )),
     ]
 
 
-def concrete(expr: str, scope: Scope, instance: str = ".*", rate_interval: str = "1m") -> str:
-    """Substitute dashboard variables with a scope's values, giving a query Prometheus can run."""
-    return (expr.replace("$namespace", scope.namespace).replace("$job", scope.job).replace("$instance", instance)
-            .replace("$__rate_interval", rate_interval))
-
-
-def panel_queries(s: Scope) -> list[tuple[str, str]]:
-    """(panel title, query with variables) for every panel."""
-    return [(p.title, p.expr) for row in rows(s) for p in row.panels]
+def panel_queries(s: Scope, values: Mapping[str, object] | None = None) -> list[tuple[str, str]]:
+    """(panel title, query) for every panel: as the dashboard holds it (Grafana's variables),
+    or rendered with `values` (e.g. `variables(<namespace>, <job>, ".*", "1m")`, what Grafana sends)."""
+    return [(p.title, p.expr.render(values or variables())) for row in rows(s) for p in row.panels]
 
 
 def _thresholds(p: PanelSpec) -> gd.ThresholdsConfig:
@@ -150,7 +164,7 @@ def _thresholds(p: PanelSpec) -> gd.ThresholdsConfig:
 
 
 def _panel(p: PanelSpec, width: int, panel_id: int):
-    query = prometheus.Dataquery().ref_id("A").expr(p.expr).datasource(DATASOURCE)
+    query = prometheus.Dataquery().ref_id("A").expr(p.expr.render(variables())).datasource(DATASOURCE)
     panel: Any
     if p.kind == "stat":
         panel = stat.Panel().height(4)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..config.model import WasAppSettings
+from .promql import Promql, promql
 from .scope import Scope
 
 MIB = 1024 * 1024
@@ -46,9 +46,9 @@ class Record:
 
     name: str
     """Recorded metric name."""
-    expr: str
-    """PromQL template: {ns} = the store's matchers, {nsa} = the namespace's, {app} = the app
-    (per-app rules), {job} = the app's PodMonitor job."""
+    expr: Promql
+    """PromQL, rendered with `Scope.values` (`${store}`, `${namespace}`; per-app rules
+    `${app_name}`, `${metrics_job}`)."""
     labels: str
     """Labels of the result, for the reader."""
     meaning: str
@@ -59,45 +59,42 @@ class Record:
 
 RECORDS = (
     Record(REDIS_MEMORY_PERCENT,
-           "100 * redis_memory_used_bytes{{{ns}}} / (redis_memory_max_bytes{{{ns}}} > 0)",
+           promql("100 * redis_memory_used_bytes{${store}} / (redis_memory_max_bytes{${store}} > 0)"),
            "namespace, job, instance", "Redis used memory, % of maxmemory; none while maxmemory is 0 (unset)."),
     Record(REDIS_FRAGMENTATION,
-           "redis_mem_fragmentation_ratio{{{ns}}}"
-           " and on(namespace, job, instance) redis_memory_used_bytes{{{ns}}} > " + str(FRAGMENTATION_MIN_USED_BYTES),
+           promql("redis_mem_fragmentation_ratio{${store}}"
+                  " and on(namespace, job, instance) redis_memory_used_bytes{${store}} > ${min_used}",
+                  min_used=FRAGMENTATION_MIN_USED_BYTES),
            "namespace, job, instance",
            "mem_fragmentation_ratio, only while Redis holds more than 10 MiB (below that it is not judged)."),
     Record(WAS_POD,
-           'max by (namespace, pod) ({kpo}{{{nsa},workload_type="deployment",workload="{app}"}})',
+           promql('max by (namespace, pod) (${owner}{${namespace},workload_type="deployment",workload="${app_name}"})',
+                  owner=KUBE_POD_OWNER),
            "namespace, pod, app", "1 for every pod of the app's Deployment (kube-prometheus workload rule).",
            per_app=True),
     Record(WAS_READY,
-           'max by (namespace) (kube_deployment_status_replicas_ready{{{nsa},deployment="{app}"}})',
+           promql('max by (namespace) (kube_deployment_status_replicas_ready{${namespace},deployment="${app_name}"})'),
            "namespace, app", "Ready pods of the app's Deployment (kube-state-metrics); 0 when none.", per_app=True),
     Record(WAS_METRICS_UP,
-           'sum by (namespace) (up{{{nsa},job="{job}"}})',
+           promql('sum by (namespace) (up{${namespace},job="${metrics_job}"})'),
            "namespace, app", "Pods whose /actuator/prometheus was scraped by the app's PodMonitor in the last "
            "scrape; absent when Prometheus has no target for it.", per_app=True),
     Record(JVM_HEAP_PERCENT,
-           '100 * sum by (namespace, pod) (jvm_memory_used_bytes{{{nsa},area="heap"}}'
-           ' and on(namespace, pod, id) jvm_memory_max_bytes{{{nsa},area="heap"}} > 0)'
-           ' / sum by (namespace, pod) (jvm_memory_max_bytes{{{nsa},area="heap"}} > 0)'
-           " * on(namespace, pod) group_left(app) {was_pod}{{{nsa}}}",
+           promql('100 * sum by (namespace, pod) (jvm_memory_used_bytes{${namespace},area="heap"}'
+                  ' and on(namespace, pod, id) jvm_memory_max_bytes{${namespace},area="heap"} > 0)'
+                  ' / sum by (namespace, pod) (jvm_memory_max_bytes{${namespace},area="heap"} > 0)'
+                  " * on(namespace, pod) group_left(app) ${was_pod}{${namespace}}", was_pod=WAS_POD),
            "namespace, pod, app", "JVM heap used, % of max, per pod; pools whose max is -1 are left out."),
     Record(TOMCAT_SESSIONS,
-           "sum by (namespace, app) (tomcat_sessions_active_current_sessions{{{nsa}}}"
-           " * on(namespace, pod) group_left(app) {was_pod}{{{nsa}}})",
+           promql("sum by (namespace, app) (tomcat_sessions_active_current_sessions{${namespace}}"
+                  " * on(namespace, pod) group_left(app) ${was_pod}{${namespace}})", was_pod=WAS_POD),
            "namespace, app", "Sessions held by the servlet container (Micrometer TomcatMetrics); 0 when Spring "
            "Session serves every request."),
     Record(HTTP_REQUESTS,
-           'sum by (namespace, app) (rate(http_server_requests_seconds_count{{{nsa},uri!~"{non_app}"}}[5m])'
-           " * on(namespace, pod) group_left(app) {was_pod}{{{nsa}}})",
+           promql('sum by (namespace, app) (rate(http_server_requests_seconds_count{${namespace},uri!~"${non_app}"}[5m])'
+                  " * on(namespace, pod) group_left(app) ${was_pod}{${namespace}})", non_app=NON_APP_URIS, was_pod=WAS_POD),
            "namespace, app", "Requests per second the app serves, actuator and probe paths left out."),
 )
-
-
-def _fill(s: Scope, app: WasAppSettings | None) -> dict:
-    return dict(ns=s.selector, nsa=s.namespace_selector, kpo=KUBE_POD_OWNER, was_pod=WAS_POD,
-                non_app=NON_APP_URIS, app=app.name if app else "", job=s.metrics_job(app.name) if app else "")
 
 
 def recording_rules(s: Scope) -> list[dict]:
@@ -105,7 +102,7 @@ def recording_rules(s: Scope) -> list[dict]:
     rules = []
     for record in RECORDS:
         for app in (s.apps if record.per_app else (None,)):
-            rule: dict = {"record": record.name, "expr": record.expr.format(**_fill(s, app))}
+            rule: dict = {"record": record.name, "expr": record.expr.render(s.values(app))}
             if app is not None:
                 rule["labels"] = {"app": app.name}
             rules.append(rule)

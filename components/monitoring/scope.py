@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from ..config import names
 from ..config.model import StackSettings, WasAppSettings
 from ..config.schema import Thresholds
+from .promql import matchers
+from .session_count import selectors
 
 
 @dataclass(frozen=True)
@@ -34,18 +36,38 @@ class Scope:
     """Names the dashboard (its title and uid): the stack, or a store in a multi-store program."""
 
     @property
+    def store_labels(self) -> dict[str, str]:
+        """The labels every series of the store's exporter carries (namespace, job)."""
+        return {"namespace": self.namespace, "job": self.job}
+
+    @property
     def selector(self) -> str:
         """Label matchers (no braces) selecting the store's exporter series."""
-        return f'namespace="{self.namespace}",job="{self.job}"'
+        return matchers(**self.store_labels)
 
     @property
     def namespace_selector(self) -> str:
         """Label matchers (no braces) selecting everything in the namespace (WAS, kube metrics)."""
-        return f'namespace="{self.namespace}"'
+        return matchers(namespace=self.namespace)
 
     def metrics_job(self, app: str) -> str:
         """`job` label of an app's /actuator/prometheus series (its PodMonitor's target)."""
         return names.pod_monitor_job(self.namespace, app)
+
+    def values(self, app: WasAppSettings | None = None) -> dict[str, object]:
+        """What a `Promql` template (monitoring/promql.py) reads in the Prometheus rules and
+        the checklist: `store` (the store's exporter series), `count_store` (its
+        session-counting endpoint's), `namespace` (everything in the namespace), every
+        `Thresholds` field by name, `replicas` (Redis nodes - 1); with an app also `app` (its
+        series: namespace and app label), `app_name`, `min_replicas` and `metrics_job`."""
+        t = self.thresholds
+        values: dict[str, object] = {
+            **selectors(self.job, self.namespace), "namespace": self.namespace_selector, "replicas": self.redis_nodes - 1,
+            **{field: getattr(t, field) for field in type(t).model_fields}}
+        if app is not None:
+            values |= {"app": matchers(namespace=self.namespace, app=app.name), "app_name": app.name,
+                       "min_replicas": app.min_replicas, "metrics_job": self.metrics_job(app.name)}
+        return values
 
 
 def scope_of(s: StackSettings, title: str | None = None) -> Scope:

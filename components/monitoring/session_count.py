@@ -63,9 +63,10 @@ one name, counted on the master only (replicas hold copies, and a stale replica 
 """
 from __future__ import annotations
 
-import re
+from collections.abc import Mapping
 
 from ..config.sessions import SessionStore
+from .promql import Promql, matchers, promql
 
 RECORD = "spring_session:active_sessions"
 """Recorded series every consumer (dashboard, alerts, checklist) reads, label `app`."""
@@ -117,96 +118,99 @@ def count_job(job: str) -> str:
     return job + COUNT_JOB_SUFFIX
 
 
-def count_selector_of(selector: str) -> str:
-    """The counting endpoint's label matchers, from the regular scrape's: the same with
-    `job="<job>-session-count"` (e.g. `namespace="ns",job="redis-exporter"` ->
-    `namespace="ns",job="redis-exporter-session-count"`)."""
-    return re.sub(r'\bjob="([^"]*)"', lambda m: f'job="{count_job(m.group(1))}"', selector)
+def selectors(job: str, namespace: str | None = None) -> dict[str, str]:
+    """The values `recording_rules` reads: `store` (the regular scrape's series: `job`, and
+    `namespace` when given) and `count_store` (the counting endpoint's: the same with
+    `job="<job>-session-count"`)."""
+    scope = {"namespace": namespace} if namespace is not None else {}
+    return {"store": matchers(**scope, job=job), "count_store": matchers(**scope, job=count_job(job))}
 
 
-def _on_master(expr: str, selector: str, sep: str) -> str:
-    return f'({expr} and on(instance) {INSTANCE_INFO_METRIC}{{{selector}{sep}role="master"}})'
+MASTER = promql('${info}{${store},role="master"}', info=INSTANCE_INFO_METRIC)
+"""The store's node that is master now (value 1, labels namespace, job, instance, role)."""
 
 
-def _per_app(expr: str, app: str) -> str:
-    return f'label_replace({expr}, "app", "{app}", "", "")'
+def _on_master(expr: Promql) -> Promql:
+    return promql("(${expr} and on(instance) ${master})", expr=expr, master=MASTER)
 
 
-def _key_size(store: SessionStore, key: str, selector: str, sep: str) -> str:
-    return f'{KEY_SIZE_METRIC}{{{selector}{sep}db="db{store.database}",key="{key}"}}'
+def _per_app(expr: Promql, app: str) -> Promql:
+    return promql('label_replace(${expr}, "app", "${app}", "", "")', expr=expr, app=app)
 
 
-def mismatch_flag_expr(store: SessionStore, selector: str = "") -> str:
+def _key_size(store: SessionStore, key: str) -> Promql:
+    return promql('${metric}{${store},db="${db}",key="${key}"}', metric=KEY_SIZE_METRIC, db=f"db{store.database}",
+                  key=key)
+
+
+def mismatch_flag_expr(store: SessionStore) -> Promql:
     """Per scraped node (`namespace, job, instance`): 1 when the store's DB does not match
     its config, else 0; absent when the exporter could not read the checked keys. Each
     condition is its own series (label `check`), so `or` keeps all of them and max takes
     the worst; the `0 * own` series makes a healthy store 0 rather than absent."""
-    sep = "," if selector else ""
     by = "max by (namespace, job, instance)"
-    own = _key_size(store, store.zset_key, selector, sep)
-    terms = [f"{by} (0 * {own})"]
+    own = _key_size(store, store.zset_key)
+    terms = [promql("${by} (0 * ${own})", by=by, own=own)]
     if store.layout != "sorted-set":  # the app registered the sorted-set store after all
-        terms.append(f"{by} ({own} > bool 0)")
-    terms += [f"{by} ({_key_size(store, k, selector, sep)} > bool 0)"  # DEFAULT_NAMESPACE's store
+        terms.append(promql("${by} (${own} > bool 0)", by=by, own=own))
+    terms += [promql("${by} (${key} > bool 0)", by=by, key=_key_size(store, k))  # DEFAULT_NAMESPACE's store
               for k in store.checked_keys if k != store.zset_key]
-    return f"{by} (" + " or ".join(f'label_replace({t}, "check", "{i}", "", "")' for i, t in enumerate(terms)) + ")"
+    checks = [promql('label_replace(${term}, "check", "${i}", "", "")', term=term, i=i) for i, term in enumerate(terms)]
+    return promql("${by} (${checks})", by=by, checks=Promql(" or ".join(c.template for c in checks)))
 
 
-def session_count_expr(store: SessionStore, selector: str = "", count_selector: str | None = None) -> str:
-    """PromQL for one store's live sessions on the master. `selector` is a label matcher
-    list without braces (e.g. `namespace="petclinic",job="redis-exporter"`) scoping the
-    regular scrape's series, `count_selector` the counting endpoint's (default: derived
-    from `selector`, count_selector_of).
+def session_count_expr(store: SessionStore) -> Promql:
+    """PromQL for one store's live sessions on the master: `${store}` is the regular
+    scrape's label matchers, `${count_store}` the counting endpoint's (`selectors`).
 
     `A and on(instance) B` keeps A's samples whose `instance` also has a B sample: here, only
     the series scraped from the node that is master now. No count is recorded while the
     store check says the DB does not match its config."""
-    sep = "," if selector else ""
-    count_sel = count_selector_of(selector) if count_selector is None else count_selector
-    csep = "," if count_sel else ""
     if store.method == "scan":
         # the counting endpoint's series carry its own job: namespace and job come from the
         # master's redis_instance_info (value 1; group_left keeps its labels), the value
         # from the count
-        keys = f'{COUNT_KEYS_METRIC}{{{count_sel}{csep}db="db{store.database}",key="{store.scan_pattern}"}}'
-        master = f'max by (namespace, job, instance) ({INSTANCE_INFO_METRIC}{{{selector}{sep}role="master"}})'
-        on_master = f"({master} * on(instance) group_left max by (instance) ({keys}))"
+        keys = promql('${metric}{${count_store},db="${db}",key="${pattern}"}', metric=COUNT_KEYS_METRIC,
+                      db=f"db{store.database}", pattern=store.scan_pattern)
+        on_master = promql("(max by (namespace, job, instance) (${master})"
+                           " * on(instance) group_left max by (instance) (${keys}))", master=MASTER, keys=keys)
     else:
-        on_master = _on_master(_key_size(store, store.zset_key, selector, sep), selector, sep)
-    mismatch = _on_master(mismatch_flag_expr(store, selector), selector, sep)
-    return (f"max by (namespace, job, app) ({_per_app(on_master, store.app)})"
-            f" unless on(namespace, job) (max by (namespace, job) ({mismatch}) == 1)")
+        on_master = _on_master(_key_size(store, store.zset_key))
+    return promql("max by (namespace, job, app) (${count})"
+                  " unless on(namespace, job) (max by (namespace, job) (${mismatch}) == 1)",
+                  count=_per_app(on_master, store.app), mismatch=_on_master(mismatch_flag_expr(store)))
 
 
-def store_mismatch_expr(store: SessionStore, selector: str = "") -> str:
+def store_mismatch_expr(store: SessionStore) -> Promql:
     """1 / 0 per app on the master: the store check (mismatch_flag_expr)."""
-    sep = "," if selector else ""
-    flag = _on_master(mismatch_flag_expr(store, selector), selector, sep)
-    return f"max by (namespace, job, app) ({_per_app(flag, store.app)})"
+    return promql("max by (namespace, job, app) (${flag})",
+                  flag=_per_app(_on_master(mismatch_flag_expr(store)), store.app))
 
 
-def count_failed_expr(store: SessionStore, selector: str = "") -> str:
+def count_failed_expr(store: SessionStore) -> Promql:
     """1 when the master is up but no count was recorded (counting scrape failed or timed
     out, SCAN refused, the sorted set unreadable), unless the store mismatch explains it;
     else 0. Reads the rules above it in the same group."""
-    sep = "," if selector else ""
-    app = f'{selector}{sep}app="{store.app}"'
-    master_up = _per_app(f'max by (namespace, job) ({INSTANCE_INFO_METRIC}{{{selector}{sep}role="master"}})', store.app)
-    failing = (f"(({master_up} unless on(namespace, job, app) {RECORD}{{{app}}})"
-               f" unless on(namespace, job, app) ({STORE_MISMATCH}{{{app}}} == 1))")
-    return (f"(0 * {failing} + 1) or on(namespace, job, app) (0 * max by (namespace, job, app) ({RECORD}{{{app}}}))"
-            f" or on(namespace, job, app) (0 * {STORE_MISMATCH}{{{app}}})")
+    app = lambda record: promql('${record}{${store},app="${app}"}', record=record, app=store.app)
+    master_up = _per_app(promql("max by (namespace, job) (${master})", master=MASTER), store.app)
+    failing = promql("((${master_up} unless on(namespace, job, app) ${count})"
+                     " unless on(namespace, job, app) (${mismatch} == 1))",
+                     master_up=master_up, count=app(RECORD), mismatch=app(STORE_MISMATCH))
+    return promql("(0 * ${failing} + 1) or on(namespace, job, app) (0 * max by (namespace, job, app) (${count}))"
+                  " or on(namespace, job, app) (0 * ${mismatch})",
+                  failing=failing, count=app(RECORD), mismatch=app(STORE_MISMATCH))
 
 
-def recording_rules(stores, selector: str = "", count_selector: str | None = None) -> list[dict]:
+def recording_rules(stores, values: Mapping[str, object]) -> list[dict]:
     """Per store: `spring_session:store_mismatch`, `spring_session:active_sessions` and
-    `spring_session:count_failed` (in this order: the later read the earlier). The count
-    carries `method` (METHOD_LABEL)."""
+    `spring_session:count_failed` (in this order: the later read the earlier), rendered with
+    `values` (`store` and `count_store`: `selectors`, or `Scope.values`). The count carries
+    `method` (METHOD_LABEL)."""
     rules = []
     for s in stores:
         labels = {"app": s.app}
-        rules += [{"record": STORE_MISMATCH, "expr": store_mismatch_expr(s, selector), "labels": labels},
-                  {"record": RECORD, "expr": session_count_expr(s, selector, count_selector),
+        rules += [{"record": STORE_MISMATCH, "expr": store_mismatch_expr(s).render(values), "labels": labels},
+                  {"record": RECORD, "expr": session_count_expr(s).render(values),
                    "labels": {**labels, METHOD_LABEL: s.method}},
-                  {"record": COUNT_FAILED, "expr": count_failed_expr(s, selector), "labels": labels}]
+                  {"record": COUNT_FAILED, "expr": count_failed_expr(s).render(values), "labels": labels}]
     return rules

@@ -8,7 +8,7 @@ from grafana_foundation_sdk.cog.plugins import register_default_plugins
 from grafana_foundation_sdk.models.dashboard import Dashboard as DashboardModel
 
 from components.monitoring import records as rec
-from components.monitoring.dashboard import build, concrete, panel_queries
+from components.monitoring.dashboard import build, panel_queries, variables
 from components.monitoring.records import FRAGMENTATION_MIN_USED_BYTES
 from components.monitoring.scope import scope_of
 from tests.harness import STACKS, load_settings
@@ -16,6 +16,11 @@ from tests.harness import STACKS, load_settings
 
 def scope(stack, overrides=None):
     return scope_of(load_settings(stack, overrides))
+
+
+def sent(s):
+    """What Grafana sends for the scope's store, every instance picked."""
+    return variables(s.namespace, s.job, ".*", "1m")
 
 ROWS = {
     "Redis status": ["Redis up", "Active sessions", "Apps not counted", "Connected clients",
@@ -50,8 +55,8 @@ def test_rows_in_order_with_their_panels(stack):
 def test_every_query_parses_and_fixes_the_seed_errors(stack):
     s = scope(stack)
     queries = dict(panel_queries(s))
-    for _title, expr in queries.items():
-        promql_parser.parse(concrete(expr, s))
+    for _title, expr in panel_queries(s, sent(s)):
+        promql_parser.parse(expr)
     assert "redis_db_keys" not in " ".join(queries.values())  # counts keys, not sessions
     assert "spring_session:active_sessions" in queries["Active sessions"]
     assert rec.REDIS_MEMORY_PERCENT in queries["Memory % of maxmemory"]  # guarded for maxmemory 0 there
@@ -123,10 +128,11 @@ def test_panel_ids_targets_and_datasources(stack):
         assert [t["refId"] for t in p["targets"]] == ["A"], p["title"]
         for t in p["targets"]:
             assert t["datasource"] == p["datasource"]
-            promql_parser.parse(concrete(t["expr"], s))  # what Grafana will send
             exprs.append(t["expr"])
         assert p["gridPos"]["y"] > 0
     assert exprs == [expr for _, expr in panel_queries(s)]  # panel_queries is what the board runs
+    for expr in panel_queries(s, sent(s)):  # what Grafana will send
+        promql_parser.parse(expr[1])
     # Each row's panels share its y and fill the 24 columns.
     for row, panels in rows_of(board).items():
         assert len({p["gridPos"]["y"] for p in panels}) == 1, row

@@ -87,7 +87,7 @@ def test_prometheus_rule_holds_the_session_recording_rules_and_every_alert(stack
     certificates = [r for r in rules if r.get("record") == CERT_RECORD]  # one per issued certificate (TLS)
     assert len(certificates) == 3 + (4 if s.redis.tls else 0)  # the exporter's web CA and 2 leaves; Redis's
     assert [r for r in rules if "record" in r and r not in certificates] == \
-        recording_rules(stores_for(s.was_apps), scope.selector) + records.recording_rules(scope)
+        recording_rules(stores_for(s.was_apps), scope.values()) + records.recording_rules(scope)
     assert [r for r in rules if "alert" in r] == alert_rules(scope)
 
 

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from components.monitoring.dashboard import concrete, panel_queries
+from components.monitoring.dashboard import panel_queries, variables
 from components.monitoring.session_count import RECORD
 from simulators.loopback import HOST, Redis, Sentinel, wait_until
 from simulators.resp import Client, master_from_sentinels
@@ -56,18 +56,19 @@ def test_every_dashboard_and_checklist_query_returns_data(procs, webhook):
     kube = FakeKube(settings.namespace, {app.name: WasShape()})
     try:
         env = standalone(procs, webhook, settings, extra_scrape=kube.scrape_configs())
+        sent = lambda rate_interval="1m": variables(env.scope.namespace, env.scope.job, ".*", rate_interval)
         # > 10 MB, so the fragmentation ratio is judged
         writer(env, app, payload=4096).create(2500, batch=500)
         wait_until(lambda: env.sessions() == 2500, 20, what="sessions recorded")
 
         def empty() -> list[str]:
-            out = [title for title, expr in panel_queries(env.scope)
-                   if not env.prometheus.query(concrete(expr, env.scope, rate_interval="10s"))]
-            return out + [check.item for check, _, sel in rows_to_run(env.scope)
-                          if env.prometheus.value(check.query.format(sel=sel)) is None]
+            out = [title for title, expr in panel_queries(env.scope, sent(rate_interval="10s"))
+                   if not env.prometheus.query(expr)]
+            return out + [check.item for check, _, values in rows_to_run(env.scope)
+                          if env.prometheus.value(check.query.render(values)) is None]
 
         wait_until(lambda: not empty(), 20, what="data for every panel and checklist row")
-        heap = env.prometheus.value(concrete(dict(panel_queries(env.scope))["JVM heap %"], env.scope))
+        heap = env.prometheus.value(dict(panel_queries(env.scope, sent()))["JVM heap %"])
         assert heap == pytest.approx(25.0)  # the max=-1 pool is excluded
         rows, code = run(env.prometheus.url, env.scope, 20)
         assert code == 0 and not [r for r in rows if r[3] == "FAIL"], rows

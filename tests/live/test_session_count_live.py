@@ -30,6 +30,7 @@ from components.monitoring.session_count import (
     check_single_keys,
     count_keys,
     recording_rules,
+    selectors,
 )
 from simulators.loopback import (
     HOST,
@@ -125,7 +126,7 @@ class Stack:
         self.prometheus = Prometheus(owner, prometheus_config(targets, {"namespace": "petclinic"}, None, INTERVAL,
                                                               extra_static=counting, job=JOB),
                                      [{"name": "spring-session", "interval": INTERVAL,
-                                       "rules": recording_rules(ALL_STORES, f'job="{JOB}"')}])
+                                       "rules": recording_rules(ALL_STORES, selectors(JOB))}])
         self.procs = (self.master.proc, self.replica.proc, exporter, self.prometheus.proc)
         wait_until(lambda: self.value('count(redis_up{instance=~"master|replica"} == 1)') == 2,
                    20, what="both nodes scraped and up", procs=self.procs)

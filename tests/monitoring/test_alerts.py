@@ -120,7 +120,7 @@ def test_alerts_dashboard_and_checklist_read_the_recording_rules(stack):
     s = scope(stack)
     readers = [(f"alert {r['alert']}", r["expr"]) for r in rules_of(stack) if "alert" in r]
     readers += [(f"panel {title}", expr) for title, expr in panel_queries(s)]
-    readers += [(f"check {c.item}", c.query) for c in CHECKS]
+    readers += [(f"check {c.item}", c.query.template) for c in CHECKS]
     recorded = {r["record"] for g in groups_of(stack) for r in g["rules"] if "record" in r}
     raw_sources = (*RECORDED_SOURCES, f'job="{s.namespace}/')  # the WAS PodMonitors' `up`
     without_records = lambda expr: re.sub("|".join(map(re.escape, recorded)), "RECORD", expr)

@@ -10,9 +10,10 @@ import promql_parser
 import pytest
 
 from components.monitoring.records import FRAGMENTATION_MIN_USED_BYTES
+from components.monitoring.scope import scope_of
 from simulators.loopback import HttpServer
-from tests.harness import ROOT
-from tools.checklist import CHECKS, main
+from tests.harness import ROOT, load_settings
+from tools.checklist import CHECKS, main, rows_to_run
 
 MIB = 1024 * 1024
 
@@ -50,10 +51,12 @@ def prometheus():
 
 
 def test_queries_parse():
-    for check in CHECKS:
-        promql_parser.parse(check.query.format(sel='namespace="x"'))
+    rows = rows_to_run(scope_of(load_settings("prod")))
+    assert {check.item for check, _, _ in rows} == {c.item for c in CHECKS}
+    for check, _, values in rows:
+        promql_parser.parse(check.query.render(values))
         if check.explain_empty:
-            promql_parser.parse(check.explain_empty.format(sel='namespace="x"'))
+            promql_parser.parse(check.explain_empty.render(values))
 
 
 def test_all_ok_exits_zero(prometheus, capsys):
