@@ -15,7 +15,7 @@ import json
 import sys
 from typing import Any
 
-from components.config import rules
+from components.config import validators
 from components.config.config import parse
 from render import object_files, release_files
 from render.mockrun import ROOT, run_program
@@ -40,7 +40,7 @@ def images_in(value: Any) -> set[str]:
 
 
 def _repository(image: str) -> tuple[str, str]:
-    ref = rules.image(image)
+    ref = validators.image(image)
     return ref.domain, ref.path
 
 

@@ -18,8 +18,8 @@ import yaml
 from pydantic import BaseModel
 
 from components.config.config import SUBMODELS, allowed_text, field_base, pulumi_type
-from components.config.rules import Rule
 from components.config.schema import StackConfig, Thresholds, WasApp, alias, pulumi_declared
+from components.config.validators import Validator
 from components.config.workload import DnsEgress
 from tools.pulumi_cli import read_stack_file
 
@@ -74,7 +74,7 @@ def _item_allowed(model: type[BaseModel], name: str) -> str | None:
     """What each item of a list of plain values allows (its rule's text); None for a list of objects."""
     annotation, _ = field_base(model, name)
     item = typing.get_args(annotation)[0]
-    rule = next((m for m in getattr(item, "__metadata__", ()) if isinstance(m, Rule)), None)
+    rule = next((m for m in getattr(item, "__metadata__", ()) if isinstance(m, Validator)), None)
     return rule.allowed if rule else None
 
 

@@ -16,14 +16,14 @@ V82 = (8, 2)
 
 
 def test_default_repository_user_is_confined_to_its_session_hashes():
-    assert acl.app_rules(DEFAULT_APP, V82) == (
+    assert acl.app_permissions(DEFAULT_APP, V82) == (
         "resetkeys ~spring:session:petclinic:sessions:* resetchannels "
         "-@all +ping +client|setname +info +client|setinfo +select|1 "
         "+hgetall +hmset +exists +rename +del +pexpireat +expireat")
 
 
 def test_indexed_repository_user_gets_its_namespace_and_channels_of_its_database():
-    assert acl.app_rules(INDEXED_APP, V82) == (
+    assert acl.app_permissions(INDEXED_APP, V82) == (
         "resetkeys ~spring:session:shop:* resetchannels &spring:session:shop:event:2:created:* "
         "&__keyevent@2__:del &__keyevent@2__:expired "
         "-@all +ping +client|setname +info +client|setinfo +select|2 "
@@ -35,7 +35,7 @@ SORTED_SET_APP = acl.AppAcl("cart", "spring:session:cart", 3, "indexed", "sorted
 
 
 def test_exporter_reads_only_the_sorted_sets_and_writes_nothing():
-    rules = acl.exporter_rules([DEFAULT_APP, INDEXED_APP], V82)
+    rules = acl.exporter_permissions([DEFAULT_APP, INDEXED_APP], V82)
     commands = set(re.findall(r"(?<![(\w])\+([\w|]+)", rules.split("(")[0]))
     writes = {"set", "del", "hmset", "hset", "sadd", "srem", "zadd", "zrem", "rename", "append", "pexpire", "expire",
               "flushdb", "flushall", "config|set", "config|get", "acl|load"} & commands
@@ -47,7 +47,7 @@ def test_exporter_reads_only_the_sorted_sets_and_writes_nothing():
                                                   for a in (DEFAULT_APP, INDEXED_APP)} | {
         "%R~spring:session:sessions:expirations"}
     assert all(s.split()[1:] == ["+type", "+zcard", "+memory|usage"] for s in selectors)
-    assert acl.exporter_rules([], V82) == (
+    assert acl.exporter_permissions([], V82) == (
         "resetkeys resetchannels -@all +ping +client|setname +info +latency|latest +latency|histogram "
         "+slowlog|len +slowlog|get +client|setinfo")
 
@@ -55,10 +55,10 @@ def test_exporter_reads_only_the_sorted_sets_and_writes_nothing():
 def test_exporter_may_scan_only_when_a_store_is_counted_by_scan():
     """SCAN returns key names (session ids) and has no key argument for ACL patterns to limit:
     with only sorted-set stores the exporter cannot list a single key."""
-    assert "+scan" not in acl.exporter_rules([SORTED_SET_APP], V82)
-    assert "+select" in acl.exporter_rules([SORTED_SET_APP], V82)
+    assert "+scan" not in acl.exporter_permissions([SORTED_SET_APP], V82)
+    assert "+select" in acl.exporter_permissions([SORTED_SET_APP], V82)
     for app in (DEFAULT_APP, INDEXED_APP):
-        assert "+scan" in acl.exporter_rules([SORTED_SET_APP, app], V82)
+        assert "+scan" in acl.exporter_permissions([SORTED_SET_APP, app], V82)
 
 
 SCRIPTING = ("eval", "evalsha", "eval_ro", "evalsha_ro", "fcall", "fcall_ro", "function|load", "script|load")
@@ -123,7 +123,7 @@ def granted(rules: str) -> set[str]:
 
 
 def test_default_user_reaches_no_key_and_only_what_replication_sentinel_and_the_chart_send():
-    rules = acl.default_rules()
+    rules = acl.default_permissions()
     assert rules == ("resetkeys resetchannels &__sentinel__:hello -@all +ping +replconf +psync +info +role "
                      "+client|setname +client|kill +client|pause +config|rewrite +slaveof +multi +exec "
                      "+publish +subscribe +acl|load")
@@ -133,7 +133,7 @@ def test_default_user_reaches_no_key_and_only_what_replication_sentinel_and_the_
 
 def test_sentinels_default_user_is_not_all_commands():
     """Issue 20: it was `~* &* +@all` (SENTINEL SET, CONFIG SET, ACL SETUSER for the chart password)."""
-    rules = acl.sentinel_default_rules()
+    rules = acl.sentinel_default_permissions()
     assert rules == ("resetkeys resetchannels &__sentinel__:hello -@all +ping +client|setname +publish "
                      "+sentinel|is-master-down-by-addr +sentinel|get-master-addr-by-name +sentinel|failover +acl|load")
     files = acl.acl_files("d" * 64, {}, ["e" * 64], [], V82, V82)
@@ -153,8 +153,8 @@ def test_no_user_the_program_writes_may_run_lua_on_any_version(version):
 
 def test_client_setinfo_only_where_redis_knows_it():
     """An unknown command makes Redis reject the whole ACL file: CLIENT SETINFO exists from 7.2."""
-    assert "client|setinfo" not in acl.app_rules(DEFAULT_APP, (7, 0))
-    assert "client|setinfo" in acl.sentinel_app_rules((7, 2))
+    assert "client|setinfo" not in acl.app_permissions(DEFAULT_APP, (7, 0))
+    assert "client|setinfo" in acl.sentinel_app_permissions((7, 2))
 
 
 def test_each_file_follows_its_own_process_version():
@@ -224,7 +224,7 @@ def test_the_component_hashes_every_accepted_generation(also_accept, generations
 
 
 def test_the_operator_reads_key_metadata_deletes_only_the_sorted_sets_and_mounts_its_password():
-    rules = acl.operator_rules([DEFAULT_APP, INDEXED_APP])
+    rules = acl.operator_permissions([DEFAULT_APP, INDEXED_APP])
     root, selector = rules.split(" (")
     commands = set(re.findall(r"\+([\w|]+)", root))
     assert root.startswith("resetkeys %R~* resetchannels -@all ")
@@ -234,8 +234,8 @@ def test_the_operator_reads_key_metadata_deletes_only_the_sorted_sets_and_mounts
     assert not values & commands and "@" not in root.replace("-@all", "")
     assert selector == ("~spring:session:petclinic:sessions:expirations ~spring:session:shop:sessions:expirations "
                         "~spring:session:sessions:expirations +del)")
-    assert acl.operator_rules([]) == root  # no store, nothing to delete
-    assert "sentinel|failover" in acl.sentinel_operator_rules() and "~" not in acl.sentinel_operator_rules()
+    assert acl.operator_permissions([]) == root  # no store, nothing to delete
+    assert "sentinel|failover" in acl.sentinel_operator_permissions() and "~" not in acl.sentinel_operator_permissions()
     from components.redis import chart_values
     for topology in ("standalone", "sentinel"):
         node = chart_values("redis", load_settings("dev", {"redisTopology": topology}).redis)[

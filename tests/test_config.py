@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from components.config import rules
+from components.config import validators
 from components.config.config import ConfigError, parse
 from tests.harness import PROJECT, ROOT, cli_config, run_program
 from tools.pulumi_cli import PulumiCliError
@@ -262,29 +262,29 @@ def test_a_stack_file_number_for_a_string_key_is_read_as_the_cli_reads_it():
 @pytest.mark.parametrize("text,expected", [("256Mi", 256 * 2**20), ("1Gi", 2**30), ("500M", 500 * 10**6), ("1024", 1024),
                                            ("1e3", 1000), ("0.5Gi", 2**29)])
 def test_memory_quantities(text, expected):
-    assert rules.memory_bytes(text) == expected
+    assert validators.memory_bytes(text) == expected
 
 
 @pytest.mark.parametrize("text", ["0", "-1Gi", "1.5", "100m", "Mi", "1 Gi", "1GiB"])
 def test_memory_quantities_refused(text):
     with pytest.raises(ValueError):
-        rules.memory_bytes(text)
+        validators.memory_bytes(text)
 
 
 @pytest.mark.parametrize("text,expected", [("250m", 250), ("1", 1000), ("1.5", 1500), ("64", 64_000)])
 def test_cpu_quantities(text, expected):
-    assert rules.cpu_millis(text) == expected
+    assert validators.cpu_millis(text) == expected
 
 
 @pytest.mark.parametrize("text,expected", [("192mb", 192 * 2**20), ("1gb", 2**30), ("64KB", 64 * 1024)])
 def test_redis_memory(text, expected):
-    assert rules.redis_memory(text) == expected
+    assert validators.redis_memory(text) == expected
 
 
 @pytest.mark.parametrize("text", ["128M", "0mb", "mb", "12.5mb", "1 gb"])
 def test_redis_memory_refused(text):
     with pytest.raises(ValueError):
-        rules.redis_memory(text)
+        validators.redis_memory(text)
 
 
 @pytest.mark.parametrize("text,expected", [
@@ -293,19 +293,19 @@ def test_redis_memory_refused(text):
     ("registry.example.com:5000/team/app:1.0", ("registry.example.com:5000", "team/app", "1.0")),
 ])
 def test_image_references_are_parsed_by_the_distribution_grammar(text, expected):
-    ref = rules.image(text)
+    ref = validators.image(text)
     assert (ref.domain, ref.path, ref.tag) == expected
 
 
 def test_an_image_pinned_by_digest_only_is_accepted():
-    ref = rules.image("docker.io/x/app@sha256:" + "a" * 64)
+    ref = validators.image("docker.io/x/app@sha256:" + "a" * 64)
     assert ref.tag is None and ref.digest == "sha256:" + "a" * 64
 
 
 @pytest.mark.parametrize("value,ok", [("v1.2", True), ("a" * 63, True), ("a" * 64, False), ("_x", False), ("-x", False),
                                       ("1.0.0_rc1", True), ("x.", False)])
 def test_label_values(value, ok):
-    assert rules.is_label_value(value) is ok
+    assert validators.is_label_value(value) is ok
 
 
 def test_names_and_labels_stay_valid_at_the_longest_values_config_allows():
@@ -320,11 +320,11 @@ def test_names_and_labels_stay_valid_at_the_longest_values_config_allows():
     key_name = r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$"
     for r in run.k8s_objects():
         meta = r.plain["metadata"]
-        assert rules.dns1123_subdomain(meta["name"]), meta["name"]
+        assert validators.dns1123_subdomain(meta["name"]), meta["name"]
         templates = [r.plain.get("spec", {}).get("template", {}).get("metadata", {})]
         for labels in [meta.get("labels", {})] + [t.get("labels", {}) for t in templates]:
             for key, value in labels.items():
                 prefix, _, name = key.rpartition("/")
                 assert len(name) <= 63 and re.match(key_name, name), key
-                assert not prefix or rules.dns1123_subdomain(prefix), key
-                assert rules.is_label_value(value), (key, value)
+                assert not prefix or validators.dns1123_subdomain(prefix), key
+                assert validators.is_label_value(value), (key, value)

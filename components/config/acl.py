@@ -217,7 +217,7 @@ def _connection(version: tuple[int, int]) -> tuple[str, ...]:
     return CONNECTION + ((SETINFO,) if version >= (7, 2) else ())
 
 
-def app_rules(app: AppAcl, version: tuple[int, int]) -> str:
+def app_permissions(app: AppAcl, version: tuple[int, int]) -> str:
     """ACL rules (after the passwords) of an app's user on the Redis nodes."""
     ns, db = app.namespace, app.database
     if app.repository_type == "default":
@@ -229,7 +229,7 @@ def app_rules(app: AppAcl, version: tuple[int, int]) -> str:
     return f"resetkeys {keys} resetchannels{channels} {_commands(commands)}"
 
 
-def exporter_rules(apps: Sequence[AppAcl], version: tuple[int, int]) -> str:
+def exporter_permissions(apps: Sequence[AppAcl], version: tuple[int, int]) -> str:
     """The exporter's rules on the Redis nodes: read-only, and only what its scrape, the
     sorted-set reads (every store: counted, or checked absent, plus Spring's DEFAULT_NAMESPACE
     one) and, when a store is counted by SCAN, the counting endpoint send
@@ -242,7 +242,7 @@ def exporter_rules(apps: Sequence[AppAcl], version: tuple[int, int]) -> str:
     return f"resetkeys resetchannels {_commands(commands)}{selectors}"
 
 
-def operator_rules(apps: Sequence[AppAcl]) -> str:
+def operator_permissions(apps: Sequence[AppAcl]) -> str:
     """The operator's rules on the Redis nodes: metadata of every key (`%R~*` with commands that
     return names, types and sizes only), DEL of the stores' sorted sets (a selector). The same
     commands exist from 7.0 to 8.x (redis/redis src/commands/*.json), so no version argument."""
@@ -253,33 +253,33 @@ def operator_rules(apps: Sequence[AppAcl]) -> str:
     return f"resetkeys %R~* resetchannels {_commands(OPERATOR_COMMANDS)}{selector}"
 
 
-def sentinel_operator_rules() -> str:
+def sentinel_operator_permissions() -> str:
     return f"resetkeys resetchannels {_commands(SENTINEL_OPERATOR_COMMANDS)}"
 
 
-def default_rules() -> str:
+def default_permissions() -> str:
     """The internal `default` user on the Redis nodes: no keys, Sentinel's hello channel."""
     return f"resetkeys resetchannels &{SENTINEL_HELLO} {_commands(DEFAULT_USER_COMMANDS)}"
 
 
-def sentinel_default_rules() -> str:
+def sentinel_default_permissions() -> str:
     """The `default` user on the Sentinels: no keys, the hello channel, SENTINEL_DEFAULT_COMMANDS."""
     return f"resetkeys resetchannels &{SENTINEL_HELLO} {_commands(SENTINEL_DEFAULT_COMMANDS)}"
 
 
-def sentinel_app_rules(version: tuple[int, int]) -> str:
+def sentinel_app_permissions(version: tuple[int, int]) -> str:
     return f"resetkeys resetchannels {_commands(SENTINEL_APP_COMMANDS + ((SETINFO,) if version >= (7, 2) else ()))}"
 
 
-def sentinel_exporter_rules(version: tuple[int, int]) -> str:
+def sentinel_exporter_permissions(version: tuple[int, int]) -> str:
     extra = (SETINFO,) if version >= (7, 2) else ()
     return f"resetkeys resetchannels {_commands(SENTINEL_EXPORTER_COMMANDS + extra)}"
 
 
-def user_line(user: str, hashes: Iterable[str], rules: str) -> str:
+def user_line(user: str, hashes: Iterable[str], permissions: str) -> str:
     """One ACL file line; a user without a hash gets none (and so cannot log in)."""
     passwords = " ".join(f"#{h}" for h in hashes)
-    return f"user {user} on {passwords} {rules}".replace("  ", " ")
+    return f"user {user} on {passwords} {permissions}".replace("  ", " ")
 
 
 def acl_files(default_hash: str | Sequence[str], app_hashes: dict[str, Sequence[str]], exporter_hashes: Sequence[str],
@@ -290,15 +290,15 @@ def acl_files(default_hash: str | Sequence[str], app_hashes: dict[str, Sequence[
     redis.acl follows `redis_version` (the Redis image), sentinel.acl `sentinel_version`.
     The operator is always written; without `operator_hashes` it has no password (cannot log in)."""
     defaults = [default_hash] if isinstance(default_hash, str) else list(default_hash)
-    redis = [user_line("default", defaults, default_rules())]
-    sentinel = [user_line("default", defaults, sentinel_default_rules())]
+    redis = [user_line("default", defaults, default_permissions())]
+    sentinel = [user_line("default", defaults, sentinel_default_permissions())]
     for a in apps:
-        redis.append(user_line(a.user, app_hashes[a.app], app_rules(a, redis_version)))
-        sentinel.append(user_line(a.user, app_hashes[a.app], sentinel_app_rules(sentinel_version)))
-    redis.append(user_line(names.EXPORTER_USER, exporter_hashes, exporter_rules(apps, redis_version)))
-    sentinel.append(user_line(names.EXPORTER_USER, exporter_hashes, sentinel_exporter_rules(sentinel_version)))
-    redis.append(user_line(names.OPERATOR_USER, operator_hashes, operator_rules(apps)))
-    sentinel.append(user_line(names.OPERATOR_USER, operator_hashes, sentinel_operator_rules()))
+        redis.append(user_line(a.user, app_hashes[a.app], app_permissions(a, redis_version)))
+        sentinel.append(user_line(a.user, app_hashes[a.app], sentinel_app_permissions(sentinel_version)))
+    redis.append(user_line(names.EXPORTER_USER, exporter_hashes, exporter_permissions(apps, redis_version)))
+    sentinel.append(user_line(names.EXPORTER_USER, exporter_hashes, sentinel_exporter_permissions(sentinel_version)))
+    redis.append(user_line(names.OPERATOR_USER, operator_hashes, operator_permissions(apps)))
+    sentinel.append(user_line(names.OPERATOR_USER, operator_hashes, sentinel_operator_permissions()))
     return {names.REDIS_ACL_FILE: "\n".join(redis) + "\n", names.SENTINEL_ACL_FILE: "\n".join(sentinel) + "\n"}
 
 

@@ -21,7 +21,7 @@ from typing import Any
 import pulumi
 from pydantic import BaseModel, SecretStr, ValidationError
 
-from . import acl, names, rules, sizing
+from . import acl, names, sizing, validators
 from .model import (
     Image,
     MonitoringSettings,
@@ -34,8 +34,8 @@ from .model import (
     StackSettings,
     WasAppSettings,
 )
-from .rules import Rule
 from .schema import FieldError, StackConfig, WasApp, alias, pulumi_declared
+from .validators import Validator
 
 SECRET_SHOWN = "<secret>"
 MAX_SHOWN = 120
@@ -154,7 +154,7 @@ def _model_at(loc: tuple) -> type[BaseModel] | None:
 def allowed_text(model: type[BaseModel], name: str) -> str:
     """What a field allows, from its declaration: its rule's text, its literals, its bounds."""
     annotation, metadata = field_base(model, name)
-    rule = next((m for m in metadata if isinstance(m, Rule)), None)
+    rule = next((m for m in metadata if isinstance(m, Validator)), None)
     if rule:
         return rule.allowed
     if typing.get_origin(annotation) is typing.Literal:
@@ -252,7 +252,7 @@ def to_settings(cfg: StackConfig, project: str, stack: str) -> StackSettings:
         prometheus_release=cfg.prometheus_release,
         prometheus_namespace=cfg.prometheus_namespace,
         grafana_namespace=cfg.grafana_namespace,
-        exporter_image=str(rules.image(cfg.exporter_image)),
+        exporter_image=str(validators.image(cfg.exporter_image)),
         thresholds=cfg.thresholds,
         runbook_base_url=cfg.runbook_base_url,
         slack=slack,
@@ -307,11 +307,11 @@ def _was_apps(raw: tuple[WasApp, ...], release_name: str = "redis") -> tuple[Was
                                   f"{b.session_namespace!r}: each app's Redis user is confined to <namespace>:*")
         apps.append(WasAppSettings(
             name=a.name,
-            image=str(rules.image(a.image)),
+            image=str(validators.image(a.image)),
             boot_major=a.spring_boot_major,
             min_replicas=a.min_replicas,
             max_replicas=a.max_replicas,
-            session_timeout_seconds=rules.duration_seconds(a.session_timeout),
+            session_timeout_seconds=validators.duration_seconds(a.session_timeout),
             repository_type=a.repository,
             expiration_store=(a.session_expiration_store or "minute") if a.repository == "indexed" else None,
             flush_mode=a.flush_mode,
@@ -350,7 +350,7 @@ def _session_database(raw: tuple[WasApp, ...], i: int) -> int:
 
 def _image(registry: str, repository: str, tag: str, digest: str) -> Image:
     """The parts, checked once more as one reference by the distribution grammar (docker-image-py)."""
-    rules.image(f"{registry}/{repository}:{tag}" + (f"@{digest}" if digest else ""))
+    validators.image(f"{registry}/{repository}:{tag}" + (f"@{digest}" if digest else ""))
     return Image(registry, repository, tag, digest)
 
 
@@ -369,7 +369,7 @@ def _redis(cfg: StackConfig, apps: tuple[WasAppSettings, ...]) -> RedisSettings:
         redis_version=_acl_version("redisImageTag", cfg.redis_image_tag),
         sentinel_version=_acl_version("sentinelImageTag", cfg.sentinel_image_tag),
         maxmemory=cfg.redis_maxmemory.lower(),
-        maxmemory_bytes=rules.redis_memory(cfg.redis_maxmemory),
+        maxmemory_bytes=validators.redis_memory(cfg.redis_maxmemory),
         maxmemory_policy=cfg.redis_maxmemory_policy,
         resources=Resources(cfg.redis_cpu_request, cfg.redis_cpu_limit, cfg.redis_memory, cfg.redis_memory),
         persistence_size=cfg.redis_persistence_size,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import re
 
-from . import rules
+from . import validators
 
 PART_OF = "redis-session-platform"
 MANAGED_BY = "pulumi"
@@ -187,7 +187,7 @@ def labels(name: str, component: str, version: str | None = None) -> dict[str, s
     """Full object labels: selector labels plus managed-by and (optionally) version."""
     out = {**selector_labels(name, component), "app.kubernetes.io/managed-by": MANAGED_BY}
     if version:
-        out["app.kubernetes.io/version"] = rules.label_value(version)
+        out["app.kubernetes.io/version"] = validators.label_value(version)
     return out
 
 
@@ -195,7 +195,7 @@ def image_version(image: str) -> str | None:
     """The tag of an image reference when it is a valid label value (an image tag may be
     128 characters and start with '_'; a label value may not): else None, no label."""
     tag = image.partition("@")[0].rpartition("/")[2].partition(":")[2]
-    return tag if tag and rules.is_label_value(tag) else None
+    return tag if tag and validators.is_label_value(tag) else None
 
 
 # Kinds each WasApp creates, all named after the app.

@@ -16,8 +16,8 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, model_validator
 from pydantic.alias_generators import to_camel
 
-from . import cve, names, rules, sizing, workload
-from .rules import FieldError, Rule
+from . import cve, names, sizing, validators, workload
+from .validators import FieldError, Validator
 from .workload import LIST
 
 __all__ = ["FieldError"]
@@ -29,30 +29,30 @@ def _int_as_text(value: Any) -> Any:
 
 
 AsText = BeforeValidator(_int_as_text)
-Namespace = Annotated[str, Rule(rules.namespace)]
-Label = Annotated[str, Rule(rules.dns1123_label)]
-ReleaseName = Annotated[str, Rule(lambda t: rules.dns1035_label(t, max_len=40))]
-AppName = Annotated[str, Rule(lambda t: rules.dns1035_label(t, max_len=40))]
-Memory = Annotated[str, AsText, Rule(rules.memory_bytes)]
-Storage = Annotated[str, AsText, Rule(rules.storage_bytes)]
-Cpu = Annotated[str, AsText, Rule(rules.cpu_millis)]
-RedisMemory = Annotated[str, Rule(rules.redis_memory)]
-Duration = Annotated[str, Rule(rules.duration_seconds)]
-Image = Annotated[str, Rule(rules.image, "an image reference by the distribution grammar (lower-case repository, "
+Namespace = Annotated[str, Validator(validators.namespace)]
+Label = Annotated[str, Validator(validators.dns1123_label)]
+ReleaseName = Annotated[str, Validator(lambda t: validators.dns1035_label(t, max_len=40))]
+AppName = Annotated[str, Validator(lambda t: validators.dns1035_label(t, max_len=40))]
+Memory = Annotated[str, AsText, Validator(validators.memory_bytes)]
+Storage = Annotated[str, AsText, Validator(validators.storage_bytes)]
+Cpu = Annotated[str, AsText, Validator(validators.cpu_millis)]
+RedisMemory = Annotated[str, Validator(validators.redis_memory)]
+Duration = Annotated[str, Validator(validators.duration_seconds)]
+Image = Annotated[str, Validator(validators.image, "an image reference by the distribution grammar (lower-case repository, "
                                          "optional registry) pinned by a tag other than latest, or by a digest")]
-Registry = Annotated[str, Rule(rules.registry)]
-RepositoryPath = Annotated[str, Rule(rules.repository_path)]
-ImageTag = Annotated[str, Rule(rules.image_tag)]
-ImageDigest = Annotated[str, Rule(rules.image_digest)]
-CveId = Annotated[str, Rule(cve.cve_id)]
-ChartRef = Annotated[str, Rule(rules.oci_chart)]
-ChartVersion = Annotated[str, Rule(rules.chart_version)]
-HttpUrl = Annotated[str, Rule(rules.url)]
-SecretHttpsUrl = Annotated[SecretStr, Rule(rules.https_url, secret=True)]
+Registry = Annotated[str, Validator(validators.registry)]
+RepositoryPath = Annotated[str, Validator(validators.repository_path)]
+ImageTag = Annotated[str, Validator(validators.image_tag)]
+ImageDigest = Annotated[str, Validator(validators.image_digest)]
+CveId = Annotated[str, Validator(cve.cve_id)]
+ChartRef = Annotated[str, Validator(validators.oci_chart)]
+ChartVersion = Annotated[str, Validator(validators.chart_version)]
+HttpUrl = Annotated[str, Validator(validators.url)]
+SecretHttpsUrl = Annotated[SecretStr, Validator(validators.https_url, secret=True)]
 
 
 def _storage_class(text: str) -> str:
-    return text if text == "" else rules.dns1123_subdomain(text)
+    return text if text == "" else validators.dns1123_subdomain(text)
 
 
 def _slack_channel(text: str) -> str:
@@ -106,12 +106,12 @@ def _acknowledged(text: str) -> str:
 
 
 TOPOLOGIES = ("standalone", "sentinel")
-StorageClass = Annotated[str, Rule(_storage_class)]
-SlackChannel = Annotated[str, Rule(_slack_channel)]
-SessionNamespace = Annotated[str, Rule(_session_namespace)]
-KubernetesVersion = Annotated[str, Rule(_kubernetes_version)]
-MasterSet = Annotated[str, Rule(_master_set)]
-Topology = Annotated[str, Rule(_topology)]
+StorageClass = Annotated[str, Validator(_storage_class)]
+SlackChannel = Annotated[str, Validator(_slack_channel)]
+SessionNamespace = Annotated[str, Validator(_session_namespace)]
+KubernetesVersion = Annotated[str, Validator(_kubernetes_version)]
+MasterSet = Annotated[str, Validator(_master_set)]
+Topology = Annotated[str, Validator(_topology)]
 Percent = Annotated[float, Field(gt=0, le=100, allow_inf_nan=False)]
 MaxmemoryPolicy = Literal["noeviction", "volatile-ttl", "volatile-lru", "volatile-lfu", "volatile-random",
                           "allkeys-lru", "allkeys-lfu", "allkeys-random"]
@@ -235,18 +235,18 @@ class WasApp(_Model):
     def _consistent(self) -> WasApp:
         if self.max_replicas < self.min_replicas:
             raise FieldError("maxReplicas", self.max_replicas, f"at least minReplicas={self.min_replicas}")
-        seconds = rules.duration_seconds(self.session_timeout)
+        seconds = validators.duration_seconds(self.session_timeout)
         if not SESSION_TIMEOUT_MIN_SECONDS <= seconds <= SESSION_TIMEOUT_MAX_SECONDS:
             raise FieldError("sessionTimeout", self.session_timeout,
                              "1m..24h: Redis holds every session for its whole timeout, so its memory, the "
                              "session count's SCAN and the life of a stolen cookie grow with it")
-        if rules.cpu_millis(self.cpu_request) > rules.cpu_millis(self.cpu_limit):
+        if validators.cpu_millis(self.cpu_request) > validators.cpu_millis(self.cpu_limit):
             raise FieldError("cpuRequest", self.cpu_request, f"at most cpuLimit={self.cpu_limit}")
-        limit = rules.memory_bytes(self.memory_limit)
+        limit = validators.memory_bytes(self.memory_limit)
         if limit < WAS_MEMORY_LIMIT_MIN:
             raise FieldError("memoryLimit", self.memory_limit,
-                             f"at least {rules.mib(WAS_MEMORY_LIMIT_MIN)}: a Spring Boot JVM does not start in less")
-        if rules.memory_bytes(self.memory_request) > limit:
+                             f"at least {validators.mib(WAS_MEMORY_LIMIT_MIN)}: a Spring Boot JVM does not start in less")
+        if validators.memory_bytes(self.memory_request) > limit:
             raise FieldError("memoryRequest", self.memory_request, f"at most memoryLimit={self.memory_limit}")
         if self.management_port == self.port:
             raise FieldError("managementPort", self.management_port,
@@ -412,7 +412,7 @@ class StackConfig(_Model):
     """Generation of the chart-internal `default` password (replication, Sentinel, probes, the acl-reload
     sidecar); it follows the rotation phase of redisPasswordAlsoAccept, and raising it rolls the Redis pods
     (docs/runbooks.md, "Rotate the default password")."""
-    acknowledge_change: Annotated[str, Rule(_acknowledged)] = ""
+    acknowledge_change: Annotated[str, Validator(_acknowledged)] = ""
     """For one `pulumi up`: the config key(s) (comma-separated) of a change the program otherwise refuses on
     a running stack (redisTopology, redisReleaseName, redisPersistenceSize, redisStorageClass, redisTls, a
     password generation skipping the `next` phase); set it only after the runbook's steps (docs/runbooks.md,
@@ -456,20 +456,20 @@ class StackConfig(_Model):
 
     @model_validator(mode="after")
     def _consistent(self) -> StackConfig:
-        memory = rules.memory_bytes(self.redis_memory)
+        memory = validators.memory_bytes(self.redis_memory)
         if memory < REDIS_MEMORY_MIN:
-            raise FieldError("redisMemory", self.redis_memory, f"at least {rules.mib(REDIS_MEMORY_MIN)}")
-        maxmemory = rules.redis_memory(self.redis_maxmemory)
+            raise FieldError("redisMemory", self.redis_memory, f"at least {validators.mib(REDIS_MEMORY_MIN)}")
+        maxmemory = validators.redis_memory(self.redis_maxmemory)
         ceiling = int(memory * sizing.MAXMEMORY_MAX_FRACTION_OF_LIMIT)
         if maxmemory > ceiling:
             raise FieldError("redisMaxmemory", self.redis_maxmemory,
                              f"at most {int(sizing.MAXMEMORY_MAX_FRACTION_OF_LIMIT * 100)}% of redisMemory="
                              f"{self.redis_memory} ({ceiling // 2**20}mb), to leave room for the AOF-rewrite fork")
-        if rules.storage_bytes(self.redis_persistence_size) < 2 * maxmemory:
+        if validators.storage_bytes(self.redis_persistence_size) < 2 * maxmemory:
             raise FieldError("redisPersistenceSize", self.redis_persistence_size,
                              f"at least twice redisMaxmemory={self.redis_maxmemory}: an AOF rewrite writes the "
                              "new file beside the old one")
-        if rules.cpu_millis(self.redis_cpu_request) > rules.cpu_millis(self.redis_cpu_limit):
+        if validators.cpu_millis(self.redis_cpu_request) > validators.cpu_millis(self.redis_cpu_limit):
             raise FieldError("redisCpuRequest", self.redis_cpu_request, f"at most redisCpuLimit={self.redis_cpu_limit}")
         nodes, quorum = self.sentinel_nodes, self.sentinel_quorum
         if nodes % 2 == 0:

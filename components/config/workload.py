@@ -22,9 +22,9 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
 
-from . import rules
+from . import validators
 from .podsecurity import RESTRICTED_VOLUME_TYPES
-from .rules import FieldError, Rule
+from .validators import FieldError, Validator
 
 # Paths and volumes the program mounts into every WAS container (components/was.py).
 TMP_DIR = "/tmp"
@@ -61,7 +61,7 @@ def program_env(name: str) -> bool:
     return name in PROGRAM_ENV_NAMES or name.startswith(PROGRAM_ENV_PREFIXES)
 
 
-# ------------------------------------------------------------------------ value rules
+# ------------------------------------------------------------------- value validators
 _ENV_NAME = re.compile(r"^[-._a-zA-Z][-._a-zA-Z0-9]*$")
 _CONFIG_KEY = re.compile(r"^[-._a-zA-Z0-9]+$")
 _QUALIFIED_NAME = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
@@ -77,7 +77,7 @@ def env_name(text: str) -> str:
 
 def config_key(text: str) -> str:
     """validation.IsConfigMapKey: a Secret or ConfigMap key."""
-    if not (0 < len(text) <= rules.SUBDOMAIN_MAX and _CONFIG_KEY.match(text)) or text in (".", ".."):
+    if not (0 < len(text) <= validators.SUBDOMAIN_MAX and _CONFIG_KEY.match(text)) or text in (".", ".."):
         raise ValueError("a Secret/ConfigMap key: 1-253 characters of A-Z, a-z, 0-9, '-', '_', '.'")
     return text
 
@@ -85,10 +85,10 @@ def config_key(text: str) -> str:
 def qualified_name(text: str) -> str:
     """validation.IsQualifiedName: a label or annotation key, `[prefix/]name`."""
     prefix, slash, name = text.rpartition("/")
-    ok = 0 < len(name) <= rules.LABEL_MAX and _QUALIFIED_NAME.match(name)
+    ok = 0 < len(name) <= validators.LABEL_MAX and _QUALIFIED_NAME.match(name)
     if slash:
         try:
-            rules.dns1123_subdomain(prefix)
+            validators.dns1123_subdomain(prefix)
         except ValueError:
             ok = False
     if not ok:
@@ -145,7 +145,7 @@ def _labels(value: dict[str, str]) -> dict[str, str]:
         except ValueError as exc:
             raise FieldError(key, key, str(exc)) from None
         try:
-            rules.label_value(text) if text != "" else text
+            validators.label_value(text) if text != "" else text
         except ValueError as exc:
             raise FieldError(key, text, str(exc)) from None
     return value
@@ -160,16 +160,16 @@ def _annotation_keys(value: dict[str, str]) -> dict[str, str]:
     return value
 
 
-EnvName = Annotated[str, Rule(env_name)]
-ConfigKey = Annotated[str, Rule(config_key)]
-ObjectName = Annotated[str, Rule(rules.dns1123_subdomain)]
-VolumeName = Annotated[str, Rule(rules.dns1123_label)]
-AbsolutePath = Annotated[str, Rule(absolute_path)]
-RelativePath = Annotated[str, Rule(relative_path)]
-HttpPath = Annotated[str, Rule(http_path)]
-Cidr = Annotated[str, Rule(cidr)]
-IpAddress = Annotated[str, Rule(ip_address)]
-QualifiedName = Annotated[str, Rule(qualified_name)]
+EnvName = Annotated[str, Validator(env_name)]
+ConfigKey = Annotated[str, Validator(config_key)]
+ObjectName = Annotated[str, Validator(validators.dns1123_subdomain)]
+VolumeName = Annotated[str, Validator(validators.dns1123_label)]
+AbsolutePath = Annotated[str, Validator(absolute_path)]
+RelativePath = Annotated[str, Validator(relative_path)]
+HttpPath = Annotated[str, Validator(http_path)]
+Cidr = Annotated[str, Validator(cidr)]
+IpAddress = Annotated[str, Validator(ip_address)]
+QualifiedName = Annotated[str, Validator(qualified_name)]
 Labels = Annotated[dict[str, str], AfterValidator(_labels)]
 Annotations = Annotated[dict[str, str], AfterValidator(_annotation_keys)]
 FileMode = Annotated[int, Field(ge=0, le=0o777)]
@@ -246,7 +246,7 @@ class LocalRef(K8sModel):
 
 
 class EnvFromSource(K8sModel):
-    prefix: Annotated[str, Rule(lambda t: env_name(t) if t else t, "empty or an env var name prefix")] | None = None
+    prefix: Annotated[str, Validator(lambda t: env_name(t) if t else t, "empty or an env var name prefix")] | None = None
     secret_ref: LocalRef | None = None
     config_map_ref: LocalRef | None = None
 
@@ -279,7 +279,7 @@ class ConfigMapVolume(K8sModel):
 
 class EmptyDirVolume(K8sModel):
     medium: Literal["", "Memory"] | None = None
-    size_limit: Annotated[str, Rule(rules.storage_bytes)] | None = None
+    size_limit: Annotated[str, Validator(validators.storage_bytes)] | None = None
 
 
 class PvcVolume(K8sModel):
@@ -347,7 +347,7 @@ class Toleration(K8sModel):
             raise FieldError("operator", self.operator, "Exists when key is empty (tolerate every taint)")
         if self.value:
             try:
-                rules.label_value(self.value)
+                validators.label_value(self.value)
             except ValueError as exc:
                 raise FieldError("value", self.value, str(exc)) from None
         if self.toleration_seconds is not None and self.effect != "NoExecute":
@@ -411,7 +411,7 @@ class NodeAffinity(K8sModel):
 class PodAffinityTerm(K8sModel):
     label_selector: LabelSelector | None = None
     namespace_selector: LabelSelector | None = None
-    namespaces: Annotated[tuple[Annotated[str, Rule(rules.dns1123_label)], ...], LIST] | None = None
+    namespaces: Annotated[tuple[Annotated[str, Validator(validators.dns1123_label)], ...], LIST] | None = None
     topology_key: QualifiedName
     match_label_keys: Annotated[tuple[QualifiedName, ...], LIST] | None = None
     mismatch_label_keys: Annotated[tuple[QualifiedName, ...], LIST] | None = None
@@ -506,7 +506,7 @@ class IngressRule(K8sModel):
 class DnsEgress(K8sModel):
     """Where the WAS apps and the exporter may send DNS queries (UDP and TCP 53)."""
 
-    namespace: Annotated[str, Rule(rules.dns1123_label)] = "kube-system"
+    namespace: Annotated[str, Validator(validators.dns1123_label)] = "kube-system"
     """Namespace of the cluster DNS pods."""
     pod_labels: Labels = Field(default_factory=lambda: {"k8s-app": "kube-dns"})
     """Labels of the cluster DNS pods: kube-dns, and CoreDNS as kubeadm, EKS, GKE, AKS and k3s deploy it,

@@ -60,8 +60,8 @@ def test_every_command_the_charts_scripts_send_is_granted_to_default_and_no_more
     redis, sentinel = sent_commands(chart_scripts(rendered))
     assert redis == {"ping", "role", "client|pause"}
     assert sentinel == {"ping", "sentinel|get-master-addr-by-name", "sentinel|failover"}
-    assert redis <= granted(acl.default_rules())
-    assert sentinel <= granted(acl.sentinel_default_rules())
+    assert redis <= granted(acl.default_permissions())
+    assert sentinel <= granted(acl.sentinel_default_permissions())
     # the function left out (validate_quorum) is defined, never called, and the values that would
     # call it (or add INFO replication to the readiness probe) stay off
     assert "validate_quorum" in chart_scripts(rendered)["start-node.sh"]

@@ -1,7 +1,8 @@
-"""Value rules of the stack config, each restated from the system that consumes the value.
+"""Validators of the stack config's values, each restating the rule of the system that consumes
+the value ("rules" elsewhere means Prometheus rules).
 
-Every rule is a function `text -> parsed value` that raises ValueError with what is
-allowed; `components/config/schema.py` attaches them to fields (with `Rule`), so the same text
+Every validator is a function `text -> parsed value` that raises ValueError with what is
+allowed; `components/config/schema.py` attaches them to fields (with `Validator`), so the same text
 serves the error message, the generated Pulumi.yaml descriptions and the README table.
 
 Sources (rules restated, not guessed):
@@ -296,8 +297,8 @@ class FieldError(ValueError):
         self.field, self.value = field, value
 
 
-class Rule:
-    """A field rule for `Annotated[str, Rule(check)]`: pydantic runs `check` after the
+class Validator:
+    """A field rule for `Annotated[str, Validator(check)]`: pydantic runs `check` after the
     type check and keeps the text; `allowed` (default: the check's own message) is what
     errors, the generated Pulumi.yaml and the README say the field allows."""
 
@@ -312,7 +313,7 @@ class Rule:
         return core_schema.no_info_after_validator_function(validate, handler(source))
 
     def __repr__(self) -> str:
-        return f"Rule({self.allowed!r})"
+        return f"Validator({self.allowed!r})"
 
 
 def allowed_of(check: Callable, sample: str = "\0") -> str:
