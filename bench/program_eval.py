@@ -4,7 +4,7 @@ from __future__ import annotations
 import statistics
 import time
 
-from tests.harness import STACKS, run_program
+from render.mockrun import STACKS, run_program
 
 
 def measure(repeats: int) -> list[dict]:
