@@ -5,11 +5,9 @@ pip and runs the README's example."""
 from __future__ import annotations
 
 import re
-import shutil
-import subprocess
-import sys
-import zipfile
 from collections import Counter
+
+import pytest
 
 from components.alert_rules import AlertRules, AlertRulesArgs
 from components.config import cve, names
@@ -22,6 +20,7 @@ from components.monitoring.scope import Scope
 from components.redis import RedisSessionStore, RedisSessionStoreArgs
 from components.was import WasApp, WasAppArgs
 from render import render
+from tests.components.installed import PACKAGE, USER_MODULES, run_under_mocks
 from tests.harness import ROOT, run_with_mocks
 from tests.tools import require_helm
 
@@ -79,49 +78,13 @@ def _example() -> str:
     return re.search(r"```python\n(.*?)```", section, re.S).group(1)
 
 
-def test_the_package_builds_installs_and_runs_the_readme_example(tmp_path):
-    src = tmp_path / "src"
-    src.mkdir()
-    for item in ("pyproject.toml", "components"):
-        copy = shutil.copytree if (ROOT / item).is_dir() else shutil.copy2
-        copy(ROOT / item, src / item, **({"ignore": shutil.ignore_patterns("__pycache__")} if copy is shutil.copytree else {}))
-    wheel_dir = tmp_path / "wheel"
-    build = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
-                            "-w", str(wheel_dir), str(src)], capture_output=True, text=True, timeout=300)
-    assert build.returncode == 0, build.stderr
-    [wheel] = list(wheel_dir.glob("redis_session_platform-*.whl"))
-    members = zipfile.ZipFile(wheel).namelist()
-    for module in ("components/redis.py", "components/was.py", "components/config/schema.py",
-                   "components/monitoring/alerts.py"):
-        assert module in members, module
-    site = tmp_path / "site"
-    install = subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(site),
-                              str(wheel)], capture_output=True, text=True, timeout=300)
-    assert install.returncode == 0, install.stderr
-    program = tmp_path / "elsewhere" / "__main__.py"
-    program.parent.mkdir()
-    program.write_text(_example())
-    runner = tmp_path / "run_example.py"
-    runner.write_text(
-        "import asyncio, runpy, sys\n"
-        f"sys.path.insert(0, {str(site)!r})\n"
-        "import pulumi\n"
-        "types = []\n"
-        "class Mocks(pulumi.runtime.Mocks):\n"
-        "    def new_resource(self, args):\n"
-        "        types.append(args.typ)\n"
-        "        return args.name + '-id', {**args.inputs, 'result': 'pw'}\n"
-        "    def call(self, args):\n"
-        "        return {}\n"
-        "asyncio.set_event_loop(asyncio.new_event_loop())\n"
-        "pulumi.runtime.set_mocks(Mocks(), project='shop', stack='dev')\n"
-        f"runpy.run_path({str(program)!r}, run_name='__main__')\n"
-        "asyncio.get_event_loop().run_until_complete(pulumi.runtime.stack.wait_for_rpcs())\n"
-        "import components; print(components.__file__)\n"
-        "print(sorted(t.rsplit(':', 1)[1] for t in types))\n")
-    proc = subprocess.run([sys.executable, str(runner)], cwd=program.parent, capture_output=True, text=True,
-                          timeout=300)
-    assert proc.returncode == 0, proc.stderr
-    where, kinds = proc.stdout.splitlines()[-2:]
-    assert where.startswith(str(site)), "the example must use the installed package"
-    assert "Release" in kinds and "Deployment" in kinds
+@pytest.mark.install
+def test_the_readme_example_runs_from_the_installed_package_beside_a_programs_own_settings(installed, tmp_path):
+    program_dir = tmp_path / "shop"
+    program_dir.mkdir()
+    for name, text in USER_MODULES.items():
+        (program_dir / name).write_text(text)
+    out = run_under_mocks(installed, program_dir, _example())
+    assert out["where"][PACKAGE].startswith(str(installed.venv)), "the example must use the installed package"
+    kinds = {t.rsplit(":", 1)[1] for t in out["types"]}
+    assert {"RedisSessionStore", "WasApp", "Release", "Deployment"} <= kinds, kinds
