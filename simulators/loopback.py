@@ -22,6 +22,15 @@ from typing import Any
 
 import yaml
 
+from components.monitoring.routing import (
+    GROUP_BY,
+    GROUP_INTERVAL,
+    GROUP_WAIT,
+    INHIBIT_RULES,
+    NOTIFY_RECEIVER,
+    NULL_RECEIVER,
+    SEVERITY_REPEAT,
+)
 from simulators.resp import Client, TlsFiles
 
 HOST = "127.0.0.1"
@@ -414,6 +423,32 @@ class Prometheus:
 
     def firing(self) -> set[str]:
         return {a["labels"]["alertname"] for a in self.api("alerts")["alerts"] if a["state"] == "firing"}
+
+
+def plain_config(webhook_url: str, group_wait: str = GROUP_WAIT, group_interval: str = GROUP_INTERVAL) -> dict:
+    """The routing of components/monitoring/routing.py (what the AlertmanagerConfig holds) as
+    plain Alertmanager config, notifying a webhook."""
+    def matcher(label: str, op: str, value: str) -> str:
+        return f'{label}{op}"{value}"'
+    return {
+        "route": {
+            "receiver": NULL_RECEIVER,
+            "group_by": GROUP_BY,
+            "group_wait": group_wait,
+            "group_interval": group_interval,
+            "routes": [{"receiver": NOTIFY_RECEIVER, "matchers": [f'severity="{severity}"'],
+                        "repeat_interval": repeat} for severity, repeat in SEVERITY_REPEAT.items()],
+        },
+        "inhibit_rules": [{
+            "source_matchers": [matcher(*m) for m in rule.source],
+            "target_matchers": [matcher(*m) for m in rule.target],
+            "equal": list(rule.equal),
+        } for rule in INHIBIT_RULES],
+        "receivers": [
+            {"name": NULL_RECEIVER},
+            {"name": NOTIFY_RECEIVER, "webhook_configs": [{"url": webhook_url, "send_resolved": True}]},
+        ],
+    }
 
 
 class Alertmanager:

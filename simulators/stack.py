@@ -22,7 +22,6 @@ from components.exporter import (
 )
 from components.monitoring.alerts import rule_groups
 from components.monitoring.certificates import expiry_group
-from components.monitoring.routing import plain_config
 from components.monitoring.scope import scope_of
 from components.monitoring.session_count import RECORD, check_single_keys
 from components.redis import chart_values, connection_for
@@ -33,6 +32,7 @@ from simulators.loopback import (
     Prometheus,
     Redis,
     Sentinel,
+    plain_config,
     prometheus_config,
     service_monitor_jobs,
     start_exporter,

@@ -69,12 +69,6 @@ def service_host(service: str, namespace: str) -> str:
     return f"{service}.{namespace}.svc.{CLUSTER_DOMAIN}"
 
 
-def dashboard_configmap(namespace: str) -> str:
-    """The dashboard ConfigMap: one per stack namespace, as dev and prod may share one Grafana.
-    ConfigMap names are DNS-1123 subdomains (<= 253): prefix + a namespace label always fits."""
-    return f"{DASHBOARD}-{namespace}"
-
-
 def dashboard_uid(stack: str) -> str:
     """Grafana dashboard uid (<= 40 characters): prefix + stack, or + a hash of a long stack name."""
     uid = f"{DASHBOARD}-{stack}"

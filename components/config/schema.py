@@ -124,7 +124,6 @@ SESSION_TIMEOUT_MAX_SECONDS = 24 * 3600
 # Smallest memory limits a container can start in: a Spring Boot JVM, a Redis server.
 WAS_MEMORY_LIMIT_MIN = 256 * 2**20
 REDIS_MEMORY_MIN = 64 * 2**20
-INT32_MAX = 2**31 - 1
 
 
 class _Model(BaseModel):

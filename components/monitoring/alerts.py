@@ -40,8 +40,6 @@ from .scope import Scope
 from .session_count import COUNT_FAILED, RECORD, STORE_MISMATCH
 from .session_count import recording_rules as session_rules
 
-SEVERITIES = ("critical", "warning", "info")
-
 
 def _always(s: Scope) -> bool:
     return True
@@ -273,9 +271,3 @@ def rule_groups(s: Scope) -> list[dict]:
               {"name": f"{names.PART_OF}.records", "rules": recording_rules(s)}]
     groups += [{"name": f"{names.PART_OF}.{g}", "rules": rules} for g, rules in by_group.items() if rules]
     return groups
-
-
-def find(groups: list[dict], alert: str, severity: str | None = None) -> dict | None:
-    """The rendered rule of an alert (first match; of that tier if given), for tests and tools."""
-    return next((r for g in groups for r in g["rules"] if r.get("alert") == alert
-                 and severity in (None, r["labels"]["severity"])), None)

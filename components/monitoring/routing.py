@@ -1,6 +1,7 @@
 """Alert routing as data: one route tree and one set of inhibit rules, rendered for the
-Prometheus operator's AlertmanagerConfig (camelCase CRD) and as plain Alertmanager config
-(the live tests load it into a real Alertmanager with a webhook in place of Slack).
+Prometheus operator's AlertmanagerConfig (camelCase CRD). The live tests render the same data
+as plain Alertmanager config (simulators/loopback.py `plain_config`, a webhook in place of
+Slack) and load it into a real Alertmanager.
 
 Inhibit rules make one condition page once (alerts are tiered by `severity` under one
 name, components/monitoring/alerts.py):
@@ -44,10 +45,6 @@ INHIBIT_RULES = (
 )
 
 
-def _matcher_text(label: str, op: str, value: str) -> str:
-    return f'{label}{op}"{value}"'
-
-
 TITLE = ('[{{ .Status | toUpper }}{{ if eq .Status "firing" }}:{{ .Alerts.Firing | len }}{{ end }}'
          '] {{ .CommonLabels.alertname }} ({{ .CommonLabels.namespace }})')
 TEXT = ('{{ range .Alerts }}*{{ .Labels.severity }}* {{ .Annotations.summary }}\n{{ .Annotations.description }}\n'
@@ -82,28 +79,5 @@ def operator_spec(channel: str, secret_name: str, secret_key: str, send_resolved
                 "title": TITLE,
                 "text": TEXT,
             }]},
-        ],
-    }
-
-
-def plain_config(webhook_url: str, group_wait: str = GROUP_WAIT, group_interval: str = GROUP_INTERVAL) -> dict:
-    """The same routing as plain Alertmanager config, notifying a webhook."""
-    return {
-        "route": {
-            "receiver": NULL_RECEIVER,
-            "group_by": GROUP_BY,
-            "group_wait": group_wait,
-            "group_interval": group_interval,
-            "routes": [{"receiver": NOTIFY_RECEIVER, "matchers": [f'severity="{severity}"'],
-                        "repeat_interval": repeat} for severity, repeat in SEVERITY_REPEAT.items()],
-        },
-        "inhibit_rules": [{
-            "source_matchers": [_matcher_text(*m) for m in rule.source],
-            "target_matchers": [_matcher_text(*m) for m in rule.target],
-            "equal": list(rule.equal),
-        } for rule in INHIBIT_RULES],
-        "receivers": [
-            {"name": NULL_RECEIVER},
-            {"name": NOTIFY_RECEIVER, "webhook_configs": [{"url": webhook_url, "send_resolved": True}]},
         ],
     }

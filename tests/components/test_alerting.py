@@ -3,7 +3,8 @@ import subprocess
 
 import yaml
 
-from components.monitoring.routing import NOTIFY_RECEIVER, TEXT, TITLE, operator_spec, plain_config
+from components.monitoring.routing import NOTIFY_RECEIVER, TEXT, TITLE, operator_spec
+from simulators.loopback import plain_config
 from tests.harness import is_secret, plain_occurrences, run_program
 from tests.tools import require
 

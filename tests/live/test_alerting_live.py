@@ -17,8 +17,7 @@ import time
 
 import pytest
 
-from components.monitoring.routing import plain_config
-from simulators.loopback import HOST, Alertmanager, wait_until
+from simulators.loopback import HOST, Alertmanager, plain_config, wait_until
 from simulators.stack import standalone
 from tests.tools import require
 from tools.stackfile import load_settings

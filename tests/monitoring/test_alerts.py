@@ -9,13 +9,20 @@ import yaml
 
 from components.monitoring import certificates
 from components.monitoring import records as rec
-from components.monitoring.alerts import all_alerts, find, rule_groups
+from components.monitoring.alerts import all_alerts, rule_groups
 from components.monitoring.dashboard import panel_queries
 from components.monitoring.scope import scope_of
 from components.monitoring.session_count import count_job
 from tests.harness import ROOT, STACKS, load_settings, run_program
 from tests.tools import require
 from tools.checklist import CHECKS
+
+
+def find(groups: list[dict], alert: str, severity: str | None = None) -> dict | None:
+    """The rendered rule of an alert (first match; of that tier if given)."""
+    return next((r for g in groups for r in g["rules"] if r.get("alert") == alert
+                 and severity in (None, r["labels"]["severity"])), None)
+
 
 MIB = 1024 * 1024
 
