@@ -135,10 +135,17 @@ def denials(env: Env, alive: list | None = None) -> dict[str, list[dict]]:
     return {name: log for name, log in logs.items() if log}
 
 
-def master(env: Env) -> tuple[str, int]:
-    with env.stack.admin_client(env.stack.sentinels[-1]) as c:
+def master(env: Env, sentinel: int = -1) -> tuple[str, int]:
+    with env.stack.admin_client(env.stack.sentinels[sentinel]) as c:
         host, port = c.call("SENTINEL", "get-master-addr-by-name", env.stack.master_set)
     return host, int(port)
+
+
+def agreed_master(env: Env) -> tuple[str, int] | None:
+    """The master every Sentinel names, or None while they differ (after a failover the
+    others learn it from the leader's hello messages, every 2 s)."""
+    named = {master(env, i) for i in range(len(env.stack.sentinels))}
+    return named.pop() if len(named) == 1 else None
 
 
 def test_the_files_are_the_70_ones_and_acl_log_catches_a_denial(env):
@@ -268,7 +275,8 @@ def test_a_failover_through_the_charts_prestop_scripts(env):
     took = time.monotonic() - started
     assert result.returncode == 0, (result.stdout, result.stderr)
     assert "Issuing failover" in result.stdout and "NOPERM" not in result.stdout + result.stderr
-    new = master(env)
+    new = wait_until(lambda: (m := agreed_master(env)) and m[1] != stack.nodes[0].port and m, 30,
+                     what="every Sentinel to name the new master")
     assert new[0] in (secure.node_ip(1), secure.node_ip(2)) and took < 25
     print(f"\npreStop failover: prestop-redis.sh returned after {took:.1f}s, new master {new[0]}")
     sentinel_stop = env.run("prestop-sentinel.sh", 0, timeout=60)
@@ -284,7 +292,7 @@ def test_killing_the_master_elects_another(env):
     """(b) SIGKILL of the master: the Sentinels agree (IS-MASTER-DOWN-BY-ADDR between them as
     `default`), promote a replica, reconfigure the other one."""
     stack = env.stack
-    host, port = master(env)
+    host, port = wait_until(lambda: agreed_master(env), 30, what="the Sentinels to agree on the master")
     victim = next(n for n in stack.nodes if n.port == port)
     before = denials(env)  # read the victim's log while it lives
     victim.kill(signal.SIGKILL)
@@ -296,7 +304,8 @@ def test_killing_the_master_elects_another(env):
     took = time.monotonic() - started
     print(f"\nmaster killed: a new master after {took:.1f}s")
     alive = [n for n in stack.nodes if n is not victim]
-    new_port = master(env)[1]
+    new_port = wait_until(lambda: (m := agreed_master(env)) and m[1] != port and m[1], 30,
+                          what="every Sentinel to name the new master")
     others = [n for n in alive if n.port != new_port]
     wait_until(lambda: all("master_link_status:up" in n.client().call("INFO", "replication") for n in others), 30,
                what="the other replica to follow the new master")
