@@ -196,7 +196,7 @@ class K8sModel(BaseModel):
 def _exactly_one(model: BaseModel, fields: tuple[str, ...], what: str) -> None:
     given = [f for f in fields if getattr(model, f) is not None]
     if len(given) != 1:
-        names = [model.model_fields[f].alias or f for f in fields]
+        names = [type(model).model_fields[f].alias or f for f in fields]
         raise ValueError(f"{what}: exactly one of {', '.join(names)}" + (f" (got {len(given)})" if given else ""))
 
 
