@@ -49,7 +49,9 @@ exporter = RedisExporter(
                       prometheus_release=monitoring.prometheus_release,
                       prometheus_namespace=monitoring.prometheus_namespace,
                       stores=stores_for(settings.was_apps), password=store.client_passwords[scope.job],
-                      peak_sessions=settings.sizing.expected_peak_sessions, dns_egress=settings.dns_egress,
+                      counter_image=settings.redis.redis_image.ref, redis_version=settings.redis.redis_version,
+                      counter_password=store.client_passwords[names.counter(settings.redis.release_name)],
+                      dns_egress=settings.dns_egress,
                       tls_fingerprint=store.client_tls_fingerprints.get(scope.job)),
     pulumi.ResourceOptions(depends_on=[namespace, store]))
 AlertRules(names.PART_OF, AlertRulesArgs(scope=scope, prometheus_release=monitoring.prometheus_release,

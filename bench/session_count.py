@@ -39,7 +39,7 @@ from pathlib import Path
 
 from bench.workload import Plan, Workload
 from components.config.sessions import SessionStore
-from components.monitoring.session_count import CHECK_SINGLE_KEYS_FLAG, COUNT_KEYS_PARAM, check_single_keys
+from components.monitoring.session_count import CHECK_SINGLE_KEYS_FLAG, check_single_keys
 from simulators.loopback import HOST, Processes, Redis, start_exporter
 from simulators.resp import Client
 from simulators.stack import PASSWORD
@@ -51,6 +51,9 @@ TIMEOUT = 1800
 SLOWLOG_US = 5000
 """Commands slower than this (5 ms) are named in the results (Redis SLOWLOG)."""
 NAMESPACE = "spring:session:petclinic"
+COUNT_KEYS_PARAM = "count-keys"
+"""redis_exporter's /scrape parameter: the SCAN ... MATCH count these figures were measured with
+(exporter/keys.go getKeysCount); the session counter sends the same SCAN ... MATCH through redis-cli."""
 # label -> (repository type, expiration store)
 VARIANTS = {"default": ("default", "minute"), "indexed-minute": ("indexed", "minute"),
             "indexed-sorted-set": ("indexed", "sorted-set")}

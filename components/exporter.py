@@ -9,17 +9,19 @@ container for the Sentinels, without `--check-single-keys` (a Sentinel has no ke
 The Redis-node exporter reads the sorted-set keys on every scrape (`--check-single-keys`:
 TYPE + ZCARD, no Lua), the sorted-set store's count and every store's check.
 
-Sessions counted by SCAN (default repository, indexed with minute sets) are counted on a
-second ServiceMonitor endpoint per Redis node: the same exporter with `count-keys` as a
-/scrape parameter, every COUNT_INTERVAL, its own `job` label, only `redis_keys_count` kept
-(components/monitoring/session_count.py). The SCAN holds the matched key names in the exporter's memory,
-so the container's memory grows with the declared peak (`exporter_resources`).
+Sessions counted by SCAN (default repository, indexed with minute sets) are counted by a
+sidecar in the same pod, `session-counter` (COUNTER_SCRIPT: redis-cli from the Redis image,
+ACL user `counter`), which listens on no port and so accepts no request from anyone: every
+COUNT_INTERVAL it SCANs each such store on the master and SETs the number into the count
+key (names.SESSION_COUNT_KEY), which the exporter reads like the sorted sets
+(components/monitoring/session_count.py). The exporter's user may not SCAN: no /scrape request, whatever
+its parameters, can make it list a key name (issue 20).
 
 The web endpoint (/metrics, /scrape, every port) is HTTPS and requires a client
 certificate signed by the exporter's own CA (`--tls-server-*`; redis_exporter
 exporter/tls.go GetConfigForClientFunc: tls.RequireAndVerifyClientCert, in 1.45 and 1.74):
 the ServiceMonitor's tlsConfig gives Prometheus that certificate from a Secret. Nobody
-else, whatever the NetworkPolicy admits, can make the exporter scrape, walk keys or count.
+else, whatever the NetworkPolicy admits, can make the exporter scrape.
 """
 from __future__ import annotations
 
@@ -38,13 +40,11 @@ from .config.sessions import SessionStore
 from .config.tls import CA_VALIDITY_HOURS, CERT_EARLY_RENEWAL_HOURS, CERT_VALIDITY_HOURS
 from .monitoring.session_count import (
     CHECK_SINGLE_KEYS_FLAG,
-    COUNT_INTERVAL,
-    COUNT_KEYS_METRIC,
-    COUNT_KEYS_PARAM,
-    COUNT_TIMEOUT,
+    COUNT_INTERVAL_SECONDS,
+    COUNT_TIMEOUT_SECONDS,
+    COUNT_TTL_SECONDS,
     check_single_keys,
-    count_job,
-    count_keys,
+    counted_by_scan,
 )
 from .redis import TLS_FINGERPRINT_ANNOTATION, RedisConnection, client_egress
 
@@ -58,29 +58,66 @@ METRICS_PORT = "metrics"  # Redis nodes (with check-single-keys)
 SENTINEL_METRICS_PORT = "sentinel-metrics"  # Sentinels (no keys to read)
 SENTINEL_EXPORTER_PORT = names.EXPORTER_PORT + 1  # 9122
 RESOURCES = Resources("20m", "200m", "48Mi", "96Mi")
-# The counting scrape (SCAN via count-keys) keeps every matched key name in the exporter
-# until the count is done. Measured (docs/benchmarks.md, 1M sessions): 225 B per session for
-# 70-byte keys, 272 B for 78-byte keys; modelled as 150 + 1.5 x key length, plus 20 %.
-COUNT_CPU_LIMIT = "1"
-SESSION_ID_LENGTH = 36  # Spring's default id: a UUID
+COUNTER_DIR = "/counter"  # the counter's password file (CLIENT_PASSWORD_KEY); only in its container
+COUNTER_TMP = "/tmp/session-counter"  # its heartbeat (read-only root filesystem: an emptyDir)
+# redis-cli streams the names it gets from SCAN to `wc -l`: it holds one SCAN reply at a time.
+COUNTER_RESOURCES = Resources("10m", "500m", "16Mi", "64Mi")
+COUNTER_SCAN_COUNT = 1000
+"""SCAN's COUNT per call, as the exporter's count-keys sent (--check-keys-batch-size default 1000);
+redis-cli has `--count` from 7.2 (redis-cli.c sendScan), 7.0 sends no COUNT (Redis's default 10)."""
+
+COUNTER_SCRIPT = r"""set -u -f -o pipefail
+# session-counter (issue 20 item 2): every COUNT_INTERVAL, for each store counted by SCAN,
+# `redis-cli -n <db> --scan --pattern <pattern> | wc -l`, then SET <count key> <n> EX <ttl> on
+# the master. The master is the node where SET succeeds (a replica answers READONLY); the
+# last one is tried first. Prints no key name: only node, database and Redis's error text.
+# Words of COUNT_NODES / COUNT_STORES are split by the shell, never glob-expanded (set -f).
+master=""
+while true; do
+  pass=""
+  read -r pass < "$COUNTER_PASSWORD_FILE" || true
+  export REDISCLI_AUTH="$pass"
+  for node in $master $COUNT_NODES; do
+    ok=1
+    for store in $COUNT_STORES; do
+      db="${store%%=*}"
+      pattern="${store#*=}"
+      if ! n="$(timeout "$COUNT_TIMEOUT" redis-cli --user "$COUNTER_USER" -h "${node%:*}" -p "${node##*:}" \
+                $COUNT_TLS_ARGS -n "$db" --scan --pattern "$pattern" $COUNT_SCAN_ARGS | wc -l)"; then
+        ok=0; echo "session-counter: $node db$db: SCAN failed"; break
+      fi
+      out="$(timeout 10 redis-cli --user "$COUNTER_USER" -h "${node%:*}" -p "${node##*:}" $COUNT_TLS_ARGS \
+             -n "$db" SET "$COUNT_KEY_NAME" "$n" EX "$COUNT_TTL" 2>&1)"
+      if [ "$out" != "OK" ]; then ok=0; echo "session-counter: $node db$db: $out"; break; fi
+      date +%s > "$COUNT_HEARTBEAT"
+    done
+    if [ "$ok" = 1 ]; then
+      if [ "$node" != "$master" ]; then echo "session-counter: counting on $node"; fi
+      master="$node"
+      break
+    fi
+  done
+  date +%s > "$COUNT_HEARTBEAT"
+  sleep "$COUNT_INTERVAL"
+done
+"""
 
 
-def count_bytes_per_session(stores: tuple[SessionStore, ...]) -> int:
-    """Exporter memory one session costs while its store is counted by SCAN (the largest
-    key of the SCAN-counted stores decides: they are counted one after the other)."""
-    longest = max(len(s.scan_pattern) - 1 + SESSION_ID_LENGTH for s in stores if s.method == "scan")
-    return int(1.2 * (150 + 1.5 * longest))
-
-
-def exporter_resources(stores: tuple[SessionStore, ...], peak_sessions: int) -> Resources:
-    """The Redis-node exporter's resources: RESOURCES, plus room for the counting scrape's
-    key names (`peak_sessions` x count_bytes_per_session) and a core to SCAN with, when a
-    store is counted by SCAN."""
-    if count_keys(stores) is None:
-        return RESOURCES
-    extra_mib = -(-peak_sessions * count_bytes_per_session(stores) // 2**20)
-    limit = int(RESOURCES.memory_limit.removesuffix("Mi")) + extra_mib
-    return Resources(RESOURCES.cpu_request, COUNT_CPU_LIMIT, RESOURCES.memory_request, f"{limit}Mi")
+def counter_env(nodes: list[str], stores: tuple[SessionStore, ...], redis_version: tuple[int, int], tls_on: bool, *,
+                password_file: str = f"{COUNTER_DIR}/{names.CLIENT_PASSWORD_KEY}", tls_dir: str = "/tls",
+                interval: float = COUNT_INTERVAL_SECONDS, ttl: int = COUNT_TTL_SECONDS,
+                timeout: int = COUNT_TIMEOUT_SECONDS, heartbeat: str = f"{COUNTER_TMP}/alive") -> dict[str, str]:
+    """COUNTER_SCRIPT's environment: `nodes` as `host:port` (the Redis nodes, in order), the
+    stores counted by SCAN (`<db>=<pattern>` each). The live tests run the script with loopback
+    nodes and local paths."""
+    tls_args = f"--tls --cacert {tls_dir}/ca.crt --cert {tls_dir}/tls.crt --key {tls_dir}/tls.key" if tls_on else ""
+    return {"COUNT_NODES": " ".join(nodes),
+            "COUNT_STORES": " ".join(f"{s.database}={s.scan_pattern}" for s in counted_by_scan(stores)),
+            "COUNT_KEY_NAME": names.SESSION_COUNT_KEY, "COUNTER_USER": names.COUNTER_USER,
+            "COUNTER_PASSWORD_FILE": password_file, "COUNT_TLS_ARGS": tls_args,
+            "COUNT_SCAN_ARGS": f"--count {COUNTER_SCAN_COUNT}" if redis_version >= (7, 2) else "",
+            "COUNT_INTERVAL": str(interval), "COUNT_TTL": str(ttl), "COUNT_TIMEOUT": str(timeout),
+            "COUNT_HEARTBEAT": heartbeat}
 
 
 @dataclass(frozen=True)
@@ -108,11 +145,16 @@ class RedisExporterArgs:
     prometheus_namespace: str
     """Namespace of Prometheus: the only one the exporter's NetworkPolicy admits."""
     stores: tuple[SessionStore, ...]
-    """Session stores: their sorted-set keys are read on every scrape, SCAN-counted ones on the counting endpoint."""
+    """Session stores: their sorted-set keys are read on every scrape; SCAN-counted ones are
+    counted by the session-counter sidecar, whose count key is read on every scrape."""
     password: pulumi.Output
     """The exporter user's current ACL password (secret Output); written to its password file."""
-    peak_sessions: int = 0
-    """Declared peak of live sessions (`expectedPeakSessions`): sizes the counting scrape's memory."""
+    counter_image: str = ""
+    """The Redis image the stack deploys (redis-cli, bash): the session-counter sidecar's."""
+    redis_version: tuple[int, int] = (7, 0)
+    """That image's Redis version (redis-cli's options follow it)."""
+    counter_password: pulumi.Output | None = None
+    """The counter user's current ACL password (secret Output); required when a store is counted by SCAN."""
     dns_egress: tuple[dict, ...] | None = None
     """Egress rules to the cluster DNS (the stack's dnsEgress); None: its default."""
     tls_fingerprint: pulumi.Input[str] | None = None
@@ -181,6 +223,32 @@ def password_file(conn: RedisConnection, password: str) -> str:
     return json.dumps({k: password for t in scrape_targets(conn) for k in (t.url, with_user(t.url))}, sort_keys=True)
 
 
+def counter_container(conn: RedisConnection, stores: tuple[SessionStore, ...], image: str,
+                      redis_version: tuple[int, int]) -> dict:
+    """The session-counter sidecar: COUNTER_SCRIPT in the Redis image, no port, its own
+    password file, with TLS the exporter's client certificate."""
+    fresh = ["/bin/bash", "-c", f"test $(( $(date +%s) - $(cat {COUNTER_TMP}/alive) )) -lt {COUNT_TTL_SECONDS}"]
+    mounts = [{"name": "counter-auth", "mountPath": COUNTER_DIR, "readOnly": True},
+              {"name": "counter-tmp", "mountPath": COUNTER_TMP}]
+    if conn.tls:
+        mounts.append({"name": "tls", "mountPath": TLS_DIR, "readOnly": True})
+    nodes = [f"{h}:{conn.port}" for h in conn.node_hosts]
+    return {
+        "name": "session-counter",
+        "image": image,
+        "imagePullPolicy": "IfNotPresent",
+        "command": ["/bin/bash", "-c", COUNTER_SCRIPT],
+        "env": [{"name": k, "value": v} for k, v in counter_env(nodes, stores, redis_version, conn.tls,
+                                                                 tls_dir=TLS_DIR).items()],
+        "resources": COUNTER_RESOURCES.to_k8s(),
+        "securityContext": restricted_container(EXPORTER_UID),
+        # the first count may take a COUNT_TIMEOUT per store before the heartbeat exists
+        "livenessProbe": {"exec": {"command": fresh}, "initialDelaySeconds": COUNT_TTL_SECONDS, "periodSeconds": 30},
+        "readinessProbe": {"exec": {"command": fresh}, "periodSeconds": 30},
+        "volumeMounts": mounts,
+    }
+
+
 def _container(name: str, image: str, args: list[str], port_name: str, port: int,
                tls_on: bool, resources: Resources = RESOURCES) -> dict:
     # The kubelet cannot present a client certificate, so an HTTPS probe would fail the
@@ -223,8 +291,9 @@ def exporter_ports(conn: RedisConnection) -> list[tuple[str, int]]:
 
 
 def pod_spec(name: str, conn: RedisConnection, image: str, single_keys: str | None = None,
-             resources: Resources = RESOURCES) -> dict:
-    """The exporter's pod spec (plain dict); `name` is the component's (its objects') name."""
+             resources: Resources = RESOURCES, counter: dict | None = None) -> dict:
+    """The exporter's pod spec (plain dict); `name` is the component's (its objects') name;
+    `counter` the session-counter container (counter_container) when a store is counted by SCAN."""
     spec: dict[str, Any] = {
         "automountServiceAccountToken": False,
         # fsGroup: the kubelet gives the Secret files to this group, so the non-root
@@ -239,6 +308,11 @@ def pod_spec(name: str, conn: RedisConnection, image: str, single_keys: str | No
     if conn.tls:
         spec["volumes"].append({"name": "tls", "secret": {"secretName": names.client_tls_secret(name),
                                                           "defaultMode": 0o440}})
+    if counter is not None:
+        spec["containers"].append(counter)
+        spec["volumes"] += [{"name": "counter-auth", "secret": {"secretName": names.counter_secret(name),
+                                                                 "defaultMode": 0o440}},
+                            {"name": "counter-tmp", "emptyDir": {"sizeLimit": "1Mi"}}]
     return spec
 
 
@@ -256,33 +330,9 @@ def scrape_tls(name: str, namespace: str) -> dict:
     }}
 
 
-def count_endpoint(name: str, target: ScrapeTarget, keys: str) -> dict:
-    """The counting endpoint of one Redis node: /scrape with `count-keys`, job
-    `<name>-session-count`, only redis_keys_count kept."""
-    return {
-        "port": target.port,
-        "path": "/scrape",
-        "interval": COUNT_INTERVAL,
-        "scrapeTimeout": COUNT_TIMEOUT,
-        "params": {"target": [target.url], COUNT_KEYS_PARAM: [keys]},
-        "relabelings": [{"action": "replace", "targetLabel": "instance", "replacement": target.instance},
-                        {"action": "replace", "targetLabel": "job", "replacement": count_job(name)}],
-        "metricRelabelings": [{"action": "keep", "sourceLabels": ["__name__"], "regex": COUNT_KEYS_METRIC}],
-    }
-
-
-def count_endpoints(name: str, conn: RedisConnection, stores: tuple[SessionStore, ...]) -> list[dict]:
-    """A counting endpoint per Redis node; none when no store is counted by SCAN."""
-    keys = count_keys(stores)
-    if keys is None:
-        return []
-    return [{**count_endpoint(name, t, keys), **scrape_tls(name, conn.namespace)}
-            for t in scrape_targets(conn) if t.port == METRICS_PORT]
-
-
-def service_monitor_spec(name: str, conn: RedisConnection, stores: tuple[SessionStore, ...] = ()) -> dict:
-    """One endpoint per scrape target, `instance` relabelled to the target; then the
-    counting endpoints."""
+def service_monitor_spec(name: str, conn: RedisConnection) -> dict:
+    """One endpoint per scrape target, `instance` relabelled to the target (one scrape path:
+    the session count is a key the regular scrape reads)."""
     return {
         "selector": {"matchLabels": names.selector_labels(name, COMPONENT)},
         "namespaceSelector": {"matchNames": [conn.namespace]},
@@ -293,7 +343,7 @@ def service_monitor_spec(name: str, conn: RedisConnection, stores: tuple[Session
             "params": {"target": [t.url]},
             **scrape_tls(name, conn.namespace),
             "relabelings": [{"action": "replace", "targetLabel": "instance", "replacement": t.instance}],
-        } for t in scrape_targets(conn)] + count_endpoints(name, conn, stores),
+        } for t in scrape_targets(conn)],
     }
 
 
@@ -324,6 +374,19 @@ class RedisExporter(pulumi.ComponentResource):
             opts=child,
         )
         web_tls = self._issue_web_certificates(name, conn.namespace, meta)
+        depends: list[pulumi.Resource] = [auth, web_tls]
+        counter = None
+        if counted_by_scan(args.stores):
+            if args.counter_password is None or not args.counter_image:
+                raise ValueError("a store is counted by SCAN: counter_password and counter_image are required")
+            depends.append(k8s.core.v1.Secret(
+                f"{name}-counter-auth",
+                metadata=meta(name_=names.counter_secret(name)),
+                type="Opaque",
+                string_data={names.CLIENT_PASSWORD_KEY: pulumi.Output.secret(args.counter_password)},
+                opts=child,
+            ))
+            counter = counter_container(conn, args.stores, args.counter_image, args.redis_version)
         k8s.apps.v1.Deployment(
             f"{name}-deployment",
             metadata=meta(),
@@ -336,9 +399,9 @@ class RedisExporter(pulumi.ComponentResource):
                                                           **({TLS_FINGERPRINT_ANNOTATION: args.tls_fingerprint}
                                                              if args.tls_fingerprint is not None else {})}},
                              "spec": pod_spec(name, conn, args.image, check_single_keys(args.stores),
-                                              exporter_resources(args.stores, args.peak_sessions))},
+                                              counter=counter)},
             },
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[auth, web_tls]),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=depends),
         )
         k8s.core.v1.Service(
             f"{name}-service",
@@ -368,7 +431,7 @@ class RedisExporter(pulumi.ComponentResource):
             api_version="monitoring.coreos.com/v1",
             kind="ServiceMonitor",
             metadata=meta({"release": args.prometheus_release}),
-            spec=service_monitor_spec(name, conn, args.stores),
+            spec=service_monitor_spec(name, conn),
             opts=child,
         )
         self.register_outputs({"targets": [t.instance for t in scrape_targets(conn)]})

@@ -369,7 +369,7 @@ class RedisSessionStore(pulumi.ComponentResource):
     password: pulumi.Output
     """The chart-internal `default` password (never given to a client)."""
     client_passwords: dict[str, pulumi.Output]
-    """Client object name (WAS app, exporter) -> its current ACL password (secret)."""
+    """Client object name (WAS app, exporter, operator, counter) -> its current ACL password (secret)."""
     acl_digest: pulumi.Output
     """SHA-256 of the ACL files: what the acl-reload sidecars log once applied."""
     client_tls_fingerprints: dict[str, pulumi.Output]
@@ -410,9 +410,13 @@ class RedisSessionStore(pulumi.ComponentResource):
         # The operator (docs/runbooks.md) is rotated like the clients; it uses redis-cli inside
         # a Redis pod, so it needs no client certificate of its own (it is not in `users`).
         operator = names.operator(name)
+        # The session counter (a sidecar of the exporter, which delivers its password like its own)
+        # uses the exporter's client certificate: it is not in `users` either.
+        counter = names.counter(name)
         generations = s.accepted_generations
         passwords = {client: {g: new_password(f"{name}-{user}-g{g}") for g in generations}
-                     for client, user in (users | {operator: names.OPERATOR_USER}).items()}
+                     for client, user in (users | {operator: names.OPERATOR_USER,
+                                                   counter: names.COUNTER_USER}).items()}
         self.client_passwords = {client: p[s.password_generation] for client, p in passwords.items()}
         for app in args.apps:
             depends.append(secret(f"{name}-{app.name}-auth", names.client_auth_secret(app.name),
@@ -431,7 +435,7 @@ class RedisSessionStore(pulumi.ComponentResource):
                 hashes[client] = [acl.password_hash(next(flat)) for _ in generations]
             return acl.acl_files(default, {a.app: hashes[a.app] for a in apps},
                                  hashes[exporter_client], apps, s.redis_version, s.sentinel_version,
-                                 operator_hashes=hashes[operator])
+                                 operator_hashes=hashes[operator], counter_hashes=hashes[counter])
 
         acl_files: pulumi.Output[dict] = pulumi.Output.all(
             *defaults.values(), *[p[g] for p in passwords.values() for g in generations]).apply(files)

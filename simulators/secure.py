@@ -69,7 +69,7 @@ class SecureStack:
             return [acl.password_hash(client_password(client, g)) for g in generations.get(client, [1])]
         files = acl.acl_files(acl.password_hash(DEFAULT_PASSWORD), {a.app: hashes(a.app) for a in self.apps},
                               hashes("exporter"), self.apps, self.redis_version, self.sentinel_version,
-                              operator_hashes=hashes(names.OPERATOR_USER))
+                              operator_hashes=hashes(names.OPERATOR_USER), counter_hashes=hashes(names.COUNTER_USER))
         admin = f"user {ADMIN_USER} on >{ADMIN_PASSWORD} ~* &* +@all\n" if self.admin else ""
         for name, text in files.items():
             (self.acl_dir / name).write_text(text + admin)

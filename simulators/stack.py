@@ -9,6 +9,7 @@ import dataclasses
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from components.config import names
 from components.config.sessions import stores_for
@@ -16,25 +17,27 @@ from components.config.tls import CERT_VALIDITY_HOURS
 from components.exporter import (
     AUTH_DIR,
     AUTH_FILE,
-    count_endpoints,
+    COUNTER_SCRIPT,
+    counter_env,
     exporter_containers,
     scrape_targets,
 )
 from components.monitoring.alerts import rule_groups
 from components.monitoring.certificates import expiry_group
 from components.monitoring.scope import scope_of
-from components.monitoring.session_count import RECORD, check_single_keys
+from components.monitoring.session_count import RECORD, check_single_keys, counted_by_scan
 from components.redis import chart_values, connection_for
 from simulators.certs import issue, not_after
 from simulators.loopback import (
     Alertmanager,
     HttpServer,
+    Proc,
+    Processes,
     Prometheus,
     Redis,
     Sentinel,
     plain_config,
     prometheus_config,
-    service_monitor_jobs,
     start_exporter,
 )
 from simulators.spring_session import SessionWriter
@@ -54,6 +57,26 @@ def redis_conf(settings, acl_file: str | None = None) -> dict[str, str]:
     else:
         del conf["aclfile"]
     return conf
+
+
+COUNTER_INTERVAL = 0.5
+"""The session counter's interval on loopback (seconds); its count key lives COUNTER_TTL seconds."""
+COUNTER_TTL = 2
+
+
+def start_counter(procs: Processes, nodes: list[str], stores, password: str, *, user: str = names.COUNTER_USER,
+                  redis_version: tuple[int, int] = (7, 0), tls_dir: Path | None = None,
+                  interval: float = COUNTER_INTERVAL, ttl: int = COUNTER_TTL, name: str = "session-counter") -> Proc:
+    """The session-counter sidecar as the exporter pod runs it: components/exporter.py
+    COUNTER_SCRIPT, unchanged, under bash with the local redis-cli (Debian's 7.0 here), its
+    environment from counter_env with the loopback nodes (`host:port`, master first or not),
+    a local password file, and a shorter interval."""
+    folder = procs.workdir / name
+    folder.mkdir(exist_ok=True)
+    (folder / "password").write_text(password)
+    env = counter_env(nodes, stores, redis_version, tls_dir is not None, password_file=str(folder / "password"),
+                      tls_dir=str(tls_dir or ""), interval=interval, ttl=ttl, heartbeat=str(folder / "alive"))
+    return procs.start(name, ["bash", "-c", COUNTER_SCRIPT], env={**env, "COUNTER_USER": user})
 
 
 def fast_rules(settings, for_: str = FAST_FOR) -> list[dict]:
@@ -217,12 +240,12 @@ class Env:
         self.alertmanager = Alertmanager(procs, plain_config(webhook.url, group_wait=group_wait, group_interval="1s"))
         self.scope = scope_of(settings)
         labels = {"namespace": settings.namespace, "service": self.scope.job}
-        # The ServiceMonitor's session-counting endpoints, every `interval` here.
-        counting = service_monitor_jobs(count_endpoints(self.scope.job, conn, stores), port_of_container, local,
-                                        labels, self.scope.job, interval, name="session-count")
+        # The exporter pod's session-counter sidecar, as `default` here (no ACL file).
+        self.counter = start_counter(procs, [n.addr for n in nodes], stores, PASSWORD, user="default") \
+            if counted_by_scan(stores) else None
         self.prometheus = Prometheus(procs, prometheus_config(
             self.targets, labels, self.alertmanager.port, interval=interval, job=self.scope.job,
-            extra_static=(extra_scrape or []) + counting),
+            extra_static=extra_scrape or []),
             [*fast_rules(settings, for_), KUBE_PROMETHEUS_RULES,
              expiry_group(self.scope, exporter_web_certificates(procs.workdir / "exporter-web", self.scope.job,
                                                                 settings.namespace))])

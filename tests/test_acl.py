@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from components.config import acl
+from components.config import acl, names
 from components.config.config import ConfigError
 from components.redis import RedisSessionStore, RedisSessionStoreArgs
 from tests.harness import FAKE_PASSWORD, ROOT, load_settings, run_with_mocks, unwrap
@@ -34,31 +34,73 @@ def test_indexed_repository_user_gets_its_namespace_and_channels_of_its_database
 SORTED_SET_APP = acl.AppAcl("cart", "spring:session:cart", 3, "indexed", "sorted-set")
 
 
-def test_exporter_reads_only_the_sorted_sets_and_writes_nothing():
+def test_exporter_reads_only_the_sorted_sets_and_the_count_key_and_writes_nothing():
     rules = acl.exporter_permissions([DEFAULT_APP, INDEXED_APP], V82)
     commands = set(re.findall(r"(?<![(\w])\+([\w|]+)", rules.split("(")[0]))
     writes = {"set", "del", "hmset", "hset", "sadd", "srem", "zadd", "zrem", "rename", "append", "pexpire", "expire",
               "flushdb", "flushall", "config|set", "config|get", "acl|load"} & commands
-    assert not writes and {"scan", "select", "info"} <= commands
-    assert not {"eval", "evalsha", "eval_ro", "evalsha_ro", "fcall", "fcall_ro", "randomkey", "keys", "time"} & commands
+    assert not writes and {"select", "info"} <= commands
+    assert not {"eval", "evalsha", "eval_ro", "evalsha_ro", "fcall", "fcall_ro", "randomkey", "keys", "time",
+                "scan"} & commands
     assert "~" not in rules.split("(")[0]  # no key outside the selectors
     selectors = re.findall(r"\(([^)]*)\)", rules)
-    assert {s.split()[0] for s in selectors} == {f"%R~{a.namespace}:sessions:expirations"
-                                                  for a in (DEFAULT_APP, INDEXED_APP)} | {
+    zsets = {f"%R~{a.namespace}:sessions:expirations" for a in (DEFAULT_APP, INDEXED_APP)} | {
         "%R~spring:session:sessions:expirations"}
-    assert all(s.split()[1:] == ["+type", "+zcard", "+memory|usage"] for s in selectors)
+    assert {s.split()[0] for s in selectors} == zsets | {f"%R~{names.SESSION_COUNT_KEY}", f"~{names.SESSION_COUNT_KEY}"}
+    assert all(s.split()[1:] == ["+type", "+zcard", "+memory|usage"] for s in selectors if s.split()[0] in zsets)
+    # the count key: what check-single-keys sends for a string (1.45 getKeyInfo, 1.74 getKeyInfoPipelined);
+    # PFCOUNT's key spec is RW, so it alone has a selector with write access, to that one key
+    assert f"(%R~{names.SESSION_COUNT_KEY} +type +get +strlen +memory|usage)" in rules
+    assert f"(~{names.SESSION_COUNT_KEY} +pfcount)" in rules
     assert acl.exporter_permissions([], V82) == (
         "resetkeys resetchannels -@all +ping +client|setname +info +latency|latest +latency|histogram "
         "+slowlog|len +slowlog|get +client|setinfo")
 
 
-def test_exporter_may_scan_only_when_a_store_is_counted_by_scan():
+@pytest.mark.parametrize("stack,overrides", [
+    ("dev", {}), ("prod", {}), ("dev", {"redisTopology": "sentinel"}),
+    ("prod", {"wasApps": [{"name": "petclinic", "image": "r/p:1", "sessionDatabase": 1},
+                          {"name": "shop", "image": "r/s:1", "repositoryType": "indexed", "sessionDatabase": 2},
+                          {"name": "cart", "image": "r/c:1", "repositoryType": "indexed",
+                           "sessionExpirationStore": "sorted-set", "sessionDatabase": 3}]}),
+])
+def test_no_user_but_counter_and_operator_may_scan_and_counter_writes_only_its_key(stack, overrides):
     """SCAN returns key names (session ids) and has no key argument for ACL patterns to limit:
-    with only sorted-set stores the exporter cannot list a single key."""
-    assert "+scan" not in acl.exporter_permissions([SORTED_SET_APP], V82)
-    assert "+select" in acl.exporter_permissions([SORTED_SET_APP], V82)
+    of the users the component writes, only `counter` (the sidecar that accepts no request)
+    and `operator` (humans in a Redis pod) may SCAN; nobody at all on the Sentinels. The
+    counter writes nothing but the count key (OW: SET without GET) and reads no value."""
+    s = load_settings(stack, overrides)
+    files = acl.acl_files("d" * 64, {a.name: ["a" * 64] for a in s.was_apps}, ["e" * 64], acl.app_acls(s.was_apps),
+                          s.redis.redis_version, s.redis.sentinel_version, operator_hashes=["f" * 64],
+                          counter_hashes=["c" * 64])
+    for name, text in files.items():
+        scanners = {line.split()[1] for line in text.splitlines() if may_run(line, "scan", "keyspace")}
+        assert scanners == ({"counter", "operator"} if name == "redis.acl" else set()), name
+    line = next(x for x in files["redis.acl"].splitlines() if x.startswith("user counter "))
+    assert line == (f"user counter on #{'c' * 64} resetkeys resetchannels -@all +select +scan "
+                    f"(%W~{names.SESSION_COUNT_KEY} +set)")
+    for command in ("get", "hgetall", "type", "del", "hset", "eval", "keys", "randomkey", "zrange", "config|get"):
+        assert not may_run(line, command, "other"), command
+
+
+def test_counter_may_do_nothing_without_a_store_counted_by_scan():
+    assert acl.counter_permissions([SORTED_SET_APP]) == "resetkeys resetchannels -@all"
+    assert "+pfcount" not in acl.exporter_permissions([SORTED_SET_APP], V82)
     for app in (DEFAULT_APP, INDEXED_APP):
-        assert "+scan" in acl.exporter_permissions([SORTED_SET_APP, app], V82)
+        assert "+scan" in acl.counter_permissions([SORTED_SET_APP, app])
+        assert "+scan" not in acl.exporter_permissions([SORTED_SET_APP, app], V82)
+
+
+def test_no_app_may_write_the_count_key():
+    """The count key is outside every namespace an app's user is confined to: a namespace starts
+    with a letter or digit (components/config/schema.py), the key with `_`."""
+    from components.config.schema import _session_namespace
+    assert names.SESSION_COUNT_KEY.startswith("_")
+    with pytest.raises(ValueError):
+        _session_namespace(names.SESSION_COUNT_KEY.split(":")[0])
+    for app in (DEFAULT_APP, INDEXED_APP, SORTED_SET_APP):
+        keys = re.findall(r"~(\S+)", acl.app_permissions(app, V82))
+        assert keys and not any(re.fullmatch(k.replace("*", ".*"), names.SESSION_COUNT_KEY) for k in keys)
 
 
 SCRIPTING = ("eval", "evalsha", "eval_ro", "evalsha_ro", "fcall", "fcall_ro", "function|load", "script|load")
@@ -188,10 +230,10 @@ def test_the_parsed_versions_reach_the_settings():
 
 def test_acl_files_hold_every_user_once_with_its_hashes():
     files = acl.acl_files("d" * 64, {"petclinic": ["a" * 64, "b" * 64], "shop": ["c" * 64]}, ["e" * 64],
-                          [DEFAULT_APP, INDEXED_APP], V82, V82, operator_hashes=["f" * 64])
-    for name in ("redis.acl", "sentinel.acl"):
+                          [DEFAULT_APP, INDEXED_APP], V82, V82, operator_hashes=["f" * 64], counter_hashes=["c" * 64])
+    for name, extra in (("redis.acl", ["counter"]), ("sentinel.acl", [])):
         users = [line.split()[1] for line in files[name].splitlines()]
-        assert users == ["default", "was-petclinic", "was-shop", "exporter", "operator"]
+        assert users == ["default", "was-petclinic", "was-shop", "exporter", "operator", *extra]
     assert f"user operator on #{'f' * 64} " in files["sentinel.acl"]
     assert f"user was-petclinic on #{'a' * 64} #{'b' * 64} " in files["redis.acl"]
     assert "sentinel|get-master-addr-by-name" in files["sentinel.acl"].splitlines()[1]
@@ -207,7 +249,7 @@ def test_the_component_hashes_every_accepted_generation(also_accept, generations
     names_ = sorted(r.name for r in run.of_type("random:index/randomPassword:RandomPassword"))
     # the `default` password follows the same phase (redisDefaultPasswordGeneration)
     defaults = ["redis-password"] + [f"redis-password-g{g}" for g in generations if g > 1]
-    assert names_ == sorted(defaults + [f"redis-{u}-g{g}" for u in ("was-petclinic", "exporter", "operator")
+    assert names_ == sorted(defaults + [f"redis-{u}-g{g}" for u in ("was-petclinic", "exporter", "operator", "counter")
                                         for g in generations])
     files = unwrap(run.one("kubernetes:core/v1:Secret", "redis-acl").inputs["stringData"])
     h = hashlib.sha256(FAKE_PASSWORD.encode()).hexdigest()
@@ -219,8 +261,9 @@ def test_the_component_hashes_every_accepted_generation(also_accept, generations
     operator = run.one("kubernetes:core/v1:Secret", "redis-operator-auth")
     assert unwrap(operator.inputs["stringData"]) == {"password": FAKE_PASSWORD}
     assert unwrap(operator.inputs["metadata"])["name"] == "redis-operator-auth"
-    line = next(x for x in files["redis.acl"].splitlines() if x.startswith("user operator "))
-    assert line.split()[3:3 + len(generations)] == [f"#{h}"] * len(generations)
+    for user in ("operator", "counter"):
+        line = next(x for x in files["redis.acl"].splitlines() if x.startswith(f"user {user} "))
+        assert line.split()[3:3 + len(generations)] == [f"#{h}"] * len(generations)
 
 
 def test_the_operator_reads_key_metadata_deletes_only_the_sorted_sets_and_mounts_its_password():
@@ -276,12 +319,14 @@ def test_the_acl_files_in_docs_security_are_what_the_code_writes():
     text = (ROOT / "docs" / "security.md").read_text()
     blocks = re.findall(r"`(redis\.acl|sentinel\.acl)` \([^)]*\)\n```\n(.*?)```", text, re.S)
     files = acl.acl_files("<default>", {"petclinic": ["<password>"], "shop": ["<password>"]}, ["<password>"],
-                          [DEFAULT_APP, INDEXED_APP], V82, V82, operator_hashes=["<password>"])
+                          [DEFAULT_APP, INDEXED_APP], V82, V82, operator_hashes=["<password>"],
+                          counter_hashes=["<password>"])
     shown = {name: body.replace("#<sha256(default)>", "#<default>").replace("#<sha256(password)>", "#<password>")
              for name, body in blocks}
     assert shown == files
     files70 = acl.acl_files("<default>", {"petclinic": ["<password>"], "shop": ["<password>"]}, ["<password>"],
-                            [DEFAULT_APP, INDEXED_APP], (7, 0), (7, 0), operator_hashes=["<password>"])
+                            [DEFAULT_APP, INDEXED_APP], (7, 0), (7, 0), operator_hashes=["<password>"],
+                            counter_hashes=["<password>"])
     blocks70 = dict(re.findall(r"^(Redis|Sentinel) 7\.0\n```\n(.*?)```", text, re.S | re.M))
     shown70 = {f"{p.lower()}.acl": b.replace("#<sha256(default)>", "#<default>").replace("#<sha256(password)>",
                                                                                          "#<password>")

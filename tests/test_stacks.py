@@ -44,11 +44,14 @@ def test_graph_has_every_expected_resource(program, stack):
         ("kubernetes:monitoring.coreos.com/v1:PrometheusRule", "redis-session-platform-prometheusrule"),
         ("redis-session-platform:index:Dashboard007", "redis-sessions-007"),
         ("kubernetes:core/v1:ConfigMap", "redis-sessions-007-configmap"),
-        # ACL users: one per app, the exporter and the runbooks' operator, a password each; the ACL Secret
+        # ACL users: one per app, the exporter, the runbooks' operator and the session counter, a password
+        # each; the ACL Secret
         ("random:index/randomPassword:RandomPassword", "redis-was-petclinic-g1"),
         ("random:index/randomPassword:RandomPassword", "redis-exporter-g1"),
         ("random:index/randomPassword:RandomPassword", "redis-operator-g1"),
+        ("random:index/randomPassword:RandomPassword", "redis-counter-g1"),
         ("kubernetes:core/v1:Secret", "redis-petclinic-auth"),
+        ("kubernetes:core/v1:Secret", "redis-exporter-counter-auth"),  # mounted only into the session counter
         ("kubernetes:core/v1:Secret", "redis-operator-auth"),  # mounted only into the Redis pods
         ("kubernetes:core/v1:Secret", "redis-acl"),
         # the exporter's web endpoint (client certificates required): its CA, its server
@@ -131,8 +134,10 @@ def test_prod_is_sentinel_ha_and_was_asks_sentinel():
 
 def test_password_only_in_the_secret_and_only_as_secret(program):
     holders = sorted(r.name for r in program.resources if FAKE_PASSWORD in repr(r.inputs))
-    # the chart's Secret (default user), the app's credentials, the exporter's password file, the operator's
-    assert holders == ["redis-exporter-auth", "redis-operator-auth", "redis-petclinic-auth", "redis-secret"]
+    # the chart's Secret (default user), the app's credentials, the exporter's password file, the operator's,
+    # the session counter's
+    assert holders == ["redis-exporter-auth", "redis-exporter-counter-auth", "redis-operator-auth",
+                       "redis-petclinic-auth", "redis-secret"]
     for secret in (program.one("kubernetes:core/v1:Secret", name) for name in holders):
         assert is_secret(secret.inputs["stringData"])
     for r in program.resources:

@@ -12,8 +12,11 @@ Users on every Redis node (`redis.acl`):
 - `was-<app>` per WAS app: its own key namespace, its own database (`+select|<db>`), its
   own Pub/Sub channels, and the commands its Spring Session repository type sends
   (see APP_COMMANDS for the sources).
-- `exporter`: INFO, TYPE/ZCARD of the sorted-set keys (read-only `%R~` selectors), and SCAN
-  only when a store is counted by SCAN; no write command, no Lua, no RANDOMKEY.
+- `exporter`: INFO, TYPE/ZCARD of the sorted-set keys and TYPE/GET of the session count key
+  (read-only `%R~` selectors); no SCAN, no write command, no Lua, no RANDOMKEY: it can name no key.
+- `counter`: the session counter sidecar (components/exporter.py COUNTER_SCRIPT): SCAN of the
+  SCAN-counted stores' databases and SET of the count key only (a `%W~` selector); no read of a
+  value, no Lua.
 - `operator`: the humans following docs/runbooks.md (redis-cli in a Redis pod): exactly the
   commands the runbook lines send (OPERATOR_COMMANDS), key metadata but no key value, and
   DEL only of the sorted sets the runbooks tell to delete (a selector).
@@ -130,13 +133,28 @@ EXPORTER_COMMANDS = ("ping", "client|setname", "info", "latency|latest", "latenc
 # The session count and store check (components/monitoring/session_count.py), no Lua (issue 20):
 # check-single-keys (exporter/keys.go extractCheckKeyMetrics: SELECT <db>, TYPE, then ZCARD for
 # a sorted set; 1.74 pipelines MEMORY USAGE with TYPE) on the sorted-set keys only, through
-# read-only selectors. The counting endpoint (`count-keys`, keys.go getKeysCount) sends SCAN
-# ... MATCH, which has no key argument: ACL key patterns cannot limit it and it returns key
-# names, i.e. session ids, so it is granted only when a store is counted by SCAN
-# (docs/security.md "What the exporter can see"). Never EVAL/EVALSHA/FCALL (CVE-2025-49844
-# and the other Lua CVEs), RANDOMKEY or KEYS.
+# read-only selectors. The SCAN-counted stores' count is a string the counter writes
+# (names.SESSION_COUNT_KEY): for a string 1.74 pipelines PFCOUNT, STRLEN and GET
+# (keys.go getKeyInfoPipelined), 1.45 sends GET, PFCOUNT, STRLEN (getKeyInfo). PFCOUNT's key
+# spec is RW ("it may change the internal representation of the key", src/commands/pfcount.json
+# 7.0 and 8.x), so a `%R~` selector would refuse it on every scrape (an ACL LOG entry each
+# time): it has its own selector with write access to that one key and no other command; on
+# the counter's numeric string it only ever answers WRONGTYPE. The exporter never SCANs: SCAN
+# has no key argument, ACL key patterns cannot limit it and it returns key names, i.e.
+# session ids, which the exporter would then log and label metrics with when asked
+# (`check-keys`, `check-streams`; docs/security.md "What the exporter can see"). Never
+# EVAL/EVALSHA/FCALL (CVE-2025-49844 and the other Lua CVEs), RANDOMKEY or KEYS.
 EXPORTER_KEY_COMMANDS = ("type", "zcard", "memory|usage")
-EXPORTER_SCAN_COMMANDS = ("scan",)
+EXPORTER_COUNT_KEY_COMMANDS = ("type", "get", "strlen", "memory|usage")
+EXPORTER_COUNT_KEY_PFCOUNT = ("pfcount",)
+# The session counter sidecar (components/exporter.py COUNTER_SCRIPT, redis-cli): AUTH from
+# REDISCLI_AUTH (NO_AUTH, never checked), `-n <db>` SELECT (redis-cli.c cliSelect), `--scan
+# --pattern` SCAN ... MATCH [COUNT] (sendScan), then SET <count key> <n> EX <ttl>: without GET
+# its key is OW (db.c setGetKeys, 7.0 and 8.x), so a `%W~` selector on that key suffices.
+# It reads no value (no GET, no HGETALL, no TYPE) and runs no Lua; SCAN returns key names
+# (session ids), which only this user's password holders and Redis admins can see.
+COUNTER_COMMANDS = ("select", "scan")
+COUNTER_WRITE = ("set",)
 # The operator: what the redis-cli lines of docs/runbooks.md send (tests/live/test_runbooks_live.py
 # runs each of them under this user, and shows every command here is needed by one of them).
 # redis-cli (redis/redis src/redis-cli.c): AUTH from REDISCLI_AUTH (NO_AUTH, never checked),
@@ -229,17 +247,37 @@ def app_permissions(app: AppAcl, version: tuple[int, int]) -> str:
     return f"resetkeys {keys} resetchannels{channels} {_commands(commands)}"
 
 
+def _stores(apps: Sequence[AppAcl]) -> list[SessionStore]:
+    return [SessionStore(a.app, a.database, a.namespace, a.repository_type, 1, a.expiration_store) for a in apps]
+
+
+def _plus(commands: Iterable[str]) -> str:
+    return " ".join(f"+{c}" for c in commands)
+
+
 def exporter_permissions(apps: Sequence[AppAcl], version: tuple[int, int]) -> str:
     """The exporter's rules on the Redis nodes: read-only, and only what its scrape, the
     sorted-set reads (every store: counted, or checked absent, plus Spring's DEFAULT_NAMESPACE
-    one) and, when a store is counted by SCAN, the counting endpoint send
-    (components/monitoring/session_count.py)."""
-    stores = [SessionStore(a.app, a.database, a.namespace, a.repository_type, 1, a.expiration_store) for a in apps]
-    commands = EXPORTER_COMMANDS + ((SETINFO,) if version >= (7, 2) else ()) + (("select",) if stores else ()) + \
-        (EXPORTER_SCAN_COMMANDS if any(s.method == "scan" for s in stores) else ())
+    one) and, when a store is counted by SCAN, the reads of the counter's count key send
+    (components/monitoring/session_count.py). No SCAN."""
+    stores = _stores(apps)
+    commands = EXPORTER_COMMANDS + ((SETINFO,) if version >= (7, 2) else ()) + (("select",) if stores else ())
     zsets = dict.fromkeys(k for s in stores for k in s.checked_keys)
-    selectors = "".join(f" (%R~{key} {' '.join('+' + c for c in EXPORTER_KEY_COMMANDS)})" for key in zsets)
+    selectors = "".join(f" (%R~{key} {_plus(EXPORTER_KEY_COMMANDS)})" for key in zsets)
+    if any(s.method == "scan" for s in stores):
+        key = names.SESSION_COUNT_KEY
+        selectors += f" (%R~{key} {_plus(EXPORTER_COUNT_KEY_COMMANDS)}) (~{key} {_plus(EXPORTER_COUNT_KEY_PFCOUNT)})"
     return f"resetkeys resetchannels {_commands(commands)}{selectors}"
+
+
+def counter_permissions(apps: Sequence[AppAcl]) -> str:
+    """The counter's rules on the Redis nodes: SELECT and SCAN, SET of the count key only; no
+    command at all when no store is counted by SCAN (the sidecar is not deployed then). The same
+    commands exist from 7.0 to 8.x (src/commands/*.json), so no version argument."""
+    if not any(s.method == "scan" for s in _stores(apps)):
+        return "resetkeys resetchannels -@all"
+    return (f"resetkeys resetchannels {_commands(COUNTER_COMMANDS)}"
+            f" (%W~{names.SESSION_COUNT_KEY} {_plus(COUNTER_WRITE)})")
 
 
 def operator_permissions(apps: Sequence[AppAcl]) -> str:
@@ -284,11 +322,14 @@ def user_line(user: str, hashes: Iterable[str], permissions: str) -> str:
 
 def acl_files(default_hash: str | Sequence[str], app_hashes: dict[str, Sequence[str]], exporter_hashes: Sequence[str],
               apps: Sequence[AppAcl], redis_version: tuple[int, int],
-              sentinel_version: tuple[int, int], *, operator_hashes: Sequence[str] = ()) -> dict[str, str]:
+              sentinel_version: tuple[int, int], *, operator_hashes: Sequence[str] = (),
+              counter_hashes: Sequence[str] = ()) -> dict[str, str]:
     """{redis.acl, sentinel.acl} file contents. `app_hashes` maps app name -> accepted hashes;
     `default_hash` is one hash or, during a default-password rotation, every accepted one.
     redis.acl follows `redis_version` (the Redis image), sentinel.acl `sentinel_version`.
-    The operator is always written; without `operator_hashes` it has no password (cannot log in)."""
+    The operator and the counter are always written; without their hashes they have no password
+    (cannot log in). The counter has no user on the Sentinels: it finds the master by trying the
+    Redis nodes (components/exporter.py COUNTER_SCRIPT)."""
     defaults = [default_hash] if isinstance(default_hash, str) else list(default_hash)
     redis = [user_line("default", defaults, default_permissions())]
     sentinel = [user_line("default", defaults, sentinel_default_permissions())]
@@ -299,6 +340,7 @@ def acl_files(default_hash: str | Sequence[str], app_hashes: dict[str, Sequence[
     sentinel.append(user_line(names.EXPORTER_USER, exporter_hashes, sentinel_exporter_permissions(sentinel_version)))
     redis.append(user_line(names.OPERATOR_USER, operator_hashes, operator_permissions(apps)))
     sentinel.append(user_line(names.OPERATOR_USER, operator_hashes, sentinel_operator_permissions()))
+    redis.append(user_line(names.COUNTER_USER, counter_hashes, counter_permissions(apps)))
     return {names.REDIS_ACL_FILE: "\n".join(redis) + "\n", names.SENTINEL_ACL_FILE: "\n".join(sentinel) + "\n"}
 
 

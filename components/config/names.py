@@ -25,6 +25,14 @@ EXPORTER_USER = "exporter"
 """Redis ACL user of redis_exporter (read-only)."""
 OPERATOR_USER = "operator"
 """Redis ACL user of the humans following docs/runbooks.md (redis-cli inside a Redis pod)."""
+COUNTER_USER = "counter"
+"""Redis ACL user of the session counter sidecar (SCAN of the session keys, SET of SESSION_COUNT_KEY only)."""
+SESSION_COUNT_KEY = "_redis-session-platform:session-count"
+"""The key the session counter writes each SCAN-counted store's count to, in that store's
+database (one database per app). No app can write it: an app's keys are `<namespace>:*`
+(components/config/acl.py) and a namespace starts with a letter or digit (components/config/schema.py), never
+`_`, and holds no glob character. No ',', '=', '%' or '+': it goes into --check-single-keys."""
+"""Redis ACL user of the humans following docs/runbooks.md (redis-cli inside a Redis pod)."""
 OPERATOR_DIR = "/opt/bitnami/redis/operator"
 """Where the operator's password Secret is mounted in the Redis containers (file CLIENT_PASSWORD_KEY)."""
 ACL_DIR = "/opt/bitnami/redis/acl"
@@ -103,6 +111,18 @@ def operator(fullname: str) -> str:
     """Client object name of the operator of the Redis of this fullname (its RandomPasswords
     are `<fullname>-operator-g<N>`, like every other ACL user's)."""
     return f"{fullname}-{OPERATOR_USER}"
+
+
+def counter(fullname: str) -> str:
+    """Client object name of the session counter of the Redis of this fullname (its RandomPasswords
+    are `<fullname>-counter-g<N>`, like every other ACL user's)."""
+    return f"{fullname}-{COUNTER_USER}"
+
+
+def counter_secret(exporter: str) -> str:
+    """Secret with the counter's current ACL password (key CLIENT_PASSWORD_KEY), mounted only in the
+    exporter pod's `session-counter` container."""
+    return f"{exporter}-counter-auth"
 
 
 def operator_secret(fullname: str) -> str:

@@ -405,8 +405,8 @@ class StackConfig(_Model):
     """TLS (mutual) on every Redis and Sentinel port; the program issues the CA and certificates
     (pulumi-tls). Needs springBootMajor 3 (3.1+) or 4 in every WAS app."""
     redis_password_generation: Annotated[int, Field(ge=1, le=10000)] = 1
-    """Generation of the Redis ACL passwords the clients (WAS apps, exporter) use; raising it issues new
-    passwords (rotation procedure: docs/runbooks.md, "Rotate Redis passwords")."""
+    """Generation of the Redis ACL passwords the clients (WAS apps, the exporter and its session counter)
+    use; raising it issues new passwords (rotation procedure: docs/runbooks.md, "Rotate Redis passwords")."""
     redis_default_password_generation: Annotated[int, Field(ge=1, le=10000)] = 1
     """Generation of the chart-internal `default` password (replication, Sentinel, probes, the acl-reload
     sidecar); it follows the rotation phase of redisPasswordAlsoAccept, and raising it rolls the Redis pods

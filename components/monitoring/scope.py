@@ -56,8 +56,7 @@ class Scope:
 
     def values(self, app: WasAppSettings | None = None) -> dict[str, object]:
         """What a `Promql` template (monitoring/promql.py) reads in the Prometheus rules and
-        the checklist: `store` (the store's exporter series), `count_store` (its
-        session-counting endpoint's), `namespace` (everything in the namespace), every
+        the checklist: `store` (the store's exporter series), `namespace` (everything in the namespace), every
         `Thresholds` field by name, `replicas` (Redis nodes - 1); with an app also `app` (its
         series: namespace and app label), `app_name`, `min_replicas` and `metrics_job`."""
         t = self.thresholds

@@ -30,14 +30,20 @@ A session is live while Spring has it: not expired and not deleted. Per store:
   minute sets keep `expires:<old id>` after every login (`saveChangeSessionId` never removes
   it: 2.7/3.0-3.3 do not try, 3.4+ looks the old id up after renaming it) and need an
   EXISTS per member of the current minute (O(sessions / timeout minutes) per scrape).
-  The SCAN is O(keys in the app's DB): redis_exporter runs it (`/scrape?target=...&count-keys=`,
-  SCAN ... COUNT 1000 per call: Redis is never blocked longer than one call) on a second,
-  slower ServiceMonitor endpoint (`COUNT_INTERVAL`), so the regular scrape stays plain. Its
-  cost (Redis CPU per count, exporter memory per session) is in docs/benchmarks.md; the
-  reading is as of the end of the last SCAN, whose sessions created or ended while it ran may
-  or may not be counted (bounded by the churn during one SCAN, measured there). SCAN returns
-  key names, i.e. session ids: the exporter's user gets `+scan` only when a store is counted
-  this way (components/config/acl.py, docs/security.md "What the exporter can see").
+  The SCAN is O(keys in the app's DB). The exporter never runs it (issue 20: whoever could
+  ask a SCAN-capable exporter for `check-keys` got every key name in its log): a sidecar of
+  the exporter pod, `session-counter` (components/exporter.py COUNTER_SCRIPT, ACL user
+  `counter`, which accepts no request from anyone), runs `redis-cli -n <db> --scan --pattern
+  <pattern> | wc -l` every COUNT_INTERVAL (SCAN ... MATCH like the exporter's count-keys,
+  keys.go getKeysCount: Redis is never blocked longer than one call) and SETs the number into
+  the store's database under names.SESSION_COUNT_KEY with a TTL of 3 intervals. The exporter
+  reads that key on every regular scrape (`check-single-keys`: TYPE, then GET of a string,
+  metric `redis_key_value{db,key}`). A counter that stops lets the key expire: no value, no
+  count recorded, SessionCountFailed. Its cost (Redis CPU per count) is in docs/benchmarks.md;
+  the reading is as of the end of the last SCAN, whose sessions created or ended while it ran
+  may or may not be counted (bounded by the churn during one SCAN, measured there), and at
+  most one interval plus a scrape old. SCAN returns key names, i.e. session ids: only the
+  `counter` user may SCAN (components/config/acl.py, docs/security.md "Who can see session ids").
 
 Every regular scrape also checks that the app's DB holds what the config says, from the
 same `check-single-keys` readings (`redis_key_size` is 0 for a key that does not exist, 1.45
@@ -55,8 +61,9 @@ all expired would read as miswired.
 redis_exporter contract (checked on 1.45 and in the 1.74 source, exporter/keys.go and
 exporter/http.go): `--check-single-keys db<N>=<key>,...` is read on every scrape (a /scrape
 `check-single-keys` parameter overrides it for that request) and yields
-`redis_key_size{db="db<N>",key="<key>"}`; `count-keys` given as a /scrape parameter likewise
-yields `redis_keys_count{db="db<N>",key="<pattern>"}`.
+`redis_key_size{db="db<N>",key="<key>"}`, and for a string whose value parses as a number
+`redis_key_value{db="db<N>",key="<key>"}` (getKeyInfo / getKeyInfoPipelined, unless
+`--disable-exporting-key-values`, which the exporter is never given).
 
 The recording rule `spring_session:active_sessions{namespace, job, app}` gives every store
 one name, counted on the master only (replicas hold copies, and a stale replica must not win).
@@ -65,6 +72,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from ..config.names import SESSION_COUNT_KEY
 from ..config.sessions import SessionStore
 from .promql import Promql, matchers, promql
 
@@ -83,47 +91,39 @@ KEY_SIZE_METRIC = "redis_key_size"
 exist), labels `db="db<N>"`, `key="<key>"`."""
 CHECK_SINGLE_KEYS_FLAG = "--check-single-keys"
 """redis_exporter flag naming the keys it reads on every scrape (Go flag: `-check-single-keys`)."""
-COUNT_KEYS_METRIC = "redis_keys_count"
-"""Metric of redis_exporter's count-keys (SCAN), labels `db="db<N>"`, `key="<pattern>"`."""
-COUNT_KEYS_PARAM = "count-keys"
-"""/scrape query parameter overriding --count-keys for one request."""
-COUNT_JOB_SUFFIX = "-session-count"
-"""The counting endpoint's `job` label is the exporter's + this: its `up` and its failures
-stay apart from the regular scrape (RedisExporterDown, RedisMetricsAbsent)."""
+KEY_VALUE_METRIC = "redis_key_value"
+"""redis_exporter's check-single-keys metric for a numeric string (the counter's count key)."""
 COUNT_INTERVAL = "60s"
-"""Scrape interval of the counting endpoint."""
-COUNT_TIMEOUT = "55s"
-"""Its scrape timeout: the longest SCAN it allows (docs/benchmarks.md: 5.6-12.3 s at 1M indexed sessions)."""
+"""How often the session counter counts the SCAN-counted stores."""
+COUNT_INTERVAL_SECONDS = 60
+COUNT_TTL_SECONDS = 3 * COUNT_INTERVAL_SECONDS
+"""TTL of the count key: a counter that stopped leaves no count after 3 intervals (SessionCountFailed)."""
+COUNT_TIMEOUT_SECONDS = 55
+"""The longest SCAN the counter allows per store (docs/benchmarks.md: 5.6-12.3 s at 1M indexed sessions)."""
 DB_KEYS_METRIC = "redis_db_keys"
 """Per-DB key count from INFO keyspace, label `db="db<N>"` (counts keys, not sessions)."""
 INSTANCE_INFO_METRIC = "redis_instance_info"
 """Carries `role` ("master" / "slave") per scraped Redis."""
+def counted_by_scan(stores) -> tuple[SessionStore, ...]:
+    """The stores the session counter counts (method `scan`), by database."""
+    return tuple(sorted((s for s in stores if s.method == "scan"), key=lambda s: s.database))
+
+
 def check_single_keys(stores) -> str | None:
-    """The `--check-single-keys` value (`db<N>=<key>,...`, each pair once, by database), or
-    None without a store. Same character rules as count_keys."""
-    pairs = sorted({(s.database, k) for s in stores for k in s.checked_keys})  # reordering apps changes nothing
-    return ",".join(f"db{db}={k}" for db, k in pairs) or None
-
-
-def count_keys(stores) -> str | None:
-    """The `count-keys` value for the counting endpoint (`db<N>=<pattern>,...`), or None
-    when no store is counted by SCAN. Namespaces hold no ',', '=', '%' or '+' (config rule),
-    which the exporter would split on or URL-unescape."""
-    pairs = [f"db{s.database}={s.scan_pattern}" for s in stores if s.method == "scan"]
-    return ",".join(pairs) or None
-
-
-def count_job(job: str) -> str:
-    """The counting endpoint's `job` label."""
-    return job + COUNT_JOB_SUFFIX
+    """The `--check-single-keys` value (`db<N>=<key>,...`, each pair once, by database): every
+    store's sorted-set keys, and the count key of each store counted by SCAN; None without a
+    store. Namespaces hold no ',', '=', '%' or '+' (config rule), which the exporter would
+    split on or URL-unescape."""
+    pairs = {(s.database, k) for s in stores for k in s.checked_keys}
+    pairs |= {(s.database, SESSION_COUNT_KEY) for s in counted_by_scan(stores)}
+    return ",".join(f"db{db}={k}" for db, k in sorted(pairs)) or None  # reordering apps changes nothing
 
 
 def selectors(job: str, namespace: str | None = None) -> dict[str, str]:
-    """The values `recording_rules` reads: `store` (the regular scrape's series: `job`, and
-    `namespace` when given) and `count_store` (the counting endpoint's: the same with
-    `job="<job>-session-count"`)."""
+    """The values `recording_rules` reads: `store` (the exporter's series: `job`, and
+    `namespace` when given)."""
     scope = {"namespace": namespace} if namespace is not None else {}
-    return {"store": matchers(**scope, job=job), "count_store": matchers(**scope, job=count_job(job))}
+    return {"store": matchers(**scope, job=job)}
 
 
 MASTER = promql('${info}{${store},role="master"}', info=INSTANCE_INFO_METRIC)
@@ -160,20 +160,16 @@ def mismatch_flag_expr(store: SessionStore) -> Promql:
 
 
 def session_count_expr(store: SessionStore) -> Promql:
-    """PromQL for one store's live sessions on the master: `${store}` is the regular
-    scrape's label matchers, `${count_store}` the counting endpoint's (`selectors`).
+    """PromQL for one store's live sessions on the master: `${store}` is the exporter's label
+    matchers (`selectors`); the value is ZCARD of the sorted set (`zcard`) or the session
+    counter's count key (`scan`, absent while the key is).
 
     `A and on(instance) B` keeps A's samples whose `instance` also has a B sample: here, only
     the series scraped from the node that is master now. No count is recorded while the
     store check says the DB does not match its config."""
     if store.method == "scan":
-        # the counting endpoint's series carry its own job: namespace and job come from the
-        # master's redis_instance_info (value 1; group_left keeps its labels), the value
-        # from the count
-        keys = promql('${metric}{${count_store},db="${db}",key="${pattern}"}', metric=COUNT_KEYS_METRIC,
-                      db=f"db{store.database}", pattern=store.scan_pattern)
-        on_master = promql("(max by (namespace, job, instance) (${master})"
-                           " * on(instance) group_left max by (instance) (${keys}))", master=MASTER, keys=keys)
+        on_master = _on_master(promql('${metric}{${store},db="${db}",key="${key}"}', metric=KEY_VALUE_METRIC,
+                                      db=f"db{store.database}", key=SESSION_COUNT_KEY))
     else:
         on_master = _on_master(_key_size(store, store.zset_key))
     return promql("max by (namespace, job, app) (${count})"
@@ -188,8 +184,9 @@ def store_mismatch_expr(store: SessionStore) -> Promql:
 
 
 def count_failed_expr(store: SessionStore) -> Promql:
-    """1 when the master is up but no count was recorded (counting scrape failed or timed
-    out, SCAN refused, the sorted set unreadable), unless the store mismatch explains it;
+    """1 when the master is up but no count was recorded (the count key missing: the counter
+    stopped, its SCAN or SET refused or timed out for 3 intervals; the sorted set or the count
+    key unreadable), unless the store mismatch explains it;
     else 0. Reads the rules above it in the same group."""
     app = lambda record: promql('${record}{${store},app="${app}"}', record=record, app=store.app)
     master_up = _per_app(promql("max by (namespace, job) (${master})", master=MASTER), store.app)
@@ -204,7 +201,7 @@ def count_failed_expr(store: SessionStore) -> Promql:
 def recording_rules(stores, values: Mapping[str, object]) -> list[dict]:
     """Per store: `spring_session:store_mismatch`, `spring_session:active_sessions` and
     `spring_session:count_failed` (in this order: the later read the earlier), rendered with
-    `values` (`store` and `count_store`: `selectors`, or `Scope.values`). The count carries
+    `values` (`store`: `selectors`, or `Scope.values`). The count carries
     `method` (METHOD_LABEL)."""
     rules = []
     for s in stores:

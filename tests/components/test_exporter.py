@@ -6,10 +6,10 @@ import pytest
 
 from components.config.sessions import stores_for
 from components.exporter import (
+    COUNTER_SCRIPT,
     RESOURCES,
     RedisExporter,
     RedisExporterArgs,
-    count_bytes_per_session,
     exporter_args,
     password_file,
     scrape_targets,
@@ -17,7 +17,7 @@ from components.exporter import (
 )
 from components.monitoring.session_count import check_single_keys
 from components.redis import connection_for
-from tests.harness import FAKE_PASSWORD, ROOT, is_secret, load_settings, plain_occurrences, run_with_mocks
+from tests.harness import FAKE_PASSWORD, is_secret, load_settings, plain_occurrences, run_with_mocks
 
 SM = "kubernetes:monitoring.coreos.com/v1:ServiceMonitor"
 
@@ -29,7 +29,8 @@ def build(topology, **overrides):
     run = run_with_mocks(lambda: RedisExporter("redis-exporter", RedisExporterArgs(
         connection=conn, image=m.exporter_image, prometheus_release=m.prometheus_release,
         prometheus_namespace=m.prometheus_namespace, stores=stores_for(s.was_apps),
-        password=pulumi.Output.secret(FAKE_PASSWORD), peak_sessions=s.sizing.expected_peak_sessions)))
+        password=pulumi.Output.secret(FAKE_PASSWORD), counter_image=s.redis.redis_image.ref,
+        redis_version=s.redis.redis_version, counter_password=pulumi.Output.secret(FAKE_PASSWORD))))
     assert run.error is None, run.error
     return s, conn, run
 
@@ -39,16 +40,16 @@ def test_standalone_scrapes_the_master_pod():
     assert [t.instance for t in scrape_targets(conn)] == ["redis-master-0.redis-headless.petclinic-dev.svc.cluster.local:6379"]
     sm = run.one(SM).plain
     assert sm["metadata"]["labels"]["release"] == "kube-prometheus"
-    endpoint, counting = sm["spec"]["endpoints"]  # dev: petclinic on the default repository, counted by SCAN
+    [endpoint] = sm["spec"]["endpoints"]  # one scrape path: no counting endpoint (issue 20)
     assert endpoint["path"] == "/scrape" and endpoint["port"] == "metrics"
     assert endpoint["params"] == {"target": ["redis://redis-master-0.redis-headless.petclinic-dev.svc.cluster.local:6379"]}
     assert endpoint["relabelings"][0]["targetLabel"] == "instance"
-    assert counting["params"]["target"] == endpoint["params"]["target"]
 
 
 def test_sentinel_scrapes_every_node_and_every_sentinel_with_distinct_instances():
     s, conn, run = build("sentinel")
-    endpoints = [e for e in run.one(SM).plain["spec"]["endpoints"] if "count-keys" not in e["params"]]
+    endpoints = run.one(SM).plain["spec"]["endpoints"]
+    assert all(list(e["params"]) == ["target"] for e in endpoints)
     instances = [e["relabelings"][0]["replacement"] for e in endpoints]
     assert len(instances) == len(set(instances)) == 6
     assert sorted(i.rsplit(":", 1)[1] for i in instances) == ["26379"] * 3 + ["6379"] * 3
@@ -76,6 +77,12 @@ def test_password_only_in_a_secret_file_and_client_label(topology):
     assert "--redis.user=exporter" in container["args"]
     for r in run.resources:
         assert plain_occurrences(r.inputs, FAKE_PASSWORD) == [], r.name
+    # the counter's password: its own Secret, mounted only in its own container
+    counter = run.one("kubernetes:core/v1:Secret", "redis-exporter-counter-auth")
+    assert is_secret(counter.inputs["stringData"]) and counter.plain["stringData"] == {"password": FAKE_PASSWORD}
+    mounted = {c["name"]: [m["name"] for m in c["volumeMounts"]] for c in pod["spec"]["containers"]}
+    assert [c for c, m in mounted.items() if "counter-auth" in m] == ["session-counter"]
+    assert not any("auth" in m for m in mounted["session-counter"] if m != "counter-auth")
     assert container["ports"][0] == {"name": "metrics", "containerPort": 9121, "protocol": "TCP"}
     assert container["securityContext"]["readOnlyRootFilesystem"] is True
     assert container["livenessProbe"]["tcpSocket"] == {"port": "metrics"}
@@ -105,29 +112,54 @@ def test_only_prometheus_namespace_may_scrape():
 @pytest.mark.parametrize("store,pattern", [({"repositoryType": "default"}, "spring:session:petclinic:sessions:*"),
                                            ({"repositoryType": "indexed"}, "spring:session:petclinic:sessions:expires:*"),
                                            ({"repositoryType": "indexed", "sessionExpirationStore": "sorted-set"}, None)])
-def test_every_store_gets_its_sorted_sets_read_and_scan_counted_stores_a_counting_endpoint(store, pattern):
+def test_every_store_gets_its_sorted_sets_read_and_scan_counted_stores_a_counter(store, pattern):
     apps = [{"name": "petclinic", "image": "r/p:1.0", "minReplicas": 1, **store}]
-    s, conn, run = build("standalone", wasApps=apps, expectedPeakSessions=40_000, sessionPayloadBytes=100)
+    s, conn, run = build("standalone", wasApps=apps)
     assert run.of_type("kubernetes:core/v1:ConfigMap") == []  # no Lua script any more (issue 20)
-    container = run.one("kubernetes:apps/v1:Deployment").plain["spec"]["template"]["spec"]["containers"][0]
-    assert ("--check-single-keys=db1=spring:session:petclinic:sessions:expirations,"
-            "db1=spring:session:sessions:expirations") in container["args"]
+    pod = run.one("kubernetes:apps/v1:Deployment").plain["spec"]["template"]["spec"]
+    container = pod["containers"][0]
+    single = ("--check-single-keys=db1=_redis-session-platform:session-count,"
+              "db1=spring:session:petclinic:sessions:expirations,db1=spring:session:sessions:expirations")
     assert not any(a.startswith("--script") for a in container["args"])
     assert container["args"] == exporter_args(conn, check_single_keys(stores_for(s.was_apps)))
-    endpoints = run.one(SM).plain["spec"]["endpoints"]
-    counting = [e for e in endpoints if "count-keys" in e["params"]]
-    limits = container["resources"]["limits"]
-    if pattern is None:  # the sorted set is counted by ZCARD on every scrape: no SCAN, no extra memory
-        assert counting == [] and limits == RESOURCES.to_k8s()["limits"]
+    assert not any(a.startswith(("--count-keys", "--check-keys", "--disable-exporting-key-values"))
+                   for a in container["args"])
+    [endpoint] = run.one(SM).plain["spec"]["endpoints"]
+    assert list(endpoint["params"]) == ["target"]
+    assert container["resources"] == RESOURCES.to_k8s()  # the exporter holds no key name any more
+    if pattern is None:  # the sorted set is counted by ZCARD on every scrape: no SCAN, no counter
+        assert single.replace("db1=_redis-session-platform:session-count,", "") in container["args"]
+        assert [c["name"] for c in pod["containers"]] == ["redis-exporter"]
+        assert "redis-exporter-counter-auth" not in [r.name for r in run.of_type("kubernetes:core/v1:Secret")]
         return
-    [e] = counting
-    assert e["params"] == {"target": endpoints[0]["params"]["target"], "count-keys": [f"db1={pattern}"]}
-    assert (e["interval"], e["scrapeTimeout"]) == ("60s", "55s")
-    assert {"action": "replace", "targetLabel": "job", "replacement": "redis-exporter-session-count"} in e["relabelings"]
-    assert e["metricRelabelings"] == [{"action": "keep", "sourceLabels": ["__name__"], "regex": "redis_keys_count"}]
-    # the SCAN holds every matched key name: memory for the declared peak
-    per_session = count_bytes_per_session(stores_for(s.was_apps))
-    assert limits["memory"] == f"{96 + -(-40_000 * per_session // 2**20)}Mi" and limits["cpu"] == "1"
+    assert single in container["args"]
+    [counter] = [c for c in pod["containers"] if c["name"] == "session-counter"]
+    assert counter["image"] == s.redis.redis_image.ref  # the Redis image the stack deploys (digest pin included)
+    assert counter["command"] == ["/bin/bash", "-c", COUNTER_SCRIPT]
+    env = {e["name"]: e["value"] for e in counter["env"]}
+    assert env["COUNT_STORES"] == f"1={pattern}"
+    assert env["COUNT_NODES"] == "redis-master-0.redis-headless.petclinic-dev.svc.cluster.local:6379"
+    assert (env["COUNT_KEY_NAME"], env["COUNTER_USER"]) == ("_redis-session-platform:session-count", "counter")
+    assert (env["COUNT_INTERVAL"], env["COUNT_TTL"], env["COUNT_TIMEOUT"]) == ("60", "180", "55")
+    assert env["COUNTER_PASSWORD_FILE"] == "/counter/password" and env["COUNT_TLS_ARGS"] == ""
+    assert env["COUNT_SCAN_ARGS"] == ("--count 1000" if s.redis.redis_version >= (7, 2) else "")
+    assert "ports" not in counter  # it accepts no request from anyone
+    assert counter["securityContext"]["readOnlyRootFilesystem"] is True
+    assert counter["resources"]["limits"] and counter["resources"]["requests"]
+    assert {"name": "counter-tmp", "emptyDir": {"sizeLimit": "1Mi"}} in pod["volumes"]
+
+
+def test_the_counter_uses_the_exporters_client_certificate_and_every_node_with_tls():
+    apps = [{"name": "petclinic", "image": "r/p:1.0", "minReplicas": 1}]
+    s, conn, run = build("sentinel", wasApps=apps, redisTls=True)
+    pod = run.one("kubernetes:apps/v1:Deployment").plain["spec"]["template"]["spec"]
+    [counter] = [c for c in pod["containers"] if c["name"] == "session-counter"]
+    env = {e["name"]: e["value"] for e in counter["env"]}
+    assert env["COUNT_TLS_ARGS"] == "--tls --cacert /tls/ca.crt --cert /tls/tls.crt --key /tls/tls.key"
+    assert env["COUNT_NODES"].split() == [f"redis-node-{i}.redis-headless.petclinic-dev.svc.cluster.local:6379"
+                                          for i in range(3)]
+    assert {"name": "tls", "mountPath": "/tls", "readOnly": True} in counter["volumeMounts"]
+    assert "$(" not in json.dumps(counter["env"])  # nothing for Kubernetes to expand
 
 
 def test_sentinels_have_their_own_exporter_container_without_key_checks():
@@ -135,8 +167,9 @@ def test_sentinels_have_their_own_exporter_container_without_key_checks():
     apps = [{"name": "petclinic", "image": "r/p:1.0", "minReplicas": 1, "repositoryType": "indexed"}]
     s, conn, run = build("sentinel", wasApps=apps)
     pod = run.one("kubernetes:apps/v1:Deployment").plain["spec"]["template"]["spec"]
-    nodes, sentinels = pod["containers"]
-    assert (nodes["name"], sentinels["name"]) == ("redis-exporter", "sentinel-exporter")
+    nodes, sentinels, counter = pod["containers"]
+    assert (nodes["name"], sentinels["name"], counter["name"]) == ("redis-exporter", "sentinel-exporter",
+                                                                   "session-counter")
     assert any(a.startswith("--check-single-keys=") for a in nodes["args"])
     assert not any(a.startswith(("--script", "--check-single-keys")) for a in sentinels["args"])
     assert "--redis.password-file=/secrets/passwords.json" in sentinels["args"]
@@ -149,35 +182,19 @@ def test_sentinels_have_their_own_exporter_container_without_key_checks():
     for e in endpoints:
         by_port[e["relabelings"][0]["replacement"].rsplit(":", 1)[1]].add(e["port"])
     assert by_port == {"6379": {"metrics"}, "26379": {"sentinel-metrics"}}
-    # each Redis node is also counted (SCAN), never a Sentinel
-    counted = [e["relabelings"][0]["replacement"] for e in endpoints if "count-keys" in e["params"]]
-    assert len(counted) == 3 and all(i.endswith(":6379") for i in counted)
+    # the counter tries the Redis nodes, never a Sentinel
+    assert all(n.endswith(":6379") for n in next(e["value"] for e in counter["env"] if e["name"] == "COUNT_NODES").split())
     service_ports = run.one("kubernetes:core/v1:Service").plain["spec"]["ports"]
     assert [(p["name"], p["port"]) for p in service_ports] == [("metrics", 9121), ("sentinel-metrics", 9122)]
     ingress_ports = run.one("kubernetes:networking.k8s.io/v1:NetworkPolicy").plain["spec"]["ingress"][0]["ports"]
     assert sorted(p["port"] for p in ingress_ports) == [9121, 9122]
 
 
-def test_standalone_has_one_exporter_container():
+def test_standalone_has_one_exporter_container_and_the_counter():
     _, _, run = build("standalone")
     pod = run.one("kubernetes:apps/v1:Deployment").plain["spec"]["template"]["spec"]
-    assert [c["name"] for c in pod["containers"]] == ["redis-exporter"]
+    assert [c["name"] for c in pod["containers"]] == ["redis-exporter", "session-counter"]
     assert {e["port"] for e in run.one(SM).plain["spec"]["endpoints"]} == {"metrics"}
-
-
-def test_counting_memory_model_covers_what_the_benchmark_measured():
-    """The exporter's memory for the SCAN is at least what docs/benchmarks.json measured per
-    live session, for each store counted by SCAN (bench namespace and 30 min timeout)."""
-    from bench.session_count import NAMESPACE, TIMEOUT, VARIANTS
-    from components.config.sessions import SessionStore
-    rows = [r for r in json.loads((ROOT / "docs" / "benchmarks.json").read_text())["session_count"]
-            if r["method"] == "count" and r["sessions"] >= 100_000]
-    assert rows
-    for r in rows:
-        repository, store = VARIANTS[r["repository"]]
-        model = count_bytes_per_session((SessionStore("a", 1, NAMESPACE, repository, TIMEOUT, "minute"),))
-        measured = r["exporter_peak_mb"] * 2**20 / r["live"]
-        assert measured <= model, (r["repository"], r["sessions"], measured, model)
 
 
 # --- the web endpoint requires a client certificate (issue 20) ------------------------------
@@ -192,13 +209,15 @@ def test_every_exporter_port_requires_a_client_certificate_and_prometheus_presen
     pod = run.one("kubernetes:apps/v1:Deployment").plain["spec"]["template"]["spec"]
     assert {"name": "web-tls", "secret": {"secretName": "redis-exporter-web-tls", "defaultMode": 0o440}} in pod["volumes"]
     for c in pod["containers"]:
+        if c["name"] == "session-counter":  # no port
+            continue
         for flag in ("--tls-server-cert-file=/web-tls/tls.crt", "--tls-server-key-file=/web-tls/tls.key",
                      "--tls-server-ca-cert-file=/web-tls/ca.crt"):
             assert flag in c["args"], (c["name"], flag)
         assert {"name": "web-tls", "mountPath": "/web-tls", "readOnly": True} in c["volumeMounts"]
         assert "httpGet" not in json.dumps(c), "the kubelet has no client certificate"
     endpoints = run.one(SM).plain["spec"]["endpoints"]
-    assert len(endpoints) >= 2
+    assert len(endpoints) == (1 if topology == "standalone" else 6)
     for e in endpoints:
         assert e["scheme"] == "https"
         assert e["tlsConfig"] == {

@@ -21,6 +21,7 @@ def test_component_registers_password_secret_and_pinned_release(topology):
         ("kubernetes:core/v1:Secret", "redis-operator-auth"),  # the runbooks' user, mounted in Redis
         ("kubernetes:core/v1:Secret", "redis-secret"),
         ("kubernetes:helm.sh/v3:Release", "redis-chart"),
+        ("random:index/randomPassword:RandomPassword", "redis-counter-g1"),  # the session counter's
         ("random:index/randomPassword:RandomPassword", "redis-exporter-g1"),  # the exporter's ACL user
         ("random:index/randomPassword:RandomPassword", "redis-operator-g1"),  # the operator's
         ("random:index/randomPassword:RandomPassword", "redis-password"),

@@ -33,6 +33,7 @@ from render import render_stack
 from simulators import secure
 from simulators.loopback import HOST, ProcessDied, Processes, Redis, Sentinel, scrape, start_exporter, wait_until
 from simulators.resp import Client, RedisError, master_from_sentinels
+from simulators.stack import start_counter
 from tests.harness import FAKE_PASSWORD, unwrap
 from tests.tools import require_binaries, require_helm
 from tools.stackfile import load_settings
@@ -251,13 +252,31 @@ def test_healthy_exporter_scrapes_leave_acl_log_empty(env):
         ports.append(start_exporter(env.procs, args, name=name)[1])
     with stack.connect("petclinic") as c:  # some traffic, so the scrapes have something to see
         stack.writer("petclinic", c).create(20)
-    started = time.monotonic()
-    for _ in range(SCRAPES):
-        for port, targets in ((ports[0], nodes), (ports[1], sentinels)):
-            for p in targets:
-                metrics = scrape(port, f"redis://{HOST}:{p.port}")
-                assert metrics["redis_up"] == [("", 1.0)], p.name
-    elapsed = time.monotonic() - started
+    # The session counter (COUNTER_SCRIPT, as `counter`), given the replicas first: they answer
+    # its SET with READONLY, it keeps the master. The exporter then reads a count key that
+    # exists (TYPE, GET, PFCOUNT, STRLEN; MEMORY USAGE on 1.74).
+    stores = stores_for(settings.was_apps)
+    counter = start_counter(env.procs, [n.addr for n in [*nodes[1:], nodes[0]]], stores,
+                            secure.client_password(names.COUNTER_USER), redis_version=stack.redis_version)
+    [store] = stores
+    try:
+        with stack.admin_client(nodes[0]) as a:
+            a.call("SELECT", store.database)
+            wait_until(lambda: a.call("GET", names.SESSION_COUNT_KEY) == "20", 15, what="counted", procs=(counter,))
+        started = time.monotonic()
+        for _ in range(SCRAPES):
+            for port, targets in ((ports[0], nodes), (ports[1], sentinels)):
+                for p in targets:
+                    metrics = scrape(port, f"redis://{HOST}:{p.port}")
+                    assert metrics["redis_up"] == [("", 1.0)], p.name
+                    if p in nodes:  # the master's count key, replicated to every node
+                        assert (f'{{db="db{store.database}",key="{names.SESSION_COUNT_KEY}"}}', 20.0) \
+                            in metrics["redis_key_value"], p.name
+        elapsed = time.monotonic() - started
+    finally:
+        counter.stop()
+    log = counter.log.read_text()
+    assert f"counting on {nodes[0].addr}" in log and "READONLY" in log, log
     print(f"\nexporter: {SCRAPES * len(processes(env))} scrapes of {len(processes(env))} processes in {elapsed:.1f}s")
     assert not denials(env), f"after {SCRAPES} scrapes of {len(processes(env))} processes in {elapsed:.0f}s"
     for n in nodes:  # the slow log is off: SLOWLOG GET, now granted, can return nothing

@@ -108,7 +108,7 @@ def test_exporter_endpoints_refuse_requests_without_the_client_certificate_and_p
     client = clients["prometheus"]
     secret_files = {(scrape_secret, "tls.crt"): client.cert, (scrape_secret, "tls.key"): client.key,
                     (scrape_secret, "ca.crt"): client.ca}
-    endpoints = service_monitor_spec(name, conn, stores_for(settings.was_apps))["endpoints"]
+    endpoints = service_monitor_spec(name, conn)["endpoints"]
     assert endpoints and all(e["scheme"] == "https" for e in endpoints)
     jobs = service_monitor_jobs(endpoints, {"metrics": port}, {e["params"]["target"][0]: target for e in endpoints},
                                 {"namespace": settings.namespace}, name, interval="1s", secret_files=secret_files)

@@ -29,16 +29,15 @@ from components.monitoring.alerts import rule_groups
 from components.monitoring.dashboard import dashboard_json
 from components.monitoring.scope import scope_of
 from components.monitoring.session_count import (
-    COUNT_KEYS_METRIC,
-    COUNT_KEYS_PARAM,
     KEY_SIZE_METRIC,
+    KEY_VALUE_METRIC,
     check_single_keys,
-    count_keys,
 )
 from components.redis import connection_for
 from simulators import secure
 from simulators.loopback import HOST, Processes, scrape, start_exporter, wait_until
 from simulators.resp import Client, RedisError, master_from_sentinels
+from simulators.stack import start_counter
 from tests.tools import require, require_binaries
 from tools.stackfile import load_settings
 
@@ -221,17 +220,24 @@ def test_exporter_user_reports_every_metric_and_the_session_count(stack):
     stores = stores_for(settings.was_apps)
     shop_store = next(s for s in stores if s.app == shop.app)
     assert shop_store.method == "scan"
-    count_series = f'{{db="db{shop_store.database}",key="{shop_store.scan_pattern}"}}'
+    count_series = f'{{db="db{shop_store.database}",key="{names.SESSION_COUNT_KEY}"}}'
     master_target = f"{scheme}://{HOST}:{stack.nodes[0].port}"
+    # The session counter as `counter`, with TLS the exporter's client certificate (the pod's
+    # /tls), the nodes in the program's order (the master first here).
+    counter = start_counter(stack.nodes[0].procs, [n.addr for n in stack.nodes], stores,
+                            secure.client_password(names.COUNTER_USER), redis_version=stack.redis_version,
+                            tls_dir=work if stack.tls else None, name=f"session-counter-{scheme}")
 
     seen: set[str] = set()
 
-    def sessions() -> float:
-        """The counting endpoint's reading (count-keys: SELECT + SCAN under the exporter user)."""
-        master = scrape(ports["metrics"], master_target, **{COUNT_KEYS_PARAM: count_keys(stores) or ""})
+    def sessions() -> float | None:
+        """The counter's count key as the exporter reads it on the regular scrape of the master."""
+        master = scrape(ports["metrics"], master_target)
         seen.update(master)
-        return dict(master.get(COUNT_KEYS_METRIC, []))[count_series]
+        return dict(master.get(KEY_VALUE_METRIC, [])).get(count_series)
+    wait_until(lambda: sessions() is not None, 15, what="counted", procs=(counter,))
     before = sessions()
+    assert before is not None
     with stack.connect(shop.app) as c:
         stack.writer(shop.app, c).create(7, users=2)
     for i, x in enumerate(processes):
@@ -244,7 +250,10 @@ def test_exporter_user_reports_every_metric_and_the_session_count(stack):
             for store in stores:
                 for key in store.checked_keys:  # no sorted-set store here: each key absent, read as 0
                     assert sizes[f'{{db="db{store.database}",key="{key}"}}'] == 0, (store.app, key)
-    assert sessions() == before + 7  # the exact count, through SCAN under the read-only user
+    # the exact count, through the counter's SCAN, read by the read-only user
+    wait_until(lambda: sessions() == before + 7, 15, what="7 more counted", procs=(counter,))
+    counter.stop()
+    assert "NOPERM" not in counter.log.read_text()
     missing = platform_metrics(settings) - seen
     assert not missing, f"metrics the platform reads but the exporter user does not get: {sorted(missing)}"
 

@@ -1,15 +1,17 @@
 """`spring_session:active_sessions{app}` against real redis-server + the real
-redis_exporter (Debian 1.45: `--check-single-keys` of the sorted-set keys on every
-scrape, `count-keys` on the counting endpoint; no Lua) + real Prometheus evaluating the
+redis_exporter (Debian 1.45: `--check-single-keys` of the sorted-set keys and of the count
+key on every scrape; no Lua) + the exporter pod's session-counter sidecar (COUNTER_SCRIPT
+under bash with Debian's redis-cli 7.0, every 0.5 s) + real Prometheus evaluating the
 rules `components.monitoring.session_count.recording_rules` generates, with sessions written
 through Spring Session's real code paths
 (simulators/spring_session.py): logins that change the session id, touches, logouts,
 expiry, the cleanup cron and the keyspace-event listener, per Spring Session line.
 
 One module stack: a master, a replica (writable, so it can diverge), one exporter scraping
-both through /scrape?target= with the password from REDIS_PASSWORD, the counting endpoints
-as the ServiceMonitor declares them (components.exporter.count_endpoint), one Prometheus
-(0.5 s scrape and rule interval). Each test uses its own logical DBs.
+both through /scrape?target= with the password from REDIS_PASSWORD, the counter trying the
+master, then the replica (as `default`: no ACL file here; the `counter` user's rules are
+proven in test_session_ids_live.py and test_acl_live.py), one Prometheus (0.5 s scrape and
+rule interval). Each test uses its own logical DBs.
 """
 from __future__ import annotations
 
@@ -20,15 +22,14 @@ from contextlib import contextmanager
 import pytest
 
 from bench.session_count import minute_set_script
+from components.config.names import SESSION_COUNT_KEY
 from components.config.sessions import SessionStore
-from components.exporter import ScrapeTarget, count_endpoint
 from components.monitoring.session_count import (
     COUNT_FAILED,
     DB_KEYS_METRIC,
     RECORD,
     STORE_MISMATCH,
     check_single_keys,
-    count_keys,
     recording_rules,
     selectors,
 )
@@ -37,13 +38,12 @@ from simulators.loopback import (
     Prometheus,
     Redis,
     prometheus_config,
-    service_monitor_jobs,
     start_exporter,
     wait_until,
 )
 from simulators.resp import Client
 from simulators.spring_session import DEFAULT_NAMESPACE, SessionWriter, SpringSessionRepository
-from simulators.stack import standalone
+from simulators.stack import standalone, start_counter
 from tools.stackfile import load_settings
 
 pytestmark = pytest.mark.live
@@ -118,16 +118,13 @@ class Stack:
                                         env={"REDIS_PASSWORD": PASSWORD})
         nodes = (("master", self.master), ("replica", self.replica))
         targets = [(name, f"redis://{node.addr}", port) for name, node in nodes]
-        keys = count_keys(ALL_STORES)
-        assert keys is not None
-        counting = service_monitor_jobs([count_endpoint(JOB, ScrapeTarget(name, f"redis://{node.addr}"), keys)
-                                         for name, node in nodes], {"metrics": port}, {}, {"namespace": "petclinic"},
-                                        JOB, INTERVAL, name="session-count")
+        self.counter = start_counter(owner, [self.master.addr, self.replica.addr], ALL_STORES, PASSWORD,
+                                     user="default")
         self.prometheus = Prometheus(owner, prometheus_config(targets, {"namespace": "petclinic"}, None, INTERVAL,
-                                                              extra_static=counting, job=JOB),
+                                                              job=JOB),
                                      [{"name": "spring-session", "interval": INTERVAL,
                                        "rules": recording_rules(ALL_STORES, selectors(JOB))}])
-        self.procs = (self.master.proc, self.replica.proc, exporter, self.prometheus.proc)
+        self.procs = (self.master.proc, self.replica.proc, exporter, self.counter, self.prometheus.proc)
         wait_until(lambda: self.value('count(redis_up{instance=~"master|replica"} == 1)') == 2,
                    20, what="both nodes scraped and up", procs=self.procs)
         wait_until(lambda: set(self.prometheus.rule_health().values()) == {"ok"}, 10, what="rules evaluated",
@@ -200,12 +197,13 @@ def test_active_sessions_equals_live_sessions_through_logout_and_expiry(stack, c
         ids = writer.create(N, users=7)
         stack.wait_sessions(long_store, N)
 
-        # b: the seed's query counts keys, which is not sessions for the indexed layout
+        # b: the seed's query counts keys, which is not sessions for the indexed layout (nor for
+        # the default one, whose database also holds the counter's count key)
         keys = stack.value(f'{DB_KEYS_METRIC}{{db="db{long_store.database}",instance="master"}}')
         if repository == "indexed":
             assert keys is not None and keys != N and keys > N, keys
         else:
-            assert keys == N
+            assert keys == N + 1
 
         # logout of k sessions; 3.4's deleteById re-saves the sorted-set member with a past
         # score, which the app instance's listener ZREMs on the `del` event
@@ -407,14 +405,16 @@ def test_count_comes_from_the_master_even_when_a_replica_diverges(stack):
     with stack.client(db) as c:
         stack.writer(REPLICATED, c, payload_bytes=64).create(5)
     keys = f'{DB_KEYS_METRIC}{{db="db{db}",instance="replica"}}'
-    wait_until(lambda: stack.value(keys) == 5, 15, what="replica synced", procs=stack.procs)
+    wait_until(lambda: stack.value(keys) == 5 + 1, 15, what="replica synced", procs=stack.procs)  # + the count key
     with stack.client(db, stack.replica) as c:  # writes only the replica holds
         stack.writer(REPLICATED, c, payload_bytes=64).create(4)
-    wait_until(lambda: stack.value(keys) == 9, 15, what="replica diverged", procs=stack.procs)
+    wait_until(lambda: stack.value(keys) == 9 + 1, 15, what="replica diverged", procs=stack.procs)
     stack.wait_sessions(REPLICATED, 5)
-    # Without the master filter the replica would win: the filter is what makes it 5.
-    counted = f'redis_keys_count{{db="db{db}",instance="replica"}}'
-    wait_until(lambda: stack.value(counted) == 9, 15, what="replica counted", procs=stack.procs)
+    # The counter counts on the master (the first node where its SET succeeds; this replica is
+    # writable, so the order decides here, READONLY in a cluster); the replica's count key is
+    # the master's copy, and the rule reads the master's anyway.
+    counted = f'redis_key_value{{db="db{db}",key="{SESSION_COUNT_KEY}",instance="replica"}}'
+    wait_until(lambda: stack.value(counted) == 5, 15, what="replica holds the master's count", procs=stack.procs)
     [series] = stack.prometheus.query(f'{RECORD}{{app="{REPLICATED.app}"}}')
     assert series["metric"] == {"__name__": RECORD, "app": REPLICATED.app, "namespace": "petclinic", "job": JOB,
                                 "method": "scan"}
@@ -423,8 +423,8 @@ def test_count_comes_from_the_master_even_when_a_replica_diverges(stack):
 # ------------------------------------------------- the alerts, end to end (issue 14 item 4)
 def test_a_failed_count_and_a_mismatched_store_reach_the_webhook(procs, webhook):
     """The project's own stack (simulators/stack.py: generated exporter args, ServiceMonitor
-    endpoints, rules with `for` shortened to 2 s, Alertmanager routing): one app's count fails
-    (Redis refuses the counting endpoint's SCAN), another's DB holds a sorted set built with
+    endpoints, rules with `for` shortened to 2 s, Alertmanager routing, the session counter): one
+    app's count fails (Redis refuses the counter's SCAN: its count key expires), another's DB holds a sorted set built with
     Spring's DEFAULT_NAMESPACE. Each alert reaches the webhook within a scrape plus its `for`."""
     settings = load_settings("dev", {"wasApps": [
         {"name": "petclinic", "image": "r/p:1.0", "minReplicas": 1, "repositoryType": "indexed",
@@ -436,7 +436,7 @@ def test_a_failed_count_and_a_mismatched_store_reach_the_webhook(procs, webhook)
         wait_until(lambda: env.prometheus.value(f'{COUNT_FAILED}{{app="{app.name}"}}') == 0, 20,
                    what=f"{app.name} counted", procs=(env.exporter,))
     broken = time.monotonic()
-    with env.nodes[0].client(0) as c:  # the exporter logs in as `default` here (no ACL file)
+    with env.nodes[0].client(0) as c:  # the counter logs in as `default` here (no ACL file)
         c.call("ACL", "SETUSER", "default", "-scan")
     with env.nodes[0].client(petclinic.session_database) as c:
         SpringSessionRepository(c, petclinic.session_namespace, "indexed", store="sorted-set").new_session("v")
@@ -448,7 +448,8 @@ def test_a_failed_count_and_a_mismatched_store_reach_the_webhook(procs, webhook)
                           what="SessionStoreMismatch at the webhook")
     assert (failed[3]["app"], mismatch[3]["app"]) == ("shop", "petclinic")
     assert failed[3]["severity"] == mismatch[3]["severity"] == "warning"
-    # scrape 1 s + evaluation 1 s + for 2 s + group_wait 1 s, with room for a loaded machine
+    # the count key's TTL 2 s + scrape 1 s + evaluation 1 s + for 2 s + group_wait 1 s, with room for a
+    # loaded machine
     assert failed[0] - broken < 15 and mismatch[0] - broken < 15, (failed[0] - broken, mismatch[0] - broken)
     with webhook.lock:  # a mismatch is not also reported as a failed count
         assert not [e for e in webhook.events if e[2] == "SessionCountFailed" and e[3]["app"] == "petclinic"]

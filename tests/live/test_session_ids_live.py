@@ -2,17 +2,19 @@
 
 A real redis-server with the program's ACL file and the real redis_exporter (Debian 1.45)
 run with exactly the args the program generates (components.exporter.exporter_containers),
-under the `exporter` user. Sessions are written the Spring way (simulators/spring_session.py)
-for each store, then hostile `/scrape?target=...` requests ask for `check-keys`,
-`check-single-keys`, `count-keys` and `check-streams` on every session DB. No session id may
-appear in any metric line or in the exporter's log (stdout and stderr), and the exporter's
-credential may not run Lua, RANDOMKEY or KEYS.
+under the `exporter` user, and the exporter pod's session-counter sidecar (COUNTER_SCRIPT,
+unchanged, under bash with Debian's redis-cli 7.0) under the `counter` user. Sessions are
+written the Spring way (simulators/spring_session.py) for each store, then hostile
+`/scrape?target=...` requests ask for `check-keys`, `check-single-keys`, `count-keys` and
+`check-streams` on every session DB, as Prometheus can (the web endpoint in plain HTTP here
+stands for a client holding the scrape certificate). No session id may appear in any metric
+line or in the exporter's log (stdout and stderr), the exporter's credential may not run
+Lua, SCAN, RANDOMKEY or KEYS, and the count the platform reads is there all the same: ZCARD
+of the sorted set, and for the default and minute-set stores the counter's count key, equal
+to the live sessions.
 
-Two stacks: only sorted-set stores (the exporter has no SCAN: it cannot list a single key
-name, and no request makes one appear anywhere), and every store (default and minute-set
-stores are counted by SCAN, so the credential lists names, and a `check-streams` or (1.74)
-`check-keys` request makes the exporter log each key it could not read: the residual
-docs/security.md states, kept here as a strict xfail so that its end shows)."""
+Two stacks: only sorted-set stores (no counter: nothing is counted by SCAN), and every store
+(default repository, minute sets, sorted set). The exporter can name no key in either."""
 from __future__ import annotations
 
 import json
@@ -21,13 +23,15 @@ import urllib.request
 
 import pytest
 
+from components.config import names
 from components.config.sessions import stores_for
 from components.exporter import AUTH_DIR, AUTH_FILE, exporter_containers, password_file
-from components.monitoring.session_count import check_single_keys
+from components.monitoring.session_count import check_single_keys, counted_by_scan
 from components.redis import connection_for
 from simulators import secure
-from simulators.loopback import HOST, Processes, start_exporter
-from simulators.resp import RedisError
+from simulators.loopback import HOST, Processes, start_exporter, wait_until
+from simulators.resp import Client, RedisError
+from simulators.stack import start_counter
 from tests.tools import require_binaries
 from tools.stackfile import load_settings
 
@@ -49,7 +53,7 @@ def env(request, tmp_path_factory):
     procs = Processes(tmp_path_factory.mktemp(request.param.replace(" ", "-")))
     try:
         settings = load_settings("dev", {"wasApps": VARIANTS[request.param]})
-        stack = secure.start(procs, settings, sentinel=False)
+        stack = secure.start(procs, settings, sentinel=False, admin=True)
         conn = connection_for(settings.redis.release_name, settings.redis, settings.namespace)
         work = procs.workdir
         master = f"redis://{HOST}:{stack.nodes[0].port}"
@@ -69,7 +73,17 @@ def env(request, tmp_path_factory):
                 w = stack.writer(app.app, c)
                 w.create(40, users=6)  # half of the users log in: a session id change each
                 ids |= set(w.repo.stored)
-        yield request.param, stack, port, exporter, master, ids, {}
+        stores = stores_for(settings.was_apps)
+        counter = None
+        if counted_by_scan(stores):
+            counter = start_counter(procs, [stack.nodes[0].addr], stores, secure.client_password(names.COUNTER_USER),
+                                    redis_version=stack.redis_version)
+            for s in counted_by_scan(stores):
+                with stack.admin_client(stack.nodes[0]) as c:
+                    c.call("SELECT", s.database)
+                    wait_until(lambda c=c: c.call("GET", names.SESSION_COUNT_KEY) == "40", 10,
+                               what=f"{s.app} counted", procs=(counter,))
+        yield request.param, stack, port, exporter, master, ids, {"counter": counter}
     finally:
         procs.close()
 
@@ -107,17 +121,16 @@ def test_no_request_makes_a_session_id_appear_in_a_metric(env):
     text = scrapes(env)
     leaked = sorted(i for i in ids if i in text)
     assert not leaked, f"{variant}: {len(leaked)} session ids in the metrics, e.g. {leaked[:3]}"
-    # the count the platform reads is there all the same
-    cart = next(a for a in stack.apps if a.app == "cart")
-    assert f'redis_key_size{{db="db{cart.database}",key="{cart.namespace}:sessions:expirations"}} 40' in text
+    # the count the platform reads is there all the same: ZCARD, or the counter's count key
+    for a in stack.apps:
+        if a.expiration_store == "sorted-set" and a.repository_type == "indexed":
+            assert f'redis_key_size{{db="db{a.database}",key="{a.namespace}:sessions:expirations"}} 40' in text
+        else:
+            assert f'redis_key_value{{db="db{a.database}",key="{names.SESSION_COUNT_KEY}"}} 40' in text, a.app
 
 
-def test_no_request_makes_a_session_id_appear_in_the_log(env, request):
+def test_no_request_makes_a_session_id_appear_in_the_log(env):
     variant, _, _, exporter, _, ids, _ = env
-    if variant == "every store":
-        request.applymarker(pytest.mark.xfail(strict=True, reason=(
-            "SCAN-counted stores: the exporter may SCAN, and check-streams (1.45, 1.74) / check-keys (1.74) "
-            "log every key they could not read (docs/security.md)")))
     scrapes(env)
     log = exporter.log.read_text(errors="replace")
     leaked = sorted(i for i in ids if i in log)
@@ -125,12 +138,23 @@ def test_no_request_makes_a_session_id_appear_in_the_log(env, request):
     assert "NOPERM this user has no permissions to run the 'scan' command" in log  # what was asked was refused
 
 
+def test_the_counter_logs_no_session_id_and_leaves_no_acl_denial(env):
+    """The sidecar prints only node, database and Redis's errors; its redis-cli sends only what
+    the `counter` user may (AUTH, SELECT, SCAN, SET of the count key): no ACL LOG entry of it."""
+    variant, stack, *_, ids, extra = env
+    if extra["counter"] is None:
+        pytest.skip("no store counted by SCAN: no counter")
+    log = extra["counter"].log.read_text(errors="replace")
+    assert not [i for i in ids if i in log] and "counting on" in log
+    assert [e for e in stack.acl_log(stack.nodes[0]) if e["username"] == names.COUNTER_USER] == []
+
+
 def test_the_exporter_credential_runs_no_lua_and_lists_no_key(env):
     variant, stack, *_ = env
     with stack.exporter_client(stack.nodes[0]) as c:
         for command in (("EVAL", "return 1", 0), ("EVALSHA", "0" * 40, 0), ("FCALL", "f", 0),
                         ("SCRIPT", "LOAD", "return 1"), ("FUNCTION", "LIST"), ("RANDOMKEY",), ("KEYS", "*"),
-                        ("TIME",)):
+                        ("TIME",), ("SCAN", 0), ("SET", names.SESSION_COUNT_KEY, "1")):
             with pytest.raises(RedisError, match="^NOPERM"):
                 c.call(*command)
         cart = next(a for a in stack.apps if a.app == "cart")
@@ -138,8 +162,21 @@ def test_the_exporter_credential_runs_no_lua_and_lists_no_key(env):
         assert c.call("ZCARD", f"{cart.namespace}:sessions:expirations") == 40
         with pytest.raises(RedisError, match="^NOPERM"):
             c.call("ZRANGE", f"{cart.namespace}:sessions:expirations", 0, -1)  # the members are session ids
-        if variant == "sorted-set only":
+
+
+def test_the_counter_credential_scans_and_writes_only_its_key(env):
+    variant, stack, *_ = env
+    scanned = [a for a in stack.apps if not (a.repository_type == "indexed" and a.expiration_store == "sorted-set")]
+    if not scanned:
+        pytest.skip("no store counted by SCAN")
+    a = scanned[0]
+    with Client(HOST, stack.nodes[0].port, secure.client_password(names.COUNTER_USER), a.database,
+                username=names.COUNTER_USER) as c:
+        assert c.call("SCAN", 0, "COUNT", 1000)[1]  # the key names: the least an exact count needs
+        assert c.call("SET", names.SESSION_COUNT_KEY, "40", "EX", 60) == "OK"
+        some = c.call("SCAN", 0, "MATCH", f"{a.namespace}:sessions:*", "COUNT", 1000)[1][0]
+        for command in (("GET", some), ("HGETALL", some), ("TYPE", some), ("DEL", some), ("SET", some, "x"),
+                        ("GET", names.SESSION_COUNT_KEY), ("SET", names.SESSION_COUNT_KEY, "1", "GET"),
+                        ("EVAL", "return 1", 0), ("KEYS", "*"), ("RANDOMKEY",), ("INFO",)):
             with pytest.raises(RedisError, match="^NOPERM"):
-                c.call("SCAN", 0)
-        else:  # default and minute-set stores are counted by SCAN: the residual (docs/security.md)
-            assert c.call("SCAN", 0, "COUNT", 1000)[1]
+                c.call(*command)

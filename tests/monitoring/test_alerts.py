@@ -7,12 +7,12 @@ import promql_parser
 import pytest
 import yaml
 
+from components.config.names import SESSION_COUNT_KEY
 from components.monitoring import certificates
 from components.monitoring import records as rec
 from components.monitoring.alerts import all_alerts, rule_groups
 from components.monitoring.dashboard import panel_queries
 from components.monitoring.scope import scope_of
-from components.monitoring.session_count import count_job
 from tests.harness import ROOT, STACKS, load_settings, run_program
 from tests.tools import require
 from tools.checklist import CHECKS
@@ -117,7 +117,7 @@ def test_every_was_rule_carries_the_app_label(stack, overrides):
 
 RECORDED_SOURCES = ("redis_memory_max_bytes", "redis_mem_fragmentation_ratio", "jvm_memory_", "tomcat_sessions_",
                     "http_server_requests_", "kube_deployment_status_replicas_ready", rec.KUBE_POD_OWNER, "pod=~",
-                    "redis_db_keys", "redis_key_size", "redis_keys_count")
+                    "redis_db_keys", "redis_key_size", "redis_key_value")
 
 
 @pytest.mark.parametrize("stack", STACKS)
@@ -204,8 +204,9 @@ def cases(stack):
     p1 = {"namespace": ns, "pod": "p1"}
     app = {"app": "petclinic"}
     master = series("redis_instance_info", {**i, "role": "master"}, "1x30")
-    # petclinic (default repository, DB 1): counted by the session-counting scrape (SCAN)
-    counted = {**i, "job": count_job(s.job), "db": "db1", "key": "spring:session:petclinic:sessions:*"}
+    # petclinic (default repository, DB 1): counted by the session counter (SCAN), its count key
+    # read by the regular scrape
+    counted = {**i, "db": "db1", "key": SESSION_COUNT_KEY}
     # the store check: a sorted set in a default-repository store
     mismatch = lambda v: series("redis_key_size", {**i, "db": "db1", "key": "spring:session:petclinic:sessions:expirations"},
                                 f"{v}x30")
@@ -229,15 +230,15 @@ def cases(stack):
         ("RedisMetricsAbsent", [series("redis_up", {**i, "namespace": "elsewhere"}, "1x30")], ["warning"],
          {"job": s.job}),
         ("RedisMetricsAbsent", [series("redis_up", i, "1x30")], [], {}),
-        ("HighSessionCount", [series("redis_keys_count", counted, f"{t.sessions_high + 1}x30"), master],
+        ("HighSessionCount", [series("redis_key_value", counted, f"{t.sessions_high + 1}x30"), master],
          ["warning"], {**app, "job": s.job, "method": "scan"}),
-        ("HighSessionCount", [series("redis_keys_count", counted, f"{t.sessions_high}x30"), master], [], {}),
-        # the master is up but the counting scrape yields nothing for the app
+        ("HighSessionCount", [series("redis_key_value", counted, f"{t.sessions_high}x30"), master], [], {}),
+        # the master is up but the count key is missing (the counter stopped: the key expired)
         ("SessionCountFailed", [master], ["warning"], {**app, "job": s.job}),
-        ("SessionCountFailed", [series("redis_keys_count", counted, "7x30"), master], [], {}),
-        ("SessionStoreMismatch", [mismatch(1), series("redis_keys_count", counted, "7x30"), master], ["warning"],
+        ("SessionCountFailed", [series("redis_key_value", counted, "7x30"), master], [], {}),
+        ("SessionStoreMismatch", [mismatch(1), series("redis_key_value", counted, "7x30"), master], ["warning"],
          {**app, "job": s.job}),
-        ("SessionStoreMismatch", [mismatch(0), series("redis_keys_count", counted, "7x30"), master], [], {}),
+        ("SessionStoreMismatch", [mismatch(0), series("redis_key_value", counted, "7x30"), master], [], {}),
         ("RedisEvictionDetected", [series("redis_evicted_keys_total", i, "0+10x30")], ["warning"], i),
         ("RedisEvictionDetected", [series("redis_evicted_keys_total", i, "5x30")], [], i),
         # one name, two tiers: 85 % is a warning, 95 % both (Alertmanager keeps the critical)
@@ -268,8 +269,8 @@ def cases(stack):
         ("WasSessionsNotInRedis", [owner, series("tomcat_sessions_active_current_sessions", p1, "3x30")],
          ["critical"], app),
         ("WasSessionsNotInRedis", [owner, series("tomcat_sessions_active_current_sessions", p1, "0x30")], [], {}),
-        ("WasNoSessionsInRedis", [*traffic, series("redis_keys_count", counted, "0x30")], ["warning"], app),
-        ("WasNoSessionsInRedis", [*traffic, series("redis_keys_count", counted, "5x30")], [], {}),
+        ("WasNoSessionsInRedis", [*traffic, series("redis_key_value", counted, "0x30")], ["warning"], app),
+        ("WasNoSessionsInRedis", [*traffic, series("redis_key_value", counted, "5x30")], [], {}),
         ("WasMetricsNotScraped", [ready(1), up_app(0)], ["warning"], app),
         ("WasMetricsNotScraped", [ready(1), up_app(1)], [], {}),
     ]

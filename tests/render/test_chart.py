@@ -156,9 +156,8 @@ def test_every_was_host_port_and_sentinel_node_exists_in_the_chart(rendered: Ren
 
 def test_every_scrape_target_exists_in_the_chart(rendered: Rendered):
     [sm] = rendered.of_kind("ServiceMonitor")
-    counting = [e["params"]["target"][0] for e in sm["spec"]["endpoints"] if "count-keys" in e["params"]]
-    targets = [e["params"]["target"][0] for e in sm["spec"]["endpoints"] if "count-keys" not in e["params"]]
-    assert counting and set(counting) <= set(targets)  # the session-counting scrape of each Redis node
+    assert all(list(e["params"]) == ["target"] for e in sm["spec"]["endpoints"])  # one scrape path (issue 20)
+    targets = [e["params"]["target"][0] for e in sm["spec"]["endpoints"]]
     reached = []
     for url in targets:
         parts = urlsplit(url)
@@ -171,6 +170,10 @@ def test_every_scrape_target_exists_in_the_chart(rendered: Rendered):
     exporter = [spec for w, _, spec in pods(rendered, chart=False) if w["metadata"]["name"] == sm["metadata"]["name"]]
     [spec] = exporter
     for c in spec["containers"]:
+        if c["name"] == "session-counter":  # the Redis nodes it counts on are every node target's
+            nodes = next(e["value"] for e in c["env"] if e["name"] == "COUNT_NODES").split()
+            assert {f"{urlsplit(t).hostname}:{urlsplit(t).port}" for t in targets} >= set(nodes)
+            continue
         [addr] = [a.split("=", 1)[1] for a in c["args"] if a.startswith("--redis.addr=")]
         assert addr in targets
 

@@ -229,3 +229,17 @@ def test_render_takes_a_git_ref_as_the_baseline(tmp_path, capsys):
     assert render_main(["--stack", "dev", "--out", str(tmp_path / "again"), "--baseline", "no-such-ref"]) == 1
     err = capsys.readouterr().err
     assert err.startswith("render: git archive no-such-ref failed") and err.count("\n") == 1
+
+
+def test_the_session_counter_added_to_the_exporter_restarts_only_the_exporter(tmp_path):
+    """A first store counted by SCAN adds the `session-counter` container (and its volumes) to
+    the exporter's pod: a `restart` of the exporter, nothing of the Redis pods or the apps."""
+    zset = [{**TWO_APPS[0], "repositoryType": "indexed", "sessionExpirationStore": "sorted-set"}]
+    render_stack("prod", tmp_path / "base", {"wasApps": zset})
+    render_stack("prod", tmp_path / "head", {"wasApps": [*zset, TWO_APPS[1]]})
+    impacts = classify(read(tmp_path / "base"), read(tmp_path / "head"))
+    exporter = [(i.klass, i.what) for i in impacts if i.path == "deployment-redis-exporter.yaml"]
+    assert exporter == [("restart", "Deployment petclinic/redis-exporter rolls its pods (spec.template.spec.containers, "
+                                    "spec.template.spec.volumes)")]
+    assert {i.klass for i in impacts} == {"restart", "in-place"}
+    assert not [i for i in impacts if i.path == "deployment-petclinic.yaml" or i.path.startswith("helm-redis/")]
