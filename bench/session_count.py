@@ -16,8 +16,9 @@ and keyspace events. Methods, each its own exporter process (the real binary):
   exporter ran on every scrape before issue 20 (Lua is no longer allowed: CVE-2025-49844);
 - scrape: the project's regular scrape now: plain + `check-single-keys` of the sorted-set
   keys (TYPE + ZCARD, no Lua), which counts the sorted-set store by ZCARD;
-- count: the project's counting scrape (`/scrape?...&count-keys=<pattern>`, SCAN), on its
-  own endpoint every 60 s in production.
+- count: SCAN ... MATCH via the exporter's `count-keys` (`/scrape?...&count-keys=<pattern>`),
+  the project's count until issue 20 item 2 moved the same SCAN ... MATCH into the
+  session-counter sidecar (redis-cli --scan), every 60 s in production.
 
 Cost under load: scrapes interleaved, a PING loop measures how long Redis keeps others
 waiting, Redis's own time per scrape comes from INFO commandstats (EVAL runs atomically:

@@ -48,7 +48,8 @@ class SessionStore:
 
     @property
     def method(self) -> str:
-        """`zcard` (check-single-keys, every scrape) or `scan` (count-keys, counting endpoint)."""
+        """`zcard` (check-single-keys, every scrape) or `scan` (the session counter's SCAN, its count key
+        read on every scrape)."""
         return "zcard" if self.layout == "sorted-set" else "scan"
 
     @property

@@ -101,8 +101,9 @@ REDIS_ALERTS = (
     # The count is withheld or missing: HighSessionCount and the dashboard are blind for the app.
     Alert("SessionCountFailed", promql("${failed}{${store}} == 1", failed=COUNT_FAILED), "5m", "warning",
           "An app's sessions cannot be counted.",
-          "The live-session count of app {{ $labels.app }} failed (counting scrape failed or timed out, or the "
-          "store check could not read its DB): HighSessionCount is blind for it.",
+          "The live-session count of app {{ $labels.app }} failed (the session counter's count key is missing: "
+          "the session-counter container stopped or its SCAN failed; or the store check could not read its DB): "
+          "HighSessionCount is blind for it.",
           panel="Apps not counted", check="session count"),
     Alert("SessionStoreMismatch", promql("${mismatch}{${store}} == 1", mismatch=STORE_MISMATCH), "5m", "warning",
           "An app's session DB does not hold what its config declares.",
