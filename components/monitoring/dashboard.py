@@ -45,7 +45,8 @@ def variables(namespace: str = "$namespace", job: str = "$job", instance: str = 
 SESSIONS_HOW = ("Live Spring Sessions (not expired, not logged out), counted on the master "
                 "(components/monitoring/session_count.py). method=zcard (sorted-set store): ZCARD at every scrape, high by the "
                 "expired sessions Spring has not removed yet (a few per thousand, docs/benchmarks.md). "
-                "method=scan (default repository, indexed with minute sets): a SCAN every 60 s, exact as of its "
+                "method=scan (default repository, indexed with minute sets): a SCAN every 60 s by the exporter pod's "
+                "session counter, exact as of its "
                 "end; sessions created or ended while it runs may or may not be in it (measured bound in "
                 "docs/benchmarks.md).")
 
