@@ -421,10 +421,12 @@ def test_count_comes_from_the_master_even_when_a_replica_diverges(stack):
 
 
 # ------------------------------------------------- the alerts, end to end (issue 14 item 4)
-def test_a_failed_count_and_a_mismatched_store_reach_the_webhook(procs, webhook):
+@pytest.mark.parametrize("failure", ["scan refused", "counter killed"])
+def test_a_failed_count_and_a_mismatched_store_reach_the_webhook(procs, webhook, failure):
     """The project's own stack (simulators/stack.py: generated exporter args, ServiceMonitor
     endpoints, rules with `for` shortened to 2 s, Alertmanager routing, the session counter): one
-    app's count fails (Redis refuses the counter's SCAN: its count key expires), another's DB holds a sorted set built with
+    app's count fails (Redis refuses the counter's SCAN, or the counter is dead: either way its
+    count key expires), another's DB holds a sorted set built with
     Spring's DEFAULT_NAMESPACE. Each alert reaches the webhook within a scrape plus its `for`."""
     settings = load_settings("dev", {"wasApps": [
         {"name": "petclinic", "image": "r/p:1.0", "minReplicas": 1, "repositoryType": "indexed",
@@ -436,8 +438,12 @@ def test_a_failed_count_and_a_mismatched_store_reach_the_webhook(procs, webhook)
         wait_until(lambda: env.prometheus.value(f'{COUNT_FAILED}{{app="{app.name}"}}') == 0, 20,
                    what=f"{app.name} counted", procs=(env.exporter,))
     broken = time.monotonic()
-    with env.nodes[0].client(0) as c:  # the counter logs in as `default` here (no ACL file)
-        c.call("ACL", "SETUSER", "default", "-scan")
+    if failure == "scan refused":
+        with env.nodes[0].client(0) as c:  # the counter logs in as `default` here (no ACL file)
+            c.call("ACL", "SETUSER", "default", "-scan")
+    else:  # the sidecar is dead: its count key expires (COUNTER_TTL) and nothing renews it
+        assert env.counter is not None
+        env.counter.kill()
     with env.nodes[0].client(petclinic.session_database) as c:
         SpringSessionRepository(c, petclinic.session_namespace, "indexed", store="sorted-set").new_session("v")
         SpringSessionRepository(c, petclinic.session_namespace, "indexed", store="sorted-set",
