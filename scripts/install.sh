@@ -11,7 +11,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(redis-server redis-sentinel redis-tools prometheus prometheus-redis-exporter prometheus-alertmanager shellcheck openssl)
+APT_PACKAGES=(redis-server redis-sentinel redis-tools prometheus prometheus-redis-exporter prometheus-alertmanager shellcheck)
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 
@@ -25,7 +25,7 @@ for svc in redis-server redis-sentinel prometheus prometheus-redis-exporter prom
     $SUDO systemctl stop "$svc" || true
   fi
 done
-for bin in redis-server redis-sentinel redis-cli prometheus promtool prometheus-redis-exporter prometheus-alertmanager openssl; do
+for bin in redis-server redis-sentinel redis-cli prometheus promtool prometheus-redis-exporter prometheus-alertmanager; do
   command -v "$bin" >/dev/null || { echo "install.sh: $bin missing after apt-get install" >&2; exit 1; }
 done
 

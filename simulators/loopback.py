@@ -31,7 +31,8 @@ from components.monitoring.routing import (
     NULL_RECEIVER,
     SEVERITY_REPEAT,
 )
-from simulators.resp import Client, TlsFiles
+from simulators.certs import TlsFiles
+from simulators.resp import Client
 
 HOST = "127.0.0.1"
 BINARIES = ("redis-server", "redis-sentinel", "prometheus-redis-exporter", "prometheus", "prometheus-alertmanager")

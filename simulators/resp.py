@@ -8,23 +8,16 @@ import socket
 import ssl
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Any
 
+from simulators.certs import TlsFiles
 
-@dataclass(frozen=True)
-class TlsFiles:
-    """PEM files of a TLS client (or server): certificate, key, and the CA that signs peers."""
 
-    cert: str
-    key: str
-    ca: str
-
-    def client_context(self) -> ssl.SSLContext:
-        """Verifies the server against `ca` (host name included) and presents `cert`."""
-        ctx = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=self.ca)
-        ctx.load_cert_chain(self.cert, self.key)
-        return ctx
+def client_context(tls: TlsFiles) -> ssl.SSLContext:
+    """Verifies the server against `ca` (host name included) and presents `cert`."""
+    ctx = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=tls.ca)
+    ctx.load_cert_chain(tls.cert, tls.key)
+    return ctx
 
 
 class RedisError(Exception):
@@ -39,7 +32,7 @@ class Client:
         sock = socket.create_connection((host, port), timeout=timeout)
         if tls is not None:
             try:
-                sock = tls.client_context().wrap_socket(sock, server_hostname=host)
+                sock = client_context(tls).wrap_socket(sock, server_hostname=host)
             except BaseException:
                 sock.close()
                 raise

@@ -12,8 +12,9 @@ from pathlib import Path
 
 from components.config import acl, names
 from simulators import certs
+from simulators.certs import TlsFiles
 from simulators.loopback import HOST, Processes, Redis, Sentinel, wait_until
-from simulators.resp import Client, TlsFiles, master_from_sentinels
+from simulators.resp import Client, master_from_sentinels
 from simulators.spring_session import SessionWriter
 from simulators.stack import redis_conf
 

@@ -45,7 +45,7 @@ from simulators import secure
 from simulators.loopback import HOST, Processes, wait_until
 from simulators.resp import Client
 from tests.runbook_commands import Command, commands, runbooks_path, template, wrapper
-from tests.tools import require, require_binaries
+from tests.tools import require_binaries
 from tools.stackfile import load_settings
 
 APPS = [
@@ -81,8 +81,6 @@ def settings_for(tls: bool):
 @pytest.fixture(scope="module", params=[False, True], ids=["plaintext", "tls"])
 def stack(request, tmp_path_factory):
     require_binaries()
-    if request.param:
-        require("openssl")
     procs = Processes(tmp_path_factory.mktemp("runbooks-tls" if request.param else "runbooks-plain"))
     try:
         stack = secure.start(procs, settings_for(request.param), tls=request.param, admin=True)

@@ -38,7 +38,7 @@ from simulators import secure
 from simulators.loopback import HOST, Processes, scrape, start_exporter, wait_until
 from simulators.resp import Client, RedisError, master_from_sentinels
 from simulators.stack import start_counter
-from tests.tools import require, require_binaries
+from tests.tools import require_binaries
 from tools.stackfile import load_settings
 
 APPS = [
@@ -57,8 +57,6 @@ def settings_for(tls: bool):
 @pytest.fixture(scope="module", params=[False, True], ids=["plaintext", "tls"])
 def stack(request, tmp_path_factory):
     require_binaries()
-    if request.param:
-        require("openssl")  # the test certificates
     procs = Processes(tmp_path_factory.mktemp("tls" if request.param else "plain"))
     try:
         yield secure.start(procs, settings_for(request.param), tls=request.param)

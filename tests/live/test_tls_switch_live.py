@@ -14,8 +14,9 @@ import time
 
 from components.config import names
 from simulators import certs, secure
+from simulators.certs import TlsFiles
 from simulators.loopback import HOST, tls_conf, wait_until
-from simulators.resp import Client, RedisError, TlsFiles
+from simulators.resp import Client, RedisError
 from tools.stackfile import load_settings
 
 APP = {"name": "petclinic", "image": "docker.io/springcommunity/spring-petclinic:3.4.0"}
