@@ -31,7 +31,7 @@ namespace = AppNamespace(settings.namespace, AppNamespaceArgs(name=settings.name
 in_namespace = pulumi.ResourceOptions(depends_on=[namespace])
 
 store = RedisSessionStore(settings.redis.release_name,
-                          RedisSessionStoreArgs(settings=settings.redis, namespace=namespace.name,
+                          RedisSessionStoreArgs(settings=settings.redis, namespace=settings.namespace,
                                                 apps=settings.was_apps, protect=settings.protect_data, guard=guard),
                           in_namespace)
 
@@ -48,9 +48,9 @@ exporter = RedisExporter(
     RedisExporterArgs(connection=store.connection, image=monitoring.exporter_image,
                       prometheus_release=monitoring.prometheus_release,
                       prometheus_namespace=monitoring.prometheus_namespace,
-                      stores=stores_for(settings.was_apps), password=store.client_passwords[scope.job],
+                      stores=stores_for(settings.was_apps), password=store.exporter_password,
                       counter_image=settings.redis.redis_image.ref, redis_version=settings.redis.redis_version,
-                      counter_password=store.client_passwords[names.counter(settings.redis.release_name)],
+                      counter_password=store.counter_password,
                       dns_egress=settings.dns_egress,
                       tls_fingerprint=store.client_tls_fingerprints.get(scope.job)),
     pulumi.ResourceOptions(depends_on=[namespace, store]))
@@ -64,11 +64,11 @@ if monitoring.slack:
                                                    prometheus_release=monitoring.prometheus_release), in_namespace)
 
 pulumi.export("namespace", namespace.name)
-pulumi.export("redisMode", store.connection.mode)
-pulumi.export("redisHost", store.connection.host)
-pulumi.export("redisSentinelMasterSet", store.connection.sentinel_master_set)
-pulumi.export("redisSentinelNodes", list(store.connection.sentinel_nodes))
-pulumi.export("redisSecretName", store.connection.secret_name)
+pulumi.export("redisMode", store.mode)
+pulumi.export("redisHost", store.host)
+pulumi.export("redisSentinelMasterSet", store.sentinel_master_set)
+pulumi.export("redisSentinelNodes", store.sentinel_nodes)
+pulumi.export("redisSecretName", store.secret_name)
 pulumi.export("redisAclDigest", store.acl_digest)
 pulumi.export("wasServices", [app.service_name for app in was_apps])
 pulumi.export(changes.EXPORT, changes.deployed_state(settings))

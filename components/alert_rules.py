@@ -1,6 +1,5 @@
 """AlertRules: one PrometheusRule holding the session recording rules and every alert
 (components/monitoring/alerts.py), labelled so kube-prometheus's ruleSelector picks it up."""
-from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
@@ -29,6 +28,9 @@ class AlertRulesArgs:
 class AlertRules(pulumi.ComponentResource):
     """PrometheusRule for Redis, Sentinel, sessions and WAS, named after the instance."""
 
+    rules: pulumi.Output[int]
+    """Number of rules (recording rules and alerts) in the PrometheusRule, the certificate expiry group aside."""
+
     def __init__(self, name: str, args: AlertRulesArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("redis-session-platform:index:AlertRules", name, None, opts)
         groups = rule_groups(args.scope)
@@ -48,4 +50,5 @@ class AlertRules(pulumi.ComponentResource):
             spec=spec,
             opts=pulumi.ResourceOptions(parent=self),
         )
-        self.register_outputs({"rules": sum(len(g["rules"]) for g in groups)})
+        self.rules = pulumi.Output.from_input(sum(len(g["rules"]) for g in groups))
+        self.register_outputs({"rules": self.rules})

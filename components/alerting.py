@@ -1,7 +1,6 @@
 """SlackAlerting: AlertmanagerConfig routing this namespace's critical and warning alerts
 to Slack. Created only when the stack sets slackChannel; the webhook URL is a secret
 stack value that reaches Kubernetes only inside a Secret (apiURL is a SecretKeySelector)."""
-from __future__ import annotations
 
 from dataclasses import dataclass
 
@@ -30,6 +29,9 @@ class SlackAlertingArgs:
 class SlackAlerting(pulumi.ComponentResource):
     """Secret with the webhook + AlertmanagerConfig, both named after the instance."""
 
+    channel: pulumi.Output[str]
+    """The Slack channel alerts go to."""
+
     def __init__(self, name: str, args: SlackAlertingArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("redis-session-platform:index:SlackAlerting", name, None, opts)
         labels = {**names.labels(name, "alerting"), "release": args.prometheus_release}
@@ -49,4 +51,5 @@ class SlackAlerting(pulumi.ComponentResource):
             spec=operator_spec(args.slack.channel, secret_name, SECRET_KEY, args.slack.send_resolved),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[secret]),
         )
-        self.register_outputs({"channel": args.slack.channel})
+        self.channel = pulumi.Output.from_input(args.slack.channel)
+        self.register_outputs({"channel": self.channel})

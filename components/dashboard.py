@@ -1,6 +1,5 @@
 """Dashboard007: the Grafana dashboard as a ConfigMap that Grafana's sidecar loads
 (label grafana_dashboard=1, in Grafana's namespace)."""
-from __future__ import annotations
 
 from dataclasses import dataclass
 
@@ -26,11 +25,14 @@ class Dashboard007(pulumi.ComponentResource):
     """Grafana "Dashboard 007" for one store and its apps; the ConfigMap is named after the
     instance and the scope's namespace (several stacks may share one Grafana)."""
 
+    config_map: pulumi.Output[str]
+    """Name of the ConfigMap holding the dashboard JSON (in Grafana's namespace)."""
+
     def __init__(self, name: str, args: Dashboard007Args, opts: pulumi.ResourceOptions | None = None):
         super().__init__("redis-session-platform:index:Dashboard007", name, None, opts)
         scope = args.scope
         config_map_name = f"{name}-{scope.namespace}"
-        k8s.core.v1.ConfigMap(
+        config_map = k8s.core.v1.ConfigMap(
             f"{name}-configmap",
             metadata=k8s.meta.v1.ObjectMetaArgs(
                 name=config_map_name,
@@ -40,4 +42,5 @@ class Dashboard007(pulumi.ComponentResource):
             data={f"{config_map_name}.json": dashboard_json(scope)},
             opts=pulumi.ResourceOptions(parent=self),
         )
-        self.register_outputs({"configMap": config_map_name})
+        self.config_map = pulumi.Output.all(config_map.urn, config_map_name).apply(lambda both: both[1])
+        self.register_outputs({"configMap": self.config_map})

@@ -23,7 +23,6 @@ exporter/tls.go GetConfigForClientFunc: tls.RequireAndVerifyClientCert, in 1.45 
 the ServiceMonitor's tlsConfig gives Prometheus that certificate from a Secret. Nobody
 else, whatever the NetworkPolicy admits, can make the exporter scrape.
 """
-from __future__ import annotations
 
 import json
 from dataclasses import dataclass
@@ -348,13 +347,15 @@ def service_monitor_spec(name: str, conn: RedisConnection) -> dict:
 
 
 class RedisExporter(pulumi.ComponentResource):
-    certificate_not_after: pulumi.Output
-    """Web endpoint certificate (`<name>-web-ca`, `-web-tls`, `-scrape-tls`) -> validityEndTime
-    (components/monitoring/certificates.py records them for the expiry alert)."""
-
     """redis_exporter for one Redis deployment, scraped by kube-prometheus. Its objects
     are named after the instance (config.names.exporter(<store fullname>) in
     __main__.py); the Service name is the `job` label of every series it yields."""
+
+    job: pulumi.Output[str]
+    """The exporter's Service name: the `job` label of every series it yields (alerts and dashboard select it)."""
+    certificate_not_after: pulumi.Output[dict[str, str]]
+    """Web endpoint certificate (`<name>-web-ca`, `-web-tls`, `-scrape-tls`) -> validityEndTime
+    (components/monitoring/certificates.py records them for the expiry alert)."""
 
     def __init__(self, name: str, args: RedisExporterArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("redis-session-platform:index:RedisExporter", name, None, opts)
@@ -434,7 +435,9 @@ class RedisExporter(pulumi.ComponentResource):
             spec=service_monitor_spec(name, conn),
             opts=child,
         )
-        self.register_outputs({"targets": [t.instance for t in scrape_targets(conn)]})
+        self.job = pulumi.Output.from_input(name)
+        self.register_outputs({"job": self.job, "certificateNotAfter": self.certificate_not_after,
+                               "targets": [t.instance for t in scrape_targets(conn)]})
 
     def _issue_web_certificates(self, name: str, namespace: str, meta) -> k8s.core.v1.Secret:
         """The web endpoint's own CA (ECDSA P-256), the exporter's server certificate for its

@@ -15,8 +15,6 @@ not collide. Its `connection` is the one object every consumer (WAS, exporter) u
 names come from config.names, the chart's naming rules for that fullname (checked
 against `helm template` of the pinned chart by tests/render/test_chart.py).
 """
-from __future__ import annotations
-
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -362,22 +360,40 @@ def tls_fingerprint(cert_pem: str) -> str:
 
 
 class RedisSessionStore(pulumi.ComponentResource):
-    """Redis for Spring Session: passwords and ACL users, certificates, Secrets, Bitnami chart."""
+    """Redis for Spring Session: passwords and ACL users, certificates, Secrets, Bitnami chart.
+    Its registered outputs are how clients reach it; each client gets its own credentials."""
 
-    connection: RedisConnection
-    release: k8s.helm.v3.Release
-    password: pulumi.Output
-    """The chart-internal `default` password (never given to a client)."""
-    client_passwords: dict[str, pulumi.Output]
-    """Client object name (WAS app, exporter, operator, counter) -> its current ACL password (secret)."""
-    acl_digest: pulumi.Output
+    mode: pulumi.Output[str]
+    """`standalone` or `sentinel`."""
+    host: pulumi.Output[str | None]
+    """standalone: the master Service's DNS name; sentinel: unset (clients ask Sentinel)."""
+    port: pulumi.Output[int]
+    """Redis port (TLS only when `tls` is true)."""
+    tls: pulumi.Output[bool]
+    """Mutual TLS on every Redis and Sentinel port: clients use `rediss` and their own certificate."""
+    sentinel_master_set: pulumi.Output[str | None]
+    """sentinel: the master set name; standalone: unset."""
+    sentinel_nodes: pulumi.Output[list[str]]
+    """sentinel: `host:26379` of every Sentinel; standalone: empty."""
+    node_hosts: pulumi.Output[list[str]]
+    """Stable DNS name of every Redis pod (the exporter scrapes each)."""
+    secret_name: pulumi.Output[str]
+    """Secret of the chart-internal `default` password (Redis and Sentinel only: no client uses it)."""
+    client_secret_names: pulumi.Output[dict[str, str]]
+    """WAS app name (and the operator) -> the Secret holding that client's own ACL password (key `password`)."""
+    client_tls_secret_names: pulumi.Output[dict[str, str]]
+    """With TLS: client (WAS app, exporter) -> the Secret with its client certificate, key and the CA; else empty."""
+    exporter_password: pulumi.Output[str]
+    """The exporter user's current ACL password (secret): what RedisExporter's `password` takes."""
+    counter_password: pulumi.Output[str]
+    """The session counter user's current ACL password (secret): RedisExporter's `counter_password`."""
+    ca_certificate: pulumi.Output[str | None]
+    """With TLS: the private CA's certificate (PEM) clients verify Redis with; else unset."""
+    acl_digest: pulumi.Output[str]
     """SHA-256 of the ACL files: what the acl-reload sidecars log once applied."""
-    client_tls_fingerprints: dict[str, pulumi.Output]
-    """With TLS: client object name -> digest of its certificate and the CA (a pod annotation of the
-    client, so a renewal rolls it); empty without TLS."""
-    certificate_not_after: pulumi.Output
+    certificate_not_after: pulumi.Output[dict[str, str]]
     """With TLS: certificate name (ca, server, each client) -> its validityEndTime (RFC 3339);
-    without: an empty dict (components/monitoring/certificates.py records them for the expiry alert)."""
+    without: an empty map (components/monitoring/certificates.py records them for the expiry alert)."""
 
     def __init__(self, name: str, args: RedisSessionStoreArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("redis-session-platform:index:RedisSessionStore", name, None, opts)
@@ -401,8 +417,8 @@ class RedisSessionStore(pulumi.ComponentResource):
         # The `default` password, one per accepted generation (generation 1 keeps its first name).
         defaults = {g: new_password(f"{name}-password" if g == 1 else f"{name}-password-g{g}")
                     for g in s.accepted_default_generations}
-        self.password = defaults[s.default_password_generation]
-        depends = [secret(f"{name}-secret", self.connection.secret_name, {self.connection.secret_key: self.password})]
+        depends = [secret(f"{name}-secret", self.connection.secret_name,
+                          {self.connection.secret_key: defaults[s.default_password_generation]})]
 
         # One ACL user per client, one password per accepted generation (a rotation keeps two).
         apps = acl.app_acls(args.apps)
@@ -417,12 +433,14 @@ class RedisSessionStore(pulumi.ComponentResource):
         passwords = {client: {g: new_password(f"{name}-{user}-g{g}") for g in generations}
                      for client, user in (users | {operator: names.OPERATOR_USER,
                                                    counter: names.COUNTER_USER}).items()}
-        self.client_passwords = {client: p[s.password_generation] for client, p in passwords.items()}
+        current = {client: p[s.password_generation] for client, p in passwords.items()}
+        client_secrets = {app.name: names.client_auth_secret(app.name) for app in args.apps}
         for app in args.apps:
-            depends.append(secret(f"{name}-{app.name}-auth", names.client_auth_secret(app.name),
-                                  {names.CLIENT_PASSWORD_KEY: self.client_passwords[app.name]}))
-        depends.append(secret(f"{name}-operator-auth", names.operator_secret(name),
-                              {names.CLIENT_PASSWORD_KEY: self.client_passwords[operator]}))
+            depends.append(secret(f"{name}-{app.name}-auth", client_secrets[app.name],
+                                  {names.CLIENT_PASSWORD_KEY: current[app.name]}))
+        client_secrets[operator] = names.operator_secret(name)
+        depends.append(secret(f"{name}-operator-auth", client_secrets[operator],
+                              {names.CLIENT_PASSWORD_KEY: current[operator]}))
 
         exporter_client = names.exporter(name)
 
@@ -447,7 +465,10 @@ class RedisSessionStore(pulumi.ComponentResource):
         base = chart_values(name, s)
         values: Any = base
         self.certificate_not_after = pulumi.Output.from_input({})
-        self.client_tls_fingerprints = {}
+        self.ca_certificate = pulumi.Output.from_input(None)
+        self.client_tls_secret_names = pulumi.Output.from_input({})
+        # In-process Python wiring (not in the schema): the exporter's and each app's pod annotation.
+        self.client_tls_fingerprints: dict[str, pulumi.Output[str]] = {}
         if s.tls:
             cert_pem = self._issue_certificates(name, args, [*users], secret, depends)
             pod = "replica" if s.topology == "sentinel" else "master"
@@ -469,13 +490,35 @@ class RedisSessionStore(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=depends, protect=args.protect,
                                         retain_on_delete=args.protect),
         )
+        conn = self.connection
+        self.mode = pulumi.Output.from_input(conn.mode)
+        self.host = pulumi.Output.from_input(conn.host)
+        self.port = pulumi.Output.from_input(conn.port)
+        self.tls = pulumi.Output.from_input(conn.tls)
+        self.sentinel_master_set = pulumi.Output.from_input(conn.sentinel_master_set)
+        self.sentinel_nodes = pulumi.Output.from_input(list(conn.sentinel_nodes))
+        self.node_hosts = pulumi.Output.from_input(list(conn.node_hosts))
+        self.secret_name = pulumi.Output.from_input(conn.secret_name)
+        self.client_secret_names = pulumi.Output.from_input(client_secrets)
+        # Each client its own credentials: the exporter can only be handed the exporter user's password.
+        self.exporter_password = current[exporter_client]
+        self.counter_password = current[counter]
         self.register_outputs({
-            "mode": self.connection.mode,
-            "host": self.connection.host,
-            "sentinelMasterSet": self.connection.sentinel_master_set,
-            "sentinelNodes": list(self.connection.sentinel_nodes),
-            "secretName": self.connection.secret_name,
+            "mode": self.mode,
+            "host": self.host,
+            "port": self.port,
+            "tls": self.tls,
+            "sentinelMasterSet": self.sentinel_master_set,
+            "sentinelNodes": self.sentinel_nodes,
+            "nodeHosts": self.node_hosts,
+            "secretName": self.secret_name,
+            "clientSecretNames": self.client_secret_names,
+            "clientTlsSecretNames": self.client_tls_secret_names,
+            "exporterPassword": self.exporter_password,
+            "counterPassword": self.counter_password,
+            "caCertificate": self.ca_certificate,
             "aclDigest": self.acl_digest,
+            "certificateNotAfter": self.certificate_not_after,
             "releaseStatus": self.release.status,
         })
 
@@ -515,6 +558,8 @@ class RedisSessionStore(pulumi.ComponentResource):
         server = issue(f"{name}-server", name, names.tls_dns_names(name, args.namespace),
                        ["server_auth", "client_auth"], ["127.0.0.1"])
         depends.append(secret(f"{name}-tls", names.tls_secret(name), server))
+        self.ca_certificate = ca.cert_pem
+        self.client_tls_secret_names = pulumi.Output.from_input({c: names.client_tls_secret(c) for c in clients})
         for client in clients:
             data = issue(f"{name}-{client}-client", client, [], ["client_auth"], [])
             self.client_tls_fingerprints[client] = pulumi.Output.all(data["tls.crt"], data["ca.crt"]).apply(

@@ -8,7 +8,6 @@ configtree import (no secret in env vars); with TLS its certificate, key and the
 as files too (an SSL bundle). Actuator is served on a separate management port that only
 Prometheus may reach; the kubelet probes /livez and /readyz on the app port.
 """
-from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -245,8 +244,8 @@ class WasApp(pulumi.ComponentResource):
     """A Spring WAS app with Redis-backed sessions. Its objects are named after the app
     (`args.app.name`), the Service name other workloads call."""
 
-    service_name: str
-    deployment: k8s.apps.v1.Deployment
+    service_name: pulumi.Output[str]
+    """The app's Service (and Deployment) name: what other workloads call."""
 
     def __init__(self, name: str, args: WasAppArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("redis-session-platform:index:WasApp", name, None, opts)
@@ -321,5 +320,5 @@ class WasApp(pulumi.ComponentResource):
             },
             opts=child,
         )
-        self.service_name = app.name
-        self.register_outputs({"serviceName": service.metadata.name, "deploymentName": self.deployment.metadata.name})
+        self.service_name = pulumi.Output.all(service.urn, app.name).apply(lambda both: both[1])
+        self.register_outputs({"serviceName": self.service_name, "deploymentName": self.deployment.metadata.name})

@@ -64,7 +64,7 @@ exporter = names.exporter(components.STORE)
 RedisExporter(exporter, RedisExporterArgs(connection=store.connection, image=s.monitoring.exporter_image,
                                           prometheus_release=monitoring.PROMETHEUS_RELEASE,
                                           prometheus_namespace="monitoring", stores=stores_for(s.was_apps),
-                                          password=store.client_passwords[exporter]))
+                                          password=store.exporter_password))
 '''
 
 

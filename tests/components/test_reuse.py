@@ -38,7 +38,9 @@ def store_with_apps(store: str, apps: list[dict]) -> None:
     exporter = names.exporter(store)
     RedisExporter(exporter, RedisExporterArgs(connection=redis.connection, image=s.monitoring.exporter_image,
                                               prometheus_release="kp", prometheus_namespace="monitoring",
-                                              stores=stores_for(s.was_apps), password=redis.password))
+                                              stores=stores_for(s.was_apps), password=redis.exporter_password,
+                                              counter_password=redis.counter_password,
+                                              counter_image=s.redis.redis_image.ref))
     scope = Scope(namespace=NAMESPACE, job=exporter, topology=s.redis.topology, redis_nodes=1,
                   maxmemory_bytes=s.redis.maxmemory_bytes, apps=s.was_apps, thresholds=s.monitoring.thresholds,
                   runbook_base_url=s.monitoring.runbook_base_url, title=store)
