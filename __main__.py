@@ -60,8 +60,10 @@ AlertRules(names.PART_OF, AlertRulesArgs(scope=scope, prometheus_release=monitor
                                              lambda both: {**both[0], **both[1]})), in_namespace)
 Dashboard007(names.DASHBOARD, Dashboard007Args(scope=scope, grafana_namespace=monitoring.grafana_namespace))
 if monitoring.slack:
-    SlackAlerting(names.PART_OF, SlackAlertingArgs(slack=monitoring.slack, namespace=settings.namespace,
-                                                   prometheus_release=monitoring.prometheus_release), in_namespace)
+    SlackAlerting(names.PART_OF, SlackAlertingArgs(
+        channel=monitoring.slack.channel, webhook_url=pulumi.Output.secret(monitoring.slack.webhook_url.get_secret_value()),
+        send_resolved=monitoring.slack.send_resolved, namespace=namespace.name,
+        prometheus_release=monitoring.prometheus_release), in_namespace)
 
 pulumi.export("namespace", namespace.name)
 pulumi.export("redisMode", store.mode)

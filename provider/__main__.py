@@ -1,0 +1,26 @@
+"""The component provider (issue 21 item 4): PulumiPlugin.yaml (`main: provider`) points here, so
+`pulumi package add <this repository>` generates each consumer's SDK (TypeScript, Go, C#, Java,
+Python, YAML) from the schema Pulumi's analyzer infers from the components' type annotations.
+Only components whose Args and outputs the analyzer accepts are hosted (tests/components/
+test_component_schema.py keeps this list equal to them)."""
+import sys
+import tomllib
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+# The language host runs this folder as the program: the product package sits beside it.
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from pulumi.provider.experimental import component_provider_host  # noqa: E402
+
+from components.alerting import SlackAlerting  # noqa: E402
+from components.namespace import AppNamespace  # noqa: E402
+
+PACKAGE = "redis-session-platform"
+"""The schema's package name: every type token is `redis-session-platform:index:<Component>`."""
+COMPONENTS = [AppNamespace, SlackAlerting]
+VERSION = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
+
+if __name__ == "__main__":
+    component_provider_host(COMPONENTS, PACKAGE, version=VERSION)
