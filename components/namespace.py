@@ -15,8 +15,8 @@ class AppNamespaceArgs(TypedDict):
     create: bool
     """Create it (true) or use an existing one (false)."""
     protect: NotRequired[bool]
-    """Pulumi protect + retainOnDelete on the Namespace (default false): deleting it deletes every object
-    in it, the Redis volumes included (docs/runbooks.md, "Delete a stack's data on purpose")."""
+    ("Pulumi protect + retainOnDelete on the Namespace (default false): deleting it deletes every object in it, "
+     "the Redis volumes included (docs/runbooks.md, \"Delete a stack's data on purpose\").")
 
 
 class AppNamespace(pulumi.ComponentResource):

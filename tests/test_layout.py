@@ -5,7 +5,8 @@ Pulumi program imports, installed as `redis_session_platform`. It imports itself
 relative imports (its installed name is not `components`), never a tool or a test; config/ is
 the bottom layer (it imports neither monitoring/ nor a component module), monitoring/ may import
 config/, component modules import both. The tools beside it (tools/, render/, simulators/,
-bench/, scripts/, .github/scripts/) import the product and never the tests.
+bench/, scripts/, .github/scripts/, and provider/: the component provider's entry) import the product and never
+the tests.
 """
 from __future__ import annotations
 
@@ -17,8 +18,8 @@ import pytest
 from tests.harness import ROOT
 
 PRODUCT = "components"
-TOOLS = ("tools", "render", "simulators", "bench", "scripts", ".github/scripts")
-NOT_PRODUCT = {"tools", "render", "simulators", "bench", "scripts", "tests", "settings", "monitoring"}
+TOOLS = ("tools", "render", "simulators", "bench", "scripts", ".github/scripts", "provider")
+NOT_PRODUCT = {"tools", "render", "simulators", "bench", "scripts", "provider", "tests", "settings", "monitoring"}
 
 
 def module_name(path: Path) -> str:

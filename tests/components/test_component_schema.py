@@ -110,6 +110,8 @@ def test_the_provider_schema_has_every_hosted_component_with_its_inputs_and_outp
         assert set(resource["inputProperties"]) == set(definition.inputs)
         assert set(resource["properties"]) == set(definition.outputs)
         assert resource["description"] == by_name(token.rsplit(":", 1)[1]).__doc__.strip()
+        described = [p["description"] for k in ("inputProperties", "properties") for p in resource[k].values()]
+        assert [d for d in described if "\n " in d] == [], "a docstring's indentation would reach every SDK"
 
 
 def test_plugin_manifest_points_at_the_provider():
