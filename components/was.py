@@ -2,7 +2,7 @@
 
 Deployment + Service + HPA + PDB + NetworkPolicy + PodMonitor. Spring Session settings
 are env vars computed from the RedisConnection (never typed by hand), in the property
-names of the app's Spring Boot major version. The app logs in as its own ACL user
+names of the app's Spring Boot line (its row in components/config/boot.py). The app logs in as its own ACL user
 (`was-<app>`); its password arrives as a file from its credentials Secret, read by Spring's
 configtree import (no secret in env vars); with TLS its certificate, key and the CA arrive
 as files too (an SSL bundle). Actuator is served on a separate management port that only
@@ -16,6 +16,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from .config import names
+from .config.boot import env_name
 from .config.model import WasAppSettings
 from .config.podsecurity import WAS_UID, restricted_container
 from .config.workload import SECRETS_DIR, TLS_DIR, TMP_DIR
@@ -48,16 +49,6 @@ class WasAppArgs:
     a pod annotation, so a renewed certificate rolls the pods (Lettuce reads the files only at start)."""
 
 
-def _session_prefix(boot: int) -> str:
-    # Boot 4 moved Spring Session's Redis keys to spring.session.data.redis.*.
-    return "SPRING_SESSION_DATA_REDIS" if boot >= 4 else "SPRING_SESSION_REDIS"
-
-
-def _redis_prefix(boot: int) -> str:
-    # Boot 2: spring.redis.*; Boot 3+: spring.data.redis.*.
-    return "SPRING_REDIS" if boot == 2 else "SPRING_DATA_REDIS"
-
-
 HEALTH_GROUP = "sessions"
 """Health group including the `redis` contributor, served at /actuator/health/sessions;
 no probe uses it (readiness must not depend on Redis)."""
@@ -70,7 +61,7 @@ def fail_fast_env() -> list[dict]:
     app's own properties): a group including `redis`, a contributor that only exists with a
     RedisConnectionFactory, fails with "Included health contributor 'redis' in group
     'sessions' does not exist" (failure analysis from 3.1.6). Boot 2.7 and 3.0 ignore it
-    (docs/decisions.md, "Fail fast at start")."""
+    (docs/decisions.md, "Fail fast at start"; BootLine.health_group_validation_since)."""
     return [
         {"name": f"MANAGEMENT_ENDPOINT_HEALTH_GROUP_{HEALTH_GROUP.upper()}_INCLUDE", "value": "redis"},
         {"name": "MANAGEMENT_ENDPOINT_HEALTH_VALIDATE_GROUP_MEMBERSHIP", "value": "true"},
@@ -79,14 +70,14 @@ def fail_fast_env() -> list[dict]:
 
 def spring_env(app: WasAppSettings, conn: RedisConnection) -> list[dict]:
     """Env vars (plain dicts) wiring Spring Session to Redis for this app."""
-    redis = _redis_prefix(app.boot_major)
-    session = _session_prefix(app.boot_major)
+    redis = env_name(app.boot.redis_properties)
+    session = env_name(app.boot.session_properties)
     env: list[dict] = [
         # The password arrives as files (see password_files), read by Spring's configtree.
         {"name": "SPRING_CONFIG_IMPORT", "value": f"optional:configtree:{SECRETS_DIR}/"},
     ]
-    if app.boot_major == 2:
-        env.append({"name": "SPRING_SESSION_STORE_TYPE", "value": "redis"})
+    if app.boot.store_type_property:
+        env.append({"name": env_name(app.boot.store_type_property), "value": "redis"})
     user = names.app_user(app.name)
     env.append({"name": f"{redis}_USERNAME", "value": user})
     if conn.mode == "standalone":
@@ -111,7 +102,7 @@ def spring_env(app: WasAppSettings, conn: RedisConnection) -> list[dict]:
         {"name": "SPRING_SESSION_TIMEOUT", "value": f"{app.session_timeout_seconds}s"},
         {"name": "SERVER_SERVLET_SESSION_TIMEOUT", "value": f"{app.session_timeout_seconds}s"},
     ]
-    if app.boot_major >= 3:
+    if app.boot.chooses_repository:
         env.append({"name": f"{session}_REPOSITORY_TYPE", "value": app.repository_type})
     if app.repository_type == "indexed":
         # Redis gets notify-keyspace-events from the chart config; apps need no CONFIG.
@@ -133,15 +124,16 @@ def spring_env(app: WasAppSettings, conn: RedisConnection) -> list[dict]:
 
 
 def tls_env(app: WasAppSettings) -> list[dict]:
-    """Boot 3.1+/4: TLS through an SSL bundle of PEM files (spring.data.redis.ssl.enabled and
-    .bundle, spring.ssl.bundle.pem.<name>.*). Lettuce applies it to the Sentinel connections too
+    """TLS through an SSL bundle of PEM files (<redis properties>.ssl.enabled and .bundle,
+    spring.ssl.bundle.pem.<name>.*). Lettuce applies it to the Sentinel connections too
     (Spring Data Redis LettuceConnectionFactory.getSentinelRedisURI) and verifies the host
-    name. Boot 2 is refused by config (components/config/config.py _check_tls)."""
-    assert app.boot_major >= 3, "config refuses redisTls with Spring Boot 2"
+    name. A Boot line without SSL bundles is refused by config (components/config/config.py _check_tls)."""
+    assert app.boot.ssl_bundle_since, "config refuses redisTls on a Boot line without SSL bundles"
+    redis = env_name(app.boot.redis_properties)
     bundle = f"SPRING_SSL_BUNDLE_PEM_{SSL_BUNDLE.upper()}"
     return [
-        {"name": "SPRING_DATA_REDIS_SSL_ENABLED", "value": "true"},
-        {"name": "SPRING_DATA_REDIS_SSL_BUNDLE", "value": SSL_BUNDLE},
+        {"name": f"{redis}_SSL_ENABLED", "value": "true"},
+        {"name": f"{redis}_SSL_BUNDLE", "value": SSL_BUNDLE},
         {"name": f"{bundle}_TRUSTSTORE_CERTIFICATE", "value": f"file:{TLS_DIR}/ca.crt"},
         {"name": f"{bundle}_KEYSTORE_CERTIFICATE", "value": f"file:{TLS_DIR}/tls.crt"},
         {"name": f"{bundle}_KEYSTORE_PRIVATE_KEY", "value": f"file:{TLS_DIR}/tls.key"},
@@ -151,7 +143,7 @@ def tls_env(app: WasAppSettings) -> list[dict]:
 def password_files(app: WasAppSettings, conn: RedisConnection) -> list[dict]:
     """Secret volume items: file name = Spring property (configtree), content = the app
     user's password (its credentials Secret)."""
-    prop = "spring.redis" if app.boot_major == 2 else "spring.data.redis"
+    prop = app.boot.redis_properties
     paths = [f"{prop}.password"] + ([f"{prop}.sentinel.password"] if conn.mode == "sentinel" else [])
     return [{"key": names.CLIENT_PASSWORD_KEY, "path": p} for p in paths]
 

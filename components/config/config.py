@@ -21,7 +21,7 @@ from typing import Any
 import pulumi
 from pydantic import BaseModel, SecretStr, ValidationError
 
-from . import acl, names, sizing, validators
+from . import acl, boot, names, sizing, validators
 from .model import (
     Image,
     MonitoringSettings,
@@ -308,7 +308,7 @@ def _was_apps(raw: tuple[WasApp, ...], release_name: str = "redis") -> tuple[Was
         apps.append(WasAppSettings(
             name=a.name,
             image=str(validators.image(a.image)),
-            boot_major=a.spring_boot_major,
+            boot=a.boot_line,
             min_replicas=a.min_replicas,
             max_replicas=a.max_replicas,
             session_timeout_seconds=validators.duration_seconds(a.session_timeout),
@@ -393,13 +393,14 @@ def _acl_version(key: str, tag: str) -> tuple[int, int]:
 
 
 def _check_tls(cfg: StackConfig, apps: tuple[WasAppSettings, ...]) -> None:
-    """Spring Boot 2.7 cannot trust a private CA or present a client certificate by properties
-    (spring.redis.ssl only switches TLS on, with the JVM's default trust store)."""
+    """A Boot line without SSL bundles cannot trust a private CA or present a client certificate by
+    properties (Boot 2.7's spring.redis.ssl only switches TLS on, with the JVM's default trust store)."""
     for i, app in enumerate(apps):
-        if cfg.redis_tls and app.boot_major == 2:
-            raise ConfigError(f"wasApps[{i}].springBootMajor", 2,
-                              "3 (3.1+) or 4 when redisTls=true: Spring Boot 2.7 has no property for a private CA or "
-                              "a client certificate (spring.redis.ssl uses the JVM trust store); or set redisTls=false")
+        if cfg.redis_tls and app.boot.ssl_bundle_since is None:
+            raise ConfigError(f"wasApps[{i}].springBootMajor", app.boot.major,
+                              f"{boot.releases(lambda r: r.ssl_bundle_since)} when redisTls=true: Spring Boot "
+                              f"{app.boot.major} has no property for a private CA or a client certificate (no SSL "
+                              f"bundle: {app.boot.redis_properties}.ssl uses the JVM trust store); or set redisTls=false")
 
 
 def _check_sizing(cfg: StackConfig, apps: tuple[WasAppSettings, ...], redis: RedisSettings) -> None:

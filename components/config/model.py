@@ -8,6 +8,7 @@ from typing import Any
 
 from pydantic import SecretStr
 
+from .boot import BootLine
 from .schema import Thresholds
 
 
@@ -185,8 +186,8 @@ class WasAppSettings:
     """DNS-1035 name; Deployment, Service and labels use it."""
     image: str
     """Image reference with a pinned tag."""
-    boot_major: int
-    """Spring Boot major version: 2, 3 or 4 (decides the property names)."""
+    boot: BootLine
+    """The image's Spring Boot line (components/config/boot.py): property names, what it offers."""
     min_replicas: int
     """HPA minimum (and initial replicas)."""
     max_replicas: int

@@ -11,12 +11,12 @@ live in the model validators, each raising FieldError naming the key it blames.
 """
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, model_validator
 from pydantic.alias_generators import to_camel
 
-from . import cve, names, sizing, validators, workload
+from . import boot, cve, names, sizing, validators, workload
 from .validators import FieldError, Validator
 from .workload import LIST
 
@@ -106,6 +106,10 @@ def _acknowledged(text: str) -> str:
 
 
 TOPOLOGIES = ("standalone", "sentinel")
+if TYPE_CHECKING:
+    BootMajor = int
+else:  # the table's majors as a Literal: errors, Pulumi.yaml and the README say "one of: 2, 3, 4"
+    BootMajor = Literal[boot.MAJORS]
 StorageClass = Annotated[str, Validator(_storage_class)]
 SlackChannel = Annotated[str, Validator(_slack_channel)]
 SessionNamespace = Annotated[str, Validator(_session_namespace)]
@@ -147,8 +151,7 @@ class WasApp(_Model):
     WasSessionsNotInRedis: the login loop); without the Prometheus registry
     /actuator/prometheus is 404 (WasMetricsNotScraped). The example
     springcommunity/spring-petclinic:3.4.0 has none of the three: it stops at start."""
-    spring_boot_major: Literal[2, 3, 4] = 3
-    """Spring Boot major version of the image; decides the property names."""
+    spring_boot_major: BootMajor = Field(3, description=boot.describe())
     min_replicas: Annotated[int, Field(ge=1, le=1000)] = 2
     """HPA minimum (and the initial replica count)."""
     max_replicas: Annotated[int, Field(ge=1, le=1000)] = 4
@@ -157,7 +160,8 @@ class WasApp(_Model):
     """Session idle timeout, <n>s|m|h, 1m..24h."""
     repository_type: Literal["default", "indexed"] | None = None
     """Spring Session repository: `default` (one hash per session) or `indexed`
-    (find-by-principal). Unset: `default`, or `indexed` for Spring Boot 2 (its only one)."""
+    (find-by-principal), among those the app's Boot line auto-configures (springBootMajor). Unset: the line's
+    default."""
     session_expiration_store: Literal["minute", "sorted-set"] | None = None
     """Indexed repository only: `minute` (Spring's default per-minute expiry sets) or
     `sorted-set` (the app registers Spring Session 3.4+'s SortedSetRedisSessionExpirationStore
@@ -228,7 +232,12 @@ class WasApp(_Model):
     @property
     def repository(self) -> str:
         """The repository the app runs: `repositoryType`, or its default for the Boot line."""
-        return self.repository_type or ("indexed" if self.spring_boot_major == 2 else "default")
+        return self.repository_type or self.boot_line.default_repository
+
+    @property
+    def boot_line(self) -> boot.BootLine:
+        """The app's Spring Boot line (components/config/boot.py)."""
+        return boot.line(self.spring_boot_major)
 
     @model_validator(mode="after")
     def _consistent(self) -> WasApp:
@@ -250,17 +259,19 @@ class WasApp(_Model):
         if self.management_port == self.port:
             raise FieldError("managementPort", self.management_port,
                              f"a port other than port={self.port}: actuator must not be served on the app port")
-        if self.spring_boot_major == 2 and self.repository_type == "default":
+        if self.repository_type is not None and self.repository_type not in self.boot_line.repositories:
             raise FieldError("repositoryType", self.repository_type,
-                             "Spring Boot 2 auto-configures only the indexed repository; allowed: indexed")
+                             f"Spring Boot {self.spring_boot_major} auto-configures only the "
+                             f"{' and '.join(self.boot_line.repositories)} repository; allowed: "
+                             + ", ".join(self.boot_line.repositories))
         if self.session_expiration_store is not None and self.repository != "indexed":
             raise FieldError("sessionExpirationStore", self.session_expiration_store,
                              "only with repositoryType indexed: the default repository has no expiration store")
         self._check_workload()
-        if self.session_expiration_store == "sorted-set" and self.spring_boot_major == 2:
+        if self.session_expiration_store == "sorted-set" and self.boot_line.sorted_set_since is None:
             raise FieldError("sessionExpirationStore", self.session_expiration_store,
                              "minute: SortedSetRedisSessionExpirationStore needs Spring Session 3.4+ "
-                             "(Spring Boot 3.4+ or 4)")
+                             f"(springBootMajor {boot.releases(lambda r: r.sorted_set_since)})")
         return self
 
     def _check_workload(self) -> None:
@@ -401,9 +412,9 @@ class StackConfig(_Model):
     sentinel_min_replicas_max_lag_seconds: Annotated[int, Field(ge=1, le=60)] = 10
     """sentinel topology: min-replicas-max-lag, seconds since a replica's last acknowledgement for it to
     count; about the longest an isolated old master keeps accepting writes."""
-    redis_tls: bool = False
-    """TLS (mutual) on every Redis and Sentinel port; the program issues the CA and certificates
-    (pulumi-tls). Needs springBootMajor 3 (3.1+) or 4 in every WAS app."""
+    redis_tls: bool = Field(False, description="TLS (mutual) on every Redis and Sentinel port; the program issues "
+                            "the CA and certificates (pulumi-tls). Needs springBootMajor "
+                            f"{boot.releases(lambda r: r.ssl_bundle_since)} in every WAS app.")
     redis_password_generation: Annotated[int, Field(ge=1, le=10000)] = 1
     """Generation of the Redis ACL passwords the clients (WAS apps, the exporter and its session counter)
     use; raising it issues new passwords (rotation procedure: docs/runbooks.md, "Rotate Redis passwords")."""

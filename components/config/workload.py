@@ -22,7 +22,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
 
-from . import validators
+from . import boot, validators
 from .podsecurity import RESTRICTED_VOLUME_TYPES
 from .validators import FieldError, Validator
 
@@ -36,8 +36,13 @@ PROGRAM_VOLUMES = {"tmp": TMP_DIR, "redis-secret": SECRETS_DIR, "redis-tls": TLS
 # Env vars the program sets from the Redis component's outputs and its own settings
 # (components/was.py spring_env); a user env var with one of these names is refused.
 # tests/components/test_was_extras.py checks every name spring_env emits is covered.
-PROGRAM_ENV_PREFIXES = ("SPRING_DATA_REDIS_", "SPRING_REDIS_", "SPRING_SESSION_", "SPRING_SSL_BUNDLE_PEM_REDIS_",
-                        "MANAGEMENT_SERVER_", "MANAGEMENT_ENDPOINT_HEALTH_", "MANAGEMENT_ENDPOINTS_WEB_EXPOSURE_")
+# Every Boot line's Spring Data Redis and Spring Session prefixes (components/config/boot.py), those
+# SPRING_SESSION_ (spring.session.timeout, store-type) already covers left out.
+_SPRING = {boot.env_name(p) + "_" for r in boot.LINES for p in (r.redis_properties, r.session_properties)} | \
+    {"SPRING_SESSION_"}
+PROGRAM_ENV_PREFIXES = (*sorted(p for p in _SPRING if not any(p != q and p.startswith(q) for q in _SPRING)),
+                        "SPRING_SSL_BUNDLE_PEM_REDIS_", "MANAGEMENT_SERVER_", "MANAGEMENT_ENDPOINT_HEALTH_",
+                        "MANAGEMENT_ENDPOINTS_WEB_EXPOSURE_")
 PROGRAM_ENV_NAMES = ("SERVER_PORT", "SERVER_SHUTDOWN", "SERVER_SERVLET_SESSION_TIMEOUT", "SPRING_CONFIG_IMPORT",
                      "SPRING_LIFECYCLE_TIMEOUT_PER_SHUTDOWN_PHASE", "MANAGEMENT_METRICS_TAGS_APPLICATION",
                      "JAVA_TOOL_OPTIONS")
