@@ -36,8 +36,8 @@ keys, so a chart version bump or a change nobody foresaw is classified too:
   one restarts every Redis node, the master included; scaling one down orphans the PVCs of the
   removed ordinals (whenScaled Retain).
 - A Spring app's session store is its Redis (host or Sentinel master and nodes), database
-  and key namespace (Spring Boot's `spring.data.redis.*`/`spring.redis.*` and
-  `spring.session.redis.namespace` as environment variables): if any of them moves, the app's
+  and key namespace (Spring Boot's properties of the app's Boot line, components/config/boot.py,
+  as environment variables): if any of them moves, the app's
   users are logged out.
 - Redis' TLS mode (the Bitnami image's REDIS_TLS_ENABLED) changing in the chart rolls Redis
   before the clients roll: no client reaches Redis between the two.
@@ -50,12 +50,14 @@ from __future__ import annotations
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from components.config import boot
 from render import MARKER, PULUMI_FILE
 
 CLASSES = ("in-place", "restart", "failover", "upgrade-fails", "replace", "sessions-lost", "data-lost")
@@ -91,14 +93,21 @@ IMMUTABLE: dict[str, tuple[str, ...]] = {
     "ClusterRoleBinding": ("roleRef",),
 }
 WORKLOADS = ("Deployment", "StatefulSet", "DaemonSet")
+
+
+def _every_line(prefix: Callable[[boot.BootLine], str], suffix: str) -> tuple[str, ...]:
+    """The env name of one Spring property in every Boot line (components/config/boot.py), each once."""
+    return tuple(dict.fromkeys(f"{boot.env_name(prefix(r))}_{suffix}" for r in boot.LINES))
+
+
 # Spring Boot's environment names of the properties that say where an app's sessions are.
 SESSION_STORE_ENV = {
-    "database": ("SPRING_DATA_REDIS_DATABASE", "SPRING_REDIS_DATABASE"),
-    "key namespace": ("SPRING_SESSION_REDIS_NAMESPACE",),
-    "Redis host": ("SPRING_DATA_REDIS_HOST", "SPRING_REDIS_HOST"),
-    "Sentinel master set": ("SPRING_DATA_REDIS_SENTINEL_MASTER", "SPRING_REDIS_SENTINEL_MASTER"),
+    "database": _every_line(lambda r: r.redis_properties, "DATABASE"),
+    "key namespace": _every_line(lambda r: r.session_properties, "NAMESPACE"),
+    "Redis host": _every_line(lambda r: r.redis_properties, "HOST"),
+    "Sentinel master set": _every_line(lambda r: r.redis_properties, "SENTINEL_MASTER"),
 }
-SENTINEL_NODES_ENV = ("SPRING_DATA_REDIS_SENTINEL_NODES", "SPRING_REDIS_SENTINEL_NODES")
+SENTINEL_NODES_ENV = _every_line(lambda r: r.redis_properties, "SENTINEL_NODES")
 REDIS_TLS_ENV = "REDIS_TLS_ENABLED"
 
 

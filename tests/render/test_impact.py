@@ -243,3 +243,22 @@ def test_the_session_counter_added_to_the_exporter_restarts_only_the_exporter(tm
                                     "spec.template.spec.volumes)")]
     assert {i.klass for i in impacts} == {"restart", "in-place"}
     assert not [i for i in impacts if i.path == "deployment-petclinic.yaml" or i.path.startswith("helm-redis/")]
+
+
+# --- Boot lines (components/config/boot.py) -------------------------------------------------
+def test_boot_4_namespace_moves_are_sessions_lost_and_a_boot_upgrade_is_not(tmp_path):
+    # Every Boot line's property names are read from the table: Boot 4's
+    # spring.session.data.redis.namespace counts as the key namespace, and a Boot 3 -> 4 upgrade
+    # that keeps the namespace only rolls the app.
+    require_helm()
+    app = {"name": "shop", "image": "registry.example.com/shop:2.1.0", "minReplicas": 2}
+    for name, overrides in (("boot3", {"springBootMajor": 3}), ("boot4", {"springBootMajor": 4}),
+                            ("boot4-moved", {"springBootMajor": 4, "sessionNamespace": "shop:sessions"})):
+        render_stack("dev", tmp_path / name, {"wasApps": [{**app, **overrides}]})
+    upgrade = classify(read(tmp_path / "boot3"), read(tmp_path / "boot4"))
+    assert lead(upgrade) == ("restart", "Deployment petclinic-dev/shop rolls its pods (spec.template.spec.containers)")
+    assert not [i for i in upgrade if i.klass == "sessions-lost"]
+    moved = classify(read(tmp_path / "boot4"), read(tmp_path / "boot4-moved"))
+    assert lead(moved) == ("sessions-lost", "Deployment petclinic-dev/shop reads its sessions from another place "
+                                            "(key namespace spring:session:shop -> shop:sessions): every user of it "
+                                            "is logged out")
