@@ -30,13 +30,12 @@ from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
-import pulumi_tls as tls
 
 from .config import names
 from .config.model import Resources
 from .config.podsecurity import EXPORTER_UID, restricted_container
 from .config.sessions import SessionStore
-from .config.tls import CA_VALIDITY_HOURS, CERT_EARLY_RENEWAL_HOURS, CERT_VALIDITY_HOURS
+from .config.tls import CA_VALIDITY_HOURS
 from .monitoring.session_count import (
     CHECK_SINGLE_KEYS_FLAG,
     COUNT_INTERVAL_SECONDS,
@@ -45,6 +44,7 @@ from .monitoring.session_count import (
     check_single_keys,
     counted_by_scan,
 )
+from .pki import PrivateCa
 from .redis import TLS_FINGERPRINT_ANNOTATION, RedisConnection, client_egress
 
 COMPONENT = "metrics"
@@ -444,37 +444,15 @@ class RedisExporter(pulumi.ComponentResource):
         Service names and Prometheus's client certificate; each with the CA in a Secret, keys
         only in secret outputs. Returns the exporter's Secret. The exporter reads the files
         on every handshake (exporter/tls.go GetServerCertificateFunc): renewals need no restart."""
-        child = pulumi.ResourceOptions(parent=self)
-        not_after: dict[str, pulumi.Output] = {}
-
-        def key(resource: str) -> tls.PrivateKey:
-            return tls.PrivateKey(resource, algorithm="ECDSA", ecdsa_curve="P256", opts=child)
-
-        ca_key = key(f"{name}-web-ca-key")
-        ca = tls.SelfSignedCert(
-            f"{name}-web-ca", private_key_pem=ca_key.private_key_pem, is_ca_certificate=True,
-            subject=tls.SelfSignedCertSubjectArgs(common_name=f"{name} web CA ({namespace})"),
-            validity_period_hours=CA_VALIDITY_HOURS, allowed_uses=["cert_signing", "crl_signing"], opts=child)
+        ca = PrivateCa(f"{name}-web-ca", f"{name} web CA ({namespace})", self, CA_VALIDITY_HOURS)
 
         def issue(part: str, common_name: str, dns_names: list[str], use: str, secret_name: str) -> k8s.core.v1.Secret:
-            private = key(f"{name}-{part}-key")
-            request = tls.CertRequest(f"{name}-{part}-csr", private_key_pem=private.private_key_pem,
-                                      subject=tls.CertRequestSubjectArgs(common_name=common_name),
-                                      dns_names=dns_names, opts=child)
-            cert = tls.LocallySignedCert(
-                f"{name}-{part}-cert", cert_request_pem=request.cert_request_pem,
-                ca_private_key_pem=ca_key.private_key_pem, ca_cert_pem=ca.cert_pem,
-                validity_period_hours=CERT_VALIDITY_HOURS, early_renewal_hours=CERT_EARLY_RENEWAL_HOURS,
-                allowed_uses=["digital_signature", "key_agreement", use], opts=child)
-            not_after[f"{name}-{part}"] = cert.validity_end_time
-            data = {"tls.crt": cert.cert_pem, "tls.key": private.private_key_pem_pkcs8,  # secret (pulumi-tls)
-                    "ca.crt": ca.cert_pem}
+            data = ca.issue(f"{name}-{part}", common_name, dns_names, [use], record_as=f"{name}-{part}")
             return k8s.core.v1.Secret(f"{name}-{part}", metadata=meta(name_=secret_name), type="Opaque",
-                                      string_data=data, opts=child)
+                                      string_data=data, opts=pulumi.ResourceOptions(parent=self))
 
         server = issue("web-tls", names.exporter_dns_names(name, namespace)[0], names.exporter_dns_names(name, namespace),
                        "server_auth", names.exporter_web_tls_secret(name))
         issue("scrape-tls", "prometheus", [], "client_auth", names.exporter_scrape_tls_secret(name))
-        not_after[f"{name}-web-ca"] = ca.validity_end_time
-        self.certificate_not_after = pulumi.Output.all(**not_after)
+        self.certificate_not_after = pulumi.Output.all(**ca.not_after, **{f"{name}-web-ca": ca.cert.validity_end_time})
         return server

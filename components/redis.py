@@ -23,13 +23,13 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
-import pulumi_tls as tls
 
 from .config import acl, names
 from .config.model import RedisSettings, Resources, WasAppSettings
 from .config.podsecurity import REDIS_UID, restricted_container
-from .config.tls import CA_EARLY_RENEWAL_HOURS, CA_VALIDITY_HOURS, CERT_EARLY_RENEWAL_HOURS, CERT_VALIDITY_HOURS
+from .config.tls import CA_EARLY_RENEWAL_HOURS, CA_VALIDITY_HOURS
 from .config.workload import DnsEgress
+from .pki import PrivateCa
 
 CERTS_DIR = "/opt/bitnami/redis/certs"
 """Where the chart mounts tls.existingSecret in its containers."""
@@ -526,31 +526,11 @@ class RedisSessionStore(pulumi.ComponentResource):
         """A private CA (ECDSA P-256), the server certificate for every name clients use and
         one client certificate per client; private keys only in secret outputs and Secrets.
         Returns the server certificate (PEM)."""
-        child = pulumi.ResourceOptions(parent=self)
-        not_after: dict[str, pulumi.Output] = {}
-
-        def key(resource: str) -> tls.PrivateKey:
-            return tls.PrivateKey(resource, algorithm="ECDSA", ecdsa_curve="P256", opts=child)
-
-        ca_key = key(f"{name}-ca-key")
-        ca = tls.SelfSignedCert(
-            f"{name}-ca", private_key_pem=ca_key.private_key_pem, is_ca_certificate=True,
-            subject=tls.SelfSignedCertSubjectArgs(common_name=f"{name} Redis CA ({args.namespace})"),
-            validity_period_hours=CA_VALIDITY_HOURS, early_renewal_hours=CA_EARLY_RENEWAL_HOURS,
-            allowed_uses=["cert_signing", "crl_signing"], opts=child)
+        ca = PrivateCa(f"{name}-ca", f"{name} Redis CA ({args.namespace})", self, CA_VALIDITY_HOURS,
+                       early_renewal_hours=CA_EARLY_RENEWAL_HOURS)
 
         def issue(resource: str, common_name: str, dns_names: list[str], uses: list[str], ips: list[str]):
-            private = key(f"{resource}-key")
-            request = tls.CertRequest(f"{resource}-csr", private_key_pem=private.private_key_pem,
-                                      subject=tls.CertRequestSubjectArgs(common_name=common_name),
-                                      dns_names=dns_names, ip_addresses=ips, opts=child)
-            cert = tls.LocallySignedCert(
-                f"{resource}-cert", cert_request_pem=request.cert_request_pem, ca_private_key_pem=ca_key.private_key_pem,
-                ca_cert_pem=ca.cert_pem, validity_period_hours=CERT_VALIDITY_HOURS,
-                early_renewal_hours=CERT_EARLY_RENEWAL_HOURS, allowed_uses=["digital_signature", "key_agreement", *uses],
-                opts=child)
-            not_after[common_name] = cert.validity_end_time
-            return {"tls.crt": cert.cert_pem, "tls.key": private.private_key_pem_pkcs8, "ca.crt": ca.cert_pem}
+            return ca.issue(resource, common_name, dns_names, uses, record_as=common_name, ip_addresses=ips)
 
         # The server certificate also authenticates Redis to Redis (replication) and
         # Sentinel to both, and the chart's scripts to Redis: server and client use.
@@ -558,13 +538,12 @@ class RedisSessionStore(pulumi.ComponentResource):
         server = issue(f"{name}-server", name, names.tls_dns_names(name, args.namespace),
                        ["server_auth", "client_auth"], ["127.0.0.1"])
         depends.append(secret(f"{name}-tls", names.tls_secret(name), server))
-        self.ca_certificate = ca.cert_pem
+        self.ca_certificate = ca.cert.cert_pem
         self.client_tls_secret_names = pulumi.Output.from_input({c: names.client_tls_secret(c) for c in clients})
         for client in clients:
             data = issue(f"{name}-{client}-client", client, [], ["client_auth"], [])
             self.client_tls_fingerprints[client] = pulumi.Output.all(data["tls.crt"], data["ca.crt"]).apply(
                 lambda pems: tls_fingerprint("".join(pems)))
             depends.append(secret(f"{name}-{client}-tls", names.client_tls_secret(client), data))
-        not_after["ca"] = ca.validity_end_time
-        self.certificate_not_after = pulumi.Output.all(**not_after)
+        self.certificate_not_after = pulumi.Output.all(**ca.not_after, ca=ca.cert.validity_end_time)
         return server["tls.crt"]
