@@ -144,35 +144,17 @@ def test_thresholds_follow_the_stack(prometheus, capsys):
     assert "0 - 50000" in out and ">= 3" in out and "WARN" not in out
 
 
-class _RejectingPrometheus:
+def _rejecting_prometheus() -> HttpServer:
     """Answers every query as Prometheus answers a bad one: HTTP 400 with a JSON error."""
-
-    def __init__(self):
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self):
-                body = json.dumps({"status": "error", "errorType": "bad_data",
-                                   "error": "invalid parameter \"query\": 1:1: parse error:\nunexpected"}).encode()
-                self.send_response(400)
-                self.send_header("Content-Type", "application/json")
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.server.server_port}"
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
+    body = json.dumps({"status": "error", "errorType": "bad_data",
+                       "error": "invalid parameter \"query\": 1:1: parse error:\nunexpected"}).encode()
+    return HttpServer(lambda path: (400, "application/json", body))
 
 
 def test_query_error_is_one_line_exit_two(capsys):
-    server = _RejectingPrometheus()
+    server = _rejecting_prometheus()
     try:
-        assert main(["--prometheus", server.url, "--stack", "dev"]) == 2
+        assert main(["--prometheus", f"http://{server.address}", "--stack", "dev"]) == 2
     finally:
         server.close()
     captured = capsys.readouterr()
@@ -239,37 +221,15 @@ def test_unknown_stack_is_one_line_exit_two(capsys):
     assert "Pulumi.staging.yaml" in capsys.readouterr().err
 
 
-class _NotPrometheus:
-    """Something else on the port: answers 200 with an HTML page."""
-
-    def __init__(self):
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self):
-                self.send_response(200)
-                self.send_header("Content-Type", "text/html")
-                self.end_headers()
-                self.wfile.write(b"<html>Grafana</html>")
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.server.server_port}"
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
-
-
 def test_a_port_that_is_not_prometheus_is_named_in_one_line(capsys):
-    server = _NotPrometheus()
+    server = HttpServer(lambda path: ("text/html", b"<html>Grafana</html>"))  # something else on the port
+    url = f"http://{server.address}"
     try:
-        assert main(["--prometheus", server.url, "--stack", "dev"]) == 2
+        assert main(["--prometheus", url, "--stack", "dev"]) == 2
     finally:
         server.close()
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "other than the Prometheus API's JSON" in err and server.url in err, err
+    assert err.count("\n") == 1 and "other than the Prometheus API's JSON" in err and url in err, err
     assert "Expecting value" not in err
 
 
