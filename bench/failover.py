@@ -18,9 +18,8 @@ import threading
 import time
 from pathlib import Path
 
-from simulators.loopback import HOST, Link, Processes, Redis, Sentinel, wait_until
-from simulators.resp import Client, master_from_sentinels
-from simulators.spring_session import SessionWriter
+from simulators.loopback import HOST, Link, Processes, Redis, Sentinel, connect, master_from_sentinels, wait_until
+from simulators.spring_session import SessionWriter, pipeline
 from simulators.stack import PASSWORD, redis_conf
 from tools.stackfile import load_settings
 
@@ -45,7 +44,7 @@ class Writer(threading.Thread):
                 if client is None:
                     host, port = master_from_sentinels(self.sentinels, self.master_set, PASSWORD, timeout=0.5)
                     port = self.via.get(port, port)
-                    client = Client(host, port, PASSWORD, self.app.session_database, timeout=0.5)
+                    client = connect(host, port, PASSWORD, self.app.session_database, timeout=0.5)
                 w = SessionWriter(client, self.app.session_namespace, self.app.repository_type,
                                   self.app.session_timeout_seconds, 512, database=self.app.session_database)
                 sid = w.create(1)[0]
@@ -74,10 +73,10 @@ def _run(workdir: Path, settings, fault: str, window_s: float) -> dict:
         sentinels = [Sentinel(procs, f"sentinel-{i}", PASSWORD, master, s.master_set, s.quorum, s.down_after_ms,
                               s.failover_timeout_ms, master_port=link.port).start() for i in range(s.nodes)]
         addrs = [(HOST, x.port) for x in sentinels]
-        wait_until(lambda: all("master_link_status:up" in n.client().call("INFO", "replication")
+        wait_until(lambda: all(n.client().info("replication")["master_link_status"] == "up"
                                for n in nodes[1:]), 60, what="replicas in sync")
-        wait_until(lambda: all(len(Client(HOST, x.port, PASSWORD).call("SENTINEL", "replicas", s.master_set))
-                               == s.nodes - 1 and len(Client(HOST, x.port, PASSWORD).call(
+        wait_until(lambda: all(len(connect(HOST, x.port, PASSWORD).execute_command("SENTINEL", "replicas", s.master_set))
+                               == s.nodes - 1 and len(connect(HOST, x.port, PASSWORD).execute_command(
                                    "SENTINEL", "sentinels", s.master_set)) == s.nodes - 1 for x in sentinels),
                    30, what="sentinels know the replicas and each other")
         writer = Writer(addrs, s.master_set, app, {link.port: master.port})
@@ -100,9 +99,9 @@ def _run(workdir: Path, settings, fault: str, window_s: float) -> dict:
         writer.join(timeout=10)
         host, port = master_from_sentinels(addrs, s.master_set, PASSWORD)
         assert port != link.port, "the Sentinels never failed over"
-        with Client(host, port, PASSWORD, app.session_database) as c:
+        with connect(host, port, PASSWORD, app.session_database) as c:
             ids = [sid for _, sid, _ in writer.acked]
-            present = c.pipeline([("EXISTS", f"{app.session_namespace}:sessions:{sid}") for sid in ids])
+            present = pipeline(c, [("EXISTS", f"{app.session_namespace}:sessions:{sid}") for sid in ids])
         old_after = [sid for t, sid, p in writer.acked if t > fault_at and p == master.port]
         back = resumed()
         return {"resumed_s": None if back is None else round(back, 2), "acked": len(ids),

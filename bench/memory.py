@@ -30,7 +30,7 @@ def bytes_per_session(workdir: Path, sessions: int) -> list[dict]:
         for repository in ("default", "indexed"):
             for payload in PAYLOADS:
                 with redis.client() as c:
-                    c.call("FLUSHALL")
+                    c.flushall()
                 before = _used(redis)
                 with redis.client(1) as c:
                     w = SessionWriter(c, "spring:session:petclinic", repository, 1800, payload)

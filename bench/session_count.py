@@ -38,11 +38,12 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
+import redis
+
 from bench.workload import Plan, Workload
 from components.config.sessions import SessionStore
 from components.monitoring.session_count import CHECK_SINGLE_KEYS_FLAG, check_single_keys
-from simulators.loopback import HOST, Processes, Redis, start_exporter
-from simulators.resp import Client
+from simulators.loopback import HOST, Processes, Redis, connect, start_exporter
 from simulators.stack import PASSWORD
 
 DB = 1
@@ -113,7 +114,7 @@ class PingProbe:
     """PINGs Redis in a loop from its own connection; records round trips."""
 
     def __init__(self, port: int):
-        self.client = Client(HOST, port, PASSWORD)
+        self.client = connect(HOST, port, PASSWORD)
         self.samples: list[float] = []
         self.running = False
 
@@ -128,7 +129,7 @@ class PingProbe:
         deadline = time.monotonic() + 600
         while self.running and time.monotonic() < deadline:
             start = time.perf_counter()
-            self.client.call("PING")
+            self.client.execute_command("PING")
             self.samples.append(time.perf_counter() - start)
             time.sleep(0.001)
 
@@ -142,20 +143,19 @@ def p99(values: list[float]) -> float:
     return ordered[min(len(ordered) - 1, int(round(0.99 * (len(ordered) - 1))))]
 
 
-def _commandstats(admin: Client) -> dict[str, tuple[int, int]]:
+def _commandstats(admin: redis.Redis) -> dict[str, tuple[int, int]]:
     """command -> (calls, usec) from INFO commandstats."""
     out = {}
     for key, value in admin.info("commandstats").items():
-        fields = dict(kv.split("=") for kv in value.split(","))
-        out[key.removeprefix("cmdstat_")] = (int(fields["calls"]), int(fields["usec"]))
+        out[key.removeprefix("cmdstat_")] = (int(value["calls"]), int(value["usec"]))
     return out
 
 
-def _slowlog(admin: Client) -> dict[str, list[float]]:
+def _slowlog(admin: redis.Redis) -> dict[str, list[float]]:
     """Commands that ran longer than SLOWLOG_US while measuring: name -> [count, max ms]
     (whatever sent them: the methods, the workload, Spring's cleanup cron)."""
     out: dict[str, list[float]] = {}
-    for entry in admin.call("SLOWLOG", "GET", "1024"):
+    for entry in admin.execute_command("SLOWLOG", "GET", "1024"):
         name = str(entry[3][0]).upper()
         seen = out.setdefault(name, [0, 0.0])
         seen[0] += 1
@@ -220,7 +220,7 @@ def _measure(procs: Processes, label: str, size: int, scrapes: int, payload: int
                              payload_bytes=payload))
     try:
         time.sleep(load_s)  # the steady stream of expiries, logins and logouts settles in
-        admin.call("SLOWLOG", "RESET")
+        admin.execute_command("SLOWLOG", "RESET")
         count_popen = started["count"][0].popen
         assert count_popen is not None
         count_pid = count_popen.pid
@@ -262,7 +262,7 @@ def _measure(procs: Processes, label: str, size: int, scrapes: int, payload: int
         workload.ask("pause")
         truths = workload.ask("truth", [(w[2], w[3]) for w in windows], timeout=1800)
         with redis.client(DB) as c:
-            keys = c.call("DBSIZE")
+            keys = c.execute_command("DBSIZE")
         slow = _slowlog(admin)
     finally:
         workload.close()

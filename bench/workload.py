@@ -18,8 +18,7 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import Any
 
-from simulators.loopback import HOST
-from simulators.resp import Client
+from simulators.loopback import HOST, connect
 from simulators.spring_session import SpringSessionRepository
 
 TICK_S = 0.1
@@ -43,7 +42,7 @@ class Plan:
 
 
 def _run(plan: Plan, conn: Connection) -> None:
-    client = Client(HOST, plan.port, plan.password, plan.database, timeout=60)
+    client = connect(HOST, plan.port, plan.password, plan.database, timeout=60)
     repo = SpringSessionRepository(client, plan.namespace, plan.repository, plan.timeout_seconds, line=plan.line,
                                    store=plan.store, database=plan.database, payload_bytes=plan.payload_bytes)
     rng = random.Random(plan.seed)
@@ -66,7 +65,7 @@ def _run(plan: Plan, conn: Connection) -> None:
     rate = plan.rate_per_s or plan.sessions / plan.timeout_seconds
     counters = {"created": 0, "logins": 0, "touches": 0, "logouts": 0, "events": 0, "cleanups": 0, "ticks": 0,
                 "late_ticks": 0}
-    conn.send({"fill_s": round(fill_s, 1), "live": len(live), "keys": client.call("DBSIZE")})
+    conn.send({"fill_s": round(fill_s, 1), "live": len(live), "keys": client.execute_command("DBSIZE")})
     paused, carry, minute = False, 0.0, repo.clock() // 60000
     next_tick = time.monotonic()
     while True:

@@ -20,7 +20,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import redis
 import yaml
+from redis.backoff import NoBackoff
+from redis.maint_notifications import MaintNotificationsConfig
+from redis.retry import Retry
 
 from components.monitoring.routing import (
     GROUP_BY,
@@ -32,7 +36,6 @@ from components.monitoring.routing import (
     SEVERITY_REPEAT,
 )
 from simulators.certs import TlsFiles
-from simulators.resp import Client
 
 HOST = "127.0.0.1"
 BINARIES = ("redis-server", "redis-sentinel", "prometheus-redis-exporter", "prometheus", "prometheus-alertmanager")
@@ -129,6 +132,42 @@ class Processes:
 
 
 # ------------------------------------------------------------------------- redis
+def connect(host: str, port: int, password: str | None = None, db: int = 0, timeout: float = 10.0,
+            username: str | None = None, tls: TlsFiles | None = None) -> redis.Redis:
+    """One redis-py connection, opened here, with the handshake Lettuce 6 sends to nodes and
+    Sentinels alike (docs/research/spring-session.md B, Lettuce RedisHandshake): HELLO 3 AUTH
+    <user|default> <password> (HELLO 3 without one), CLIENT SETINFO lib-name/lib-ver with
+    errors ignored (Lettuce 6.4+), SELECT <db> when db > 0; redis-py 8.1
+    AbstractConnection.on_connect_check_health sends these (SETINFO before SELECT, as Lettuce
+    6.3 batches them). No retry (a failure is the caller's to see), no maintenance-notification
+    handshake (not Lettuce's), replies decoded to str. A pipeline or PubSub takes a second
+    connection from the client's pool with the same handshake."""
+    return redis.Redis(host, port, db, password, timeout, socket_connect_timeout=timeout, username=username,
+                       decode_responses=True, protocol=3, single_connection_client=True,
+                       retry=Retry(NoBackoff(), 0),
+                       maint_notifications_config=MaintNotificationsConfig(enabled=False),
+                       ssl=tls is not None, ssl_certfile=tls.cert if tls else None,
+                       ssl_keyfile=tls.key if tls else None, ssl_ca_certs=tls.ca if tls else None)
+
+
+def master_from_sentinels(sentinels: list[tuple[str, int]], master_set: str, password: str | None,
+                          timeout: float = 2.0, username: str | None = None,
+                          tls: TlsFiles | None = None) -> tuple[str, int]:
+    """Ask each Sentinel in turn for the master's address with SENTINEL get-master-addr-by-name,
+    as Lettuce does (redis.sentinel.Sentinel asks SENTINEL MASTERS, which an app's ACL user
+    may not run: components/config/acl.py)."""
+    last: Exception = redis.ConnectionError("no sentinel given")
+    for host, port in sentinels:
+        try:
+            with connect(host, port, password, timeout=timeout, username=username, tls=tls) as s:
+                addr = s.sentinel_get_master_addr_by_name(master_set)
+                if addr:
+                    return addr[0], int(addr[1])
+        except (OSError, redis.RedisError) as exc:
+            last = exc
+    raise redis.ConnectionError(f"no sentinel knows master {master_set!r}: {last}")
+
+
 def tls_conf(port: int, tls: TlsFiles) -> dict[str, str]:
     """TLS-only on `port` with client certificates required, replication over TLS: what the
     chart's start scripts pass with tls.enabled and tls.authClients."""
@@ -163,9 +202,9 @@ class Redis:
         return self
 
     def client(self, db: int = 0, username: str | None = None, password: str | None = None,
-               tls: TlsFiles | None = None) -> Client:
+               tls: TlsFiles | None = None) -> redis.Redis:
         """A connection as `username` (default: the default user with the server's password)."""
-        return Client(HOST, self.port, password or self.password, db, username=username, tls=tls or self.tls)
+        return connect(HOST, self.port, password or self.password, db, username=username, tls=tls or self.tls)
 
     def kill(self, sig: int = signal.SIGKILL) -> None:
         """Signal the running server (SIGKILL: a crash)."""
@@ -174,11 +213,11 @@ class Redis:
 
     def ping(self) -> bool:
         with self.client() as c:
-            return c.call("PING") == "PONG"
+            return c.ping()
 
     def role(self) -> str:
         with self.client() as c:
-            return c.call("ROLE")[0]
+            return c.role()[0]
 
 
 class Sentinel:
@@ -207,11 +246,11 @@ class Sentinel:
         conf_file = self.dir / "sentinel.conf"
         conf_file.write_text(self.conf)
         proc = self.procs.start(self.name, ["redis-sentinel", str(conf_file)])
-        wait_until(lambda: self.client().call("PING") == "PONG", 10, what=self.name, procs=(proc,))
+        wait_until(lambda: self.client().ping(), 10, what=self.name, procs=(proc,))
         return self
 
-    def client(self, username: str | None = None, password: str | None = None) -> Client:
-        return Client(HOST, self.port, password or self.password, username=username, tls=self.tls)
+    def client(self, username: str | None = None, password: str | None = None) -> redis.Redis:
+        return connect(HOST, self.port, password or self.password, username=username, tls=self.tls)
 
 
 class Link:

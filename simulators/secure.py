@@ -10,11 +10,12 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import redis
+
 from components.config import acl, names
 from simulators import certs
 from simulators.certs import TlsFiles
-from simulators.loopback import HOST, Processes, Redis, Sentinel, wait_until
-from simulators.resp import Client, master_from_sentinels
+from simulators.loopback import HOST, Processes, Redis, Sentinel, connect, master_from_sentinels, wait_until
 from simulators.spring_session import SessionWriter
 from simulators.stack import redis_conf
 
@@ -75,21 +76,20 @@ class SecureStack:
         for name, text in files.items():
             (self.acl_dir / name).write_text(text + admin)
 
-    def admin_client(self, target: Redis | Sentinel) -> Client:
+    def admin_client(self, target: Redis | Sentinel) -> redis.Redis:
         assert self.admin, "started without the admin user"
-        return Client(HOST, target.port, ADMIN_PASSWORD, username=ADMIN_USER, tls=self.tls)
+        return connect(HOST, target.port, ADMIN_PASSWORD, username=ADMIN_USER, tls=self.tls)
 
     def acl_log(self, target: Redis | Sentinel) -> list[dict]:
         """ACL LOG of one process (every entry: without a count it shows 10), each entry as a dict
         (reason, context, object, username, ...)."""
         with self.admin_client(target) as c:
-            entries = c.call("ACL", "LOG", "1000")
-        return [dict(zip(e[::2], e[1::2], strict=True)) for e in entries]
+            return c.execute_command("ACL", "LOG", "1000")  # RESP3: one map per entry
 
     def user_tls(self, user: str) -> TlsFiles | None:
         return self.client_tls.get(user) if self.tls else None
 
-    def connect(self, app: str, generation: int = 1, node: Redis | None = None) -> Client:
+    def connect(self, app: str, generation: int = 1, node: Redis | None = None) -> redis.Redis:
         """A connection as app's user to the master (asked from the Sentinels as that user),
         its database selected: what Lettuce does for Spring."""
         a = next(x for x in self.apps if x.app == app)
@@ -98,9 +98,9 @@ class SecureStack:
             host, port = master_from_sentinels(self.sentinel_addrs(), self.master_set, password, username=a.user, tls=tls)
         else:
             host, port = HOST, (node or self.nodes[0]).port
-        return Client(host, port, password, a.database, username=a.user, tls=tls)
+        return connect(host, port, password, a.database, username=a.user, tls=tls)
 
-    def writer(self, app: str, client: Client) -> SessionWriter:
+    def writer(self, app: str, client: redis.Redis) -> SessionWriter:
         a = next(x for x in self.apps if x.app == app)
         s = next(x for x in self.settings.was_apps if x.name == app)  # type: ignore[attr-defined]
         return SessionWriter(client, a.namespace, a.repository_type, s.session_timeout_seconds, 256,
@@ -112,8 +112,8 @@ class SecureStack:
         path.write_text(client_password(names.OPERATOR_USER))
         return path
 
-    def exporter_client(self, target: Redis | Sentinel, generation: int = 1) -> Client:
-        return Client(HOST, target.port, client_password("exporter", generation),
+    def exporter_client(self, target: Redis | Sentinel, generation: int = 1) -> redis.Redis:
+        return connect(HOST, target.port, client_password("exporter", generation),
                       username=names.EXPORTER_USER, tls=self.user_tls(names.EXPORTER_USER))
 
 
@@ -154,7 +154,7 @@ def start(procs: Processes, settings, tls: bool = False, sentinel: bool = True, 
         stack.nodes.append(Redis(procs, f"node-{i}", DEFAULT_PASSWORD,
                                  {**conf, **own(i), "replicaof": f"{master_host} {master.port}"}, tls=server).start())
     if count > 1:
-        wait_until(lambda: all("master_link_status:up" in n.client().call("INFO", "replication")
+        wait_until(lambda: all(n.client().info("replication")["master_link_status"] == "up"
                                for n in stack.nodes[1:]), 30, what="replicas in sync")
     if sentinel:
         extra = f"aclfile {acl_dir / names.SENTINEL_ACL_FILE}\n"
@@ -165,6 +165,6 @@ def start(procs: Processes, settings, tls: bool = False, sentinel: bool = True, 
 
         def known(x: Sentinel) -> bool:  # asked as the exporter: `default` may not list replicas
             with stack.exporter_client(x) as c:
-                return len(c.call("SENTINEL", "replicas", s.master_set)) == count - 1
+                return len(c.execute_command("SENTINEL", "replicas", s.master_set)) == count - 1
         wait_until(lambda: all(known(x) for x in stack.sentinels), 30, what="sentinels know the replicas")
     return stack

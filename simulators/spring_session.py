@@ -49,7 +49,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from simulators.resp import Client, RedisError, Subscriber, master_from_sentinels
+import redis
+
+from simulators.loopback import connect, master_from_sentinels, wait_until
 
 PRINCIPAL_INDEX = "org.springframework.session.FindByIndexNameSessionRepository.PRINCIPAL_NAME_INDEX_NAME"
 SECURITY_CONTEXT = "SPRING_SECURITY_CONTEXT"
@@ -82,6 +84,52 @@ def round_down_minute(ms: int) -> int:
 
 def now_ms() -> int:
     return int(time.time() * 1000)
+
+
+def no_such_key(error: Exception) -> bool:
+    """"ERR no such key" (RENAME of a key already gone), which Spring ignores."""
+    return isinstance(error, redis.ResponseError) and str(error) == "no such key"
+
+
+def pipeline(client: redis.Redis, commands: list[tuple], raise_on_error: bool = True) -> list[Any]:
+    """The commands pipelined (no MULTI), their replies in order."""
+    pipe = client.pipeline(transaction=False)
+    for command in commands:
+        pipe.execute_command(*command)
+    return pipe.execute(raise_on_error=raise_on_error)
+
+
+class Listener:
+    """RedisMessageListenerContainer's connection: a redis-py PubSub subscribed to `channels`
+    and `patterns` (confirmed before this returns). `messages(wait)` returns (channel, body)
+    of what has arrived, waiting at most `wait` seconds for the first."""
+
+    def __init__(self, client: redis.Redis, channels: tuple[str, ...], patterns: tuple[str, ...] = ()):
+        self.client, self.pubsub = client, client.pubsub()
+        self.pending: list[dict] = []
+        if channels:
+            self.pubsub.subscribe(*channels)
+        if patterns:
+            self.pubsub.psubscribe(*patterns)
+        expected = len(channels) + len(patterns)
+
+        def confirmed() -> bool:
+            while (m := self.pubsub.get_message(timeout=0.1)) is not None:
+                self.pending.append(m)
+            return sum(m["type"] in ("subscribe", "psubscribe") for m in self.pending) == expected
+        wait_until(confirmed, 5, what="the subscriptions confirmed")
+
+    def messages(self, wait: float = 0.0) -> list[tuple[str, str]]:
+        got, self.pending = self.pending, []
+        if not got and (m := self.pubsub.get_message(timeout=wait)) is not None:
+            got.append(m)
+        while (m := self.pubsub.get_message(timeout=0)) is not None:  # what is already there
+            got.append(m)
+        return [(m["channel"], m["data"]) for m in got if m["type"] in ("message", "pmessage")]
+
+    def close(self) -> None:
+        self.pubsub.close()
+        self.client.close()
 
 
 @dataclass(slots=True)
@@ -125,7 +173,7 @@ class SpringSessionRepository:
     app passed to `new SortedSetRedisSessionExpirationStore(ops, namespace)` (default: the
     repository's; Spring's reference example passes DEFAULT_NAMESPACE)."""
 
-    def __init__(self, client: Client, namespace: str, repository_type: str = "default",
+    def __init__(self, client: redis.Redis, namespace: str, repository_type: str = "default",
                  timeout_seconds: int = 1800, *, line: str = "3.4", store: str = "minute",
                  flush_mode: str = "on_save", store_namespace: str | None = None, database: int = 0,
                  payload_bytes: int = 512, clock=now_ms):
@@ -202,16 +250,16 @@ class SpringSessionRepository:
             self.max_send_lag_ms = max(self.max_send_lag_ms, self.clock() - self._pending_since)
             # RENAME of a key that is already gone answers "ERR no such key", which Spring
             # ignores (handleErrNoSuchKeyError); any other error is a bug here.
-            for reply in self.client.pipeline(pending, raise_errors=False):
-                if isinstance(reply, RedisError) and not str(reply).startswith("ERR no such key"):
+            for reply in pipeline(self.client, pending, raise_on_error=False):
+                if isinstance(reply, redis.RedisError) and not no_such_key(reply):
                     raise reply
 
     def _cmd(self, *args: Any) -> None:
         if self._pending is None:
             try:
-                self.client.call(*args)
-            except RedisError as exc:
-                if not str(exc).startswith("ERR no such key"):
+                self.client.execute_command(*args)
+            except redis.ResponseError as exc:
+                if not no_such_key(exc):
                     raise
             return
         if not self._pending:
@@ -315,18 +363,18 @@ class SpringSessionRepository:
             # SortedSetRedisSessionExpirationStore.cleanupExpiredSessions: touches the
             # session HASH (`namespace + ":sessions:" + id`), not the expires key: Spring
             # Session issue #3468, fixed only after 4.1.0 (commit 12d174b4).
-            ids = self.client.call("ZREVRANGEBYSCORE", self.sorted_expirations_key(), at, 0,
-                                   "LIMIT", 0, SORTED_SET_CLEANUP_COUNT)
+            ids: list[str] = self.client.zrevrangebyscore(  # type: ignore[assignment]  # str: decode_responses
+                self.sorted_expirations_key(), at, 0, 0, SORTED_SET_CLEANUP_COUNT)
             if ids:
-                self.client.pipeline([("EXISTS", f"{self.store_namespace}:sessions:{i}") for i in ids])
+                pipeline(self.client, [("EXISTS", f"{self.store_namespace}:sessions:{i}") for i in ids])
             return len(ids or [])
         # RedisSessionExpirationPolicy.cleanExpiredSessions (2.7/3.0) and
         # MinuteBasedRedisSessionExpirationStore.cleanupExpiredSessions (3.4): SMEMBERS of
         # the previous minute's set, DEL it, EXISTS on each member's expires key.
         key = self.expirations_key(round_down_minute(at))
-        members, _ = self.client.pipeline([("SMEMBERS", key), ("DEL", key)])
+        members, _ = pipeline(self.client, [("SMEMBERS", key), ("DEL", key)])
         if members:
-            self.client.pipeline([("EXISTS", f"{self.namespace}:sessions:{m}") for m in members])
+            pipeline(self.client, [("EXISTS", f"{self.namespace}:sessions:{m}") for m in members])
         return len(members or [])
 
     def on_message(self, channel: str, body: str, at: int | None = None) -> None:
@@ -610,13 +658,12 @@ class SpringSessionRepository:
         return True
 
     # ------------------------------------------------------------------ workloads
-    def listener(self, host: str, port: int, password: str | None) -> Subscriber:
+    def listener(self, host: str, port: int, password: str | None) -> Listener:
         """The indexed repository's subscriptions (RedisIndexedHttpSessionConfiguration):
         SUBSCRIBE `__keyevent@<db>__:del` and `:expired`, PSUBSCRIBE `<ns>:event:<db>:created:*`.
         Feed what it receives to `on_message`."""
-        sub = Subscriber(host, port, password)
-        sub.subscribe(*self.event_channels(), patterns=(f"{self.namespace}:event:{self.database}:created:*",))
-        return sub
+        return Listener(connect(host, port, password), self.event_channels(),
+                        (f"{self.namespace}:event:{self.database}:created:*",))
 
     def steady_state(self, count: int, users: int = 0, login_share: float = 0.5, logout_share: float = 0.1,
                      seed: int = 1, batch: int = 6000) -> None:
@@ -653,7 +700,7 @@ class SessionWriter:
     """Bulk writer of live sessions (benchmarks, sizing, alert tests): sessions created by
     one request each through SpringSessionRepository's real code paths, pipelined."""
 
-    def __init__(self, client: Client, namespace: str, repository_type: str, timeout_seconds: int,
+    def __init__(self, client: redis.Redis, namespace: str, repository_type: str, timeout_seconds: int,
                  payload_bytes: int = 512, expiration_store: str = "minute", line: str = "3.4", database: int = 0):
         if repository_type == "indexed" and expiration_store == "sorted-set":
             line = "3.4"
@@ -663,11 +710,11 @@ class SessionWriter:
         """Expiry (epoch ms) of every session `create` wrote: the ground truth of what is live when."""
 
     @property
-    def client(self) -> Client:
+    def client(self) -> redis.Redis:
         return self.repo.client
 
     @client.setter
-    def client(self, client: Client) -> None:
+    def client(self, client: redis.Redis) -> None:
         """A reconnected pod keeps its sessions: only the connection changes."""
         self.repo.client = client
 
@@ -677,8 +724,7 @@ class SessionWriter:
 
     def read(self, session_id: str) -> dict[str, str]:
         """What Redis holds for a session (HGETALL; {} when gone)."""
-        flat = self.client.call("HGETALL", self.session_key(session_id)) or []
-        return dict(zip(flat[::2], flat[1::2], strict=True))
+        return self.client.hgetall(self.session_key(session_id))  # type: ignore[return-value]  # decode_responses
 
     def touch(self, session_id: str, attribute: tuple[str, str] | None = None) -> str:
         """A request with the session's cookie that sets `attribute` (name, value), if any.
@@ -739,18 +785,18 @@ class SessionWriter:
 
 
 def connect_master(sentinels: list[tuple[str, int]], master_set: str, password: str | None, db: int = 0,
-                   timeout: float = 2.0) -> Client:
+                   timeout: float = 2.0) -> redis.Redis:
     """Connect to the current master the way Lettuce does: ask the Sentinels for the
     master's address (SENTINEL get-master-addr-by-name), connect, and check ROLE says
     master (a just-demoted node is refused). `password` serves Sentinels and Redis."""
     host, port = master_from_sentinels(sentinels, master_set, password, timeout=timeout)
-    client = Client(host, port, password, db, timeout=timeout)
+    client = connect(host, port, password, db, timeout=timeout)
     try:
-        role = client.call("ROLE")[0]
-    except (OSError, RedisError, ConnectionError):
+        role = client.role()[0]
+    except (OSError, redis.RedisError):
         client.close()
         raise
     if role != "master":
         client.close()
-        raise ConnectionError(f"{host}:{port} named master of {master_set!r} by Sentinel but has role {role!r}")
+        raise redis.ConnectionError(f"{host}:{port} named master of {master_set!r} by Sentinel but has role {role!r}")
     return client

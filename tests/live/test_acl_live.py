@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 
 import pytest
+import redis
 import yaml
 
 from components.config import names
@@ -31,8 +32,18 @@ from components.monitoring.session_count import check_single_keys
 from components.redis import ACL_RELOAD_SCRIPT, acl_reload_env, connection_for
 from render import render_stack
 from simulators import secure
-from simulators.loopback import HOST, ProcessDied, Processes, Redis, Sentinel, scrape, start_exporter, wait_until
-from simulators.resp import Client, RedisError, master_from_sentinels
+from simulators.loopback import (
+    HOST,
+    ProcessDied,
+    Processes,
+    Redis,
+    Sentinel,
+    connect,
+    master_from_sentinels,
+    scrape,
+    start_exporter,
+    wait_until,
+)
 from simulators.stack import start_counter
 from tests.harness import FAKE_PASSWORD, unwrap
 from tests.tools import require_binaries, require_helm
@@ -138,7 +149,7 @@ def denials(env: Env, alive: list | None = None) -> dict[str, list[dict]]:
 
 def master(env: Env, sentinel: int = -1) -> tuple[str, int]:
     with env.stack.admin_client(env.stack.sentinels[sentinel]) as c:
-        host, port = c.call("SENTINEL", "get-master-addr-by-name", env.stack.master_set)
+        host, port = c.execute_command("SENTINEL", "get-master-addr-by-name", env.stack.master_set)
     return host, int(port)
 
 
@@ -157,12 +168,12 @@ def test_the_files_are_the_70_ones_and_acl_log_catches_a_denial(env):
     assert env.stack.sentinel_version == (7, 0) and env.stack.redis_version == (7, 0)
     for p in (env.stack.nodes[0], env.stack.sentinels[0]):
         with p.client() as default:
-            with pytest.raises(RedisError, match="NOPERM"):
-                default.call("ACL", "SETUSER", "intruder", "on", ">x", "+@all")
+            with pytest.raises(redis.exceptions.NoPermissionError):
+                default.execute_command("ACL", "SETUSER", "intruder", "on", ">x", "+@all")
         [entry] = env.stack.acl_log(p)
         assert entry["username"] == "default" and entry["object"] == "acl|setuser"
         with env.stack.admin_client(p) as admin:
-            admin.call("ACL", "LOG", "RESET")
+            admin.execute_command("ACL", "LOG", "RESET")
     assert not denials(env)
 
 
@@ -172,12 +183,12 @@ def test_sentinels_default_user_may_no_longer_reconfigure_anything(env):
         for command in (("SENTINEL", "SET", env.stack.master_set, "quorum", "1"), ("SENTINEL", "RESET", "*"),
                         ("SENTINEL", "MASTERS"), ("ACL", "SETUSER", "x", "on", ">y", "+@all"),
                         ("SENTINEL", "CONFIG", "SET", "resolve-hostnames", "no"), ("INFO",)):
-            with pytest.raises(RedisError, match="NOPERM"):
-                default.call(*command)
-        assert default.call("PING") == "PONG"
+            with pytest.raises(redis.exceptions.NoPermissionError):
+                default.execute_command(*command)
+        assert default.ping()
     with env.stack.admin_client(env.stack.sentinels[0]) as admin:
-        assert len(admin.call("ACL", "LOG")) >= 6
-        admin.call("ACL", "LOG", "RESET")
+        assert len(admin.execute_command("ACL", "LOG")) >= 6
+        admin.execute_command("ACL", "LOG", "RESET")
 
 
 def test_redis_default_user_runs_no_lua_and_nothing_beyond_its_callers(env):
@@ -188,12 +199,12 @@ def test_redis_default_user_runs_no_lua_and_nothing_beyond_its_callers(env):
                         ("FCALL", "f", "0"), ("FUNCTION", "LIST"), ("SCRIPT", "KILL"), ("SCRIPT", "LOAD", "return 1"),
                         ("SYNC",), ("REPLICAOF", "NO", "ONE"), ("CONFIG", "GET", "*"), ("SET", "k", "v"),
                         ("KEYS", "*"), ("SUBSCRIBE", "other"), ("ACL", "LOG")):
-            with pytest.raises(RedisError, match="NOPERM"):
-                default.call(*command)
+            with pytest.raises(redis.exceptions.NoPermissionError):
+                default.execute_command(*command)
     logged = {e["object"] for e in env.stack.acl_log(node)}
     assert {"eval", "evalsha", "fcall", "script|kill", "sync", "replicaof", "config|get"} <= logged, logged
     with env.stack.admin_client(node) as admin:
-        admin.call("ACL", "LOG", "RESET")
+        admin.execute_command("ACL", "LOG", "RESET")
 
 
 def test_the_charts_probes_start_queries_and_the_acl_reload_sidecar_are_never_refused(env):
@@ -222,7 +233,7 @@ def test_the_charts_probes_start_queries_and_the_acl_reload_sidecar_are_never_re
     finally:
         reloader.stop()
     assert "acl-reload: port" not in reloader.log.read_text()  # no port refused it
-    wait_until(lambda: all("master_link_status:up" in n.client().call("INFO", "replication")
+    wait_until(lambda: all(n.client().info("replication")["master_link_status"] == "up"
                            for n in stack.nodes[1:]), 30, what="replicas in sync after ACL LOAD")
     assert not denials(env)
 
@@ -261,8 +272,8 @@ def test_healthy_exporter_scrapes_leave_acl_log_empty(env):
     [store] = stores
     try:
         with stack.admin_client(nodes[0]) as a:
-            a.call("SELECT", store.database)
-            wait_until(lambda: a.call("GET", names.SESSION_COUNT_KEY) == "20", 15, what="counted", procs=(counter,))
+            a.execute_command("SELECT", store.database)
+            wait_until(lambda: a.execute_command("GET", names.SESSION_COUNT_KEY) == "20", 15, what="counted", procs=(counter,))
         started = time.monotonic()
         for _ in range(SCRAPES):
             for port, targets in ((ports[0], nodes), (ports[1], sentinels)):
@@ -281,7 +292,7 @@ def test_healthy_exporter_scrapes_leave_acl_log_empty(env):
     assert not denials(env), f"after {SCRAPES} scrapes of {len(processes(env))} processes in {elapsed:.0f}s"
     for n in nodes:  # the slow log is off: SLOWLOG GET, now granted, can return nothing
         with stack.exporter_client(n) as e:
-            assert e.call("SLOWLOG", "GET", "128") == [] and e.call("SLOWLOG", "LEN") == 0
+            assert e.execute_command("SLOWLOG", "GET", "128") == [] and e.execute_command("SLOWLOG", "LEN") == 0
 
 
 def test_a_failover_through_the_charts_prestop_scripts(env):
@@ -326,9 +337,9 @@ def test_killing_the_master_elects_another(env):
     new_port = wait_until(lambda: (m := agreed_master(env)) and m[1] != port and m[1], 30,
                           what="every Sentinel to name the new master")
     others = [n for n in alive if n.port != new_port]
-    wait_until(lambda: all("master_link_status:up" in n.client().call("INFO", "replication") for n in others), 30,
+    wait_until(lambda: all(n.client().info("replication")["master_link_status"] == "up" for n in others), 30,
                what="the other replica to follow the new master")
-    with Client(HOST, new_port, password, app.database, username=app.user) as c:
+    with connect(HOST, new_port, password, app.database, username=app.user) as c:
         assert stack.writer("petclinic", c).create(1)
     assert not before and not denials(env, [*alive, *stack.sentinels]), took
 
@@ -361,8 +372,8 @@ def test_a_rendered_acl_file_loads_in_the_version_it_was_rendered_for(procs, tmp
                         f"aclfile {tmp_path / names.SENTINEL_ACL_FILE}\n")
     if loads:
         sentinel.start()
-        with Client(HOST, sentinel.port, FAKE_PASSWORD) as c:  # `default`, the chart password
-            assert c.call("SENTINEL", "get-master-addr-by-name", "mymaster") == [HOST, str(node.port)]
+        with connect(HOST, sentinel.port, FAKE_PASSWORD) as c:  # `default`, the chart password
+            assert c.execute_command("SENTINEL", "get-master-addr-by-name", "mymaster") == [HOST, str(node.port)]
     else:
         with pytest.raises(ProcessDied, match="ACL errors"):
             sentinel.start()

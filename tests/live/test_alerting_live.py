@@ -45,7 +45,7 @@ def test_memory_at_95_percent_pages_once_critical(procs, webhook):
     wait_until(lambda: prom.value("redis_up") == 1, 15, what="redis_up 1")
     with env.nodes[0].client() as c:  # maxmemory just above what Redis uses (95 % of it; it grows a little with the exporter)
         used = int(c.info("memory")["used_memory"])
-        c.call("CONFIG", "SET", "maxmemory", str(int(used / 0.95)))
+        c.config_set("maxmemory", str(int(used / 0.95)))
     started = time.monotonic()
     tiers = lambda: {a["labels"]["severity"] for a in prom.api("alerts")["alerts"]
                      if a["labels"]["alertname"] == "RedisMemoryHigh" and a["state"] == "firing"}

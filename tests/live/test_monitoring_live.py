@@ -13,9 +13,8 @@ import pytest
 
 from components.monitoring.dashboard import panel_queries, variables
 from components.monitoring.session_count import RECORD
-from simulators.loopback import HOST, Redis, Sentinel, wait_until
-from simulators.resp import Client, master_from_sentinels
-from simulators.spring_session import SessionWriter
+from simulators.loopback import HOST, Redis, Sentinel, connect, master_from_sentinels, wait_until
+from simulators.spring_session import SessionWriter, pipeline
 from simulators.stack import FAST_FOR, PASSWORD, Env, FakeKube, WasShape, redis_conf, standalone, writer
 from tools.checklist import rows_to_run, run
 from tools.stackfile import load_settings
@@ -30,7 +29,7 @@ def test_session_metric_equals_live_sessions(procs, webhook, repository):
     app = settings.was_apps[0]
     w = writer(env, app)
     with env.nodes[0].client(0) as noise:  # other keys elsewhere must not count
-        noise.pipeline([("SET", f"cache:{i}", "x") for i in range(25)])
+        pipeline(noise, [("SET", f"cache:{i}", "x") for i in range(25)])
     n = 37
     ids = w.create(n, users=7)
     wait_until(lambda: env.sessions() == n, 20, what=f"{RECORD} == {n}")
@@ -120,7 +119,7 @@ def test_filling_past_maxmemory_fires_eviction_alert(procs, webhook):
                        what="RedisEvictionDetected at webhook")
     assert event[3]["severity"] == "warning", evicted
     with env.nodes[0].client() as c:
-        assert c.call("CONFIG", "GET", "maxmemory-policy")[1] == "volatile-ttl"
+        assert c.config_get("maxmemory-policy") == {"maxmemory-policy": "volatile-ttl"}
 
 
 # ----------------------------------------------------------------------- scenario 6
@@ -138,7 +137,7 @@ def test_aof_keeps_sessions_written_before_the_last_second(procs, webhook):
     redis.kill(signal.SIGKILL)
     redis.start()
     with redis.client(app.session_database) as c:
-        present = c.pipeline([("EXISTS", f"{app.session_namespace}:sessions:{sid}") for sid in durable])
+        present = pipeline(c, [("EXISTS", f"{app.session_namespace}:sessions:{sid}") for sid in durable])
     assert sum(present) == len(durable)
 
 
@@ -169,7 +168,7 @@ def test_sentinel_failover_elects_a_master_and_clients_write_again(procs, webhoo
 
     def write_session() -> bool:
         host, port = master_from_sentinels(addrs, sentinel.master_set, PASSWORD)
-        with Client(host, port, PASSWORD, app.session_database, timeout=1) as c:
+        with connect(host, port, PASSWORD, app.session_database, timeout=1) as c:
             w = SessionWriter(c, app.session_namespace, app.repository_type, app.session_timeout_seconds)
             return bool(w.create(1))
 

@@ -19,10 +19,11 @@ import os
 import threading
 import time
 
+import redis
+
 from components.redis import ACL_RELOAD_SCRIPT, acl_reload_env
 from simulators import secure
-from simulators.loopback import HOST, wait_until
-from simulators.resp import Client, RedisError
+from simulators.loopback import HOST, connect, wait_until
 from tools.stackfile import load_settings
 
 APP = {"name": "petclinic", "image": "docker.io/springcommunity/spring-petclinic:3.4.0", "minReplicas": 2}
@@ -50,7 +51,7 @@ class Pod(threading.Thread):
                 try:
                     writer.touch(sid, ("clicks", str(self.requests)))
                     break
-                except (OSError, ConnectionError, RedisError) as exc:
+                except (OSError, ConnectionError, redis.RedisError) as exc:
                     if attempt == 2:
                         self.failed += 1
                         self.errors.append(repr(exc))
@@ -60,7 +61,7 @@ class Pod(threading.Thread):
                         self.client.close()
                         self.client = self.stack.connect(APP["name"], self.generation)
                         writer.client = self.client
-                    except (OSError, ConnectionError, RedisError) as exc2:
+                    except (OSError, ConnectionError, redis.RedisError) as exc2:
                         self.failed += 1
                         self.errors.append(repr(exc2))
                         break
@@ -71,8 +72,8 @@ class Pod(threading.Thread):
 def accepts(stack: secure.SecureStack, generation: int) -> bool:
     try:
         with stack.connect(APP["name"], generation) as c:
-            return c.call("PING") == "PONG"
-    except RedisError:
+            return c.ping()
+    except redis.RedisError:
         return False
 
 
@@ -126,5 +127,5 @@ def test_rotation_while_clients_keep_writing_fails_no_request(procs):
           f"(Redis {'.'.join(map(str, stack.redis_version))})")
     assert failed == 0, [e for p in everyone for e in p.errors][:5]
     assert requests > 300
-    with Client(HOST, node.port, secure.client_password("exporter", 2), username="exporter") as c:
-        assert c.call("PING") == "PONG"  # the exporter rotates alike
+    with connect(HOST, node.port, secure.client_password("exporter", 2), username="exporter") as c:
+        assert c.ping()  # the exporter rotates alike

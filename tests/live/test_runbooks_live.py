@@ -42,8 +42,7 @@ import pytest
 from components.config import acl, names
 from components.redis import PASSWORD_FILE
 from simulators import secure
-from simulators.loopback import HOST, Processes, wait_until
-from simulators.resp import Client
+from simulators.loopback import HOST, Processes, connect, wait_until
 from tests.runbook_commands import Command, commands, runbooks_path, template, wrapper
 from tests.tools import require_binaries
 from tools.stackfile import load_settings
@@ -87,7 +86,7 @@ def stack(request, tmp_path_factory):
         # as deployed: the Sentinels know each other (hello messages every 2 s), so CKQUORUM answers OK
         def quorum(sentinel) -> bool:
             with stack.admin_client(sentinel) as c:
-                return str(c.call("SENTINEL", "ckquorum", stack.master_set)).startswith("OK")
+                return str(c.execute_command("SENTINEL", "ckquorum", stack.master_set)).startswith("OK")
         wait_until(lambda: all(quorum(s) for s in stack.sentinels), 60, what="Sentinel quorum reachable")
         seed(stack)
         yield stack
@@ -100,9 +99,9 @@ def seed(stack: secure.SecureStack) -> None:
     for a in stack.apps:
         with stack.connect(a.app) as c:
             for i in range(3):
-                c.call("HMSET", f"{a.namespace}:sessions:id-{i}", "creationTime", "1", "maxInactiveInterval", "1800")
+                c.execute_command("HMSET", f"{a.namespace}:sessions:id-{i}", "creationTime", "1", "maxInactiveInterval", "1800")
             if a.repository_type == "indexed":
-                c.call("ZADD", f"{a.namespace}:sessions:expirations", "1", "id-0")
+                c.execute_command("ZADD", f"{a.namespace}:sessions:expirations", "1", "id-0")
 
 
 def pod_env(stack: secure.SecureStack) -> str:
@@ -118,7 +117,7 @@ def load_acl(stack: secure.SecureStack) -> None:
     stack.write_acl({**{a.app: [1] for a in stack.apps}, "exporter": [1]})
     for target in [*stack.nodes, *stack.sentinels]:
         with stack.admin_client(target) as c:
-            assert c.call("ACL", "LOAD") == "OK"
+            assert c.execute_command("ACL", "LOAD") == "OK"
 
 
 def local_words(cmd: Command, stack: secure.SecureStack, app: acl.AppAcl) -> tuple[list[str], int]:
@@ -161,15 +160,15 @@ def script(text: str, cmd: Command, stack: secure.SecureStack, app: acl.AppAcl, 
 def run(text: str, cmd: Command, stack: secure.SecureStack, app: acl.AppAcl, files: dict[str, Path]) -> str:
     """'' if the command ran; else what went wrong."""
     _, port = local_words(cmd, stack, app)
-    with Client(HOST, port, secure.ADMIN_PASSWORD, username=secure.ADMIN_USER, tls=stack.tls) as watch:
-        watch.call("ACL", "LOG", "RESET")
+    with connect(HOST, port, secure.ADMIN_PASSWORD, username=secure.ADMIN_USER, tls=stack.tls) as watch:
+        watch.execute_command("ACL", "LOG", "RESET")
         try:
             out = subprocess.run(["bash", "-c", script(text, cmd, stack, app, files)], capture_output=True,
                                  text=True, errors="replace", timeout=TIMEOUT,
                                  env={"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/")})
         except subprocess.TimeoutExpired:
             return f"no answer in {TIMEOUT} s"
-        denied = [dict(zip(e[::2], e[1::2], strict=True)) for e in watch.call("ACL", "LOG")]
+        denied = watch.execute_command("ACL", "LOG")  # RESP3: one map per entry
     if denied:
         return "NOPERM in ACL LOG: " + ", ".join(f"{d['username']} {d['reason']} {d['object']}" for d in denied)
     output = out.stdout + out.stderr
@@ -245,6 +244,6 @@ def test_every_right_of_the_operator_is_needed_by_a_runbook_line(stack, monkeypa
     finally:
         load_acl(stack)
     assert unneeded == [], f"granted to the operator, used by no runbook line: {unneeded}"
-    with Client(HOST, stack.nodes[0].port, secure.client_password(names.OPERATOR_USER),
+    with connect(HOST, stack.nodes[0].port, secure.client_password(names.OPERATOR_USER),
                 username=names.OPERATOR_USER) as c:
-        assert c.call("INFO", "server")  # the full rights are back
+        assert c.execute_command("INFO", "server")  # the full rights are back

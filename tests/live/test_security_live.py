@@ -21,6 +21,7 @@ import ssl
 import time
 
 import pytest
+import redis
 
 from components.config import names
 from components.config.sessions import stores_for
@@ -35,8 +36,8 @@ from components.monitoring.session_count import (
 )
 from components.redis import connection_for
 from simulators import secure
-from simulators.loopback import HOST, Processes, scrape, start_exporter, wait_until
-from simulators.resp import Client, RedisError, master_from_sentinels
+from simulators.loopback import HOST, Processes, connect, master_from_sentinels, scrape, start_exporter, wait_until
+from simulators.spring_session import Listener
 from simulators.stack import start_counter
 from tests.tools import require_binaries
 from tools.stackfile import load_settings
@@ -46,7 +47,6 @@ APPS = [
     {"name": "shop", "image": "registry.example.com/shop:2.1.0", "repositoryType": "indexed", "minReplicas": 2,
      "sessionDatabase": 2},
 ]
-NOPERM = r"^NOPERM"
 
 
 def settings_for(tls: bool):
@@ -65,8 +65,8 @@ def stack(request, tmp_path_factory):
 
 
 def refused(call, *args) -> str:
-    """The NOPERM error a command gets."""
-    with pytest.raises(RedisError, match=NOPERM) as err:
+    """The NOPERM error a command gets (redis-py: NoPermissionError)."""
+    with pytest.raises(redis.exceptions.NoPermissionError) as err:
         call(*args)
     return str(err.value)
 
@@ -78,26 +78,26 @@ def test_app_users_cannot_touch_each_others_keys_channels_or_database(stack):
         [sid_b] = stack.writer(b.app, cb).create(1, users=1)
         key_a, key_b = f"{a.namespace}:sessions:{sid_a}", f"{b.namespace}:sessions:{sid_b}"
         for client, other_key in ((ca, key_b), (cb, key_a)):
-            refused(client.call, "HGETALL", other_key)
-            refused(client.call, "HMSET", other_key, "sessionAttr:x", "1")
-            refused(client.call, "DEL", other_key)
-            refused(client.call, "EXISTS", other_key)
-            refused(client.call, "RENAME", other_key, other_key + "x")
+            refused(client.execute_command, "HGETALL", other_key)
+            refused(client.execute_command, "HMSET", other_key, "sessionAttr:x", "1")
+            refused(client.execute_command, "DEL", other_key)
+            refused(client.execute_command, "EXISTS", other_key)
+            refused(client.execute_command, "RENAME", other_key, other_key + "x")
             for forbidden in (("KEYS", "*"), ("SCAN", "0"), ("FLUSHALL",), ("CONFIG", "GET", "*"), ("ACL", "LIST"),
                               ("SET", "x", "1"), ("EVAL", "return 1", "0"), ("MONITOR",)):
-                refused(client.call, *forbidden)
-        refused(ca.call, "SELECT", b.database)  # its own database only
-        refused(cb.call, "SELECT", a.database)
+                refused(client.execute_command, *forbidden)
+        refused(ca.execute_command, "SELECT", b.database)  # its own database only
+        refused(cb.execute_command, "SELECT", a.database)
         # b's channels: neither the keyspace events of b's database nor b's created events
         for channel in (f"__keyevent@{b.database}__:expired", f"__keyevent@{b.database}__:del"):
-            refused(ca.call, "SUBSCRIBE", channel)
-        refused(ca.call, "PSUBSCRIBE", f"{b.namespace}:event:{b.database}:created:*")
-        refused(ca.call, "PUBLISH", f"{b.namespace}:event:{b.database}:created:x", "forged")
-        refused(cb.call, "SUBSCRIBE", f"__keyevent@{a.database}__:del")
-        refused(cb.call, "PSUBSCRIBE", "__keyevent@*")
-        refused(cb.call, "PSUBSCRIBE", "*")
+            refused(ca.execute_command, "SUBSCRIBE", channel)
+        refused(ca.execute_command, "PSUBSCRIBE", f"{b.namespace}:event:{b.database}:created:*")
+        refused(ca.execute_command, "PUBLISH", f"{b.namespace}:event:{b.database}:created:x", "forged")
+        refused(cb.execute_command, "SUBSCRIBE", f"__keyevent@{a.database}__:del")
+        refused(cb.execute_command, "PSUBSCRIBE", "__keyevent@*")
+        refused(cb.execute_command, "PSUBSCRIBE", "*")
         # and each still owns its own
-        assert ca.call("HGETALL", key_a) and cb.call("HGETALL", key_b)
+        assert ca.execute_command("HGETALL", key_a) and cb.execute_command("HGETALL", key_b)
 
 
 def test_default_and_exporter_users_reach_no_session_data(stack):
@@ -106,77 +106,80 @@ def test_default_and_exporter_users_reach_no_session_data(stack):
         [sid] = stack.writer(a.app, ca).create(1)
     key = f"{a.namespace}:sessions:{sid}"
     with stack.nodes[0].client() as default:  # (it may not even SELECT)
-        refused(default.call, "HGETALL", key)
-        refused(default.call, "DEL", key)
-        refused(default.call, "CONFIG", "GET", "*")
-        assert default.call("PING") == "PONG"  # the chart's probes
+        refused(default.execute_command, "HGETALL", key)
+        refused(default.execute_command, "DEL", key)
+        refused(default.execute_command, "CONFIG", "GET", "*")
+        assert default.ping()  # the chart's probes
     with stack.exporter_client(stack.nodes[0]) as exporter:
         for command in (("SET", "x", "1"), ("DEL", key), ("HGETALL", key), ("HMSET", key, "a", "b"), ("FLUSHALL",),
                         ("CONFIG", "GET", "*"), ("CONFIG", "SET", "maxmemory", "1"), ("KEYS", "*")):
-            refused(exporter.call, *command)
-        assert exporter.call("SLOWLOG", "GET", "1") == []  # granted: the slow log is off (no arguments kept)
+            refused(exporter.execute_command, *command)
+        assert exporter.execute_command("SLOWLOG", "GET", "1") == []  # granted: the slow log is off (no arguments kept)
         # no Lua at all (issue 20: CVE-2025-49844 and the other Lua CVEs), nor key names
         for command in (("EVAL", f"return redis.call('HGETALL', '{key}')", "0"), ("EVALSHA", "0" * 40, "0"),
                         ("FCALL", "f", "0"), ("SCRIPT", "LOAD", "return 1"), ("RANDOMKEY",)):
-            refused(exporter.call, *command)
+            refused(exporter.execute_command, *command)
 
 
 def test_sentinel_gives_apps_their_master_and_nothing_else(stack):
     a = stack.apps[0]
-    with Client(HOST, stack.sentinels[0].port, secure.client_password(a.app), username=a.user,
+    with connect(HOST, stack.sentinels[0].port, secure.client_password(a.app), username=a.user,
                 tls=stack.user_tls(a.user)) as s:
-        assert int(s.call("SENTINEL", "get-master-addr-by-name", stack.master_set)[1]) == stack.nodes[0].port
+        assert int(s.execute_command("SENTINEL", "get-master-addr-by-name", stack.master_set)[1]) == stack.nodes[0].port
         for command in (("SENTINEL", "masters"), ("SENTINEL", "set", stack.master_set, "quorum", "1"),
                         ("SENTINEL", "failover", stack.master_set), ("SENTINEL", "reset", "*"),
                         ("SENTINEL", "config", "get", "*"), ("ACL", "LIST")):
-            refused(s.call, *command)
-    with pytest.raises(RedisError, match="WRONGPASS"):
-        Client(HOST, stack.sentinels[0].port, "wrong", username=a.user, tls=stack.user_tls(a.user))
+            refused(s.execute_command, *command)
+    with pytest.raises(redis.AuthenticationError):  # WRONGPASS
+        connect(HOST, stack.sentinels[0].port, "wrong", username=a.user, tls=stack.user_tls(a.user))
 
 
 @pytest.mark.parametrize("app", ["petclinic", "shop"])
 def test_each_repository_types_life_cycle_under_its_own_user(stack, app):
     a = next(x for x in stack.apps if x.app == app)
     indexed = a.repository_type == "indexed"
-    with stack.connect(app) as c, stack.connect(app) as events:
-        if indexed:  # the listener RedisIndexedHttpSessionConfiguration registers
-            events.call("SUBSCRIBE", f"__keyevent@{a.database}__:del", f"__keyevent@{a.database}__:expired")
-            events.read_push(2)
-            events.call("PSUBSCRIBE", f"{a.namespace}:event:{a.database}:created:*")
-        w = stack.writer(app, c)
-        [sid] = w.create(1, users=1 if indexed else 0)
-        assert w.read(sid)["maxInactiveInterval"] == str(w.timeout_seconds)
-        w.touch(sid, ("cart", "3 items"))  # save of a changed attribute
-        assert w.read(sid)["sessionAttr:cart"] == "3 items"
-        new = w.login(sid, "alice")  # login: session fixation protection changes the id
-        assert w.read(sid) == {} and w.read(new)["sessionAttr:cart"] == "3 items"
-        assert w.delete_session(new)  # logout
-        if indexed:  # the hash lingers 5 minutes with maxInactiveInterval 0; the shadow key is gone
-            assert w.read(new)["maxInactiveInterval"] == "0"
-            assert not c.call("EXISTS", w.expires_key(new))
-        else:
-            assert w.read(new) == {}
-        [short] = w.create(1, timeout_seconds=1)  # expiry
-        key = w.expires_key(short) if indexed else w.session_key(short)
-        wait_until(lambda: not c.call("EXISTS", key), 10, what="the session to expire")
-        if indexed:
-            seen: list[tuple[str, str]] = []
+    # the listener RedisIndexedHttpSessionConfiguration registers
+    events = Listener(stack.connect(app), (f"__keyevent@{a.database}__:del", f"__keyevent@{a.database}__:expired"),
+                      (f"{a.namespace}:event:{a.database}:created:*",)) if indexed else None
+    try:
+        with stack.connect(app) as c:
+            w = stack.writer(app, c)
+            [sid] = w.create(1, users=1 if indexed else 0)
+            assert w.read(sid)["maxInactiveInterval"] == str(w.timeout_seconds)
+            w.touch(sid, ("cart", "3 items"))  # save of a changed attribute
+            assert w.read(sid)["sessionAttr:cart"] == "3 items"
+            new = w.login(sid, "alice")  # login: session fixation protection changes the id
+            assert w.read(sid) == {} and w.read(new)["sessionAttr:cart"] == "3 items"
+            assert w.delete_session(new)  # logout
+            if indexed:  # the hash lingers 5 minutes with maxInactiveInterval 0; the shadow key is gone
+                assert w.read(new)["maxInactiveInterval"] == "0"
+                assert not c.execute_command("EXISTS", w.expires_key(new))
+            else:
+                assert w.read(new) == {}
+            [short] = w.create(1, timeout_seconds=1)  # expiry
+            key = w.expires_key(short) if indexed else w.session_key(short)
+            wait_until(lambda: not c.execute_command("EXISTS", key), 10, what="the session to expire")
+            if indexed:
+                seen: list[tuple[str, str]] = []
 
-            def event(match) -> bool:
-                """Read messages until one (channel, body) satisfies `match`."""
-                while not any(match(ch, body) for ch, body in seen):
-                    message = events.read_push(0.5)
-                    if message is None:
-                        return False
-                    seen.append((message[-2], message[-1]))  # message: [kind, (pattern,) channel, body]
-                return True
-            created = f"{a.namespace}:event:{a.database}:created:"
-            assert wait_until(lambda: event(lambda ch, body: ch.startswith(created)), 5, what="created event")
-            assert wait_until(lambda: event(lambda ch, body: ch == f"__keyevent@{a.database}__:del"
-                                            and body == w.expires_key(new)), 5, what="del event of the logout")
-            assert wait_until(lambda: event(lambda ch, body: ch == f"__keyevent@{a.database}__:expired"
-                                            and body == w.expires_key(short)), 5, what="expired event")
-
+                def event(match) -> bool:
+                    """Read messages until one (channel, body) satisfies `match`."""
+                    while not any(match(ch, body) for ch, body in seen):
+                        assert events is not None
+                        got = events.messages(0.5)
+                        if not got:
+                            return False
+                        seen.extend(got)
+                    return True
+                created = f"{a.namespace}:event:{a.database}:created:"
+                assert wait_until(lambda: event(lambda ch, body: ch.startswith(created)), 5, what="created event")
+                assert wait_until(lambda: event(lambda ch, body: ch == f"__keyevent@{a.database}__:del"
+                                                and body == w.expires_key(new)), 5, what="del event of the logout")
+                assert wait_until(lambda: event(lambda ch, body: ch == f"__keyevent@{a.database}__:expired"
+                                                and body == w.expires_key(short)), 5, what="expired event")
+    finally:
+        if events:
+            events.close()
 
 
 def platform_metrics(settings) -> set[str]:
@@ -281,10 +284,10 @@ def test_tls_refuses_a_plaintext_client_and_one_without_a_certificate(stack, how
         pytest.skip("TLS variant only")
     a = stack.apps[0]
     for port in (stack.nodes[1].port, stack.sentinels[0].port):
-        with pytest.raises((OSError, ConnectionError, RedisError)):
+        with pytest.raises((OSError, ConnectionError, redis.RedisError)):
             if how == "plaintext":
-                with Client(HOST, port, secure.client_password(a.app), username=a.user, timeout=3) as c:
-                    c.call("PING")
+                with connect(HOST, port, secure.client_password(a.app), username=a.user, timeout=3) as c:
+                    c.execute_command("PING")
             else:
                 ctx = ssl.create_default_context(cafile=stack.tls.ca)
                 with socket.create_connection((HOST, port), timeout=3) as raw, \

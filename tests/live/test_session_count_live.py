@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import pytest
+import redis
 
 from bench.session_count import minute_set_script
 from components.config.names import SESSION_COUNT_KEY
@@ -41,8 +42,7 @@ from simulators.loopback import (
     start_exporter,
     wait_until,
 )
-from simulators.resp import Client
-from simulators.spring_session import DEFAULT_NAMESPACE, SessionWriter, SpringSessionRepository
+from simulators.spring_session import DEFAULT_NAMESPACE, SessionWriter, SpringSessionRepository, pipeline
 from simulators.stack import standalone, start_counter
 from tools.stackfile import load_settings
 
@@ -158,10 +158,10 @@ class Stack:
     def wait_sessions(self, store: SessionStore, expected: int, timeout: float = 15, stable: int = 3) -> None:
         self.wait_value(f'{RECORD}{{app="{store.app}"}}', expected, timeout, stable)
 
-    def client(self, db: int, node=None) -> Client:
+    def client(self, db: int, node=None) -> redis.Redis:
         return (node or self.master).client(db)
 
-    def writer(self, store: SessionStore, client: Client, **kw) -> SessionWriter:
+    def writer(self, store: SessionStore, client: redis.Redis, **kw) -> SessionWriter:
         return SessionWriter(client, store.namespace, store.repository_type, store.timeout_seconds,
                              expiration_store=store.expiration_store, database=store.database, **kw)
 
@@ -174,13 +174,13 @@ def stack(module_procs):
 def _flush(stack: Stack, *dbs: int) -> None:
     for db in dbs:
         with stack.client(db) as c:
-            c.call("FLUSHDB")
+            c.execute_command("FLUSHDB")
 
 
 def _noise(stack: Stack) -> None:
     """Keys that are not this app's sessions: a cache in DB 0, another app's sessions in DB 5."""
     with stack.client(0) as c:
-        c.pipeline([("SET", f"cache:{i}", "x") for i in range(25)])
+        pipeline(c, [("SET", f"cache:{i}", "x") for i in range(25)])
     with stack.client(NOISE_DB) as c:
         SessionWriter(c, "spring:session:other", "indexed", 1800, 64).create(13, users=3)
 
@@ -211,7 +211,7 @@ def test_active_sessions_equals_live_sessions_through_logout_and_expiry(stack, c
         try:
             assert writer.delete_sessions(ids[:LOGOUTS]) == LOGOUTS
             if listener:
-                wait_until(lambda: listener.drain(0.3) or c.call("ZCARD", long_store.zset_key) == N - LOGOUTS, 10,
+                wait_until(lambda: listener.drain(0.3) or c.execute_command("ZCARD", long_store.zset_key) == N - LOGOUTS, 10,
                            what="the del events handled")
         finally:
             if listener:
@@ -221,8 +221,8 @@ def test_active_sessions_equals_live_sessions_through_logout_and_expiry(stack, c
             # Spring keeps the logged-out hash 300 s and re-files it as expiring at its
             # last access (current-minute set, or a past score in the sorted set):
             # the count must not depend on either being gone.
-            assert 0 < c.call("TTL", writer.session_key(ids[0])) <= 300
-            assert c.call("EXISTS", writer.expires_key(ids[0])) == 0
+            assert 0 < c.execute_command("TTL", writer.session_key(ids[0])) <= 300
+            assert c.execute_command("EXISTS", writer.expires_key(ids[0])) == 0
 
         # short sessions appear, then fall back to 0 once their TTL has passed (the sorted
         # set: once the app instance's listener has ZREMed them on the `expired` events)
@@ -264,7 +264,7 @@ class Events:
             self.sub.close()
 
 
-def _repository(store: SessionStore, client: Client, line: str, flush_mode: str, **kw) -> SpringSessionRepository:
+def _repository(store: SessionStore, client: redis.Redis, line: str, flush_mode: str, **kw) -> SpringSessionRepository:
     return SpringSessionRepository(client, store.namespace, store.repository_type, store.timeout_seconds, line=line,
                                    store=store.expiration_store, flush_mode=flush_mode, database=store.database,
                                    payload_bytes=64, **kw)
@@ -304,7 +304,7 @@ def test_count_stays_true_through_logins_touches_logouts(stack, case):
             # The script this project counted minute sets with before issue 14 (restated in
             # bench/session_count.py) reads one session more per login: the stale
             # `expires:<old id>` each login leaves in its minute set, in every Spring line.
-            _, previous = repo.client.call("EVAL", minute_set_script(store), 0)
+            _, previous = repo.client.execute_command("EVAL", minute_set_script(store), 0)
             assert int(previous) == 30 + len(renamed)
 
         for sid in repo.live_ids():
@@ -353,7 +353,7 @@ def test_default_repository_count_skips_expired_keys_redis_has_not_reclaimed(sta
     store = UNRECLAIMED
     _flush(stack, store.database)
     with stack.client(0) as admin, stack.client(store.database) as c:
-        admin.call("DEBUG", "SET-ACTIVE-EXPIRE", "0")
+        admin.execute_command("DEBUG", "SET-ACTIVE-EXPIRE", "0")
         try:
             repo = _repository(store, c, "3.4", "on_save")
             for i in range(40):
@@ -366,7 +366,7 @@ def test_default_repository_count_skips_expired_keys_redis_has_not_reclaimed(sta
             assert repo.live_count() == 40
             stack.wait_sessions(store, 40)
         finally:
-            admin.call("DEBUG", "SET-ACTIVE-EXPIRE", "1")
+            admin.execute_command("DEBUG", "SET-ACTIVE-EXPIRE", "1")
 
 
 # ------------------------------------------------------- stores that do not match (item 4)
@@ -380,7 +380,7 @@ def test_a_store_that_does_not_match_its_config_flags_itself_and_records_no_coun
         miswired = _repository(MISWIRED_ZSET, c, "3.4", "on_save", store_namespace=DEFAULT_NAMESPACE)
         for i in range(30):
             miswired.new_session(f"user{i}")
-        assert c.call("ZCARD", f"{DEFAULT_NAMESPACE}:sessions:expirations") == 30
+        assert c.execute_command("ZCARD", f"{DEFAULT_NAMESPACE}:sessions:expirations") == 30
     with stack.client(MISWIRED_MINUTE.database) as c:
         SpringSessionRepository(c, MISWIRED_MINUTE.namespace, "indexed", 1800, store="sorted-set").new_session("u")
     for store in MISWIRED:
@@ -390,7 +390,7 @@ def test_a_store_that_does_not_match_its_config_flags_itself_and_records_no_coun
     # Fixed as the runbook says: the app builds the store with its namespace, the stray
     # sorted set is deleted; every session saved since is counted.
     with stack.client(MISWIRED_ZSET.database) as c:
-        c.call("DEL", f"{DEFAULT_NAMESPACE}:sessions:expirations")
+        c.execute_command("DEL", f"{DEFAULT_NAMESPACE}:sessions:expirations")
         miswired.client, miswired.store_namespace = c, MISWIRED_ZSET.namespace
         for sid in miswired.live_ids():
             miswired.touch(sid)
@@ -440,7 +440,7 @@ def test_a_failed_count_and_a_mismatched_store_reach_the_webhook(procs, webhook,
     broken = time.monotonic()
     if failure == "scan refused":
         with env.nodes[0].client(0) as c:  # the counter logs in as `default` here (no ACL file)
-            c.call("ACL", "SETUSER", "default", "-scan")
+            c.execute_command("ACL", "SETUSER", "default", "-scan")
     else:  # the sidecar is dead: its count key expires (COUNTER_TTL) and nothing renews it
         assert env.counter is not None
         env.counter.kill()

@@ -12,11 +12,12 @@ import signal
 import threading
 import time
 
+import redis
+
 from components.config import names
 from simulators import certs, secure
 from simulators.certs import TlsFiles
-from simulators.loopback import HOST, tls_conf, wait_until
-from simulators.resp import Client, RedisError
+from simulators.loopback import HOST, connect, tls_conf, wait_until
 from tools.stackfile import load_settings
 
 APP = {"name": "petclinic", "image": "docker.io/springcommunity/spring-petclinic:3.4.0"}
@@ -32,11 +33,11 @@ class Pod(threading.Thread):
         self.stack, self.port, self.tls = stack, port, tls
         self.requests = self.failed = 0
         self.running = True
-        self.client: Client | None = None
+        self.client: redis.Redis | None = None
 
-    def connect(self) -> Client:
+    def connect(self) -> redis.Redis:
         a = self.stack.apps[0]
-        return Client(HOST, self.port, secure.client_password(APP["name"]), a.database, username=a.user,
+        return connect(HOST, self.port, secure.client_password(APP["name"]), a.database, username=a.user,
                       tls=self.tls, timeout=2)
 
     def run(self) -> None:
@@ -51,7 +52,7 @@ class Pod(threading.Thread):
                     self.client = self.connect()
                     writer.client = self.client
                 writer.touch(sid, ("clicks", str(self.requests)))
-            except (OSError, ConnectionError, RedisError):
+            except (OSError, ConnectionError, redis.RedisError):
                 self.failed += 1
                 if self.client is not None:
                     self.client.close()
@@ -102,7 +103,7 @@ def test_one_shot_tls_switch_keeps_sessions_but_fails_requests_until_the_clients
     everyone = rolled + pods
     requests = sum(p.requests for p in everyone)
     failed = sum(p.failed for p in everyone)
-    reader = stack.writer(APP["name"], Client(HOST, node.port, secure.client_password(APP["name"]),
+    reader = stack.writer(APP["name"], connect(HOST, node.port, secure.client_password(APP["name"]),
                                               stack.apps[0].database, username=stack.apps[0].user,
                                               tls=clients[stack.apps[0].user]))
     kept = sum(1 for sid in ids if reader.read(sid))

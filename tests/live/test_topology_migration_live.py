@@ -33,7 +33,7 @@ def test_standalone_to_sentinel_keeps_every_session(procs):
                            {**conf, "replicaof": f"{HOST} {primary.port}"}).start())
 
     def synced() -> bool:
-        return all("master_link_status:up" in n.client().call("INFO", "replication") for n in nodes)
+        return all(n.client().info("replication")["master_link_status"] == "up" for n in nodes)
 
     # writes go on while the new nodes sync
     batches = 0
@@ -43,24 +43,24 @@ def test_standalone_to_sentinel_keeps_every_session(procs):
     wait_until(synced, 60, what="the new nodes replicating from the old master")
     writer.client.close()  # clients move: the old store takes no more writes
     old_master = old.nodes[0].client()
-    wait_until(lambda: old_master.call("INFO", "replication").count("offset=") == 1
-               and primary.client().call("INFO", "replication").split("master_repl_offset:")[1].split()[0]
-               == old_master.call("INFO", "replication").split("master_repl_offset:")[1].split()[0],
+    wait_until(lambda: old_master.info("replication")["connected_slaves"] == 1
+               and primary.client().info("replication")["master_repl_offset"]
+               == old_master.info("replication")["master_repl_offset"],
                30, what="the new primary caught up with the old master's offset")
     sessions_before = len(ids)
 
-    assert primary.client().call("SLAVEOF", "NO", "ONE") == "OK"
+    assert primary.client().slaveof()  # SLAVEOF NO ONE
     s = new_settings.redis.sentinel
     sentinels = [Sentinel(procs, f"sentinel-{i}", secure.DEFAULT_PASSWORD, primary, s.master_set, s.quorum,
                           s.down_after_ms, s.failover_timeout_ms,
                           f"aclfile {old.acl_dir / names.SENTINEL_ACL_FILE}\n").start() for i in range(3)]
-    wait_until(lambda: "connected_slaves:2" in primary.client().call("INFO", "replication"), 30,
+    wait_until(lambda: primary.client().info("replication")["connected_slaves"] == 2, 30,
                what="both new replicas on the new primary")
     new = secure.SecureStack(new_settings, nodes, sentinels, old.acl_dir, old.apps, old.redis_version,
                              old.sentinel_version)
     client = wait_until(lambda: new.connect(APP["name"]), 30,  # master address from the Sentinels, as the app
                         what="the app finds the new master through the Sentinels")
-    assert client.sock.getpeername()[1] == primary.port
+    assert client.get_connection_kwargs()["port"] == primary.port
     reader = new.writer(APP["name"], client)
     kept = sum(1 for sid in ids if reader.read(sid))
     print(f"\nmigration standalone->sentinel: sessions before={sessions_before} after={kept} "

@@ -27,8 +27,7 @@ import pytest
 import yaml
 
 from render import render_stack
-from simulators.loopback import HOST, free_port, wait_until
-from simulators.resp import Client
+from simulators.loopback import HOST, connect, free_port, wait_until
 from tests.tools import _missing, require_helm
 
 RW_MASK, EXEC_MASK = 0o660, 0o110
@@ -139,15 +138,15 @@ def test_with_the_charts_fs_group_the_high_uid_writes_and_reloads_its_aof(node_d
     for run in range(2):
         proc, port = start_redis(tmp_path, volume, conf, uid, gid, [fs_group])
         try:
-            wait_until(lambda: Client(HOST, port).call("PING") == "PONG", 10, what="redis up")
-            with Client(HOST, port) as c:
+            wait_until(lambda: connect(HOST, port).ping(), 10, what="redis up")
+            with connect(HOST, port) as c:
                 if run == 0:
-                    c.call("SET", "spring:session:sessions:s1", "v")
-                    c.call("BGREWRITEAOF")
-                    wait_until(lambda: c.call("INFO", "persistence").count("aof_rewrite_in_progress:0"), 10,
+                    c.execute_command("SET", "spring:session:sessions:s1", "v")
+                    c.execute_command("BGREWRITEAOF")
+                    wait_until(lambda: c.info("persistence")["aof_rewrite_in_progress"] == 0, 10,
                                what="AOF rewrite done")
                 else:  # the restart reloaded the AOF it wrote as a non-root user
-                    assert c.call("GET", "spring:session:sessions:s1") == "v"
+                    assert c.execute_command("GET", "spring:session:sessions:s1") == "v"
         finally:
             proc.terminate()
             proc.wait(timeout=10)
