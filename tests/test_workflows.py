@@ -517,7 +517,11 @@ def test_render_diff_of_a_chart_image_change_shows_the_charts_statefulset(tmp_pa
     assert "| `helm-redis/values.yaml` | release values | changed +2 −2 |" in text
     assert "| `helm-redis/statefulset-redis-node.yaml` | chart | changed +2 −2 |" in text
     assert "+        image: docker.io/bitnamilegacy/redis:8.2.2-debian-12-r0" in text
-    assert re.search(r"\| prod \| (\d+) → \1 \| 0 \| 0 \| 2 \|", text), text
+    # the exporter rolls too: its session-counter sidecar runs the Redis image (a SCAN-counted store)
+    assert "| restart | `deployment-redis-exporter.yaml` |" in text
+    exporter_diff = text.split("deployment-redis-exporter.yaml</code>")[1]
+    assert "+        image: docker.io/bitnamilegacy/redis:8.2.2-debian-12-r0" in exporter_diff
+    assert re.search(r"\| prod \| (\d+) → \1 \| 0 \| 0 \| 3 \|", text), text
 
 
 # --- image scan (issue 20): every image the render deploys, scanned; criticals fail -------
