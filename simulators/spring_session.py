@@ -118,6 +118,7 @@ class Listener:
                 self.pending.append(m)
             return sum(m["type"] in ("subscribe", "psubscribe") for m in self.pending) == expected
         wait_until(confirmed, 5, what="the subscriptions confirmed")
+        self.pending = [m for m in self.pending if m["type"] in ("message", "pmessage")]
 
     def messages(self, wait: float = 0.0) -> list[tuple[str, str]]:
         got, self.pending = self.pending, []
