@@ -4,6 +4,7 @@ receiver. Every wait is bounded in count and time; every process is killed by it
 (`Processes.close`)."""
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -77,6 +78,30 @@ def wait_until(predicate: Callable[[], Any], timeout: float, interval: float = 0
             break
         time.sleep(interval)
     raise TimeoutError(f"timed out after {timeout}s waiting for {what}" + (f": {last_error!r}" if last_error else ""))
+
+
+def roll_out(pods: list, start_new: Callable[[], Any], ready: Callable[[Any], bool], what: str) -> list:
+    """A Deployment's rolling update (maxSurge 1, maxUnavailable 0) of client threads that
+    stop when `running` is false: per old pod, a new one starts and is `ready` (bounded
+    wait) before the old one stops. `pods` ends with the new ones; returns the old ones."""
+    rolled = []
+    for old in list(pods):
+        new = start_new()
+        new.start()
+        wait_until(functools.partial(ready, new), 20, what=what)
+        old.running = False
+        old.join(timeout=10)
+        rolled.append(old)
+        pods.remove(old)
+        pods.append(new)
+    return rolled
+
+
+def stop_all(pods: list) -> None:
+    """Stops client threads started as in roll_out (bounded join)."""
+    for p in pods:
+        p.running = False
+        p.join(timeout=10)
 
 
 class Proc:

@@ -57,13 +57,17 @@ def test_exporter_reads_only_the_sorted_sets_and_the_count_key_and_writes_nothin
         "+slowlog|len +slowlog|get +client|setinfo")
 
 
-@pytest.mark.parametrize("stack,overrides", [
+EVERY_STORE_KIND = [
     ("dev", {}), ("prod", {}), ("dev", {"redisTopology": "sentinel"}),
     ("prod", {"wasApps": [{"name": "petclinic", "image": "r/p:1", "sessionDatabase": 1},
                           {"name": "shop", "image": "r/s:1", "repositoryType": "indexed", "sessionDatabase": 2},
                           {"name": "cart", "image": "r/c:1", "repositoryType": "indexed",
                            "sessionExpirationStore": "sorted-set", "sessionDatabase": 3}]}),
-])
+]
+"""Both topologies, and a default, a minute-set and a sorted-set store side by side."""
+
+
+@pytest.mark.parametrize("stack,overrides", EVERY_STORE_KIND)
 def test_no_user_but_counter_and_operator_may_scan_and_counter_writes_only_its_key(stack, overrides):
     """SCAN returns key names (session ids) and has no key argument for ACL patterns to limit:
     of the users the component writes, only `counter` (the sidecar that accepts no request)
@@ -129,13 +133,7 @@ def test_may_run_reads_rules_as_redis_does():
     assert not may_run("+eval -@all +get", "eval")
 
 
-@pytest.mark.parametrize("stack,overrides", [
-    ("dev", {}), ("prod", {}), ("dev", {"redisTopology": "sentinel"}),
-    ("prod", {"wasApps": [{"name": "petclinic", "image": "r/p:1", "sessionDatabase": 1},
-                          {"name": "shop", "image": "r/s:1", "repositoryType": "indexed", "sessionDatabase": 2},
-                          {"name": "cart", "image": "r/c:1", "repositoryType": "indexed",
-                           "sessionExpirationStore": "sorted-set", "sessionDatabase": 3}]}),
-])
+@pytest.mark.parametrize("stack,overrides", EVERY_STORE_KIND)
 def test_no_user_on_any_process_may_run_lua(stack, overrides):
     """Issue 20: no EVAL/EVALSHA/FCALL/@scripting for anyone (CVE-2025-49844, -46817, -46818,
     -46819 need only a script), on every process: every user the component writes into the

@@ -23,7 +23,7 @@ import redis
 
 from components.redis import ACL_RELOAD_SCRIPT, acl_reload_env
 from simulators import secure
-from simulators.loopback import HOST, connect, wait_until
+from simulators.loopback import HOST, connect, roll_out, stop_all, wait_until
 from tools.stackfile import load_settings
 
 APP = {"name": "petclinic", "image": "docker.io/springcommunity/spring-petclinic:3.4.0", "minReplicas": 2}
@@ -100,24 +100,13 @@ def test_rotation_while_clients_keep_writing_fails_no_request(procs):
     assert accepts(stack, 1)
 
     # 2. clients switch: a new pod (generation 2) is ready before an old one stops
-    rolled = []
-    for old in list(pods):
-        new = Pod(stack, 2)
-        new.start()
-        wait_until(lambda: new.requests > 20, 20, what="the new pod writing")
-        old.running = False
-        old.join(timeout=10)
-        rolled.append(old)
-        pods.remove(old)
-        pods.append(new)
+    rolled = roll_out(pods, lambda: Pod(stack, 2), lambda new: new.requests > 20, what="the new pod writing")
 
     # 3. the previous password is retired
     stack.write_acl({"petclinic": [2], "exporter": [2]})
     wait_until(lambda: not accepts(stack, 1), 15, what="generation 1 refused (sidecar reload)")
     wait_until(lambda: all(p.requests > 60 for p in pods), 20, what="pods writing after the retirement")
-    for p in pods:
-        p.running = False
-        p.join(timeout=10)
+    stop_all(pods)
 
     everyone = rolled + pods
     requests = sum(p.requests for p in everyone)

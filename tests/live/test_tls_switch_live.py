@@ -17,7 +17,7 @@ import redis
 from components.config import names
 from simulators import certs, secure
 from simulators.certs import TlsFiles
-from simulators.loopback import HOST, connect, tls_conf, wait_until
+from simulators.loopback import HOST, connect, roll_out, stop_all, tls_conf, wait_until
 from tools.stackfile import load_settings
 
 APP = {"name": "petclinic", "image": "docker.io/springcommunity/spring-petclinic:3.4.0"}
@@ -84,21 +84,11 @@ def test_one_shot_tls_switch_keeps_sessions_but_fails_requests_until_the_clients
     node.start()
     time.sleep(RELEASE_SECONDS)
     # ... the WAS Deployment rolls only after the release: a TLS pod starts, then an old one stops
-    rolled = []
-    for old in list(pods):
-        new = Pod(stack, node.port, clients[stack.apps[0].user])
-        new.start()
-        wait_until(lambda: new.requests - new.failed > 20, 20, what="a TLS pod writing")
-        old.running = False
-        old.join(timeout=10)
-        rolled.append(old)
-        pods.remove(old)
-        pods.append(new)
+    rolled = roll_out(pods, lambda: Pod(stack, node.port, clients[stack.apps[0].user]),
+                      lambda new: new.requests - new.failed > 20, what="a TLS pod writing")
     outage = time.monotonic() - switched
     wait_until(lambda: all(p.requests > 40 for p in pods), 20, what="TLS pods writing")
-    for p in pods:
-        p.running = False
-        p.join(timeout=10)
+    stop_all(pods)
 
     everyone = rolled + pods
     requests = sum(p.requests for p in everyone)
