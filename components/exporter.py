@@ -45,7 +45,7 @@ from .monitoring.session_count import (
     counted_by_scan,
 )
 from .pki import PrivateCa
-from .redis import TLS_FINGERPRINT_ANNOTATION, RedisConnection, client_egress
+from .redis import TLS_FINGERPRINT_ANNOTATION, RedisConnection, client_egress, heartbeat_fresh, redis_cli_tls_args
 
 COMPONENT = "metrics"
 AUTH_DIR = "/secrets"
@@ -109,7 +109,7 @@ def counter_env(nodes: list[str], stores: tuple[SessionStore, ...], redis_versio
     """COUNTER_SCRIPT's environment: `nodes` as `host:port` (the Redis nodes, in order), the
     stores counted by SCAN (`<db>=<pattern>` each). The live tests run the script with loopback
     nodes and local paths."""
-    tls_args = f"--tls --cacert {tls_dir}/ca.crt --cert {tls_dir}/tls.crt --key {tls_dir}/tls.key" if tls_on else ""
+    tls_args = redis_cli_tls_args(tls_dir) if tls_on else ""
     return {"COUNT_NODES": " ".join(nodes),
             "COUNT_STORES": " ".join(f"{s.database}={s.scan_pattern}" for s in counted_by_scan(stores)),
             "COUNT_KEY_NAME": names.SESSION_COUNT_KEY, "COUNTER_USER": names.COUNTER_USER,
@@ -226,7 +226,7 @@ def counter_container(conn: RedisConnection, stores: tuple[SessionStore, ...], i
                       redis_version: tuple[int, int]) -> dict:
     """The session-counter sidecar: COUNTER_SCRIPT in the Redis image, no port, its own
     password file, with TLS the exporter's client certificate."""
-    fresh = ["/bin/bash", "-c", f"test $(( $(date +%s) - $(cat {COUNTER_TMP}/alive) )) -lt {COUNT_TTL_SECONDS}"]
+    fresh = heartbeat_fresh(f"{COUNTER_TMP}/alive", COUNT_TTL_SECONDS)
     mounts = [{"name": "counter-auth", "mountPath": COUNTER_DIR, "readOnly": True},
               {"name": "counter-tmp", "mountPath": COUNTER_TMP}]
     if conn.tls:

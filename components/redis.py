@@ -200,11 +200,22 @@ done
 ACL_RELOAD_TMP = "/tmp/acl-reload"
 
 
+def redis_cli_tls_args(certs_dir: str) -> str:
+    """redis-cli's flags for mutual TLS with the files of a TLS Secret mounted at `certs_dir`."""
+    return f"--tls --cacert {certs_dir}/ca.crt --cert {certs_dir}/tls.crt --key {certs_dir}/tls.key"
+
+
+def heartbeat_fresh(heartbeat: str, max_age_seconds: int) -> list[str]:
+    """An exec probe: the sidecar's loop wrote `heartbeat` (Unix seconds) less than
+    `max_age_seconds` ago."""
+    return ["/bin/bash", "-c", f"test $(( $(date +%s) - $(cat {heartbeat}) )) -lt {max_age_seconds}"]
+
+
 def acl_reload_env(ports: list[int], tls_on: bool, acl_dir: str = names.ACL_DIR,
                    password_file: str = PASSWORD_FILE, certs_dir: str = CERTS_DIR,
                    interval: int = ACL_RELOAD_INTERVAL_SECONDS, heartbeat: str = f"{ACL_RELOAD_TMP}/alive") -> dict:
     """The sidecar's environment (the live tests run ACL_RELOAD_SCRIPT with local paths)."""
-    tls_args = f"--tls --cacert {certs_dir}/ca.crt --cert {certs_dir}/tls.crt --key {certs_dir}/tls.key" if tls_on else ""
+    tls_args = redis_cli_tls_args(certs_dir) if tls_on else ""
     return {"ACL_DIR": acl_dir, "ACL_RELOAD_PORTS": " ".join(str(p) for p in ports),
             "REDIS_PASSWORD_FILE": password_file, "ACL_RELOAD_TLS_ARGS": tls_args,
             "ACL_RELOAD_INTERVAL": str(interval), "ACL_RELOAD_HEARTBEAT": heartbeat}
@@ -212,8 +223,7 @@ def acl_reload_env(ports: list[int], tls_on: bool, acl_dir: str = names.ACL_DIR,
 
 def _acl_reload_sidecar(s: RedisSettings) -> dict:
     ports = [names.REDIS_PORT] + ([names.SENTINEL_PORT] if s.sentinel is not None else [])
-    fresh = ["/bin/bash", "-c", f'test $(( $(date +%s) - $(cat {ACL_RELOAD_TMP}/alive) )) -lt '
-                                f'{6 * ACL_RELOAD_INTERVAL_SECONDS}']
+    fresh = heartbeat_fresh(f"{ACL_RELOAD_TMP}/alive", 6 * ACL_RELOAD_INTERVAL_SECONDS)
     mounts = [{"name": "acl", "mountPath": names.ACL_DIR, "readOnly": True},
               {"name": "redis-password", "mountPath": PASSWORD_FILE.rsplit("/", 1)[0], "readOnly": True},
               {"name": "acl-reload-tmp", "mountPath": ACL_RELOAD_TMP}]
