@@ -34,7 +34,7 @@ A session is live while Spring has it: not expired and not deleted. Per store:
   ask a SCAN-capable exporter for `check-keys` got every key name in its log): a sidecar of
   the exporter pod, `session-counter` (components/exporter.py COUNTER_SCRIPT, ACL user
   `counter`, which accepts no request from anyone), runs `redis-cli -n <db> --scan --pattern
-  <pattern> | wc -l` every COUNT_INTERVAL (SCAN ... MATCH like the exporter's count-keys,
+  <pattern> | wc -l` every COUNT_INTERVAL_SECONDS (SCAN ... MATCH like the exporter's count-keys,
   keys.go getKeysCount: Redis is never blocked longer than one call) and SETs the number into
   the store's database under names.SESSION_COUNT_KEY with a TTL of 3 intervals. The exporter
   reads that key on every regular scrape (`check-single-keys`: TYPE, then GET of a string,
@@ -93,9 +93,8 @@ CHECK_SINGLE_KEYS_FLAG = "--check-single-keys"
 """redis_exporter flag naming the keys it reads on every scrape (Go flag: `-check-single-keys`)."""
 KEY_VALUE_METRIC = "redis_key_value"
 """redis_exporter's check-single-keys metric for a numeric string (the counter's count key)."""
-COUNT_INTERVAL = "60s"
-"""How often the session counter counts the SCAN-counted stores."""
 COUNT_INTERVAL_SECONDS = 60
+"""How often the session counter counts the SCAN-counted stores."""
 COUNT_TTL_SECONDS = 3 * COUNT_INTERVAL_SECONDS
 """TTL of the count key: a counter that stopped leaves no count after 3 intervals (SessionCountFailed)."""
 COUNT_TIMEOUT_SECONDS = 55
