@@ -1,3 +1,4 @@
+import os
 import sys
 from pathlib import Path
 
@@ -21,3 +22,20 @@ def program(stack):
     run = run_program(stack)
     assert run.error is None, f"{stack}: {run.error}"
     return run
+
+
+# --------------------------------------------------------------------------- parallel runs (pytest-xdist)
+def waits_on_processes(item: pytest.Item) -> bool:
+    """A live test or the benchmark smoke: long, mostly waiting on real processes."""
+    return item.nodeid.startswith(("tests/live/", "tests/bench/"))
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config, items):
+    """Under pytest-xdist (scripts/test.sh: `-n 2 --dist loadfile --no-loadscope-reorder`) the
+    files are handed to the workers in collection order, one file to one worker: the long files,
+    which wait on real processes, come first (a stable sort, the same in every worker, as xdist
+    requires), so no long file starts when the other worker has run out of work. A run without
+    workers keeps pytest's order."""
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        items.sort(key=lambda item: not waits_on_processes(item))
