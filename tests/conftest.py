@@ -39,3 +39,15 @@ def pytest_collection_modifyitems(config, items):
     workers keeps pytest's order."""
     if os.environ.get("PYTEST_XDIST_WORKER"):
         items.sort(key=lambda item: not waits_on_processes(item))
+
+
+def pytest_terminal_summary(terminalreporter):
+    """The lines tests record for the log (`record_property("summary", line)`), printed after the
+    run: a pytest-xdist worker's own output does not reach the terminal, its reports do."""
+    lines = [value for reports in terminalreporter.stats.values() for report in reports
+             if getattr(report, "when", None) == "call"
+             for name, value in getattr(report, "user_properties", ()) if name == "summary"]
+    if lines:
+        terminalreporter.section("summaries")
+        for line in lines:
+            terminalreporter.write_line(line)

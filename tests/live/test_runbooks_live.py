@@ -196,7 +196,7 @@ def runs(text: str, stack: secure.SecureStack) -> list[tuple[Command, acl.AppAcl
     return sorted(pairs, key=lambda p: "failover" in p[0].text)
 
 
-def test_every_runbook_command_runs_as_the_user_it_names(stack, capsys):
+def test_every_runbook_command_runs_as_the_user_it_names(stack, record_property):
     text = runbooks_path().read_text()
     files = local_files(stack)
     counted: Counter[tuple[str, str]] = Counter()
@@ -206,10 +206,9 @@ def test_every_runbook_command_runs_as_the_user_it_names(stack, capsys):
         if problem:
             failures.append(f"{cmd.section}: {cmd.text}\n    -> {problem}")
         counted[(cmd.user() or "default (no --user)", "sentinel" if cmd.targets_sentinel() else "redis")] += 1
-    with capsys.disabled():
-        print(f"\nrunbook commands run live ({'tls' if stack.tls else 'plaintext'}): "
-              + ", ".join(f"{user} on {target}: {n}" for (user, target), n in sorted(counted.items()))
-              + f"; failed: {len(failures)}")
+    record_property("summary", f"runbook commands run live ({'tls' if stack.tls else 'plaintext'}): "
+                    + ", ".join(f"{user} on {target}: {n}" for (user, target), n in sorted(counted.items()))
+                    + f"; failed: {len(failures)}")  # printed after the run (tests/conftest.py)
     assert failures == [], "\n".join(failures)
 
 
