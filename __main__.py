@@ -49,7 +49,7 @@ exporter = RedisExporter(
                       prometheus_release=monitoring.prometheus_release,
                       prometheus_namespace=monitoring.prometheus_namespace,
                       stores=stores_for(settings.was_apps), password=store.exporter_password,
-                      counter_image=settings.redis.redis_image.ref, redis_version=settings.redis.redis_version,
+                      counter_image=settings.redis.redis_image.ref, redis_version=tuple(settings.redis.redis_version),
                       counter_password=store.counter_password,
                       dns_egress=settings.dns_egress,
                       tls_fingerprint=store.client_tls_fingerprints.get(scope.job)),

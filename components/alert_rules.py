@@ -1,27 +1,27 @@
 """AlertRules: one PrometheusRule holding the session recording rules and every alert
 (components/monitoring/alerts.py), labelled so kube-prometheus's ruleSelector picks it up."""
 
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, NotRequired, TypedDict
 
 import pulumi
 import pulumi_kubernetes as k8s
 
 from .config import names
+from .config.model import settings_of
 from .monitoring.alerts import rule_groups
 from .monitoring.certificates import expiry_group
 from .monitoring.scope import Scope
 
 
-@dataclass(frozen=True)
-class AlertRulesArgs:
+class AlertRulesArgs(TypedDict):
     """Inputs of AlertRules."""
 
     scope: Scope
     """The store and apps the rules watch (namespace, exporter job, thresholds, ...)."""
     prometheus_release: str
     """`release` label the Prometheus operator selects rules by."""
-    certificates: pulumi.Input[dict] | None = None
+    certificates: NotRequired[pulumi.Input[Mapping[str, str]]]
     """Certificate name -> validityEndTime of the store's TLS certificates (recorded for the expiry alert)."""
 
 
@@ -33,19 +33,20 @@ class AlertRules(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: AlertRulesArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("redis-session-platform:index:AlertRules", name, None, opts)
-        groups = rule_groups(args.scope)
+        scope = settings_of(Scope, args["scope"])
+        groups = rule_groups(scope)
         spec: Any = {"groups": groups}
-        if args.certificates is not None:
-            spec = pulumi.Output.from_input(args.certificates).apply(
-                lambda certs: {"groups": groups + ([expiry_group(args.scope, certs)] if certs else [])})
+        if args.get("certificates") is not None:
+            spec = pulumi.Output.from_input(args["certificates"]).apply(
+                lambda certs: {"groups": groups + ([expiry_group(scope, certs)] if certs else [])})
         k8s.apiextensions.CustomResource(
             f"{name}-prometheusrule",
             api_version="monitoring.coreos.com/v1",
             kind="PrometheusRule",
             metadata=k8s.meta.v1.ObjectMetaArgs(
                 name=name,
-                namespace=args.scope.namespace,
-                labels={**names.labels(name, "alerts"), "release": args.prometheus_release},
+                namespace=scope.namespace,
+                labels={**names.labels(name, "alerts"), "release": args["prometheus_release"]},
             ),
             spec=spec,
             opts=pulumi.ResourceOptions(parent=self),

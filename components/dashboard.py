@@ -1,18 +1,18 @@
 """Dashboard007: the Grafana dashboard as a ConfigMap that Grafana's sidecar loads
 (label grafana_dashboard=1, in Grafana's namespace)."""
 
-from dataclasses import dataclass
+from typing import TypedDict
 
 import pulumi
 import pulumi_kubernetes as k8s
 
 from .config import names
+from .config.model import settings_of
 from .monitoring.dashboard import dashboard_json
 from .monitoring.scope import Scope
 
 
-@dataclass(frozen=True)
-class Dashboard007Args:
+class Dashboard007Args(TypedDict):
     """Inputs of Dashboard007."""
 
     scope: Scope
@@ -30,13 +30,13 @@ class Dashboard007(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: Dashboard007Args, opts: pulumi.ResourceOptions | None = None):
         super().__init__("redis-session-platform:index:Dashboard007", name, None, opts)
-        scope = args.scope
+        scope = settings_of(Scope, args["scope"])
         config_map_name = f"{name}-{scope.namespace}"
         config_map = k8s.core.v1.ConfigMap(
             f"{name}-configmap",
             metadata=k8s.meta.v1.ObjectMetaArgs(
                 name=config_map_name,
-                namespace=args.grafana_namespace,
+                namespace=args["grafana_namespace"],
                 labels={**names.labels(name, "dashboard"), "grafana_dashboard": "1"},
             ),
             data={f"{config_map_name}.json": dashboard_json(scope)},

@@ -102,7 +102,7 @@ done
 """
 
 
-def counter_env(nodes: list[str], stores: tuple[SessionStore, ...], redis_version: tuple[int, int], tls_on: bool, *,
+def counter_env(nodes: list[str], stores: tuple[SessionStore, ...], redis_version: tuple[int, ...], tls_on: bool, *,
                 password_file: str = f"{COUNTER_DIR}/{names.CLIENT_PASSWORD_KEY}", tls_dir: str = "/tls",
                 interval: float = COUNT_INTERVAL_SECONDS, ttl: int = COUNT_TTL_SECONDS,
                 timeout: int = COUNT_TIMEOUT_SECONDS, heartbeat: str = f"{COUNTER_TMP}/alive") -> dict[str, str]:
@@ -150,7 +150,7 @@ class RedisExporterArgs:
     """The exporter user's current ACL password (secret Output); written to its password file."""
     counter_image: str = ""
     """The Redis image the stack deploys (redis-cli, bash): the session-counter sidecar's."""
-    redis_version: tuple[int, int] = (7, 0)
+    redis_version: tuple[int, ...] = (7, 0)
     """That image's Redis version (redis-cli's options follow it)."""
     counter_password: pulumi.Output | None = None
     """The counter user's current ACL password (secret Output); required when a store is counted by SCAN."""
@@ -223,7 +223,7 @@ def password_file(conn: RedisConnection, password: str) -> str:
 
 
 def counter_container(conn: RedisConnection, stores: tuple[SessionStore, ...], image: str,
-                      redis_version: tuple[int, int]) -> dict:
+                      redis_version: tuple[int, ...]) -> dict:
     """The session-counter sidecar: COUNTER_SCRIPT in the Redis image, no port, its own
     password file, with TLS the exporter's client certificate."""
     fresh = heartbeat_fresh(f"{COUNTER_TMP}/alive", COUNT_TTL_SECONDS)

@@ -462,7 +462,7 @@ class RedisSessionStore(pulumi.ComponentResource):
             for client in passwords:
                 hashes[client] = [acl.password_hash(next(flat)) for _ in generations]
             return acl.acl_files(default, {a.app: hashes[a.app] for a in apps},
-                                 hashes[exporter_client], apps, s.redis_version, s.sentinel_version,
+                                 hashes[exporter_client], apps, tuple(s.redis_version), tuple(s.sentinel_version),
                                  operator_hashes=hashes[operator], counter_hashes=hashes[counter])
 
         acl_files: pulumi.Output[dict] = pulumi.Output.all(

@@ -14,12 +14,14 @@ if str(ROOT) not in sys.path:
 
 from pulumi.provider.experimental import component_provider_host  # noqa: E402
 
+from components.alert_rules import AlertRules  # noqa: E402
 from components.alerting import SlackAlerting  # noqa: E402
+from components.dashboard import Dashboard007  # noqa: E402
 from components.namespace import AppNamespace  # noqa: E402
 
 PACKAGE = "redis-session-platform"
 """The schema's package name: every type token is `redis-session-platform:index:<Component>`."""
-COMPONENTS = [AppNamespace, SlackAlerting]
+COMPONENTS = [AppNamespace, SlackAlerting, AlertRules, Dashboard007]
 VERSION = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
 
 if __name__ == "__main__":

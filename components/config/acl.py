@@ -215,7 +215,7 @@ VERSIONS_ALLOWED = ("a tag that starts with the Redis version <major>.<minor>, 7
                     "and names only commands of the versions it was checked against")
 
 
-def image_version(tag: str) -> tuple[int, int]:
+def image_version(tag: str) -> tuple[int, ...]:
     """(major, minor) of a Redis or Sentinel image tag such as 8.2.1-debian-12-r0; a tag
     without a version, or a version the ACL rules are not written for, is refused
     (ValueError with the allowed values): Redis refuses a whole ACL file over one unknown
@@ -231,11 +231,11 @@ def _commands(commands: Iterable[str]) -> str:
     return "-@all " + " ".join(f"+{c}" for c in commands)
 
 
-def _connection(version: tuple[int, int]) -> tuple[str, ...]:
+def _connection(version: tuple[int, ...]) -> tuple[str, ...]:
     return CONNECTION + ((SETINFO,) if version >= (7, 2) else ())
 
 
-def app_permissions(app: AppAcl, version: tuple[int, int]) -> str:
+def app_permissions(app: AppAcl, version: tuple[int, ...]) -> str:
     """ACL rules (after the passwords) of an app's user on the Redis nodes."""
     ns, db = app.namespace, app.database
     if app.repository_type == "default":
@@ -255,7 +255,7 @@ def _plus(commands: Iterable[str]) -> str:
     return " ".join(f"+{c}" for c in commands)
 
 
-def exporter_permissions(apps: Sequence[AppAcl], version: tuple[int, int]) -> str:
+def exporter_permissions(apps: Sequence[AppAcl], version: tuple[int, ...]) -> str:
     """The exporter's rules on the Redis nodes: read-only, and only what its scrape, the
     sorted-set reads (every store: counted, or checked absent, plus Spring's DEFAULT_NAMESPACE
     one) and, when a store is counted by SCAN, the reads of the counter's count key send
@@ -305,11 +305,11 @@ def sentinel_default_permissions() -> str:
     return f"resetkeys resetchannels &{SENTINEL_HELLO} {_commands(SENTINEL_DEFAULT_COMMANDS)}"
 
 
-def sentinel_app_permissions(version: tuple[int, int]) -> str:
+def sentinel_app_permissions(version: tuple[int, ...]) -> str:
     return f"resetkeys resetchannels {_commands(SENTINEL_APP_COMMANDS + ((SETINFO,) if version >= (7, 2) else ()))}"
 
 
-def sentinel_exporter_permissions(version: tuple[int, int]) -> str:
+def sentinel_exporter_permissions(version: tuple[int, ...]) -> str:
     extra = (SETINFO,) if version >= (7, 2) else ()
     return f"resetkeys resetchannels {_commands(SENTINEL_EXPORTER_COMMANDS + extra)}"
 
@@ -321,8 +321,8 @@ def user_line(user: str, hashes: Iterable[str], permissions: str) -> str:
 
 
 def acl_files(default_hash: str | Sequence[str], app_hashes: dict[str, Sequence[str]], exporter_hashes: Sequence[str],
-              apps: Sequence[AppAcl], redis_version: tuple[int, int],
-              sentinel_version: tuple[int, int], *, operator_hashes: Sequence[str] = (),
+              apps: Sequence[AppAcl], redis_version: tuple[int, ...],
+              sentinel_version: tuple[int, ...], *, operator_hashes: Sequence[str] = (),
               counter_hashes: Sequence[str] = ()) -> dict[str, str]:
     """{redis.acl, sentinel.acl} file contents. `app_hashes` maps app name -> accepted hashes;
     `default_hash` is one hash or, during a default-password rotation, every accepted one.

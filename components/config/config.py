@@ -308,7 +308,7 @@ def _was_apps(raw: tuple[WasApp, ...], release_name: str = "redis") -> tuple[Was
         apps.append(WasAppSettings(
             name=a.name,
             image=str(validators.image(a.image)),
-            boot=a.boot_line,
+            spring_boot_major=a.boot_line.major,
             min_replicas=a.min_replicas,
             max_replicas=a.max_replicas,
             session_timeout_seconds=validators.duration_seconds(a.session_timeout),
@@ -384,7 +384,7 @@ def _redis(cfg: StackConfig, apps: tuple[WasAppSettings, ...]) -> RedisSettings:
     )
 
 
-def _acl_version(key: str, tag: str) -> tuple[int, int]:
+def _acl_version(key: str, tag: str) -> tuple[int, ...]:
     """The version an image's ACL file is written for (each process loads its own file)."""
     try:
         return acl.image_version(tag)

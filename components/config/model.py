@@ -1,15 +1,16 @@
 """Typed, frozen stack settings, resolved from the validated StackConfig (components/config/schema.py)
 by components/config/config.py. Components receive these objects (or their own Args built from them),
 never raw config. Defaults and bounds live only in components/config/schema.py."""
-from __future__ import annotations
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, fields
+from typing import Any, TypeVar
 
-from dataclasses import dataclass, field
-from typing import Any
+from pydantic import SecretStr, TypeAdapter
 
-from pydantic import SecretStr
-
-from .boot import BootLine
+from . import boot
 from .schema import Thresholds
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -93,9 +94,9 @@ class RedisSettings:
     """Redis server image."""
     sentinel_image: Image
     """Sentinel image (used in `sentinel` topology)."""
-    redis_version: tuple[int, int]
+    redis_version: Sequence[int]
     """(major, minor) of the Redis image: the rules of redis.acl (components/config/acl.py image_version)."""
-    sentinel_version: tuple[int, int]
+    sentinel_version: Sequence[int]
     """(major, minor) of the Sentinel image: the rules of sentinel.acl."""
     maxmemory: str
     """maxmemory as given (normalised lower case), e.g. `192mb`."""
@@ -119,11 +120,14 @@ class RedisSettings:
     """Generation of the ACL passwords clients use."""
     password_also_accept: str = "none"
     """`none`, `next` or `previous`: the other generation the ACL accepts during a rotation."""
-    accepted_cves: tuple[str, ...] = ()
+    accepted_cves: Sequence[str] = ()
     """Known CVEs (components/config/cve.py) the stack runs its Redis/Sentinel images with, knowingly."""
 
     default_password_generation: int = 1
     """Generation of the chart-internal `default` password (same rotation phase)."""
+
+    def __post_init__(self) -> None:
+        _frozen(self)
 
     @property
     def accepted_generations(self) -> tuple[int, ...]:
@@ -136,6 +140,20 @@ class RedisSettings:
         return _accepted(self.default_password_generation, self.password_also_accept)
 
 
+def _frozen(obj: Any) -> None:
+    """Lists given for Sequence fields (a provider call passes JSON arrays) become tuples, so the
+    settings stay immutable and compare equal whichever way they were built."""
+    for f in fields(obj):
+        if isinstance(getattr(obj, f.name), list):
+            object.__setattr__(obj, f.name, tuple(getattr(obj, f.name)))
+
+
+def settings_of(kind: type[T], value: T | Mapping[str, Any]) -> T:
+    """`value` as a `kind` (a settings dataclass of this module or one that nests them): itself, or
+    built and type-checked from the dict a component provider passes (pydantic's TypeAdapter, lax)."""
+    return value if isinstance(value, kind) else TypeAdapter(kind).validate_python(value)
+
+
 def _accepted(g: int, also: str) -> tuple[int, ...]:
     return {"none": (g,), "next": (g, g + 1), "previous": (g, g - 1) if g > 1 else (g,)}[also]
 
@@ -144,38 +162,41 @@ def _accepted(g: int, also: str) -> tuple[int, ...]:
 class PodExtras:
     """A WAS app's own Kubernetes fields (components/config/workload.py), as the Kubernetes API takes them."""
 
-    env: tuple[dict, ...] = ()
+    env: Sequence[Mapping[str, Any]] = ()
     """Extra env vars (never a name the program sets)."""
-    env_from: tuple[dict, ...] = ()
+    env_from: Sequence[Mapping[str, Any]] = ()
     """envFrom sources."""
-    volumes: tuple[dict, ...] = ()
+    volumes: Sequence[Mapping[str, Any]] = ()
     """Extra pod volumes."""
-    volume_mounts: tuple[dict, ...] = ()
+    volume_mounts: Sequence[Mapping[str, Any]] = ()
     """Their mounts in the app container."""
     service_account_name: str | None = None
     """ServiceAccount, or None (the namespace's default)."""
     automount_service_account_token: bool = False
     """Mount the API token."""
-    image_pull_secrets: tuple[dict, ...] = ()
+    image_pull_secrets: Sequence[Mapping[str, Any]] = ()
     """`{name}` references."""
-    node_selector: dict[str, str] = field(default_factory=dict)
+    node_selector: Mapping[str, str] = field(default_factory=dict)
     """Pod nodeSelector."""
-    tolerations: tuple[dict, ...] = ()
+    tolerations: Sequence[Mapping[str, Any]] = ()
     """Pod tolerations."""
-    affinity: dict[str, Any] | None = None
+    affinity: Mapping[str, Any] | None = None
     """Pod affinity."""
-    labels: dict[str, str] = field(default_factory=dict)
+    labels: Mapping[str, str] = field(default_factory=dict)
     """Extra pod labels (never the program's)."""
-    annotations: dict[str, str] = field(default_factory=dict)
+    annotations: Mapping[str, str] = field(default_factory=dict)
     """Extra pod annotations (never the program's)."""
     liveness_path: str = "/livez"
     """Liveness and startup probe path on the app port."""
     readiness_path: str = "/readyz"
     """Readiness probe path on the app port."""
-    egress: tuple[dict, ...] = ()
+    egress: Sequence[Mapping[str, Any]] = ()
     """Extra NetworkPolicy egress rules."""
-    ingress: tuple[dict, ...] = ()
+    ingress: Sequence[Mapping[str, Any]] = ()
     """Extra NetworkPolicy ingress rules."""
+
+    def __post_init__(self) -> None:
+        _frozen(self)
 
 
 @dataclass(frozen=True)
@@ -186,8 +207,8 @@ class WasAppSettings:
     """DNS-1035 name; Deployment, Service and labels use it."""
     image: str
     """Image reference with a pinned tag."""
-    boot: BootLine
-    """The image's Spring Boot line (components/config/boot.py): property names, what it offers."""
+    spring_boot_major: int
+    """The image's Spring Boot major version: its row of components/config/boot.py (`boot`)."""
     min_replicas: int
     """HPA minimum (and initial replicas)."""
     max_replicas: int
@@ -214,6 +235,11 @@ class WasAppSettings:
     """HPA CPU utilisation target."""
     pod: PodExtras = field(default_factory=PodExtras)
     """The app's own env, volumes, scheduling, pod metadata, probe paths and NetworkPolicy rules."""
+
+    @property
+    def boot(self) -> boot.BootLine:
+        """The app's Spring Boot line: property names, what it offers."""
+        return boot.line(self.spring_boot_major)
 
 
 @dataclass(frozen=True)

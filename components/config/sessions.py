@@ -1,8 +1,6 @@
 """Where each WAS app's Spring Sessions live in Redis (its logical DB, key namespace,
 repository type and expiration store): what the ACL rules (acl.py), the session count
 (components/monitoring/session_count.py) and the exporter read."""
-from __future__ import annotations
-
 from dataclasses import dataclass
 
 REPOSITORY_TYPES = ("default", "indexed")

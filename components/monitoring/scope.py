@@ -1,8 +1,7 @@
 """What the alerts, the dashboard and the checklist watch: one Redis store (found by its
 exporter's `job` label) and the WAS apps whose sessions it holds, in one namespace.
 Built once from the stack settings; the monitoring components take only this."""
-from __future__ import annotations
-
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from ..config import names
@@ -26,14 +25,27 @@ class Scope:
     """Redis nodes (1, or the Sentinel topology's node count)."""
     maxmemory_bytes: int
     """Redis maxmemory."""
-    apps: tuple[WasAppSettings, ...]
+    apps: Sequence[WasAppSettings]
     """The WAS apps using the store."""
-    thresholds: Thresholds
-    """Alert, dashboard and checklist thresholds."""
+    threshold_values: Mapping[str, float]
+    """Alert, dashboard and checklist thresholds: the stack's `thresholds` object (camelCase keys, README
+    table); keys left out take their defaults."""
     runbook_base_url: str
     """docs/runbooks.md as published; alerts link `<url>#<alert lower case>`."""
     title: str
     """Names the dashboard (its title and uid): the stack, or a store in a multi-store program."""
+
+    def __post_init__(self) -> None:
+        Thresholds.model_validate(self.threshold_values, strict=False)  # a bad key or value stops here
+
+    @property
+    def thresholds(self) -> Thresholds:
+        """`threshold_values`, validated by the stack config's own model (defaults, bounds, order).
+        A whole number keeps the type it was given (`80`, not `80.0`, in the rules and panels)."""
+        valid = Thresholds.model_validate(self.threshold_values, strict=False)
+        given = {f: self.threshold_values[info.alias or f] for f, info in Thresholds.model_fields.items()
+                 if info.alias in self.threshold_values}
+        return valid.model_copy(update={f: v for f, v in given.items() if type(v) is int and v == getattr(valid, f)})
 
     @property
     def store_labels(self) -> dict[str, str]:
@@ -79,7 +91,7 @@ def scope_of(s: StackSettings, title: str | None = None) -> Scope:
         maxmemory_bytes=s.redis.maxmemory_bytes,
         # By name: reordering wasApps changes no rule, panel or script (render/impact.py).
         apps=tuple(sorted(s.was_apps, key=lambda a: a.name)),
-        thresholds=s.monitoring.thresholds,
+        threshold_values=s.monitoring.thresholds.model_dump(by_alias=True),
         runbook_base_url=s.monitoring.runbook_base_url,
         title=title or s.stack,
     )

@@ -30,7 +30,7 @@ COMPONENTS = [c for m in MODULES for c in components_from_module(importlib.impor
 HOSTED = {c.__name__ for c in provider.COMPONENTS}
 # Args still holding parsed config objects the analyzer cannot type (RedisSettings, WasAppSettings,
 # Scope, RedisConnection: tuples, Literal, SecretStr). Not done: docs/decisions.md, "Component API".
-RICH_ARGS = {"RedisSessionStore", "WasApp", "RedisExporter", "AlertRules", "Dashboard007"}
+RICH_ARGS = {"RedisSessionStore", "WasApp", "RedisExporter"}
 # What __main__.py reads from a component without it being a schema output: in-process Python
 # wiring that a provider consumer cannot get yet (the same "not done").
 WEBHOOK = "https://hooks.slack.com/services/T000/B000/XXXXSECRET"

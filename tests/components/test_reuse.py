@@ -42,7 +42,8 @@ def store_with_apps(store: str, apps: list[dict]) -> None:
                                               counter_password=redis.counter_password,
                                               counter_image=s.redis.redis_image.ref))
     scope = Scope(namespace=NAMESPACE, job=exporter, topology=s.redis.topology, redis_nodes=1,
-                  maxmemory_bytes=s.redis.maxmemory_bytes, apps=s.was_apps, thresholds=s.monitoring.thresholds,
+                  maxmemory_bytes=s.redis.maxmemory_bytes, apps=s.was_apps,
+                  threshold_values=s.monitoring.thresholds.model_dump(by_alias=True),
                   runbook_base_url=s.monitoring.runbook_base_url, title=store)
     AlertRules(f"{store}-rules", AlertRulesArgs(scope=scope, prometheus_release="kp"))
     Dashboard007(f"{store}-dashboard", Dashboard007Args(scope=scope, grafana_namespace="monitoring"))
