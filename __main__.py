@@ -1,6 +1,6 @@
 """redis-session-platform: wiring only. Config is parsed once (components.config.config.load);
-components receive typed Args; consumers take Redis names from store.connection. Every
-component's objects are named after its instance name."""
+components receive typed Args; consumers take Redis names and their own credentials from
+store.connection. Every component's objects are named after its instance name."""
 import pulumi
 
 from components.alert_rules import AlertRules, AlertRulesArgs
@@ -37,8 +37,7 @@ store = RedisSessionStore(settings.redis.release_name,
 
 was_apps = [
     WasApp(app.name, WasAppArgs(app=app, connection=store.connection, prometheus_release=monitoring.prometheus_release,
-                                prometheus_namespace=monitoring.prometheus_namespace, dns_egress=settings.dns_egress,
-                                tls_fingerprint=store.client_tls_fingerprints.get(app.name)),
+                                prometheus_namespace=monitoring.prometheus_namespace, dns_egress=settings.dns_egress),
            pulumi.ResourceOptions(depends_on=[namespace, store]))
     for app in settings.was_apps
 ]
@@ -48,11 +47,7 @@ exporter = RedisExporter(
     RedisExporterArgs(connection=store.connection, image=monitoring.exporter_image,
                       prometheus_release=monitoring.prometheus_release,
                       prometheus_namespace=monitoring.prometheus_namespace,
-                      stores=stores_for(settings.was_apps), password=store.exporter_password,
-                      counter_image=settings.redis.redis_image.ref, redis_version=tuple(settings.redis.redis_version),
-                      counter_password=store.counter_password,
-                      dns_egress=settings.dns_egress,
-                      tls_fingerprint=store.client_tls_fingerprints.get(scope.job)),
+                      stores=stores_for(settings.was_apps), dns_egress=settings.dns_egress),
     pulumi.ResourceOptions(depends_on=[namespace, store]))
 AlertRules(names.PART_OF, AlertRulesArgs(scope=scope, prometheus_release=monitoring.prometheus_release,
                                          certificates=pulumi.Output.all(store.certificate_not_after,

@@ -24,15 +24,14 @@ the ServiceMonitor's tlsConfig gives Prometheus that certificate from a Secret. 
 else, whatever the NetworkPolicy admits, can make the exporter scrape.
 """
 
-import json
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import Any, NotRequired, TypedDict
 
 import pulumi
 import pulumi_kubernetes as k8s
 
 from .config import names
-from .config.model import Resources
+from .config.model import Resources, settings_of
 from .config.podsecurity import EXPORTER_UID, restricted_container
 from .config.sessions import SessionStore
 from .config.tls import CA_VALIDITY_HOURS
@@ -44,17 +43,24 @@ from .monitoring.session_count import (
     check_single_keys,
     counted_by_scan,
 )
+from .monitoring.targets import METRICS_PORT, SENTINEL_METRICS_PORT, scrape_targets
 from .pki import PrivateCa
-from .redis import TLS_FINGERPRINT_ANNOTATION, RedisConnection, client_egress, heartbeat_fresh, redis_cli_tls_args
+from .redis import (
+    EXPORTER_PASSWORD_FILE,
+    TLS_FINGERPRINT_ANNOTATION,
+    RedisConnection,
+    client_egress,
+    connection_of,
+    heartbeat_fresh,
+    redis_cli_tls_args,
+)
 
 COMPONENT = "metrics"
 AUTH_DIR = "/secrets"
-AUTH_FILE = "passwords.json"
+AUTH_FILE = EXPORTER_PASSWORD_FILE
 TLS_DIR = "/tls"
 WEB_TLS_DIR = "/web-tls"  # the web endpoint's server certificate and the CA of its clients
 SCRAPE_INTERVAL = "30s"
-METRICS_PORT = "metrics"  # Redis nodes (with check-single-keys)
-SENTINEL_METRICS_PORT = "sentinel-metrics"  # Sentinels (no keys to read)
 SENTINEL_EXPORTER_PORT = names.EXPORTER_PORT + 1  # 9122
 RESOURCES = Resources("20m", "200m", "48Mi", "96Mi")
 COUNTER_DIR = "/counter"  # the counter's password file (CLIENT_PASSWORD_KEY); only in its container
@@ -102,7 +108,7 @@ done
 """
 
 
-def counter_env(nodes: list[str], stores: tuple[SessionStore, ...], redis_version: tuple[int, ...], tls_on: bool, *,
+def counter_env(nodes: list[str], stores: Sequence[SessionStore], redis_version: tuple[int, ...], tls_on: bool, *,
                 password_file: str = f"{COUNTER_DIR}/{names.CLIENT_PASSWORD_KEY}", tls_dir: str = "/tls",
                 interval: float = COUNT_INTERVAL_SECONDS, ttl: int = COUNT_TTL_SECONDS,
                 timeout: int = COUNT_TIMEOUT_SECONDS, heartbeat: str = f"{COUNTER_TMP}/alive") -> dict[str, str]:
@@ -119,55 +125,23 @@ def counter_env(nodes: list[str], stores: tuple[SessionStore, ...], redis_versio
             "COUNT_HEARTBEAT": heartbeat}
 
 
-@dataclass(frozen=True)
-class ScrapeTarget:
-    """One Redis or Sentinel process the exporter scrapes."""
-
-    instance: str
-    """Stable `host:port`, the `instance` label."""
-    url: str
-    """The `target` parameter of /scrape."""
-    port: str = METRICS_PORT
-    """Name of the exporter port (container and Service) that scrapes this target."""
-
-
-@dataclass(frozen=True)
-class RedisExporterArgs:
+class RedisExporterArgs(TypedDict):
     """Inputs of RedisExporter."""
 
-    connection: RedisConnection
-    """Redis to scrape (names, Secret, client label)."""
+    connection: pulumi.Input[Mapping[str, Any]]
+    ("The store to scrape (RedisSessionStore's `connection`): its targets, and the exporter's and the "
+     "session counter's own credentials.")
     image: str
     """redis_exporter image reference (pinned)."""
     prometheus_release: str
     """`release` label the Prometheus operator selects ServiceMonitors by."""
     prometheus_namespace: str
     """Namespace of Prometheus: the only one the exporter's NetworkPolicy admits."""
-    stores: tuple[SessionStore, ...]
-    """Session stores: their sorted-set keys are read on every scrape; SCAN-counted ones are
-    counted by the session-counter sidecar, whose count key is read on every scrape."""
-    password: pulumi.Output
-    """The exporter user's current ACL password (secret Output); written to its password file."""
-    counter_image: str = ""
-    """The Redis image the stack deploys (redis-cli, bash): the session-counter sidecar's."""
-    redis_version: tuple[int, ...] = (7, 0)
-    """That image's Redis version (redis-cli's options follow it)."""
-    counter_password: pulumi.Output | None = None
-    """The counter user's current ACL password (secret Output); required when a store is counted by SCAN."""
-    dns_egress: tuple[dict, ...] | None = None
-    """Egress rules to the cluster DNS (the stack's dnsEgress); None: its default."""
-    tls_fingerprint: pulumi.Input[str] | None = None
-    """With TLS: digest of the exporter's client certificate and CA; a pod annotation, so a renewal rolls it."""
-
-
-def scrape_targets(conn: RedisConnection) -> list[ScrapeTarget]:
-    """Every Redis node, then (sentinel) every Sentinel."""
-    scheme = conn.scheme
-    targets = [ScrapeTarget(f"{h}:{conn.port}", f"{scheme}://{h}:{conn.port}") for h in conn.node_hosts]
-    if conn.mode == "sentinel":
-        targets += [ScrapeTarget(f"{h}:{conn.sentinel_port}", f"{scheme}://{h}:{conn.sentinel_port}",
-                                 SENTINEL_METRICS_PORT) for h in conn.node_hosts]
-    return targets
+    stores: Sequence[SessionStore]
+    ("Session stores: their sorted-set keys are read on every scrape; SCAN-counted ones are counted by the "
+     "session-counter sidecar, whose count key is read on every scrape.")
+    dns_egress: NotRequired[Sequence[Mapping[str, Any]]]
+    """Egress rules to the cluster DNS (the stack's dnsEgress); unset: its default."""
 
 
 NO_CONFIG_COMMAND = "--config-command=-"
@@ -178,9 +152,9 @@ config metrics on "-" (main.go flag config-command, exporter.go scrapeRedisHost)
 
 def _auth_args(conn: RedisConnection) -> list[str]:
     # The exporter's own ACL user (read-only); with TLS its client certificate and our CA.
-    args = [f"--redis.user={names.EXPORTER_USER}", f"--redis.password-file={AUTH_DIR}/{AUTH_FILE}",
+    args = [f"--redis.user={conn['exporter']['user']}", f"--redis.password-file={AUTH_DIR}/{AUTH_FILE}",
             NO_CONFIG_COMMAND]
-    if conn.tls:
+    if conn["tls"]:
         args += [f"--tls-client-cert-file={TLS_DIR}/tls.crt", f"--tls-client-key-file={TLS_DIR}/tls.key",
                  f"--tls-ca-cert-file={TLS_DIR}/ca.crt"]
     return args
@@ -209,36 +183,22 @@ def sentinel_exporter_args(conn: RedisConnection) -> list[str]:
             *web_tls_args()]
 
 
-def with_user(url: str, user: str = names.EXPORTER_USER) -> str:
-    """`scheme://user@host:port`: the password-file key redis_exporter >= 1.69 looks up when
-    --redis.user is set (exporter.go lookupPasswordInPasswordMap); 1.45 looks up the bare URI."""
-    scheme, _, rest = url.partition("://")
-    return f"{scheme}://{user}@{rest}"
-
-
-def password_file(conn: RedisConnection, password: str) -> str:
-    """redis_exporter's password file: a JSON map of target URI -> password, each target
-    under both keys (with and without the user) so 1.45 and 1.74 find it."""
-    return json.dumps({k: password for t in scrape_targets(conn) for k in (t.url, with_user(t.url))}, sort_keys=True)
-
-
-def counter_container(conn: RedisConnection, stores: tuple[SessionStore, ...], image: str,
-                      redis_version: tuple[int, ...]) -> dict:
+def counter_container(conn: RedisConnection, stores: Sequence[SessionStore]) -> dict:
     """The session-counter sidecar: COUNTER_SCRIPT in the Redis image, no port, its own
     password file, with TLS the exporter's client certificate."""
     fresh = heartbeat_fresh(f"{COUNTER_TMP}/alive", COUNT_TTL_SECONDS)
     mounts = [{"name": "counter-auth", "mountPath": COUNTER_DIR, "readOnly": True},
               {"name": "counter-tmp", "mountPath": COUNTER_TMP}]
-    if conn.tls:
+    if conn["tls"]:
         mounts.append({"name": "tls", "mountPath": TLS_DIR, "readOnly": True})
-    nodes = [f"{h}:{conn.port}" for h in conn.node_hosts]
+    nodes = [f"{h}:{conn['port']}" for h in conn["node_hosts"]]
     return {
         "name": "session-counter",
-        "image": image,
+        "image": conn["redis_image"],
         "imagePullPolicy": "IfNotPresent",
         "command": ["/bin/bash", "-c", COUNTER_SCRIPT],
-        "env": [{"name": k, "value": v} for k, v in counter_env(nodes, stores, redis_version, conn.tls,
-                                                                 tls_dir=TLS_DIR).items()],
+        "env": [{"name": k, "value": v} for k, v in counter_env(nodes, stores, tuple(conn["redis_version"]),
+                                                                 conn["tls"], tls_dir=TLS_DIR).items()],
         "resources": COUNTER_RESOURCES.to_k8s(),
         "securityContext": restricted_container(EXPORTER_UID),
         # the first count may take a COUNT_TIMEOUT per store before the heartbeat exists
@@ -277,10 +237,10 @@ def exporter_containers(conn: RedisConnection, image: str, single_keys: str | No
     """The exporter pod's containers (plain dicts): `redis-exporter` for the Redis nodes,
     plus `sentinel-exporter` for the Sentinels in sentinel topology."""
     containers = [_container("redis-exporter", image, exporter_args(conn, single_keys),
-                             METRICS_PORT, names.EXPORTER_PORT, conn.tls, resources)]
-    if conn.mode == "sentinel":
+                             METRICS_PORT, names.EXPORTER_PORT, conn["tls"], resources)]
+    if conn["mode"] == "sentinel":
         containers.append(_container("sentinel-exporter", image, sentinel_exporter_args(conn),
-                                     SENTINEL_METRICS_PORT, SENTINEL_EXPORTER_PORT, conn.tls))
+                                     SENTINEL_METRICS_PORT, SENTINEL_EXPORTER_PORT, conn["tls"]))
     return containers
 
 
@@ -300,16 +260,17 @@ def pod_spec(name: str, conn: RedisConnection, image: str, single_keys: str | No
         "securityContext": {"runAsNonRoot": True, "runAsUser": EXPORTER_UID, "fsGroup": EXPORTER_UID,
                             "seccompProfile": {"type": "RuntimeDefault"}},
         "containers": exporter_containers(conn, image, single_keys, resources),
-        "volumes": [{"name": "auth", "secret": {"secretName": f"{name}-auth", "defaultMode": 0o440}},
+        "volumes": [{"name": "auth", "secret": {"secretName": conn["exporter"]["secret_name"], "defaultMode": 0o440,
+                                                "items": [{"key": EXPORTER_PASSWORD_FILE, "path": AUTH_FILE}]}},
                     {"name": "web-tls", "secret": {"secretName": names.exporter_web_tls_secret(name),
                                                    "defaultMode": 0o440}}],
     }
-    if conn.tls:
-        spec["volumes"].append({"name": "tls", "secret": {"secretName": names.client_tls_secret(name),
+    if conn["tls"]:
+        spec["volumes"].append({"name": "tls", "secret": {"secretName": conn["exporter"]["tls_secret_name"],
                                                           "defaultMode": 0o440}})
     if counter is not None:
         spec["containers"].append(counter)
-        spec["volumes"] += [{"name": "counter-auth", "secret": {"secretName": names.counter_secret(name),
+        spec["volumes"] += [{"name": "counter-auth", "secret": {"secretName": conn["counter"]["secret_name"],
                                                                  "defaultMode": 0o440}},
                             {"name": "counter-tmp", "emptyDir": {"sizeLimit": "1Mi"}}]
     return spec
@@ -334,13 +295,13 @@ def service_monitor_spec(name: str, conn: RedisConnection) -> dict:
     the session count is a key the regular scrape reads)."""
     return {
         "selector": {"matchLabels": names.selector_labels(name, COMPONENT)},
-        "namespaceSelector": {"matchNames": [conn.namespace]},
+        "namespaceSelector": {"matchNames": [conn["namespace"]]},
         "endpoints": [{
             "port": t.port,
             "path": "/scrape",
             "interval": SCRAPE_INTERVAL,
             "params": {"target": [t.url]},
-            **scrape_tls(name, conn.namespace),
+            **scrape_tls(name, conn["namespace"]),
             "relabelings": [{"action": "replace", "targetLabel": "instance", "replacement": t.instance}],
         } for t in scrape_targets(conn)],
     }
@@ -354,76 +315,66 @@ class RedisExporter(pulumi.ComponentResource):
     job: pulumi.Output[str]
     """The exporter's Service name: the `job` label of every series it yields (alerts and dashboard select it)."""
     certificate_not_after: pulumi.Output[dict[str, str]]
-    """Web endpoint certificate (`<name>-web-ca`, `-web-tls`, `-scrape-tls`) -> validityEndTime
-    (components/monitoring/certificates.py records them for the expiry alert)."""
+    ("Web endpoint certificate (`<name>-web-ca`, `-web-tls`, `-scrape-tls`) -> validityEndTime "
+     "(components/monitoring/certificates.py records them for the expiry alert).")
+
+    targets: pulumi.Output[list[str]]
+    """`host:port` of every Redis node and Sentinel it scrapes (the `instance` label of their series)."""
 
     def __init__(self, name: str, args: RedisExporterArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("redis-session-platform:index:RedisExporter", name, None, opts)
-        conn = args.connection
+        # A RedisConnection; typed as a map because a complex-typed input cannot take another resource's
+        # output through the provider (docs/decisions.md, "Component API and provider").
+        conn: pulumi.Output[RedisConnection] = pulumi.Output.from_input(args["connection"]).apply(connection_of)
+        namespace = conn.apply(lambda c: c["namespace"])
+        stores = tuple(settings_of(SessionStore, st) for st in args["stores"])
+        image, dns_egress = args["image"], args.get("dns_egress")
         child = pulumi.ResourceOptions(parent=self)
         selector = names.selector_labels(name, COMPONENT)
-        labels = names.labels(name, COMPONENT, names.image_version(args.image))
+        labels = names.labels(name, COMPONENT, names.image_version(image))
 
         def meta(extra: dict | None = None, name_: str = name) -> k8s.meta.v1.ObjectMetaArgs:
-            return k8s.meta.v1.ObjectMetaArgs(name=name_, namespace=conn.namespace, labels={**labels, **(extra or {})})
+            return k8s.meta.v1.ObjectMetaArgs(name=name_, namespace=namespace, labels={**labels, **(extra or {})})
 
-        auth = k8s.core.v1.Secret(
-            f"{name}-auth",
-            metadata=meta(name_=f"{name}-auth"),
-            type="Opaque",
-            string_data={AUTH_FILE: pulumi.Output.secret(args.password).apply(lambda p: password_file(conn, str(p)))},
-            opts=child,
-        )
-        web_tls = self._issue_web_certificates(name, conn.namespace, meta)
-        depends: list[pulumi.Resource] = [auth, web_tls]
-        counter = None
-        if counted_by_scan(args.stores):
-            if args.counter_password is None or not args.counter_image:
-                raise ValueError("a store is counted by SCAN: counter_password and counter_image are required")
-            depends.append(k8s.core.v1.Secret(
-                f"{name}-counter-auth",
-                metadata=meta(name_=names.counter_secret(name)),
-                type="Opaque",
-                string_data={names.CLIENT_PASSWORD_KEY: pulumi.Output.secret(args.counter_password)},
-                opts=child,
-            ))
-            counter = counter_container(conn, args.stores, args.counter_image, args.redis_version)
+        def template(c: RedisConnection) -> dict:
+            # The store wrote the password file and the counter's password into their Secrets.
+            fingerprint = c["exporter"].get("tls_fingerprint")
+            return {"metadata": {"labels": {**labels, **c["client_labels"]},
+                                 "annotations": {names.CREDENTIAL_ANNOTATION: str(c["password_generation"]),
+                                                 **({TLS_FINGERPRINT_ANNOTATION: fingerprint} if fingerprint else {})}},
+                    "spec": pod_spec(name, c, image, check_single_keys(stores),
+                                     counter=counter_container(c, stores) if counted_by_scan(stores) else None)}
+
+        web_tls = self._issue_web_certificates(name, namespace, meta)
         k8s.apps.v1.Deployment(
             f"{name}-deployment",
             metadata=meta(),
-            spec={
-                "replicas": 1,
-                "revisionHistoryLimit": 5,
-                "selector": {"matchLabels": selector},
-                "template": {"metadata": {"labels": {**labels, **conn.client_labels},
-                                          "annotations": {names.CREDENTIAL_ANNOTATION: str(conn.password_generation),
-                                                          **({TLS_FINGERPRINT_ANNOTATION: args.tls_fingerprint}
-                                                             if args.tls_fingerprint is not None else {})}},
-                             "spec": pod_spec(name, conn, args.image, check_single_keys(args.stores),
-                                              counter=counter)},
-            },
-            opts=pulumi.ResourceOptions(parent=self, depends_on=depends),
+            spec=conn.apply(lambda c: {"replicas": 1, "revisionHistoryLimit": 5, "selector": {"matchLabels": selector},
+                                       "template": template(c)}),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[web_tls]),
         )
         k8s.core.v1.Service(
             f"{name}-service",
             metadata=meta(),
-            spec={"type": "ClusterIP", "selector": selector,
-                  "ports": [{"name": port_name, "port": port, "targetPort": port_name, "protocol": "TCP"}
-                            for port_name, port in exporter_ports(conn)]},
+            spec=conn.apply(lambda c: {
+                "type": "ClusterIP", "selector": selector,
+                "ports": [{"name": port_name, "port": port, "targetPort": port_name, "protocol": "TCP"}
+                          for port_name, port in exporter_ports(c)]}),
             opts=child,
         )
         k8s.networking.v1.NetworkPolicy(
             f"{name}-netpol",
             metadata=meta(),
-            spec={
+            spec=conn.apply(lambda c: {
                 "podSelector": {"matchLabels": selector},
                 "policyTypes": ["Ingress", "Egress"],
                 "ingress": [{
-                    "from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": args.prometheus_namespace}}}],
-                    "ports": [{"protocol": "TCP", "port": port} for _, port in exporter_ports(conn)],
+                    "from": [{"namespaceSelector": {"matchLabels": {
+                        "kubernetes.io/metadata.name": args["prometheus_namespace"]}}}],
+                    "ports": [{"protocol": "TCP", "port": port} for _, port in exporter_ports(c)],
                 }],
-                "egress": client_egress(conn, args.dns_egress),
-            },
+                "egress": client_egress(c, dns_egress),
+            }),
             opts=child,
         )
         # Without the release label Prometheus never selects this: the seed's empty dashboard.
@@ -431,28 +382,31 @@ class RedisExporter(pulumi.ComponentResource):
             f"{name}-servicemonitor",
             api_version="monitoring.coreos.com/v1",
             kind="ServiceMonitor",
-            metadata=meta({"release": args.prometheus_release}),
-            spec=service_monitor_spec(name, conn),
+            metadata=meta({"release": args["prometheus_release"]}),
+            spec=conn.apply(lambda c: service_monitor_spec(name, c)),
             opts=child,
         )
         self.job = pulumi.Output.from_input(name)
+        self.targets = conn.apply(lambda c: [t.instance for t in scrape_targets(c)])
         self.register_outputs({"job": self.job, "certificateNotAfter": self.certificate_not_after,
-                               "targets": [t.instance for t in scrape_targets(conn)]})
+                               "targets": self.targets})
 
-    def _issue_web_certificates(self, name: str, namespace: str, meta) -> k8s.core.v1.Secret:
+    def _issue_web_certificates(self, name: str, namespace: pulumi.Output[str], meta) -> k8s.core.v1.Secret:
         """The web endpoint's own CA (ECDSA P-256), the exporter's server certificate for its
         Service names and Prometheus's client certificate; each with the CA in a Secret, keys
         only in secret outputs. Returns the exporter's Secret. The exporter reads the files
         on every handshake (exporter/tls.go GetServerCertificateFunc): renewals need no restart."""
-        ca = PrivateCa(f"{name}-web-ca", f"{name} web CA ({namespace})", self, CA_VALIDITY_HOURS)
+        ca = PrivateCa(f"{name}-web-ca", namespace.apply(lambda ns: f"{name} web CA ({ns})"), self, CA_VALIDITY_HOURS)
+        dns_names = namespace.apply(lambda ns: names.exporter_dns_names(name, ns))
 
-        def issue(part: str, common_name: str, dns_names: list[str], use: str, secret_name: str) -> k8s.core.v1.Secret:
+        def issue(part: str, common_name: pulumi.Input[str], dns_names: pulumi.Input[Sequence[str]], use: str,
+                  secret_name: str) -> k8s.core.v1.Secret:
             data = ca.issue(f"{name}-{part}", common_name, dns_names, [use], record_as=f"{name}-{part}")
             return k8s.core.v1.Secret(f"{name}-{part}", metadata=meta(name_=secret_name), type="Opaque",
                                       string_data=data, opts=pulumi.ResourceOptions(parent=self))
 
-        server = issue("web-tls", names.exporter_dns_names(name, namespace)[0], names.exporter_dns_names(name, namespace),
-                       "server_auth", names.exporter_web_tls_secret(name))
+        server = issue("web-tls", dns_names.apply(lambda d: d[0]), dns_names, "server_auth",
+                       names.exporter_web_tls_secret(name))
         issue("scrape-tls", "prometheus", [], "client_auth", names.exporter_scrape_tls_secret(name))
         self.certificate_not_after = pulumi.Output.all(**ca.not_after, **{f"{name}-web-ca": ca.cert.validity_end_time})
         return server

@@ -19,7 +19,7 @@ class PrivateCa:
     """An ECDSA P-256 CA (`<resource>-key`, `<resource>`) whose leaves are ECDSA P-256 too.
     Private keys exist only in pulumi-tls's secret outputs and the Secrets made from them."""
 
-    def __init__(self, resource: str, common_name: str, parent: pulumi.Resource, validity_hours: int,
+    def __init__(self, resource: str, common_name: pulumi.Input[str], parent: pulumi.Resource, validity_hours: int,
                  early_renewal_hours: int | None = None):
         self._opts = pulumi.ResourceOptions(parent=parent)
         self.key = _private_key(f"{resource}-key", self._opts)
@@ -31,7 +31,8 @@ class PrivateCa:
         self.not_after: dict[str, pulumi.Output] = {}
         """validityEndTime of every leaf issued (by the name given to `issue`)."""
 
-    def issue(self, resource: str, common_name: str, dns_names: Sequence[str], uses: Sequence[str],
+    def issue(self, resource: str, common_name: pulumi.Input[str], dns_names: pulumi.Input[Sequence[str]],
+              uses: Sequence[str],
               record_as: str, ip_addresses: Sequence[str] | None = None) -> dict[str, pulumi.Output]:
         """A leaf (`<resource>-key`, `-csr`, `-cert`) for `uses` besides digital signature and
         key agreement, valid CERT_VALIDITY_HOURS and renewed by the `up` in its last
@@ -39,7 +40,7 @@ class PrivateCa:
         private = _private_key(f"{resource}-key", self._opts)
         request = tls.CertRequest(f"{resource}-csr", private_key_pem=private.private_key_pem,
                                   subject=tls.CertRequestSubjectArgs(common_name=common_name),
-                                  dns_names=list(dns_names),
+                                  dns_names=dns_names,
                                   ip_addresses=None if ip_addresses is None else list(ip_addresses), opts=self._opts)
         cert = tls.LocallySignedCert(
             f"{resource}-cert", cert_request_pem=request.cert_request_pem, ca_private_key_pem=self.key.private_key_pem,

@@ -16,19 +16,19 @@ names come from config.names, the chart's naming rules for that fullname (checke
 against `helm template` of the pinned chart by tests/render/test_chart.py).
 """
 import hashlib
-from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import Any, NotRequired, TypedDict, cast
 
 import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
 from .config import acl, names
-from .config.model import RedisSettings, Resources, WasAppSettings
+from .config.model import RedisSettings, Resources, WasAppSettings, settings_of
 from .config.podsecurity import REDIS_UID, restricted_container
 from .config.tls import CA_EARLY_RENEWAL_HOURS, CA_VALIDITY_HOURS
 from .config.workload import DnsEgress
+from .monitoring.targets import password_file as exporter_password_file
 from .pki import PrivateCa
 
 CERTS_DIR = "/opt/bitnami/redis/certs"
@@ -37,15 +37,30 @@ PASSWORD_FILE = "/opt/bitnami/redis/secrets/redis-password"
 """The chart's mount of the `default` password (auth.usePasswordFiles)."""
 ACL_RELOAD_INTERVAL_SECONDS = 10
 TLS_FINGERPRINT_ANNOTATION = "redis-session-platform/tls-cert-sha256"
+EXPORTER_PASSWORD_FILE = "passwords.json"
+"""Key of redis_exporter's password file in the exporter's credentials Secret."""
 DEFAULT_PASSWORD_ANNOTATION = "redis-session-platform/default-password-generation"
 """Pod annotation carrying redisDefaultPasswordGeneration (from 2 on): raising it rolls the Redis
 pods, which read the `default` password only at start (--requirepass/--masterauth, Sentinel's
 auth-pass). The chart's checksum/secret hashes nothing with auth.existingSecret."""
 
 
-@dataclass(frozen=True)
-class RedisConnection:
-    """How clients reach Redis. Plain values: every name is deterministic."""
+class ClientCredentials(TypedDict):
+    """One Redis client's own credentials, as the store hands them out (no client gets another's)."""
+
+    user: str
+    """Its ACL user."""
+    secret_name: str
+    """Secret with its current ACL password (key `password`)."""
+    tls_secret_name: NotRequired[str]
+    """With TLS: Secret with its client certificate and key (tls.crt, tls.key) and the CA (ca.crt)."""
+    tls_fingerprint: NotRequired[str]
+    """With TLS: digest of that certificate and the CA; a pod annotation, so a renewal rolls the client."""
+
+
+class RedisConnection(TypedDict):
+    """How clients reach one store, and each client's own credentials: RedisSessionStore's `connection`
+    output, the one input WasApp and RedisExporter take from it."""
 
     mode: str
     """`standalone` or `sentinel`."""
@@ -53,100 +68,123 @@ class RedisConnection:
     """Namespace of the Redis objects (clients must run here: NetworkPolicy)."""
     port: int
     """Redis port."""
+    scheme: str
+    """URI scheme: `rediss` with TLS, else `redis`."""
     host: str | None
-    """standalone: the master Service DNS name; sentinel: None (ask Sentinel)."""
+    """standalone: the master Service DNS name; sentinel: unset (ask Sentinel)."""
     sentinel_master_set: str | None
     """sentinel: master set name."""
-    sentinel_nodes: tuple[str, ...]
+    sentinel_port: int
+    """Sentinel port."""
+    sentinel_nodes: Sequence[str]
     """sentinel: `host:26379` of every Sentinel."""
-    node_hosts: tuple[str, ...]
+    node_hosts: Sequence[str]
     """Stable DNS name of every Redis pod (the exporter scrapes each)."""
-    secret_name: str
-    """Secret with the password."""
-    secret_key: str
-    """Key of the password in that Secret."""
-    client_labels: dict = field(hash=False)
+    client_labels: Mapping[str, str]
     """Labels a pod needs to pass the Redis NetworkPolicy."""
-    pod_selector: dict = field(hash=False, default_factory=dict)
+    pod_selector: Mapping[str, str]
     """Labels of every Redis pod (clients' egress policies allow exactly these)."""
-    tls: bool = False
+    tls: bool
     """Mutual TLS on every Redis and Sentinel port: clients use `rediss` and their own certificate."""
-    password_generation: int = 1
+    password_generation: int
     """Generation of the ACL password each client's credentials Secret holds."""
+    redis_image: str
+    """The store's Redis image (the session counter runs its redis-cli)."""
+    redis_version: Sequence[int]
+    """(major, minor) of that image (redis-cli's options follow it)."""
+    apps: Mapping[str, ClientCredentials]
+    """WAS app name -> that app's credentials."""
+    exporter: ClientCredentials
+    """The exporter's credentials; its Secret also holds `passwords.json`, redis_exporter's password file
+    (a password for exactly the store's targets)."""
+    counter: ClientCredentials
+    """The session counter's credentials (it uses the exporter's client certificate)."""
 
-    @property
-    def scheme(self) -> str:
-        """URI scheme for this Redis: `rediss` with TLS."""
-        return "rediss" if self.tls else "redis"
 
-    @property
-    def sentinel_port(self) -> int:
-        """Sentinel port."""
-        return names.SENTINEL_PORT
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(w.title() for w in rest)
 
 
-def client_egress(conn: RedisConnection, dns: Sequence[dict] | None = None) -> list[dict]:
+def connection_of(value: Mapping[str, Any]) -> RedisConnection:
+    """The store's `connection` as a consumer receives it: in-process as built, through the component
+    provider with the schema's camelCase property names (map keys such as app names and labels kept)."""
+    top = {_camel(k): k for k in RedisConnection.__annotations__}
+    cred = {_camel(k): k for k in ClientCredentials.__annotations__}
+
+    def credentials(c: Mapping[str, Any]) -> ClientCredentials:
+        return cast(ClientCredentials, {cred.get(k, k): v for k, v in c.items()})
+
+    conn = {top.get(k, k): v for k, v in value.items()}
+    conn["apps"] = {app: credentials(c) for app, c in conn["apps"].items()}
+    conn["exporter"], conn["counter"] = credentials(conn["exporter"]), credentials(conn["counter"])
+    return cast(RedisConnection, conn)
+
+
+def client_egress(conn: RedisConnection, dns: Sequence[Mapping[str, Any]] | None = None) -> list[dict]:
     """Egress rules of a Redis client: the Redis pods (and Sentinels) of its namespace, and DNS
     (`dns`: the stack's dnsEgress rules; None: its default, kube-dns/CoreDNS pods and NodeLocal DNSCache)."""
-    ports = [conn.port] + ([conn.sentinel_port] if conn.mode == "sentinel" else [])
+    ports = [conn["port"]] + ([conn["sentinel_port"]] if conn["mode"] == "sentinel" else [])
     return [
-        {"to": [{"podSelector": {"matchLabels": dict(conn.pod_selector)}}],
+        {"to": [{"podSelector": {"matchLabels": dict(conn["pod_selector"])}}],
          "ports": [{"protocol": "TCP", "port": p} for p in ports]},
         *(DnsEgress().egress_rules() if dns is None else [dict(r) for r in dns]),
     ]
 
 
-@dataclass(frozen=True)
-class RedisSessionStoreArgs:
+class RedisSessionStoreArgs(TypedDict):
     """Inputs of RedisSessionStore."""
 
     settings: RedisSettings
-    """Topology, images, memory, persistence, Sentinel settings."""
+    """Topology, images, memory, persistence, Sentinel, TLS and password rotation settings."""
     namespace: str
     """Namespace to deploy into."""
-    apps: tuple[WasAppSettings, ...] = ()
+    apps: NotRequired[Sequence[WasAppSettings]]
     """WAS apps: one ACL user (and credentials Secret) each."""
-    protect: bool = False
-    """Pulumi protect + retainOnDelete on the Helm release: a rename, a namespace change or
-    `pulumi destroy` stops instead of uninstalling Redis (its volumes stay either way: the
-    StatefulSets' PVC retention policy is Retain)."""
-    guard: pulumi.Input[Any] | None = None
-    """Resolves once the change check passed (components/config/changes.py); every Secret and the
-    release wait for it, so a refused change creates and changes nothing."""
+    protect: NotRequired[bool]
+    ("Pulumi protect + retainOnDelete on the Helm release (default false): a rename, a namespace change or "
+     "`pulumi destroy` stops instead of uninstalling Redis (its volumes stay either way: the StatefulSets' "
+     "PVC retention policy is Retain).")
+    guard: NotRequired[pulumi.Input[Any]]
+    ("Resolves once the change check passed (components/config/changes.py); every Secret and the release "
+     "wait for it, so a refused change creates and changes nothing.")
 
 
-def connection_for(fullname: str, settings: RedisSettings, namespace: str) -> RedisConnection:
-    """The connection object for a topology, from the chart's naming rules."""
+def connection_for(fullname: str, settings: RedisSettings, namespace: str,
+                   apps: Sequence[WasAppSettings] = ()) -> RedisConnection:
+    """The connection for a topology, from the chart's naming rules (TLS fingerprints aside:
+    the store adds them once the certificates exist)."""
     label_key, label_value = names.redis_client_label(fullname)
-    common: dict[str, Any] = dict(
+
+    def credentials(client: str, user: str, tls_client: str | None = None) -> ClientCredentials:
+        creds = ClientCredentials(user=user, secret_name=names.client_auth_secret(client))
+        if settings.tls:
+            creds["tls_secret_name"] = names.client_tls_secret(tls_client or client)
+        return creds
+
+    exporter = names.exporter(fullname)
+    sentinel = settings.sentinel
+    nodes = [names.redis_pod_host(fullname, "standalone", 0, namespace)] if sentinel is None else \
+        [names.redis_pod_host(fullname, "sentinel", i, namespace) for i in range(sentinel.nodes)]
+    return RedisConnection(
+        mode=settings.topology,
         namespace=namespace,
         port=names.REDIS_PORT,
-        secret_name=names.redis_password_secret(fullname),
-        secret_key=names.PASSWORD_KEY,
+        scheme="rediss" if settings.tls else "redis",
+        host=names.service_host(names.redis_master_service(fullname), namespace) if sentinel is None else None,
+        sentinel_master_set=None if sentinel is None else sentinel.master_set,
+        sentinel_port=names.SENTINEL_PORT,
+        sentinel_nodes=[] if sentinel is None else [f"{h}:{names.SENTINEL_PORT}" for h in nodes],
+        node_hosts=nodes,
         client_labels={label_key: label_value},
         pod_selector=names.redis_pod_selector(fullname),
         tls=settings.tls,
         password_generation=settings.password_generation,
-    )
-    if settings.topology == "standalone":
-        return RedisConnection(
-            mode="standalone",
-            host=names.service_host(names.redis_master_service(fullname), namespace),
-            sentinel_master_set=None,
-            sentinel_nodes=(),
-            node_hosts=(names.redis_pod_host(fullname, "standalone", 0, namespace),),
-            **common,
-        )
-    sentinel = settings.sentinel
-    assert sentinel is not None, "sentinel topology without Sentinel settings"
-    nodes = tuple(names.redis_pod_host(fullname, "sentinel", i, namespace) for i in range(sentinel.nodes))
-    return RedisConnection(
-        mode="sentinel",
-        host=None,
-        sentinel_master_set=sentinel.master_set,
-        sentinel_nodes=tuple(f"{h}:{names.SENTINEL_PORT}" for h in nodes),
-        node_hosts=nodes,
-        **common,
+        redis_image=settings.redis_image.ref,
+        redis_version=list(settings.redis_version),
+        apps={a.app: credentials(a.app, a.user) for a in acl.app_acls(apps)},
+        exporter=credentials(exporter, names.EXPORTER_USER),
+        counter=credentials(names.counter(fullname), names.COUNTER_USER, tls_client=exporter),
     )
 
 
@@ -363,6 +401,15 @@ def chart_values(fullname: str, s: RedisSettings) -> dict:
     return values
 
 
+def with_fingerprints(conn: RedisConnection, prints: Mapping[str, str], exporter: str) -> RedisConnection:
+    """`conn` with each client's TLS fingerprint (`prints`: client name -> digest; the counter
+    uses the exporter's certificate)."""
+    apps = {app: ClientCredentials(**creds, tls_fingerprint=prints[app]) for app, creds in conn["apps"].items()}
+    return RedisConnection(**{**conn, "apps": apps,
+                              "exporter": ClientCredentials(**conn["exporter"], tls_fingerprint=prints[exporter]),
+                              "counter": ClientCredentials(**conn["counter"], tls_fingerprint=prints[exporter])})
+
+
 def tls_fingerprint(cert_pem: str) -> str:
     """Short digest of the server certificate: a pod annotation, so a renewed certificate
     rolls the Redis pods (Redis reads its certificate files only at start)."""
@@ -393,31 +440,33 @@ class RedisSessionStore(pulumi.ComponentResource):
     """WAS app name (and the operator) -> the Secret holding that client's own ACL password (key `password`)."""
     client_tls_secret_names: pulumi.Output[dict[str, str]]
     """With TLS: client (WAS app, exporter) -> the Secret with its client certificate, key and the CA; else empty."""
-    exporter_password: pulumi.Output[str]
-    """The exporter user's current ACL password (secret): what RedisExporter's `password` takes."""
-    counter_password: pulumi.Output[str]
-    """The session counter user's current ACL password (secret): RedisExporter's `counter_password`."""
+    connection: pulumi.Output[RedisConnection]
+    ("How clients reach the store and each client's own credentials (Secret names): what WasApp and "
+     "RedisExporter take.")
     ca_certificate: pulumi.Output[str | None]
     """With TLS: the private CA's certificate (PEM) clients verify Redis with; else unset."""
     acl_digest: pulumi.Output[str]
     """SHA-256 of the ACL files: what the acl-reload sidecars log once applied."""
     certificate_not_after: pulumi.Output[dict[str, str]]
-    """With TLS: certificate name (ca, server, each client) -> its validityEndTime (RFC 3339);
-    without: an empty map (components/monitoring/certificates.py records them for the expiry alert)."""
+    ("With TLS: certificate name (ca, server, each client) -> its validityEndTime (RFC 3339); without: an "
+     "empty map (components/monitoring/certificates.py records them for the expiry alert).")
 
     def __init__(self, name: str, args: RedisSessionStoreArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("redis-session-platform:index:RedisSessionStore", name, None, opts)
-        s = args.settings
-        self.connection = connection_for(name, s, args.namespace)
+        s = settings_of(RedisSettings, args["settings"])
+        namespace, protect = args["namespace"], args.get("protect", False)
+        app_settings = [settings_of(WasAppSettings, a) for a in args.get("apps", ())]
+        conn = connection_for(name, s, namespace, app_settings)
+        guard = args.get("guard")
         child = pulumi.ResourceOptions(parent=self)
         labels = names.labels(name, "redis")
 
         def gated(value: Any) -> Any:
-            return value if args.guard is None else pulumi.Output.all(args.guard, value).apply(lambda a: a[1])
+            return value if guard is None else pulumi.Output.all(guard, value).apply(lambda a: a[1])
 
         def secret(resource: str, secret_name: str, data: Any) -> k8s.core.v1.Secret:
             return k8s.core.v1.Secret(
-                resource, metadata=k8s.meta.v1.ObjectMetaArgs(name=secret_name, namespace=args.namespace, labels=labels),
+                resource, metadata=k8s.meta.v1.ObjectMetaArgs(name=secret_name, namespace=namespace, labels=labels),
                 type="Opaque", string_data=gated(data), opts=child)
 
         def new_password(resource: str) -> pulumi.Output:
@@ -427,11 +476,11 @@ class RedisSessionStore(pulumi.ComponentResource):
         # The `default` password, one per accepted generation (generation 1 keeps its first name).
         defaults = {g: new_password(f"{name}-password" if g == 1 else f"{name}-password-g{g}")
                     for g in s.accepted_default_generations}
-        depends = [secret(f"{name}-secret", self.connection.secret_name,
-                          {self.connection.secret_key: defaults[s.default_password_generation]})]
+        depends = [secret(f"{name}-secret", names.redis_password_secret(name),
+                          {names.PASSWORD_KEY: defaults[s.default_password_generation]})]
 
         # One ACL user per client, one password per accepted generation (a rotation keeps two).
-        apps = acl.app_acls(args.apps)
+        apps = acl.app_acls(app_settings)
         users = {a.app: a.user for a in apps} | {names.exporter(name): names.EXPORTER_USER}
         # The operator (docs/runbooks.md) is rotated like the clients; it uses redis-cli inside
         # a Redis pod, so it needs no client certificate of its own (it is not in `users`).
@@ -444,15 +493,21 @@ class RedisSessionStore(pulumi.ComponentResource):
                      for client, user in (users | {operator: names.OPERATOR_USER,
                                                    counter: names.COUNTER_USER}).items()}
         current = {client: p[s.password_generation] for client, p in passwords.items()}
-        client_secrets = {app.name: names.client_auth_secret(app.name) for app in args.apps}
-        for app in args.apps:
-            depends.append(secret(f"{name}-{app.name}-auth", client_secrets[app.name],
-                                  {names.CLIENT_PASSWORD_KEY: current[app.name]}))
+        client_secrets = {app: creds["secret_name"] for app, creds in conn["apps"].items()}
+        for app in conn["apps"]:
+            depends.append(secret(f"{name}-{app}-auth", client_secrets[app], {names.CLIENT_PASSWORD_KEY: current[app]}))
         client_secrets[operator] = names.operator_secret(name)
         depends.append(secret(f"{name}-operator-auth", client_secrets[operator],
                               {names.CLIENT_PASSWORD_KEY: current[operator]}))
 
         exporter_client = names.exporter(name)
+        # The exporter's Secret also holds redis_exporter's password file: its password for exactly
+        # this store's targets (a /scrape of any other target gets none).
+        depends.append(secret(f"{name}-exporter-client-auth", conn["exporter"]["secret_name"], {
+            names.CLIENT_PASSWORD_KEY: current[exporter_client],
+            EXPORTER_PASSWORD_FILE: current[exporter_client].apply(lambda p: exporter_password_file(conn, p))}))
+        depends.append(secret(f"{name}-counter-client-auth", conn["counter"]["secret_name"],
+                              {names.CLIENT_PASSWORD_KEY: current[counter]}))
 
         def files(args_: list) -> dict:
             n = len(defaults)
@@ -477,10 +532,9 @@ class RedisSessionStore(pulumi.ComponentResource):
         self.certificate_not_after = pulumi.Output.from_input({})
         self.ca_certificate = pulumi.Output.from_input(None)
         self.client_tls_secret_names = pulumi.Output.from_input({})
-        # In-process Python wiring (not in the schema): the exporter's and each app's pod annotation.
-        self.client_tls_fingerprints: dict[str, pulumi.Output[str]] = {}
+        fingerprints: dict[str, pulumi.Output[str]] = {}
         if s.tls:
-            cert_pem = self._issue_certificates(name, args, [*users], secret, depends)
+            cert_pem = self._issue_certificates(name, namespace, [*users], secret, depends, fingerprints)
             pod = "replica" if s.topology == "sentinel" else "master"
             values = cert_pem.apply(lambda pem: {**base, pod: {**base[pod], "podAnnotations": {
                 **base[pod].get("podAnnotations", {}), TLS_FINGERPRINT_ANNOTATION: tls_fingerprint(pem)}}})
@@ -491,28 +545,28 @@ class RedisSessionStore(pulumi.ComponentResource):
                 name=name,
                 chart=s.chart,
                 version=s.chart_version,
-                namespace=args.namespace,
+                namespace=namespace,
                 values=gated(values),
                 atomic=True,
                 timeout=600,
                 max_history=10,
             ),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=depends, protect=args.protect,
-                                        retain_on_delete=args.protect),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=depends, protect=protect,
+                                        retain_on_delete=protect),
         )
-        conn = self.connection
-        self.mode = pulumi.Output.from_input(conn.mode)
-        self.host = pulumi.Output.from_input(conn.host)
-        self.port = pulumi.Output.from_input(conn.port)
-        self.tls = pulumi.Output.from_input(conn.tls)
-        self.sentinel_master_set = pulumi.Output.from_input(conn.sentinel_master_set)
-        self.sentinel_nodes = pulumi.Output.from_input(list(conn.sentinel_nodes))
-        self.node_hosts = pulumi.Output.from_input(list(conn.node_hosts))
-        self.secret_name = pulumi.Output.from_input(conn.secret_name)
+        self.mode = pulumi.Output.from_input(conn["mode"])
+        self.host = pulumi.Output.from_input(conn["host"])
+        self.port = pulumi.Output.from_input(conn["port"])
+        self.tls = pulumi.Output.from_input(conn["tls"])
+        self.sentinel_master_set = pulumi.Output.from_input(conn["sentinel_master_set"])
+        self.sentinel_nodes = pulumi.Output.from_input(list(conn["sentinel_nodes"]))
+        self.node_hosts = pulumi.Output.from_input(list(conn["node_hosts"]))
+        self.secret_name = pulumi.Output.from_input(names.redis_password_secret(name))
         self.client_secret_names = pulumi.Output.from_input(client_secrets)
-        # Each client its own credentials: the exporter can only be handed the exporter user's password.
-        self.exporter_password = current[exporter_client]
-        self.counter_password = current[counter]
+        # Each client its own credentials (Secret names; with TLS the fingerprint that rolls it on renewal).
+        # Known once the release is declared (after every Secret it depends on): a consumer waits for its credentials.
+        self.connection = pulumi.Output.all(self.release.urn, pulumi.Output.all(**fingerprints)).apply(
+            lambda both: with_fingerprints(conn, both[1], exporter_client) if fingerprints else conn)
         self.register_outputs({
             "mode": self.mode,
             "host": self.host,
@@ -524,19 +578,19 @@ class RedisSessionStore(pulumi.ComponentResource):
             "secretName": self.secret_name,
             "clientSecretNames": self.client_secret_names,
             "clientTlsSecretNames": self.client_tls_secret_names,
-            "exporterPassword": self.exporter_password,
-            "counterPassword": self.counter_password,
+            "connection": self.connection,
             "caCertificate": self.ca_certificate,
             "aclDigest": self.acl_digest,
             "certificateNotAfter": self.certificate_not_after,
             "releaseStatus": self.release.status,
         })
 
-    def _issue_certificates(self, name: str, args: RedisSessionStoreArgs, clients: list[str], secret, depends: list):
+    def _issue_certificates(self, name: str, namespace: str, clients: list[str], secret, depends: list,
+                            fingerprints: dict[str, pulumi.Output[str]]):
         """A private CA (ECDSA P-256), the server certificate for every name clients use and
         one client certificate per client; private keys only in secret outputs and Secrets.
         Returns the server certificate (PEM)."""
-        ca = PrivateCa(f"{name}-ca", f"{name} Redis CA ({args.namespace})", self, CA_VALIDITY_HOURS,
+        ca = PrivateCa(f"{name}-ca", f"{name} Redis CA ({namespace})", self, CA_VALIDITY_HOURS,
                        early_renewal_hours=CA_EARLY_RENEWAL_HOURS)
 
         def issue(resource: str, common_name: str, dns_names: list[str], uses: list[str], ips: list[str]):
@@ -545,14 +599,14 @@ class RedisSessionStore(pulumi.ComponentResource):
         # The server certificate also authenticates Redis to Redis (replication) and
         # Sentinel to both, and the chart's scripts to Redis: server and client use.
         # 127.0.0.1: the chart's preStop script and our sidecar talk to their own pod's Redis by IP.
-        server = issue(f"{name}-server", name, names.tls_dns_names(name, args.namespace),
+        server = issue(f"{name}-server", name, names.tls_dns_names(name, namespace),
                        ["server_auth", "client_auth"], ["127.0.0.1"])
         depends.append(secret(f"{name}-tls", names.tls_secret(name), server))
         self.ca_certificate = ca.cert.cert_pem
         self.client_tls_secret_names = pulumi.Output.from_input({c: names.client_tls_secret(c) for c in clients})
         for client in clients:
             data = issue(f"{name}-{client}-client", client, [], ["client_auth"], [])
-            self.client_tls_fingerprints[client] = pulumi.Output.all(data["tls.crt"], data["ca.crt"]).apply(
+            fingerprints[client] = pulumi.Output.all(data["tls.crt"], data["ca.crt"]).apply(
                 lambda pems: tls_fingerprint("".join(pems)))
             depends.append(secret(f"{name}-{client}-tls", names.client_tls_secret(client), data))
         self.certificate_not_after = pulumi.Output.all(**ca.not_after, ca=ca.cert.validity_end_time)

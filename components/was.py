@@ -9,18 +9,18 @@ as files too (an SSL bundle). Actuator is served on a separate management port t
 Prometheus may reach; the kubelet probes /livez and /readyz on the app port.
 """
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from typing import Any, NotRequired, TypedDict
 
 import pulumi
 import pulumi_kubernetes as k8s
 
 from .config import names
 from .config.boot import env_name
-from .config.model import WasAppSettings
+from .config.model import WasAppSettings, settings_of
 from .config.podsecurity import WAS_UID, restricted_container
 from .config.workload import SECRETS_DIR, TLS_DIR, TMP_DIR
-from .redis import TLS_FINGERPRINT_ANNOTATION, RedisConnection, client_egress
+from .redis import TLS_FINGERPRINT_ANNOTATION, ClientCredentials, RedisConnection, client_egress, connection_of
 
 COMPONENT = "was"
 SSL_BUNDLE = "redis"
@@ -30,23 +30,28 @@ SHUTDOWN_PHASE_SECONDS = 20
 TERMINATION_GRACE_SECONDS = PRESTOP_SLEEP_SECONDS + SHUTDOWN_PHASE_SECONDS + 15
 
 
-@dataclass(frozen=True)
-class WasAppArgs:
+class WasAppArgs(TypedDict):
     """Inputs of WasApp."""
 
     app: WasAppSettings
     """The app's settings."""
-    connection: RedisConnection
-    """Where sessions live (RedisSessionStore.connection)."""
+    connection: pulumi.Input[Mapping[str, Any]]
+    ("Where sessions live and the app's own credentials: RedisSessionStore's `connection` (the store must "
+     "list the app in its `apps`).")
     prometheus_release: str
     """`release` label kube-prometheus selects PodMonitors by."""
-    prometheus_namespace: str = "monitoring"
-    """The only namespace admitted to the management (actuator) port."""
-    dns_egress: Sequence[dict] | None = None
-    """Egress rules to the cluster DNS (the stack's dnsEgress, StackSettings.dns_egress); None: its default."""
-    tls_fingerprint: pulumi.Input[str] | None = None
-    """With TLS: digest of the app's client certificate and CA (RedisSessionStore.client_tls_fingerprints);
-    a pod annotation, so a renewed certificate rolls the pods (Lettuce reads the files only at start)."""
+    prometheus_namespace: NotRequired[str]
+    """The only namespace admitted to the management (actuator) port (default `monitoring`)."""
+    dns_egress: NotRequired[Sequence[Mapping[str, Any]]]
+    """Egress rules to the cluster DNS (the stack's dnsEgress, StackSettings.dns_egress); unset: its default."""
+
+
+def credentials(app: WasAppSettings, conn: RedisConnection) -> ClientCredentials:
+    """The app's own credentials, as the store hands them out."""
+    if app.name not in conn["apps"]:
+        raise ValueError(f"WAS app {app.name!r} has no Redis user: list it in the store's apps "
+                         f"(it has {sorted(conn['apps'])})")
+    return conn["apps"][app.name]
 
 
 HEALTH_GROUP = "sessions"
@@ -78,21 +83,21 @@ def spring_env(app: WasAppSettings, conn: RedisConnection) -> list[dict]:
     ]
     if app.boot.store_type_property:
         env.append({"name": env_name(app.boot.store_type_property), "value": "redis"})
-    user = names.app_user(app.name)
+    user = credentials(app, conn)["user"]
     env.append({"name": f"{redis}_USERNAME", "value": user})
-    if conn.mode == "standalone":
+    if conn["mode"] == "standalone":
         env += [
-            {"name": f"{redis}_HOST", "value": conn.host},
-            {"name": f"{redis}_PORT", "value": str(conn.port)},
+            {"name": f"{redis}_HOST", "value": conn["host"]},
+            {"name": f"{redis}_PORT", "value": str(conn["port"])},
         ]
     else:
         # The same ACL user exists on every Sentinel, allowed only to ask for the master.
         env += [
-            {"name": f"{redis}_SENTINEL_MASTER", "value": conn.sentinel_master_set},
-            {"name": f"{redis}_SENTINEL_NODES", "value": ",".join(conn.sentinel_nodes)},
+            {"name": f"{redis}_SENTINEL_MASTER", "value": conn["sentinel_master_set"]},
+            {"name": f"{redis}_SENTINEL_NODES", "value": ",".join(conn["sentinel_nodes"])},
             {"name": f"{redis}_SENTINEL_USERNAME", "value": user},
         ]
-    if conn.tls:
+    if conn["tls"]:
         env += tls_env(app)
     env += [
         {"name": f"{redis}_DATABASE", "value": str(app.session_database)},
@@ -144,7 +149,7 @@ def password_files(app: WasAppSettings, conn: RedisConnection) -> list[dict]:
     """Secret volume items: file name = Spring property (configtree), content = the app
     user's password (its credentials Secret)."""
     prop = app.boot.redis_properties
-    paths = [f"{prop}.password"] + ([f"{prop}.sentinel.password"] if conn.mode == "sentinel" else [])
+    paths = [f"{prop}.password"] + ([f"{prop}.sentinel.password"] if conn["mode"] == "sentinel" else [])
     return [{"key": names.CLIENT_PASSWORD_KEY, "path": p} for p in paths]
 
 
@@ -159,6 +164,7 @@ def pod_spec(app: WasAppSettings, conn: RedisConnection) -> dict:
     program's env names, volumes, mounts and labels, so the program's wiring is what runs."""
     selector = names.selector_labels(app.name, COMPONENT)
     extra = app.pod
+    creds = credentials(app, conn)
     scheduling: dict = {}
     if extra.service_account_name:
         scheduling["serviceAccountName"] = extra.service_account_name
@@ -202,20 +208,20 @@ def pod_spec(app: WasAppSettings, conn: RedisConnection) -> dict:
             "securityContext": restricted_container(),
             "volumeMounts": [{"name": "tmp", "mountPath": TMP_DIR},
                              {"name": "redis-secret", "mountPath": SECRETS_DIR, "readOnly": True}]
-            + ([{"name": "redis-tls", "mountPath": TLS_DIR, "readOnly": True}] if conn.tls else [])
+            + ([{"name": "redis-tls", "mountPath": TLS_DIR, "readOnly": True}] if conn["tls"] else [])
             + list(extra.volume_mounts),
         }],
         "volumes": [
             {"name": "tmp", "emptyDir": {"sizeLimit": "256Mi"}},
-            {"name": "redis-secret", "secret": {"secretName": names.client_auth_secret(app.name), "defaultMode": 0o440,
+            {"name": "redis-secret", "secret": {"secretName": creds["secret_name"], "defaultMode": 0o440,
                                                 "items": password_files(app, conn)}},
-        ] + ([{"name": "redis-tls", "secret": {"secretName": names.client_tls_secret(app.name),
-                                                "defaultMode": 0o440}}] if conn.tls else []) + list(extra.volumes),
+        ] + ([{"name": "redis-tls", "secret": {"secretName": creds.get("tls_secret_name"),
+                                                "defaultMode": 0o440}}] if conn["tls"] else []) + list(extra.volumes),
     }
 
 
 def network_policy_spec(app: WasAppSettings, conn: RedisConnection, prometheus_namespace: str,
-                        dns_egress: Sequence[dict] | None = None) -> dict:
+                        dns_egress: Sequence[Mapping[str, Any]] | None = None) -> dict:
     """Ingress: the app port from anywhere (the ingress path), the management port only from
     Prometheus's namespace, and the app's own ingress rules. Egress: Redis (and Sentinel) pods,
     the cluster DNS (dnsEgress) and the app's own egress rules, nothing else."""
@@ -241,11 +247,22 @@ class WasApp(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: WasAppArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("redis-session-platform:index:WasApp", name, None, opts)
-        app, conn = args.app, args.connection
-        ns = conn.namespace  # the Redis NetworkPolicy admits clients of its own namespace
+        app = settings_of(WasAppSettings, args["app"])
+        # A RedisConnection; typed as a map because a complex-typed input cannot take another resource's
+        # output through the provider (docs/decisions.md, "Component API and provider").
+        conn: pulumi.Output[RedisConnection] = pulumi.Output.from_input(args["connection"]).apply(connection_of)
+        ns = conn.apply(lambda c: c["namespace"])  # the Redis NetworkPolicy admits clients of its own namespace
         selector = names.selector_labels(app.name, COMPONENT)
-        pod_labels = {**app.pod.labels, **names.labels(app.name, COMPONENT, names.image_version(app.image)),
-                      **conn.client_labels}
+
+        def template(c: RedisConnection) -> dict:
+            fingerprint = credentials(app, c).get("tls_fingerprint")
+            return {"metadata": {
+                "labels": {**app.pod.labels, **names.labels(app.name, COMPONENT, names.image_version(app.image)),
+                           **c["client_labels"]},
+                "annotations": {**app.pod.annotations, names.CREDENTIAL_ANNOTATION: str(c["password_generation"]),
+                                **({TLS_FINGERPRINT_ANNOTATION: fingerprint} if fingerprint else {})}},
+                "spec": pod_spec(app, c)}
+
         meta = lambda: k8s.meta.v1.ObjectMetaArgs(
             name=app.name, namespace=ns, labels=names.labels(app.name, COMPONENT, names.image_version(app.image)))
         child = pulumi.ResourceOptions(parent=self)
@@ -253,16 +270,13 @@ class WasApp(pulumi.ComponentResource):
         self.deployment = k8s.apps.v1.Deployment(
             f"{name}-deployment",
             metadata=meta(),
-            spec={
+            spec=conn.apply(lambda c: {
                 "replicas": app.min_replicas,
                 "revisionHistoryLimit": 5,
                 "selector": {"matchLabels": selector},
                 "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}},
-                "template": {"metadata": {"labels": pod_labels, "annotations": {
-                    **app.pod.annotations, names.CREDENTIAL_ANNOTATION: str(conn.password_generation),
-                    **({TLS_FINGERPRINT_ANNOTATION: args.tls_fingerprint} if args.tls_fingerprint is not None else {})}},
-                    "spec": pod_spec(app, conn)},
-            },
+                "template": template(c),
+            }),
             # The HPA owns the replica count after creation.
             opts=pulumi.ResourceOptions(parent=self, ignore_changes=["spec.replicas"]),
         )
@@ -288,7 +302,8 @@ class WasApp(pulumi.ComponentResource):
         k8s.networking.v1.NetworkPolicy(
             f"{name}-netpol",
             metadata=meta(),
-            spec=network_policy_spec(app, conn, args.prometheus_namespace, args.dns_egress),
+            spec=conn.apply(lambda c: network_policy_spec(app, c, args.get("prometheus_namespace", "monitoring"),
+                                                          args.get("dns_egress"))),
             opts=child,
         )
         k8s.policy.v1.PodDisruptionBudget(
@@ -304,7 +319,7 @@ class WasApp(pulumi.ComponentResource):
             kind="PodMonitor",
             metadata=k8s.meta.v1.ObjectMetaArgs(
                 name=app.name, namespace=ns,
-                labels={**names.labels(app.name, COMPONENT), "release": args.prometheus_release}),
+                labels={**names.labels(app.name, COMPONENT), "release": args["prometheus_release"]}),
             spec={
                 "selector": {"matchLabels": selector},
                 "namespaceSelector": {"matchNames": [ns]},

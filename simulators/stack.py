@@ -14,18 +14,12 @@ from pathlib import Path
 from components.config import names
 from components.config.sessions import stores_for
 from components.config.tls import CERT_VALIDITY_HOURS
-from components.exporter import (
-    AUTH_DIR,
-    AUTH_FILE,
-    COUNTER_SCRIPT,
-    counter_env,
-    exporter_containers,
-    scrape_targets,
-)
+from components.exporter import AUTH_DIR, AUTH_FILE, COUNTER_SCRIPT, counter_env, exporter_containers
 from components.monitoring.alerts import rule_groups
 from components.monitoring.certificates import expiry_group
 from components.monitoring.scope import scope_of
 from components.monitoring.session_count import RECORD, check_single_keys, counted_by_scan
+from components.monitoring.targets import scrape_targets
 from components.redis import chart_values, connection_for
 from simulators.certs import issue, not_after
 from simulators.loopback import (
@@ -217,7 +211,7 @@ class Env:
                  extra_scrape=None, for_: str = FAST_FOR, interval: str = "1s", group_wait: str = "1s"):
         self.procs, self.settings, self.nodes = procs, settings, nodes
         conn = connection_for(settings.redis.release_name, dataclasses.replace(settings.redis, tls=False),
-                              settings.namespace)
+                              settings.namespace, settings.was_apps)
         stores = stores_for(settings.was_apps)
         # Every container of the exporter pod, run with its own args; cluster addresses and
         # mount paths mapped to the local processes and files.

@@ -37,7 +37,6 @@ def test_graph_has_every_expected_resource(program, stack):
         ("redis-session-platform:index:RedisExporter", "redis-exporter"),
         (DEPLOYMENT, "redis-exporter-deployment"),
         ("kubernetes:core/v1:Service", "redis-exporter-service"),
-        ("kubernetes:core/v1:Secret", "redis-exporter-auth"),
         ("kubernetes:networking.k8s.io/v1:NetworkPolicy", "redis-exporter-netpol"),
         ("kubernetes:monitoring.coreos.com/v1:ServiceMonitor", "redis-exporter-servicemonitor"),
         ("redis-session-platform:index:AlertRules", "redis-session-platform"),
@@ -51,7 +50,8 @@ def test_graph_has_every_expected_resource(program, stack):
         ("random:index/randomPassword:RandomPassword", "redis-operator-g1"),
         ("random:index/randomPassword:RandomPassword", "redis-counter-g1"),
         ("kubernetes:core/v1:Secret", "redis-petclinic-auth"),
-        ("kubernetes:core/v1:Secret", "redis-exporter-counter-auth"),  # mounted only into the session counter
+        ("kubernetes:core/v1:Secret", "redis-exporter-client-auth"),  # the exporter's password file, from the store
+        ("kubernetes:core/v1:Secret", "redis-counter-client-auth"),  # mounted only into the session counter
         ("kubernetes:core/v1:Secret", "redis-operator-auth"),  # mounted only into the Redis pods
         ("kubernetes:core/v1:Secret", "redis-acl"),
         # the exporter's web endpoint (client certificates required): its CA, its server
@@ -136,7 +136,7 @@ def test_password_only_in_the_secret_and_only_as_secret(program):
     holders = sorted(r.name for r in program.resources if FAKE_PASSWORD in repr(r.inputs))
     # the chart's Secret (default user), the app's credentials, the exporter's password file, the operator's,
     # the session counter's
-    assert holders == ["redis-exporter-auth", "redis-exporter-counter-auth", "redis-operator-auth",
+    assert holders == ["redis-counter-client-auth", "redis-exporter-client-auth", "redis-operator-auth",
                        "redis-petclinic-auth", "redis-secret"]
     for secret in (program.one("kubernetes:core/v1:Secret", name) for name in holders):
         assert is_secret(secret.inputs["stringData"])

@@ -110,10 +110,10 @@ class RedisSettings:
     """PVC size per node."""
     storage_class: str
     """StorageClass; empty = cluster default."""
-    sentinel: SentinelSettings | None
-    """Set iff topology is `sentinel`."""
     keyspace_notifications: bool
     """True when an app uses the indexed repository (needs `notify-keyspace-events Egx`)."""
+    sentinel: SentinelSettings | None = None
+    """Set iff topology is `sentinel`."""
     tls: bool = False
     """Mutual TLS on every Redis and Sentinel port (certificates from the program)."""
     password_generation: int = 1
@@ -217,8 +217,6 @@ class WasAppSettings:
     """Session idle timeout."""
     repository_type: str
     """Spring Session repository: `default` (one hash per session) or `indexed`."""
-    expiration_store: str | None
-    """Indexed repository: `minute` or `sorted-set`; None for the default repository."""
     flush_mode: str
     """`on_save` or `immediate`."""
     session_namespace: str
@@ -233,6 +231,8 @@ class WasAppSettings:
     """Container resources."""
     target_cpu_percent: int
     """HPA CPU utilisation target."""
+    expiration_store: str | None = None
+    """Indexed repository: `minute` or `sorted-set`; None for the default repository."""
     pod: PodExtras = field(default_factory=PodExtras)
     """The app's own env, volumes, scheduling, pod metadata, probe paths and NetworkPolicy rules."""
 

@@ -28,13 +28,7 @@ MODULES = sorted(p.stem for p in (ROOT / "components").glob("*.py") if p.stem !=
 COMPONENTS = [c for m in MODULES for c in components_from_module(importlib.import_module(f"components.{m}"))
               if c.__module__ == f"components.{m}"]
 HOSTED = {c.__name__ for c in provider.COMPONENTS}
-# Args still holding parsed config objects the analyzer cannot type (RedisSettings, WasAppSettings,
-# Scope, RedisConnection: tuples, Literal, SecretStr). Not done: docs/decisions.md, "Component API".
-RICH_ARGS = {"RedisSessionStore", "WasApp", "RedisExporter"}
-# What __main__.py reads from a component without it being a schema output: in-process Python
-# wiring that a provider consumer cannot get yet (the same "not done").
 WEBHOOK = "https://hooks.slack.com/services/T000/B000/XXXXSECRET"
-IN_PROCESS_ONLY = {("RedisSessionStore", "connection"), ("RedisSessionStore", "client_tls_fingerprints")}
 
 
 def by_name(name: str) -> type:
@@ -71,10 +65,7 @@ def analyze(component: type) -> tuple:
     return result["component_definitions"][component.__name__], result
 
 
-@pytest.mark.parametrize("component", [
-    pytest.param(c, marks=pytest.mark.xfail(strict=True, raises=(TypeError, ValueError),
-                                            reason="Args hold parsed config objects (not done)"))
-    if c.__name__ in RICH_ARGS else c for c in COMPONENTS], ids=lambda c: c.__name__)
+@pytest.mark.parametrize("component", COMPONENTS, ids=lambda c: c.__name__)
 def test_the_analyzer_accepts_the_whole_component_and_every_input_is_described(component):
     definition, _ = analyze(component)
     args = inspect.get_annotations(component.__init__)["args"]
@@ -91,7 +82,7 @@ def test_the_analyzer_accepts_the_whole_component_and_every_input_is_described(c
 
 
 def test_the_provider_hosts_exactly_the_components_the_analyzer_accepts():
-    assert HOSTED == {c.__name__ for c in COMPONENTS} - RICH_ARGS
+    assert HOSTED == {c.__name__ for c in COMPONENTS}
 
 
 def provider_schema() -> dict:
@@ -155,10 +146,11 @@ def test_what_the_program_reads_from_a_component_is_a_schema_output():
     assert ("WasApp", "service_name") in reads and ("AppNamespace", "name") in reads
     outputs = {(c.__name__, python_name) for c in COMPONENTS
                for python_name in Analyzer(PACKAGE).analyze_type(c, is_component_output=True)[1].values()}
-    assert reads - outputs == IN_PROCESS_ONLY
-    # The exporter is handed the exporter user's own password, never the chart-internal `default`.
-    assert {("RedisSessionStore", "exporter_password"), ("RedisSessionStore", "counter_password")} <= reads
-    assert ("RedisSessionStore", "password") not in reads
+    assert reads - outputs == set(), "the program reads only what any Pulumi language can"
+    # WAS apps and the exporter take the store's connection, which names each client's own credentials:
+    # no password passes through the program, so none can be handed to the wrong client.
+    assert ("RedisSessionStore", "connection") in reads
+    assert not any("password" in attribute for _, attribute in reads)
 
 
 def readme_yaml_example() -> dict:
@@ -212,5 +204,15 @@ def test_the_provider_constructs_the_readme_program_under_mocks():
     amc = run.one("kubernetes:monitoring.coreos.com/v1alpha1:AlertmanagerConfig").plain
     assert namespace["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
     assert amc["metadata"]["namespace"] == namespace["metadata"]["name"]
-    [secret] = run.of_type("kubernetes:core/v1:Secret")
+    secret = run.one("kubernetes:core/v1:Secret", "alerts-webhook")
     assert is_secret(secret.inputs["stringData"]) and plain_occurrences(amc, WEBHOOK) == []
+    # The app and the exporter got the store's address and their own credentials Secrets through the
+    # store's `connection` output, as the engine hands it to another component (schema names).
+    store_secrets = {s.plain["metadata"]["name"] for s in run.of_type("kubernetes:core/v1:Secret")}
+    pods = {d.name: d.plain["spec"]["template"]["spec"] for d in run.of_type("kubernetes:apps/v1:Deployment")}
+    app_env = {e["name"]: e.get("value") for e in pods["cart-deployment"]["containers"][0]["env"]}
+    assert app_env["SPRING_DATA_REDIS_HOST"] == "sessions-master.shop.svc.cluster.local"
+    assert app_env["SPRING_DATA_REDIS_USERNAME"] == "was-cart"
+    volumes = {v["name"]: v for p in pods.values() for v in p["volumes"]}
+    assert volumes["redis-secret"]["secret"]["secretName"] == "cart-redis-auth" in store_secrets
+    assert volumes["auth"]["secret"]["secretName"] == "sessions-exporter-redis-auth" in store_secrets

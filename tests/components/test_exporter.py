@@ -1,7 +1,6 @@
-"""RedisExporter in isolation: targets per topology, password by reference, scrape wiring."""
+"""RedisExporter on a store's connection: targets per topology, credentials from the store, scrape wiring."""
 import json
 
-import pulumi
 import pytest
 
 from components.config.sessions import stores_for
@@ -11,12 +10,10 @@ from components.exporter import (
     RedisExporter,
     RedisExporterArgs,
     exporter_args,
-    password_file,
-    scrape_targets,
-    with_user,
 )
 from components.monitoring.session_count import check_single_keys
-from components.redis import connection_for
+from components.monitoring.targets import password_file, scrape_targets, with_user
+from components.redis import RedisSessionStore, RedisSessionStoreArgs, connection_for
 from tests.harness import FAKE_PASSWORD, is_secret, load_settings, plain_occurrences, run_with_mocks
 
 SM = "kubernetes:monitoring.coreos.com/v1:ServiceMonitor"
@@ -24,13 +21,17 @@ SM = "kubernetes:monitoring.coreos.com/v1:ServiceMonitor"
 
 def build(topology, **overrides):
     s = load_settings("dev", {"redisTopology": topology, **overrides})
-    conn = connection_for(s.redis.release_name, s.redis, s.namespace)
+    conn = connection_for(s.redis.release_name, s.redis, s.namespace, s.was_apps)
     m = s.monitoring
-    run = run_with_mocks(lambda: RedisExporter("redis-exporter", RedisExporterArgs(
-        connection=conn, image=m.exporter_image, prometheus_release=m.prometheus_release,
-        prometheus_namespace=m.prometheus_namespace, stores=stores_for(s.was_apps),
-        password=pulumi.Output.secret(FAKE_PASSWORD), counter_image=s.redis.redis_image.ref,
-        redis_version=s.redis.redis_version, counter_password=pulumi.Output.secret(FAKE_PASSWORD))))
+
+    def program():
+        store = RedisSessionStore(s.redis.release_name, RedisSessionStoreArgs(settings=s.redis, namespace=s.namespace,
+                                                                              apps=s.was_apps))
+        RedisExporter("redis-exporter", RedisExporterArgs(
+            connection=store.connection, image=m.exporter_image, prometheus_release=m.prometheus_release,
+            prometheus_namespace=m.prometheus_namespace, stores=stores_for(s.was_apps)))
+
+    run = run_with_mocks(program)
     assert run.error is None, run.error
     return s, conn, run
 
@@ -58,7 +59,7 @@ def test_sentinel_scrapes_every_node_and_every_sentinel_with_distinct_instances(
 
 
 @pytest.mark.parametrize("topology", ["standalone", "sentinel"])
-def test_password_only_in_a_secret_file_and_client_label(topology):
+def test_the_store_hands_the_exporter_its_own_password_file_and_the_counter_its_own_password(topology):
     s, conn, run = build(topology)
     dep = run.one("kubernetes:apps/v1:Deployment").plain
     pod = dep["spec"]["template"]
@@ -67,8 +68,11 @@ def test_password_only_in_a_secret_file_and_client_label(topology):
     assert "env" not in container
     assert "--redis.password-file=/secrets/passwords.json" in container["args"]
     assert {"name": "auth", "mountPath": "/secrets", "readOnly": True} in container["volumeMounts"]
-    secret = run.one("kubernetes:core/v1:Secret", "redis-exporter-auth")
+    secret = run.one("kubernetes:core/v1:Secret", "redis-exporter-client-auth")
     assert is_secret(secret.inputs["stringData"])
+    auth = next(v for v in pod["spec"]["volumes"] if v["name"] == "auth")["secret"]
+    assert auth["secretName"] == secret.plain["metadata"]["name"] == conn["exporter"]["secret_name"]
+    assert auth["items"] == [{"key": "passwords.json", "path": "passwords.json"}]  # not its bare password
     file_map = json.loads(secret.plain["stringData"]["passwords.json"])
     assert file_map == json.loads(password_file(conn, FAKE_PASSWORD))
     # every target under both keys: bare (redis_exporter 1.45) and with the user (>= 1.69)
@@ -78,8 +82,10 @@ def test_password_only_in_a_secret_file_and_client_label(topology):
     for r in run.resources:
         assert plain_occurrences(r.inputs, FAKE_PASSWORD) == [], r.name
     # the counter's password: its own Secret, mounted only in its own container
-    counter = run.one("kubernetes:core/v1:Secret", "redis-exporter-counter-auth")
+    counter = run.one("kubernetes:core/v1:Secret", "redis-counter-client-auth")
     assert is_secret(counter.inputs["stringData"]) and counter.plain["stringData"] == {"password": FAKE_PASSWORD}
+    counter_auth = next(v for v in pod["spec"]["volumes"] if v["name"] == "counter-auth")["secret"]
+    assert counter_auth["secretName"] == counter.plain["metadata"]["name"] == conn["counter"]["secret_name"]
     mounted = {c["name"]: [m["name"] for m in c["volumeMounts"]] for c in pod["spec"]["containers"]}
     assert [c for c, m in mounted.items() if "counter-auth" in m] == ["session-counter"]
     assert not any("auth" in m for m in mounted["session-counter"] if m != "counter-auth")
@@ -130,7 +136,7 @@ def test_every_store_gets_its_sorted_sets_read_and_scan_counted_stores_a_counter
     if pattern is None:  # the sorted set is counted by ZCARD on every scrape: no SCAN, no counter
         assert single.replace("db1=_redis-session-platform:session-count,", "") in container["args"]
         assert [c["name"] for c in pod["containers"]] == ["redis-exporter"]
-        assert "redis-exporter-counter-auth" not in [r.name for r in run.of_type("kubernetes:core/v1:Secret")]
+        assert "counter-auth" not in [v["name"] for v in pod["volumes"]]
         return
     assert single in container["args"]
     [counter] = [c for c in pod["containers"] if c["name"] == "session-counter"]

@@ -64,8 +64,7 @@ exporter = names.exporter(components.STORE)
 RedisExporter(exporter, RedisExporterArgs(connection=store.connection, image=s.monitoring.exporter_image,
                                           prometheus_release=monitoring.PROMETHEUS_RELEASE,
                                           prometheus_namespace="monitoring", stores=stores_for(s.was_apps),
-                                          password=store.exporter_password, counter_password=store.counter_password,
-                                          counter_image=s.redis.redis_image.ref))
+                                          ))
 '''
 
 

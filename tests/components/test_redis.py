@@ -18,6 +18,8 @@ def test_component_registers_password_secret_and_pinned_release(topology):
     assert run.error is None, run.error
     assert sorted((r.type, r.name) for r in run.resources) == [
         ("kubernetes:core/v1:Secret", "redis-acl"),  # the ACL files
+        ("kubernetes:core/v1:Secret", "redis-counter-client-auth"),  # the session counter's credentials
+        ("kubernetes:core/v1:Secret", "redis-exporter-client-auth"),  # the exporter's (and its password file)
         ("kubernetes:core/v1:Secret", "redis-operator-auth"),  # the runbooks' user, mounted in Redis
         ("kubernetes:core/v1:Secret", "redis-secret"),
         ("kubernetes:helm.sh/v3:Release", "redis-chart"),
@@ -107,15 +109,24 @@ def test_storage_class_only_when_set():
     assert v["master"]["persistence"]["storageClass"] == "fast-ssd"
 
 
-def test_connection_names_follow_the_chart():
-    standalone = connection_for("sessions", redis_settings("standalone"), "shop")
-    assert standalone.mode == "standalone"
-    assert standalone.host == "sessions-master.shop.svc.cluster.local"
-    assert standalone.node_hosts == ("sessions-master-0.sessions-headless.shop.svc.cluster.local",)
-    assert standalone.secret_name == "sessions-password"
-    assert standalone.client_labels == {"sessions-client": "true"}
-    sentinel = connection_for("sessions", redis_settings("sentinel"), "shop")
-    assert sentinel.host is None
-    assert sentinel.sentinel_master_set == "mymaster"
-    assert sentinel.sentinel_nodes == tuple(
-        f"sessions-node-{i}.sessions-headless.shop.svc.cluster.local:26379" for i in range(3))
+def test_connection_names_follow_the_chart_and_hand_each_client_its_own_credentials():
+    apps = [{"name": "shop", "image": "r/shop:1.0", "sessionDatabase": 1},
+            {"name": "cart", "image": "r/cart:1.0", "sessionDatabase": 2}]
+    standalone = connection_for("sessions", redis_settings("standalone", wasApps=apps), "shop",
+                                load_settings("dev", {"wasApps": apps}).was_apps)
+    assert standalone["mode"] == "standalone" and standalone["scheme"] == "redis"
+    assert standalone["host"] == "sessions-master.shop.svc.cluster.local"
+    assert standalone["node_hosts"] == ["sessions-master-0.sessions-headless.shop.svc.cluster.local"]
+    assert standalone["client_labels"] == {"sessions-client": "true"}
+    assert standalone["apps"] == {"shop": {"user": "was-shop", "secret_name": "shop-redis-auth"},
+                                  "cart": {"user": "was-cart", "secret_name": "cart-redis-auth"}}
+    assert standalone["exporter"] == {"user": "exporter", "secret_name": "sessions-exporter-redis-auth"}
+    assert standalone["counter"] == {"user": "counter", "secret_name": "sessions-counter-redis-auth"}
+    sentinel = connection_for("sessions", redis_settings("sentinel", redisTls=True), "shop")
+    assert sentinel["host"] is None and sentinel["scheme"] == "rediss"
+    assert sentinel["sentinel_master_set"] == "mymaster"
+    assert sentinel["sentinel_nodes"] == [
+        f"sessions-node-{i}.sessions-headless.shop.svc.cluster.local:26379" for i in range(3)]
+    # with TLS the counter presents the exporter's client certificate (they share one pod)
+    assert sentinel["counter"]["tls_secret_name"] == sentinel["exporter"]["tls_secret_name"] \
+        == "sessions-exporter-redis-tls"

@@ -32,15 +32,13 @@ def store_with_apps(store: str, apps: list[dict]) -> None:
     # The default image is below the known-CVE floor: acknowledged as the project's stacks do.
     config = {"namespace": NAMESPACE, "wasApps": apps, "redisImageAcceptedCves": list(cve.CVES)}
     s = to_settings(StackConfig.model_validate(config), "other", "dev")
-    redis = RedisSessionStore(store, RedisSessionStoreArgs(settings=s.redis, namespace=NAMESPACE))
+    redis = RedisSessionStore(store, RedisSessionStoreArgs(settings=s.redis, namespace=NAMESPACE, apps=s.was_apps))
     for app in s.was_apps:
         WasApp(app.name, WasAppArgs(app=app, connection=redis.connection, prometheus_release="kp"))
     exporter = names.exporter(store)
     RedisExporter(exporter, RedisExporterArgs(connection=redis.connection, image=s.monitoring.exporter_image,
                                               prometheus_release="kp", prometheus_namespace="monitoring",
-                                              stores=stores_for(s.was_apps), password=redis.exporter_password,
-                                              counter_password=redis.counter_password,
-                                              counter_image=s.redis.redis_image.ref))
+                                              stores=stores_for(s.was_apps)))
     scope = Scope(namespace=NAMESPACE, job=exporter, topology=s.redis.topology, redis_nodes=1,
                   maxmemory_bytes=s.redis.maxmemory_bytes, apps=s.was_apps,
                   threshold_values=s.monitoring.thresholds.model_dump(by_alias=True),

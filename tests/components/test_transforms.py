@@ -41,7 +41,7 @@ def fewer_revisions(args: pulumi.ResourceTransformArgs):
 
 def test_a_transform_given_to_was_app_changes_its_child_deployment():
     s = load_settings("dev", {"wasApps": [{"name": "shop", "image": "registry.example/shop:2.1.0"}]})
-    conn = connection_for(s.redis.release_name, s.redis, "ns")
+    conn = connection_for(s.redis.release_name, s.redis, "ns", s.was_apps)
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     mocks = EngineLikeMocks()

@@ -10,7 +10,7 @@ APP = {"name": "shop", "image": "registry.example/shop:2.1.0"}
 
 def settings_for(topology, **app):
     s = load_settings("dev", {"redisTopology": topology, "wasApps": [{**APP, **app}]})
-    return s.was_apps[0], connection_for(s.redis.release_name, s.redis, "shop-ns")
+    return s.was_apps[0], connection_for(s.redis.release_name, s.redis, "shop-ns", s.was_apps)
 
 
 def env_map(env):
@@ -146,7 +146,7 @@ def test_health_group_with_redis_fails_fast_without_tying_readiness_to_redis(boo
 def test_tls_uses_an_ssl_bundle_of_the_apps_own_certificate(boot):
     s = load_settings("dev", {"redisTopology": "sentinel", "redisTls": True,
                               "wasApps": [{**APP, "springBootMajor": boot}]})
-    app, conn = s.was_apps[0], connection_for(s.redis.release_name, s.redis, "shop-ns")
+    app, conn = s.was_apps[0], connection_for(s.redis.release_name, s.redis, "shop-ns", s.was_apps)
     env = env_map(spring_env(app, conn))
     assert env["SPRING_DATA_REDIS_SSL_ENABLED"] == "true" and env["SPRING_DATA_REDIS_SSL_BUNDLE"] == "redis"
     assert env["SPRING_SSL_BUNDLE_PEM_REDIS_TRUSTSTORE_CERTIFICATE"] == f"file:{TLS_DIR}/ca.crt"

@@ -27,8 +27,9 @@ import yaml
 
 from components.config import names
 from components.config.sessions import stores_for
-from components.exporter import NO_CONFIG_COMMAND, exporter_args, password_file, sentinel_exporter_args
+from components.exporter import NO_CONFIG_COMMAND, exporter_args, sentinel_exporter_args
 from components.monitoring.session_count import check_single_keys
+from components.monitoring.targets import password_file
 from components.redis import ACL_RELOAD_SCRIPT, acl_reload_env, connection_for
 from render import render_stack
 from simulators import secure
@@ -243,11 +244,11 @@ def test_healthy_exporter_scrapes_leave_acl_log_empty(env):
     exporter runs with the program's flags (Debian's 1.45 here) as the exporter user."""
     stack, work = env.stack, env.work
     settings = stack.settings
-    conn = connection_for(settings.redis.release_name, settings.redis, settings.namespace)
+    conn = connection_for(settings.redis.release_name, settings.redis, settings.namespace, settings.was_apps)
     nodes, sentinels = stack.nodes, stack.sentinels
-    urls = {f"redis://{h}:{conn.port}": f"redis://{HOST}:{n.port}" for h, n in zip(conn.node_hosts, nodes, strict=True)}
-    urls |= {f"redis://{h}:{conn.sentinel_port}": f"redis://{HOST}:{s.port}"
-             for h, s in zip(conn.node_hosts, sentinels, strict=True)}
+    urls = {f"redis://{h}:{conn['port']}": f"redis://{HOST}:{n.port}" for h, n in zip(conn['node_hosts'], nodes, strict=True)}
+    urls |= {f"redis://{h}:{conn['sentinel_port']}": f"redis://{HOST}:{s.port}"
+             for h, s in zip(conn['node_hosts'], sentinels, strict=True)}
     file_map: dict[str, str] = json.loads(password_file(conn, secure.client_password("exporter")))
     (work / "passwords.json").write_text(json.dumps(
         {k.replace(url, urls[url]): v for k, v in file_map.items() for url in urls if k.endswith(url.split("://")[1])}))

@@ -53,7 +53,7 @@ def _get(url: str, ctx: ssl.SSLContext | None) -> tuple[int | None, str]:
 def test_exporter_endpoints_refuse_requests_without_the_client_certificate_and_prometheus_scrapes(procs):
     settings = load_settings("dev")
     conn = connection_for(settings.redis.release_name, dataclasses.replace(settings.redis, tls=False),
-                          settings.namespace)
+                          settings.namespace, settings.was_apps)
     name = names.exporter(settings.redis.release_name)
     redis = Redis(procs, "redis", PASSWORD, redis_conf(settings)).start()
     work = procs.workdir

@@ -9,14 +9,9 @@ import json
 import re
 
 from components.config.sessions import stores_for
-from components.exporter import (
-    AUTH_DIR,
-    AUTH_FILE,
-    exporter_containers,
-    password_file,
-    scrape_targets,
-)
+from components.exporter import AUTH_DIR, AUTH_FILE, exporter_containers
 from components.monitoring.session_count import KEY_SIZE_METRIC, check_single_keys
+from components.monitoring.targets import password_file, scrape_targets
 from components.redis import connection_for
 from simulators.loopback import HOST, Redis, Sentinel, scrape, start_exporter
 from simulators.stack import redis_conf, without_acl
@@ -30,7 +25,7 @@ APP = {"name": "petclinic", "image": "docker.io/springcommunity/spring-petclinic
 def test_every_node_and_sentinel_is_up_with_its_role_and_the_key_checks_skip_sentinels(procs):
     settings = load_settings("prod", {"wasApps": [APP], "redisTls": False})  # TLS: test_security_live.py
     s = settings.redis.sentinel
-    conn = connection_for(settings.redis.release_name, settings.redis, settings.namespace)
+    conn = connection_for(settings.redis.release_name, settings.redis, settings.namespace, settings.was_apps)
     conf = redis_conf(settings)
     master = Redis(procs, "node-0", PASSWORD, conf).start()
     nodes = [master] + [Redis(procs, f"node-{i}", PASSWORD, {**conf, "replicaof": f"{HOST} {master.port}"}).start()
@@ -60,7 +55,7 @@ def test_every_node_and_sentinel_is_up_with_its_role_and_the_key_checks_skip_sen
         assert metrics["redis_up"] == [("", 1.0)], (t.instance, metrics.get("redis_exporter_last_scrape_error"))
         [(info, _)] = metrics["redis_instance_info"]
         role = re.search(r'role="([^"]*)"', info).group(1)
-        if t.url.endswith(f":{conn.port}"):
+        if t.url.endswith(f":{conn['port']}"):
             assert role == ("master" if i == 0 else "slave"), t.instance
             store = stores_for(settings.was_apps)[0]  # indexed, sorted-set store: counted by ZCARD
             sizes = dict(metrics[KEY_SIZE_METRIC])

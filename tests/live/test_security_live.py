@@ -25,7 +25,7 @@ import redis
 
 from components.config import names
 from components.config.sessions import stores_for
-from components.exporter import AUTH_DIR, AUTH_FILE, TLS_DIR, exporter_containers, password_file
+from components.exporter import AUTH_DIR, AUTH_FILE, TLS_DIR, exporter_containers
 from components.monitoring.alerts import rule_groups
 from components.monitoring.dashboard import dashboard_json
 from components.monitoring.scope import scope_of
@@ -34,6 +34,7 @@ from components.monitoring.session_count import (
     KEY_VALUE_METRIC,
     check_single_keys,
 )
+from components.monitoring.targets import password_file
 from components.redis import connection_for
 from simulators import secure
 from simulators.loopback import HOST, Processes, connect, master_from_sentinels, scrape, start_exporter, wait_until
@@ -192,15 +193,15 @@ def platform_metrics(settings) -> set[str]:
 
 def test_exporter_user_reports_every_metric_and_the_session_count(stack):
     settings = stack.settings
-    conn = connection_for(settings.redis.release_name, settings.redis, settings.namespace)
+    conn = connection_for(settings.redis.release_name, settings.redis, settings.namespace, settings.was_apps)
     shop = stack.apps[1]
     work = stack.nodes[0].procs.workdir
     processes = [*stack.nodes, *stack.sentinels]
     scheme = "rediss" if stack.tls else "redis"
     # the Secret's file and the container args, cluster addresses mapped to loopback
     local = {f"{scheme}://{h}:{p}": f"{scheme}://{HOST}:{x.port}"
-             for x, (h, p) in zip(processes, [(h, conn.port) for h in conn.node_hosts]
-                                  + [(h, conn.sentinel_port) for h in conn.node_hosts], strict=True)}
+             for x, (h, p) in zip(processes, [(h, conn['port']) for h in conn['node_hosts']]
+                                  + [(h, conn['sentinel_port']) for h in conn['node_hosts']], strict=True)}
     file_map = json.loads(password_file(conn, secure.client_password("exporter")))
     (work / AUTH_FILE).write_text(json.dumps({
         k.replace(url, local[url]): v for k, v in file_map.items() for url in local if url.split("://")[1] in k}))

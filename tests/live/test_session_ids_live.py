@@ -26,8 +26,9 @@ import redis
 
 from components.config import names
 from components.config.sessions import stores_for
-from components.exporter import AUTH_DIR, AUTH_FILE, exporter_containers, password_file
+from components.exporter import AUTH_DIR, AUTH_FILE, exporter_containers
 from components.monitoring.session_count import check_single_keys, counted_by_scan
+from components.monitoring.targets import password_file
 from components.redis import connection_for
 from simulators import secure
 from simulators.loopback import HOST, Processes, connect, start_exporter, wait_until
@@ -54,10 +55,10 @@ def env(request, tmp_path_factory):
     try:
         settings = load_settings("dev", {"wasApps": VARIANTS[request.param]})
         stack = secure.start(procs, settings, sentinel=False, admin=True)
-        conn = connection_for(settings.redis.release_name, settings.redis, settings.namespace)
+        conn = connection_for(settings.redis.release_name, settings.redis, settings.namespace, settings.was_apps)
         work = procs.workdir
         master = f"redis://{HOST}:{stack.nodes[0].port}"
-        url = f"{conn.scheme}://{conn.node_hosts[0]}:{conn.port}"
+        url = f"{conn['scheme']}://{conn['node_hosts'][0]}:{conn['port']}"
         # the Secret's password file, its cluster address mapped to loopback
         file_map = json.loads(password_file(conn, secure.client_password("exporter")))
         (work / AUTH_FILE).write_text(json.dumps({k.replace(url, master): v for k, v in file_map.items()}))
