@@ -126,13 +126,18 @@ class RecordingMocks(pulumi.runtime.Mocks):
         options: the mock monitor's MockResourceArgs do not carry them."""
         self.options[(args.type_, args.name)] = args.opts
 
+    @staticmethod
+    def password(resource_name: str) -> str:
+        """A RandomPassword's result (the same for all; a test may patch in one per resource)."""
+        return FAKE_PASSWORD
+
     def new_resource(self, args: pulumi.runtime.MockResourceArgs):
         opts = self.options.get((args.typ, args.name)) or pulumi.ResourceOptions()
         self.run.resources.append(Resource(args.typ, args.name, args.inputs, bool(args.custom),
                                            bool(opts.protect), bool(opts.retain_on_delete)))
         state = dict(unwrap(args.inputs))
         if args.typ == "random:index/randomPassword:RandomPassword":
-            state["result"] = FAKE_PASSWORD
+            state["result"] = self.password(args.name)
         if args.typ == "tls:index/privateKey:PrivateKey":
             state.update(privateKeyPem=FAKE_PRIVATE_KEY, privateKeyPemPkcs8=FAKE_PRIVATE_KEY)
         if args.typ in ("tls:index/selfSignedCert:SelfSignedCert", "tls:index/locallySignedCert:LocallySignedCert"):

@@ -119,12 +119,6 @@ def counter(fullname: str) -> str:
     return f"{fullname}-{COUNTER_USER}"
 
 
-def counter_secret(exporter: str) -> str:
-    """Secret with the counter's current ACL password (key CLIENT_PASSWORD_KEY), mounted only in the
-    exporter pod's `session-counter` container."""
-    return f"{exporter}-counter-auth"
-
-
 def operator_secret(fullname: str) -> str:
     """Secret with the operator's current ACL password (key CLIENT_PASSWORD_KEY), mounted at OPERATOR_DIR."""
     return f"{fullname}-operator-auth"
