@@ -22,6 +22,7 @@ from typing import Any, NotRequired, TypedDict, cast
 import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
+from pulumi.provider.experimental.util import camel_case  # the schema's property names, as the analyzer makes them
 
 from .config import acl, names
 from .config.model import RedisSettings, Resources, WasAppSettings, settings_of
@@ -101,16 +102,11 @@ class RedisConnection(TypedDict):
     """The session counter's credentials (it uses the exporter's client certificate)."""
 
 
-def _camel(name: str) -> str:
-    head, *rest = name.split("_")
-    return head + "".join(w.title() for w in rest)
-
-
 def connection_of(value: Mapping[str, Any]) -> RedisConnection:
     """The store's `connection` as a consumer receives it: in-process as built, through the component
     provider with the schema's camelCase property names (map keys such as app names and labels kept)."""
-    top = {_camel(k): k for k in RedisConnection.__annotations__}
-    cred = {_camel(k): k for k in ClientCredentials.__annotations__}
+    top = {camel_case(k): k for k in RedisConnection.__annotations__}
+    cred = {camel_case(k): k for k in ClientCredentials.__annotations__}
 
     def credentials(c: Mapping[str, Any]) -> ClientCredentials:
         return cast(ClientCredentials, {cred.get(k, k): v for k, v in c.items()})
@@ -481,7 +477,8 @@ class RedisSessionStore(pulumi.ComponentResource):
 
         # One ACL user per client, one password per accepted generation (a rotation keeps two).
         apps = acl.app_acls(app_settings)
-        users = {a.app: a.user for a in apps} | {names.exporter(name): names.EXPORTER_USER}
+        exporter_client = names.exporter(name)
+        users = {app: c["user"] for app, c in conn["apps"].items()} | {exporter_client: conn["exporter"]["user"]}
         # The operator (docs/runbooks.md) is rotated like the clients; it uses redis-cli inside
         # a Redis pod, so it needs no client certificate of its own (it is not in `users`).
         operator = names.operator(name)
@@ -500,7 +497,6 @@ class RedisSessionStore(pulumi.ComponentResource):
         depends.append(secret(f"{name}-operator-auth", client_secrets[operator],
                               {names.CLIENT_PASSWORD_KEY: current[operator]}))
 
-        exporter_client = names.exporter(name)
         # The exporter's Secret also holds redis_exporter's password file: its password for exactly
         # this store's targets (a /scrape of any other target gets none).
         depends.append(secret(f"{name}-exporter-client-auth", conn["exporter"]["secret_name"], {
