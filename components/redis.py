@@ -24,7 +24,7 @@ import pulumi_kubernetes as k8s
 import pulumi_random as random
 from pulumi.provider.experimental.util import camel_case  # the schema's property names, as the analyzer makes them
 
-from .config import acl, names
+from .config import acl, names, sessions
 from .config.model import RedisSettings, Resources, WasAppSettings, settings_of
 from .config.podsecurity import REDIS_UID, restricted_container
 from .config.tls import CA_EARLY_RENEWAL_HOURS, CA_VALIDITY_HOURS
@@ -178,7 +178,7 @@ def connection_for(fullname: str, settings: RedisSettings, namespace: str,
         password_generation=settings.password_generation,
         redis_image=settings.redis_image.ref,
         redis_version=list(settings.redis_version),
-        apps={a.app: credentials(a.app, a.user) for a in acl.app_acls(apps)},
+        apps={a.app: credentials(a.app, a.user) for a in sessions.stores_in_order(apps)},
         exporter=credentials(exporter, names.EXPORTER_USER),
         counter=credentials(names.counter(fullname), names.COUNTER_USER, tls_client=exporter),
     )
@@ -476,7 +476,7 @@ class RedisSessionStore(pulumi.ComponentResource):
                           {names.PASSWORD_KEY: defaults[s.default_password_generation]})]
 
         # One ACL user per client, one password per accepted generation (a rotation keeps two).
-        apps = acl.app_acls(app_settings)
+        apps = sessions.stores_in_order(app_settings)
         exporter_client = names.exporter(name)
         users = {app: c["user"] for app, c in conn["apps"].items()} | {exporter_client: conn["exporter"]["user"]}
         # The operator (docs/runbooks.md) is rotated like the clients; it uses redis-cli inside

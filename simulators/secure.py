@@ -12,7 +12,7 @@ from pathlib import Path
 
 import redis
 
-from components.config import acl, names
+from components.config import acl, names, sessions
 from simulators import certs
 from simulators.certs import TlsFiles
 from simulators.loopback import HOST, Processes, Redis, Sentinel, connect, master_from_sentinels, wait_until
@@ -49,7 +49,7 @@ class SecureStack:
     nodes: list[Redis]
     sentinels: list[Sentinel]
     acl_dir: Path
-    apps: tuple[acl.AppAcl, ...]
+    apps: tuple[sessions.SessionStore, ...]
     redis_version: tuple[int, int]
     sentinel_version: tuple[int, int]
     tls: TlsFiles | None = None
@@ -130,7 +130,7 @@ def start(procs: Processes, settings, tls: bool = False, sentinel: bool = True, 
     the chart's start-node.sh announces the pod's name); Sentinels watch node_ip(0)."""
     acl_dir = procs.workdir / "acl"
     acl_dir.mkdir()
-    apps = acl.app_acls(settings.was_apps)
+    apps = sessions.stores_in_order(settings.was_apps)
     server: TlsFiles | None = None
     clients: dict[str, TlsFiles] = {}
     if tls:

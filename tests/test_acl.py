@@ -7,11 +7,12 @@ import pytest
 
 from components.config import acl, names
 from components.config.config import ConfigError
+from components.config.sessions import SessionStore, stores_in_order
 from components.redis import RedisSessionStore, RedisSessionStoreArgs
 from tests.harness import FAKE_PASSWORD, ROOT, load_settings, run_with_mocks, unwrap
 
-DEFAULT_APP = acl.AppAcl("petclinic", "spring:session:petclinic", 1, "default")
-INDEXED_APP = acl.AppAcl("shop", "spring:session:shop", 2, "indexed")
+DEFAULT_APP = SessionStore("petclinic", 1, "spring:session:petclinic", "default", 1800)
+INDEXED_APP = SessionStore("shop", 2, "spring:session:shop", "indexed", 1800)
 V82 = (8, 2)
 
 
@@ -31,7 +32,7 @@ def test_indexed_repository_user_gets_its_namespace_and_channels_of_its_database
         "+zadd +zrem +zrevrangebyscore +publish +subscribe +psubscribe +unsubscribe +punsubscribe")
 
 
-SORTED_SET_APP = acl.AppAcl("cart", "spring:session:cart", 3, "indexed", "sorted-set")
+SORTED_SET_APP = SessionStore("cart", 3, "spring:session:cart", "indexed", 1800, "sorted-set")
 
 
 def test_exporter_reads_only_the_sorted_sets_and_the_count_key_and_writes_nothing():
@@ -74,7 +75,7 @@ def test_no_user_but_counter_and_operator_may_scan_and_counter_writes_only_its_k
     and `operator` (humans in a Redis pod) may SCAN; nobody at all on the Sentinels. The
     counter writes nothing but the count key (OW: SET without GET) and reads no value."""
     s = load_settings(stack, overrides)
-    files = acl.acl_files("d" * 64, {a.name: ["a" * 64] for a in s.was_apps}, ["e" * 64], acl.app_acls(s.was_apps),
+    files = acl.acl_files("d" * 64, {a.name: ["a" * 64] for a in s.was_apps}, ["e" * 64], stores_in_order(s.was_apps),
                           s.redis.redis_version, s.redis.sentinel_version, operator_hashes=["f" * 64],
                           counter_hashes=["c" * 64])
     for name, text in files.items():

@@ -38,7 +38,8 @@ sys.modules[module.__name__] = module
 exec(compile(src, sys.argv[1], "exec"), module.__dict__)
 components.config.boot = module
 
-from components.config.acl import app_acls, app_permissions
+from components.config.acl import app_permissions
+from components.config.sessions import stores_in_order
 from components.config.config import ConfigError
 from components.config.schema import WasApp
 from components.config.sessions import stores_for
@@ -57,7 +58,7 @@ for topology, tls in (("standalone", False), ("sentinel", True)):
     out[topology] = {"env": env, "reserved": all(program_env(n) for n in env),
                      "files": [f["path"] for f in password_files(a, conn)],
                      "repository": a.repository_type, "keyspace_events": s.redis.keyspace_notifications,
-                     "acl": app_permissions(app_acls(s.was_apps)[0], (7, 2)),
+                     "acl": app_permissions(stores_in_order(s.was_apps)[0], (7, 2)),
                      "count": stores_for(s.was_apps)[0].method}
 for name, bad in (("major", {**app, "springBootMajor": 5}),
                   ("sorted", {**app, "repositoryType": "indexed", "sessionExpirationStore": "sorted-set"})):

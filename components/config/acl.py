@@ -40,7 +40,6 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 
 from . import names
 from .sessions import DEFAULT_NAMESPACE, SessionStore
@@ -181,26 +180,6 @@ SENTINEL_EXPORTER_COMMANDS = ("ping", "client|setname", "info", "sentinel|master
                               "sentinel|sentinels", "sentinel|slaves", "sentinel|replicas", "sentinel|ckquorum")
 
 
-@dataclass(frozen=True)
-class AppAcl:
-    """What one WAS app's user is confined to."""
-
-    app: str
-    """WAS app name (user `was-<app>`)."""
-    namespace: str
-    """Spring Session key namespace."""
-    database: int
-    """Its logical database."""
-    repository_type: str
-    """`default` or `indexed`."""
-    expiration_store: str = "minute"
-    """Indexed: `minute` or `sorted-set` (decides whether the exporter needs SCAN)."""
-
-    @property
-    def user(self) -> str:
-        return names.app_user(self.app)
-
-
 def password_hash(password: str) -> str:
     """Redis ACL password hash: SHA-256 hex of the password."""
     return hashlib.sha256(password.encode()).hexdigest()
@@ -235,7 +214,7 @@ def _connection(version: tuple[int, ...]) -> tuple[str, ...]:
     return CONNECTION + ((SETINFO,) if version >= (7, 2) else ())
 
 
-def app_permissions(app: AppAcl, version: tuple[int, ...]) -> str:
+def app_permissions(app: SessionStore, version: tuple[int, ...]) -> str:
     """ACL rules (after the passwords) of an app's user on the Redis nodes."""
     ns, db = app.namespace, app.database
     if app.repository_type == "default":
@@ -247,20 +226,15 @@ def app_permissions(app: AppAcl, version: tuple[int, ...]) -> str:
     return f"resetkeys {keys} resetchannels{channels} {_commands(commands)}"
 
 
-def _stores(apps: Sequence[AppAcl]) -> list[SessionStore]:
-    return [SessionStore(a.app, a.database, a.namespace, a.repository_type, 1, a.expiration_store) for a in apps]
-
-
 def _plus(commands: Iterable[str]) -> str:
     return " ".join(f"+{c}" for c in commands)
 
 
-def exporter_permissions(apps: Sequence[AppAcl], version: tuple[int, ...]) -> str:
+def exporter_permissions(stores: Sequence[SessionStore], version: tuple[int, ...]) -> str:
     """The exporter's rules on the Redis nodes: read-only, and only what its scrape, the
     sorted-set reads (every store: counted, or checked absent, plus Spring's DEFAULT_NAMESPACE
     one) and, when a store is counted by SCAN, the reads of the counter's count key send
     (components/monitoring/session_count.py). No SCAN."""
-    stores = _stores(apps)
     commands = EXPORTER_COMMANDS + ((SETINFO,) if version >= (7, 2) else ()) + (("select",) if stores else ())
     zsets = dict.fromkeys(k for s in stores for k in s.checked_keys)
     selectors = "".join(f" (%R~{key} {_plus(EXPORTER_KEY_COMMANDS)})" for key in zsets)
@@ -270,17 +244,17 @@ def exporter_permissions(apps: Sequence[AppAcl], version: tuple[int, ...]) -> st
     return f"resetkeys resetchannels {_commands(commands)}{selectors}"
 
 
-def counter_permissions(apps: Sequence[AppAcl]) -> str:
+def counter_permissions(apps: Sequence[SessionStore]) -> str:
     """The counter's rules on the Redis nodes: SELECT and SCAN, SET of the count key only; no
     command at all when no store is counted by SCAN (the sidecar is not deployed then). The same
     commands exist from 7.0 to 8.x (src/commands/*.json), so no version argument."""
-    if not any(s.method == "scan" for s in _stores(apps)):
+    if not any(s.method == "scan" for s in apps):
         return "resetkeys resetchannels -@all"
     return (f"resetkeys resetchannels {_commands(COUNTER_COMMANDS)}"
             f" (%W~{names.SESSION_COUNT_KEY} {_plus(COUNTER_WRITE)})")
 
 
-def operator_permissions(apps: Sequence[AppAcl]) -> str:
+def operator_permissions(apps: Sequence[SessionStore]) -> str:
     """The operator's rules on the Redis nodes: metadata of every key (`%R~*` with commands that
     return names, types and sizes only), DEL of the stores' sorted sets (a selector). The same
     commands exist from 7.0 to 8.x (redis/redis src/commands/*.json), so no version argument."""
@@ -321,7 +295,7 @@ def user_line(user: str, hashes: Iterable[str], permissions: str) -> str:
 
 
 def acl_files(default_hash: str | Sequence[str], app_hashes: dict[str, Sequence[str]], exporter_hashes: Sequence[str],
-              apps: Sequence[AppAcl], redis_version: tuple[int, ...],
+              apps: Sequence[SessionStore], redis_version: tuple[int, ...],
               sentinel_version: tuple[int, ...], *, operator_hashes: Sequence[str] = (),
               counter_hashes: Sequence[str] = ()) -> dict[str, str]:
     """{redis.acl, sentinel.acl} file contents. `app_hashes` maps app name -> accepted hashes;
@@ -343,8 +317,3 @@ def acl_files(default_hash: str | Sequence[str], app_hashes: dict[str, Sequence[
     redis.append(user_line(names.COUNTER_USER, counter_hashes, counter_permissions(apps)))
     return {names.REDIS_ACL_FILE: "\n".join(redis) + "\n", names.SENTINEL_ACL_FILE: "\n".join(sentinel) + "\n"}
 
-
-def app_acls(apps) -> tuple[AppAcl, ...]:
-    """AppAcl per WasAppSettings."""
-    return tuple(AppAcl(a.name, a.session_namespace, a.session_database, a.repository_type,
-                        a.expiration_store or "minute") for a in apps)

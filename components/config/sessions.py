@@ -1,7 +1,10 @@
 """Where each WAS app's Spring Sessions live in Redis (its logical DB, key namespace,
-repository type and expiration store): what the ACL rules (acl.py), the session count
-(components/monitoring/session_count.py) and the exporter read."""
+repository type and expiration store): the one view of an app that the ACL rules (acl.py),
+the session count (components/monitoring/session_count.py) and the exporter read."""
+from collections.abc import Iterable
 from dataclasses import dataclass
+
+from . import names
 
 REPOSITORY_TYPES = ("default", "indexed")
 EXPIRATION_STORES = ("minute", "sorted-set")
@@ -40,6 +43,11 @@ class SessionStore:
             raise ValueError(f"{self.app}: timeout_seconds must be > 0, got {self.timeout_seconds}")
 
     @property
+    def user(self) -> str:
+        """The app's Redis ACL user (`was-<app>`)."""
+        return names.app_user(self.app)
+
+    @property
     def layout(self) -> str:
         """`default`, `minute` or `sorted-set`: what the app's DB holds."""
         return "default" if self.repository_type == "default" else self.expiration_store
@@ -73,8 +81,18 @@ def sorted_set_key(namespace: str) -> str:
     return f"{namespace}:sessions:expirations"
 
 
-def stores_for(apps) -> tuple[SessionStore, ...]:
+def store_of(app) -> SessionStore:
+    """Where one WasAppSettings' sessions live."""
+    return SessionStore(app.name, app.session_database, app.session_namespace, app.repository_type,
+                        app.session_timeout_seconds, app.expiration_store or "minute")
+
+
+def stores_in_order(apps: Iterable) -> tuple[SessionStore, ...]:
+    """SessionStore per WasAppSettings, in wasApps order (the order the ACL file was first written in:
+    keeping it keeps the ACL Secret of a running stack unchanged)."""
+    return tuple(store_of(a) for a in apps)
+
+
+def stores_for(apps: Iterable) -> tuple[SessionStore, ...]:
     """SessionStore per WasAppSettings, by app name: the order of wasApps changes nothing."""
-    return tuple(SessionStore(a.name, a.session_database, a.session_namespace, a.repository_type,
-                              a.session_timeout_seconds, a.expiration_store or "minute")
-                 for a in sorted(apps, key=lambda a: a.name))
+    return tuple(store_of(a) for a in sorted(apps, key=lambda a: a.name))

@@ -40,6 +40,7 @@ from pathlib import Path
 import pytest
 
 from components.config import acl, names
+from components.config.sessions import SessionStore
 from components.redis import PASSWORD_FILE
 from simulators import secure
 from simulators.loopback import HOST, Processes, connect, wait_until
@@ -120,7 +121,7 @@ def load_acl(stack: secure.SecureStack) -> None:
             assert c.execute_command("ACL", "LOAD") == "OK"
 
 
-def local_words(cmd: Command, stack: secure.SecureStack, app: acl.AppAcl) -> tuple[list[str], int]:
+def local_words(cmd: Command, stack: secure.SecureStack, app: SessionStore) -> tuple[list[str], int]:
     """The invocation with ports and placeholders of this loopback stack, and the port it targets."""
     master, replica = stack.nodes[0], stack.nodes[1]
     fill = {"<db>": str(app.database), "<sessionDatabase>": str(app.database), "<namespace>": app.namespace,
@@ -140,7 +141,7 @@ def local_words(cmd: Command, stack: secure.SecureStack, app: acl.AppAcl) -> tup
     return words, port
 
 
-def script(text: str, cmd: Command, stack: secure.SecureStack, app: acl.AppAcl, files: dict[str, Path]) -> str:
+def script(text: str, cmd: Command, stack: secure.SecureStack, app: SessionStore, files: dict[str, Path]) -> str:
     """The bash script that runs one command the way the runbook says: its wrapper, then the line."""
     words, _ = local_words(cmd, stack, app)
     block = wrapper(text)
@@ -157,7 +158,7 @@ def script(text: str, cmd: Command, stack: secure.SecureStack, app: acl.AppAcl, 
     return FAKE_KUBECTL % pod_env(stack) + body
 
 
-def run(text: str, cmd: Command, stack: secure.SecureStack, app: acl.AppAcl, files: dict[str, Path]) -> str:
+def run(text: str, cmd: Command, stack: secure.SecureStack, app: SessionStore, files: dict[str, Path]) -> str:
     """'' if the command ran; else what went wrong."""
     _, port = local_words(cmd, stack, app)
     with connect(HOST, port, secure.ADMIN_PASSWORD, username=secure.ADMIN_USER, tls=stack.tls) as watch:
@@ -186,7 +187,7 @@ def local_files(stack: secure.SecureStack) -> dict[str, Path]:
             PASSWORD_FILE: default}
 
 
-def runs(text: str, stack: secure.SecureStack) -> list[tuple[Command, acl.AppAcl]]:
+def runs(text: str, stack: secure.SecureStack) -> list[tuple[Command, SessionStore]]:
     """(command, app) in the order to run them: once per app where the command names an app's
     database or namespace; the failover last (it moves the master)."""
     found = commands(text)
