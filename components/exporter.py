@@ -47,9 +47,9 @@ from .monitoring.targets import METRICS_PORT, SENTINEL_METRICS_PORT, scrape_targ
 from .pki import PrivateCa
 from .redis import (
     EXPORTER_PASSWORD_FILE,
-    TLS_FINGERPRINT_ANNOTATION,
     RedisConnection,
     client_egress,
+    client_pod_annotations,
     connection_of,
     heartbeat_fresh,
     redis_cli_tls_args,
@@ -57,7 +57,6 @@ from .redis import (
 
 COMPONENT = "metrics"
 AUTH_DIR = "/secrets"
-AUTH_FILE = EXPORTER_PASSWORD_FILE
 TLS_DIR = "/tls"
 WEB_TLS_DIR = "/web-tls"  # the web endpoint's server certificate and the CA of its clients
 SCRAPE_INTERVAL = "30s"
@@ -152,7 +151,7 @@ config metrics on "-" (main.go flag config-command, exporter.go scrapeRedisHost)
 
 def _auth_args(conn: RedisConnection) -> list[str]:
     # The exporter's own ACL user (read-only); with TLS its client certificate and our CA.
-    args = [f"--redis.user={conn['exporter']['user']}", f"--redis.password-file={AUTH_DIR}/{AUTH_FILE}",
+    args = [f"--redis.user={conn['exporter']['user']}", f"--redis.password-file={AUTH_DIR}/{EXPORTER_PASSWORD_FILE}",
             NO_CONFIG_COMMAND]
     if conn["tls"]:
         args += [f"--tls-client-cert-file={TLS_DIR}/tls.crt", f"--tls-client-key-file={TLS_DIR}/tls.key",
@@ -261,7 +260,7 @@ def pod_spec(name: str, conn: RedisConnection, image: str, single_keys: str | No
                             "seccompProfile": {"type": "RuntimeDefault"}},
         "containers": exporter_containers(conn, image, single_keys, resources),
         "volumes": [{"name": "auth", "secret": {"secretName": conn["exporter"]["secret_name"], "defaultMode": 0o440,
-                                                "items": [{"key": EXPORTER_PASSWORD_FILE, "path": AUTH_FILE}]}},
+                                                "items": [{"key": EXPORTER_PASSWORD_FILE, "path": EXPORTER_PASSWORD_FILE}]}},
                     {"name": "web-tls", "secret": {"secretName": names.exporter_web_tls_secret(name),
                                                    "defaultMode": 0o440}}],
     }
@@ -338,10 +337,8 @@ class RedisExporter(pulumi.ComponentResource):
 
         def template(c: RedisConnection) -> dict:
             # The store wrote the password file and the counter's password into their Secrets.
-            fingerprint = c["exporter"].get("tls_fingerprint")
             return {"metadata": {"labels": {**labels, **c["client_labels"]},
-                                 "annotations": {names.CREDENTIAL_ANNOTATION: str(c["password_generation"]),
-                                                 **({TLS_FINGERPRINT_ANNOTATION: fingerprint} if fingerprint else {})}},
+                                 "annotations": client_pod_annotations(c, c["exporter"])},
                     "spec": pod_spec(name, c, image, check_single_keys(stores),
                                      counter=counter_container(c, stores) if counted_by_scan(stores) else None)}
 

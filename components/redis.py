@@ -117,6 +117,14 @@ def connection_of(value: Mapping[str, Any]) -> RedisConnection:
     return cast(RedisConnection, conn)
 
 
+def client_pod_annotations(conn: RedisConnection, client: ClientCredentials) -> dict[str, str]:
+    """The annotations that roll a client's pods when what they hold changes: the password generation
+    (a rotation) and, with TLS, the SHA-256 of its client certificate (a renewal)."""
+    fingerprint = client.get("tls_fingerprint")
+    return {names.CREDENTIAL_ANNOTATION: str(conn["password_generation"]),
+            **({TLS_FINGERPRINT_ANNOTATION: fingerprint} if fingerprint else {})}
+
+
 def client_egress(conn: RedisConnection, dns: Sequence[Mapping[str, Any]] | None = None) -> list[dict]:
     """Egress rules of a Redis client: the Redis pods (and Sentinels) of its namespace, and DNS
     (`dns`: the stack's dnsEgress rules; None: its default, kube-dns/CoreDNS pods and NodeLocal DNSCache)."""

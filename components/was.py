@@ -20,7 +20,7 @@ from .config.boot import env_name
 from .config.model import WasAppSettings, settings_of
 from .config.podsecurity import WAS_UID, restricted_container
 from .config.workload import SECRETS_DIR, TLS_DIR, TMP_DIR
-from .redis import TLS_FINGERPRINT_ANNOTATION, ClientCredentials, RedisConnection, client_egress, connection_of
+from .redis import ClientCredentials, RedisConnection, client_egress, client_pod_annotations, connection_of
 
 COMPONENT = "was"
 SSL_BUNDLE = "redis"
@@ -255,12 +255,10 @@ class WasApp(pulumi.ComponentResource):
         selector = names.selector_labels(app.name, COMPONENT)
 
         def template(c: RedisConnection) -> dict:
-            fingerprint = credentials(app, c).get("tls_fingerprint")
             return {"metadata": {
                 "labels": {**app.pod.labels, **names.labels(app.name, COMPONENT, names.image_version(app.image)),
                            **c["client_labels"]},
-                "annotations": {**app.pod.annotations, names.CREDENTIAL_ANNOTATION: str(c["password_generation"]),
-                                **({TLS_FINGERPRINT_ANNOTATION: fingerprint} if fingerprint else {})}},
+                "annotations": {**app.pod.annotations, **client_pod_annotations(c, credentials(app, c))}},
                 "spec": pod_spec(app, c)}
 
         meta = lambda: k8s.meta.v1.ObjectMetaArgs(

@@ -14,13 +14,13 @@ from pathlib import Path
 from components.config import names
 from components.config.sessions import stores_for
 from components.config.tls import CERT_VALIDITY_HOURS
-from components.exporter import AUTH_DIR, AUTH_FILE, COUNTER_SCRIPT, counter_env, exporter_containers
+from components.exporter import AUTH_DIR, COUNTER_SCRIPT, counter_env, exporter_containers
 from components.monitoring.alerts import rule_groups
 from components.monitoring.certificates import expiry_group
 from components.monitoring.scope import scope_of
 from components.monitoring.session_count import RECORD, check_single_keys, counted_by_scan
 from components.monitoring.targets import scrape_targets
-from components.redis import chart_values, connection_for
+from components.redis import EXPORTER_PASSWORD_FILE, chart_values, connection_for
 from simulators.certs import issue, not_after
 from simulators.loopback import (
     Alertmanager,
@@ -218,7 +218,7 @@ class Env:
         targets = scrape_targets(conn)
         processes: list[Redis | Sentinel] = [*nodes, *sentinels]
         local = {t.url: f"redis://{p.addr}" for t, p in zip(targets, processes, strict=True)}
-        (procs.workdir / AUTH_FILE).write_text(json.dumps({local[t.url]: PASSWORD for t in targets}))
+        (procs.workdir / EXPORTER_PASSWORD_FILE).write_text(json.dumps({local[t.url]: PASSWORD for t in targets}))
         port_of_container: dict[str, int] = {}
         self.exporters = {}
         for container in exporter_containers(conn, "", check_single_keys(stores)):

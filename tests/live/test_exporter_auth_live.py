@@ -18,9 +18,9 @@ import urllib.request
 
 from components.config import names
 from components.config.sessions import stores_for
-from components.exporter import AUTH_DIR, AUTH_FILE, WEB_TLS_DIR, exporter_containers, service_monitor_spec
+from components.exporter import AUTH_DIR, WEB_TLS_DIR, exporter_containers, service_monitor_spec
 from components.monitoring.session_count import check_single_keys
-from components.redis import connection_for
+from components.redis import EXPORTER_PASSWORD_FILE, connection_for
 from simulators import certs
 from simulators.loopback import HOST, Prometheus, Redis, free_port, service_monitor_jobs, wait_until
 from simulators.stack import redis_conf
@@ -59,7 +59,7 @@ def test_exporter_endpoints_refuse_requests_without_the_client_certificate_and_p
     work = procs.workdir
     server, clients = certs.issue(work / "web", names.exporter_dns_names(name, settings.namespace), ["prometheus"])
     _, strangers = certs.issue(work / "other-ca", [], ["prometheus"])
-    (work / AUTH_FILE).write_text(json.dumps({f"redis://{redis.addr}": PASSWORD}))
+    (work / EXPORTER_PASSWORD_FILE).write_text(json.dumps({f"redis://{redis.addr}": PASSWORD}))
     web_files = {"tls.crt": server.cert, "tls.key": server.key, "ca.crt": server.ca}
 
     container = exporter_containers(conn, "unused", check_single_keys(stores_for(settings.was_apps)))[0]
