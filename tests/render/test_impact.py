@@ -13,7 +13,7 @@ import yaml
 
 from render import PULUMI_FILE, render_stack
 from render.__main__ import main as render_main
-from render.impact import CLASSES, Rendered, classify, read
+from render.impact import CLASSES, Rendered, baseline, classify, read
 from render.mockrun import ROOT
 from tests.tools import require_helm
 
@@ -262,3 +262,29 @@ def test_boot_4_namespace_moves_are_sessions_lost_and_a_boot_upgrade_is_not(tmp_
     assert lead(moved) == ("sessions-lost", "Deployment petclinic-dev/shop reads its sessions from another place "
                                             "(key namespace spring:session:shop -> shop:sessions): every user of it "
                                             "is logged out")
+
+
+# --- Upgrading the program itself ------------------------------------------------------------
+BEFORE_STORE_CREDENTIALS = "4dbf2a5489ec3d962801d3c7c96e8c3c8f50da61"
+"""The last commit where the exporter wrote its own Secrets (13e3bed moved them to the store)."""
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_the_exporter_secrets_moved_to_the_store_restart_only_the_exporter(tmp_path, stack):
+    """A running stack upgraded across 13e3bed: the exporter's password file and the counter's password
+    come from the store's new Secrets (new names, so creating them never collides with deleting the old
+    ones); the exporter rolls once; no Redis pod, no WAS app and no other object changes."""
+    require_helm()
+    if subprocess.run(["git", "-C", str(ROOT), "cat-file", "-e", BEFORE_STORE_CREDENTIALS + "^{commit}"],
+                      capture_output=True).returncode != 0:
+        pytest.skip(f"{BEFORE_STORE_CREDENTIALS[:7]} is not in this clone (a shallow checkout)")
+    render_stack(stack, tmp_path / "head")
+    impacts = classify(baseline(BEFORE_STORE_CREDENTIALS, stack, ROOT), read(tmp_path / "head"))
+    ns = "petclinic" if stack == "prod" else "petclinic-dev"
+    assert sorted((i.klass, i.what) for i in impacts) == [
+        ("in-place", f"Pulumi creates Secret {ns}/redis-counter-redis-auth"),
+        ("in-place", f"Pulumi creates Secret {ns}/redis-exporter-redis-auth"),
+        ("in-place", f"Pulumi deletes Secret {ns}/redis-exporter-auth"),
+        ("in-place", f"Pulumi deletes Secret {ns}/redis-exporter-counter-auth"),
+        ("restart", f"Deployment {ns}/redis-exporter rolls its pods (spec.template.spec.volumes)"),
+    ]
