@@ -328,3 +328,46 @@ def test_names_and_labels_stay_valid_at_the_longest_values_config_allows():
                 assert len(name) <= 63 and re.match(key_name, name), key
                 assert not prefix or validators.dns1123_subdomain(prefix), key
                 assert validators.is_label_value(value), (key, value)
+
+
+# --- config -> settings by name (components/config/config.py _same_named) -------------------
+def test_a_settings_field_takes_the_config_field_of_its_name_unless_derived():
+    """Adding a key a component reads as given is the schema field, the settings field and the code:
+    no mapping line. A settings field the config lacks is a programming error naming it."""
+    from dataclasses import dataclass
+
+    from components.config.config import _same_named, parse_config
+    from components.config.model import PodExtras, RedisSettings, WasAppSettings
+
+    raw, secrets = cli_config("dev", {"redisPersistenceSize": "4Gi", "wasApps": [
+        {"name": "shop", "image": "r.example/shop:1.0", "minReplicas": 3, "port": 9090,
+         "nodeSelector": {"pool": "web"}, "env": [{"name": "A", "value": "1"}]}]})
+    cfg = parse_config(raw, PROJECT, secrets)
+    shop = cfg.was_apps[0]
+
+    @dataclass(frozen=True)
+    class Probe:
+        min_replicas: int
+        port: int
+        node_selector: dict
+        env: tuple
+        image: str
+
+    probe = Probe(**_same_named(Probe, shop, {"image": "derived"}))
+    assert probe == Probe(3, 9090, {"pool": "web"}, ({"name": "A", "value": "1"},), "derived")
+    assert _same_named(RedisSettings, cfg, {f: None for f in ("redis_image", "sentinel_image", "redis_version",
+                                                               "sentinel_version", "maxmemory", "maxmemory_bytes",
+                                                               "resources", "sentinel", "keyspace_notifications",
+                                                               "accepted_cves")},
+                       prefix="redis_")["persistence_size"] == "4Gi"
+
+    @dataclass(frozen=True)
+    class Unknown:
+        min_replicas: int
+        rollout_surge: int
+
+    with pytest.raises(TypeError, match=r"Unknown fields \['rollout_surge'\] have no config field <name>"):
+        _same_named(Unknown, shop, {})
+    settings = parse(raw, PROJECT, "dev", secrets).was_apps[0]
+    assert isinstance(settings, WasAppSettings) and isinstance(settings.pod, PodExtras)
+    assert (settings.min_replicas, settings.port, settings.pod.node_selector) == (3, 9090, {"pool": "web"})

@@ -11,6 +11,7 @@ Secret values are never echoed.
 """
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import json
 import types
@@ -267,17 +268,31 @@ def to_settings(cfg: StackConfig, project: str, stack: str) -> StackSettings:
     )
 
 
+# ------------------------------------------------------------------ settings by name
+# A settings field takes the config field of the same name (RedisSettings: `redis_<field>`,
+# SentinelSettings: `sentinel_<field>`) unless the mapping below derives it: adding a key that
+# a component reads as given is the schema field, the settings field and the code using it.
+def _same_named(settings: type, source: Any, derived: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """`derived`, plus every other field of the `settings` dataclass read from `source` by name."""
+    missing = [f.name for f in dataclasses.fields(settings) if f.name not in derived
+               and not hasattr(source, prefix + f.name)]
+    if missing:  # a programming error, not a bad config value
+        raise TypeError(f"{settings.__name__} fields {missing} have no config field {prefix}<name>: derive them")
+    return {f.name: derived[f.name] if f.name in derived else _k8s(getattr(source, prefix + f.name))
+            for f in dataclasses.fields(settings)}
+
+
+def _k8s(value: Any) -> Any:
+    """A config value as the Kubernetes API takes it (workload models dump themselves)."""
+    if hasattr(value, "k8s"):
+        return value.k8s()
+    if isinstance(value, tuple):
+        return tuple(_k8s(v) for v in value)
+    return dict(value) if isinstance(value, Mapping) else value
+
+
 def _pod_extras(a: WasApp) -> PodExtras:
-    dump = lambda items: tuple(x.k8s() for x in items)
-    return PodExtras(
-        env=dump(a.env), env_from=dump(a.env_from), volumes=dump(a.volumes), volume_mounts=dump(a.volume_mounts),
-        service_account_name=a.service_account_name,
-        automount_service_account_token=a.automount_service_account_token,
-        image_pull_secrets=dump(a.image_pull_secrets), node_selector=dict(a.node_selector),
-        tolerations=dump(a.tolerations), affinity=a.affinity.k8s() if a.affinity else None,
-        labels=dict(a.labels), annotations=dict(a.annotations),
-        liveness_path=a.liveness_path, readiness_path=a.readiness_path,
-        egress=dump(a.egress), ingress=dump(a.ingress))
+    return PodExtras(**_same_named(PodExtras, a, {}))
 
 
 def _was_apps(raw: tuple[WasApp, ...], release_name: str = "redis") -> tuple[WasAppSettings, ...]:
@@ -305,24 +320,17 @@ def _was_apps(raw: tuple[WasApp, ...], release_name: str = "redis") -> tuple[Was
                 raise ConfigError(f"{at}.sessionNamespace", namespace,
                                   f"a namespace that neither contains nor is contained in {b.name}'s "
                                   f"{b.session_namespace!r}: each app's Redis user is confined to <namespace>:*")
-        apps.append(WasAppSettings(
-            name=a.name,
+        apps.append(WasAppSettings(**_same_named(WasAppSettings, a, dict(
             image=str(validators.image(a.image)),
             spring_boot_major=a.boot_line.major,
-            min_replicas=a.min_replicas,
-            max_replicas=a.max_replicas,
             session_timeout_seconds=validators.duration_seconds(a.session_timeout),
             repository_type=a.repository,
             expiration_store=(a.session_expiration_store or "minute") if a.repository == "indexed" else None,
-            flush_mode=a.flush_mode,
             session_namespace=namespace,
             session_database=database,
-            port=a.port,
-            management_port=a.management_port,
             resources=Resources(a.cpu_request, a.cpu_limit, a.memory_request, a.memory_limit),
-            target_cpu_percent=a.target_cpu_percent,
             pod=_pod_extras(a),
-        ))
+        ))))
     return tuple(apps)
 
 
@@ -355,14 +363,9 @@ def _image(registry: str, repository: str, tag: str, digest: str) -> Image:
 
 
 def _redis(cfg: StackConfig, apps: tuple[WasAppSettings, ...]) -> RedisSettings:
-    sentinel = SentinelSettings(cfg.sentinel_nodes, cfg.sentinel_quorum, cfg.sentinel_down_after_ms,
-                                cfg.sentinel_failover_timeout_ms, cfg.sentinel_master_set,
-                                cfg.sentinel_min_replicas_to_write, cfg.sentinel_min_replicas_max_lag_seconds)
-    return RedisSettings(
-        topology=cfg.redis_topology,
-        release_name=cfg.redis_release_name,
-        chart=cfg.redis_chart,
-        chart_version=cfg.redis_chart_version,
+    sentinel = SentinelSettings(**_same_named(SentinelSettings, cfg, dict(
+        min_replicas_max_lag=cfg.sentinel_min_replicas_max_lag_seconds), prefix="sentinel_"))
+    return RedisSettings(**_same_named(RedisSettings, cfg, dict(
         redis_image=_image(cfg.image_registry, cfg.redis_image_repository, cfg.redis_image_tag, cfg.redis_image_digest),
         sentinel_image=_image(cfg.image_registry, cfg.sentinel_image_repository, cfg.sentinel_image_tag,
                               cfg.sentinel_image_digest),
@@ -370,18 +373,11 @@ def _redis(cfg: StackConfig, apps: tuple[WasAppSettings, ...]) -> RedisSettings:
         sentinel_version=_acl_version("sentinelImageTag", cfg.sentinel_image_tag),
         maxmemory=cfg.redis_maxmemory.lower(),
         maxmemory_bytes=validators.redis_memory(cfg.redis_maxmemory),
-        maxmemory_policy=cfg.redis_maxmemory_policy,
         resources=Resources(cfg.redis_cpu_request, cfg.redis_cpu_limit, cfg.redis_memory, cfg.redis_memory),
-        persistence_size=cfg.redis_persistence_size,
-        storage_class=cfg.redis_storage_class,
         sentinel=sentinel if cfg.redis_topology == "sentinel" else None,
         keyspace_notifications=any(a.repository_type == "indexed" for a in apps),
-        tls=cfg.redis_tls,
-        password_generation=cfg.redis_password_generation,
-        password_also_accept=cfg.redis_password_also_accept,
         accepted_cves=cfg.redis_image_accepted_cves,
-        default_password_generation=cfg.redis_default_password_generation,
-    )
+    ), prefix="redis_"))
 
 
 def _acl_version(key: str, tag: str) -> tuple[int, ...]:
