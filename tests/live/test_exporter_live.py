@@ -9,10 +9,10 @@ import json
 import re
 
 from components.config.sessions import stores_for
-from components.exporter import AUTH_DIR, AUTH_FILE, exporter_containers
+from components.exporter import AUTH_DIR, exporter_containers
 from components.monitoring.session_count import KEY_SIZE_METRIC, check_single_keys
 from components.monitoring.targets import password_file, scrape_targets
-from components.redis import connection_for
+from components.redis import EXPORTER_PASSWORD_FILE, connection_for
 from simulators.loopback import HOST, Redis, Sentinel, scrape, start_exporter
 from simulators.stack import redis_conf, without_acl
 from tools.stackfile import load_settings
@@ -38,7 +38,7 @@ def test_every_node_and_sentinel_is_up_with_its_role_and_the_key_checks_skip_sen
     single_keys = check_single_keys(stores_for(settings.was_apps))
     assert single_keys
     # The file the exporter's Secret holds, re-keyed to the loopback addresses.
-    (procs.workdir / AUTH_FILE).write_text(json.dumps(
+    (procs.workdir / EXPORTER_PASSWORD_FILE).write_text(json.dumps(
         {local[url]: pw for url, pw in json.loads(password_file(conn, PASSWORD)).items() if url in local}))
 
     ports: dict[str, int] = {}

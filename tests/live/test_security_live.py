@@ -25,7 +25,7 @@ import redis
 
 from components.config import names
 from components.config.sessions import stores_for
-from components.exporter import AUTH_DIR, AUTH_FILE, TLS_DIR, exporter_containers
+from components.exporter import AUTH_DIR, TLS_DIR, exporter_containers
 from components.monitoring.alerts import rule_groups
 from components.monitoring.dashboard import dashboard_json
 from components.monitoring.scope import scope_of
@@ -35,7 +35,7 @@ from components.monitoring.session_count import (
     check_single_keys,
 )
 from components.monitoring.targets import password_file
-from components.redis import connection_for
+from components.redis import EXPORTER_PASSWORD_FILE, connection_for
 from simulators import secure
 from simulators.loopback import HOST, Processes, connect, master_from_sentinels, scrape, start_exporter, wait_until
 from simulators.spring_session import Listener
@@ -203,7 +203,7 @@ def test_exporter_user_reports_every_metric_and_the_session_count(stack):
              for x, (h, p) in zip(processes, [(h, conn['port']) for h in conn['node_hosts']]
                                   + [(h, conn['sentinel_port']) for h in conn['node_hosts']], strict=True)}
     file_map = json.loads(password_file(conn, secure.client_password("exporter")))
-    (work / AUTH_FILE).write_text(json.dumps({
+    (work / EXPORTER_PASSWORD_FILE).write_text(json.dumps({
         k.replace(url, local[url]): v for k, v in file_map.items() for url in local if url.split("://")[1] in k}))
     if stack.tls:
         files = stack.client_tls[names.EXPORTER_USER]

@@ -26,10 +26,10 @@ import redis
 
 from components.config import names
 from components.config.sessions import stores_for
-from components.exporter import AUTH_DIR, AUTH_FILE, exporter_containers
+from components.exporter import AUTH_DIR, exporter_containers
 from components.monitoring.session_count import check_single_keys, counted_by_scan
 from components.monitoring.targets import password_file
-from components.redis import connection_for
+from components.redis import EXPORTER_PASSWORD_FILE, connection_for
 from simulators import secure
 from simulators.loopback import HOST, Processes, connect, start_exporter, wait_until
 from simulators.stack import start_counter
@@ -61,7 +61,7 @@ def env(request, tmp_path_factory):
         url = f"{conn['scheme']}://{conn['node_hosts'][0]}:{conn['port']}"
         # the Secret's password file, its cluster address mapped to loopback
         file_map = json.loads(password_file(conn, secure.client_password("exporter")))
-        (work / AUTH_FILE).write_text(json.dumps({k.replace(url, master): v for k, v in file_map.items()}))
+        (work / EXPORTER_PASSWORD_FILE).write_text(json.dumps({k.replace(url, master): v for k, v in file_map.items()}))
         [container] = exporter_containers(conn, "unused", check_single_keys(stores_for(settings.was_apps)))
         # The web endpoint in plain HTTP: these requests stand for a client that holds the
         # client certificate (without it nothing is answered: test_exporter_auth_live.py).
