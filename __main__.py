@@ -30,15 +30,15 @@ namespace = AppNamespace(settings.namespace, AppNamespaceArgs(name=settings.name
                                                            protect=settings.protect_data))
 in_namespace = pulumi.ResourceOptions(depends_on=[namespace])
 
+# The store takes the namespace as AppNamespace's output and the apps and the exporter take the store's
+# connection: each waits for what it uses, no depends_on.
 store = RedisSessionStore(settings.redis.release_name,
-                          RedisSessionStoreArgs(settings=settings.redis, namespace=settings.namespace,
-                                                apps=settings.was_apps, protect=settings.protect_data, guard=guard),
-                          in_namespace)
+                          RedisSessionStoreArgs(settings=settings.redis, namespace=namespace.name,
+                                                apps=settings.was_apps, protect=settings.protect_data, guard=guard))
 
 was_apps = [
     WasApp(app.name, WasAppArgs(app=app, connection=store.connection, prometheus_release=monitoring.prometheus_release,
-                                prometheus_namespace=monitoring.prometheus_namespace, dns_egress=settings.dns_egress),
-           pulumi.ResourceOptions(depends_on=[namespace, store]))
+                                prometheus_namespace=monitoring.prometheus_namespace, dns_egress=settings.dns_egress))
     for app in settings.was_apps
 ]
 
@@ -47,8 +47,7 @@ exporter = RedisExporter(
     RedisExporterArgs(connection=store.connection, image=monitoring.exporter_image,
                       prometheus_release=monitoring.prometheus_release,
                       prometheus_namespace=monitoring.prometheus_namespace,
-                      stores=stores_for(settings.was_apps), dns_egress=settings.dns_egress),
-    pulumi.ResourceOptions(depends_on=[namespace, store]))
+                      stores=stores_for(settings.was_apps), dns_egress=settings.dns_egress))
 AlertRules(names.PART_OF, AlertRulesArgs(scope=scope, prometheus_release=monitoring.prometheus_release,
                                          certificates=pulumi.Output.all(store.certificate_not_after,
                                                                         exporter.certificate_not_after).apply(

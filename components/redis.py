@@ -141,8 +141,9 @@ class RedisSessionStoreArgs(TypedDict):
 
     settings: RedisSettings
     """Topology, images, memory, persistence, Sentinel, TLS and password rotation settings."""
-    namespace: str
-    """Namespace to deploy into."""
+    namespace: pulumi.Input[str]
+    ("Namespace to deploy into; given as another resource's output (AppNamespace's `name`), the store waits "
+     "for it without `depends_on`.")
     apps: NotRequired[Sequence[WasAppSettings]]
     """WAS apps: one ACL user (and credentials Secret) each."""
     protect: NotRequired[bool]
@@ -154,12 +155,16 @@ class RedisSessionStoreArgs(TypedDict):
      "wait for it, so a refused change creates and changes nothing.")
 
 
-def connection_for(fullname: str, settings: RedisSettings, namespace: str,
-                   apps: Sequence[WasAppSettings] = ()) -> RedisConnection:
-    """The connection for a topology, from the chart's naming rules (TLS fingerprints aside:
-    the store adds them once the certificates exist)."""
-    label_key, label_value = names.redis_client_label(fullname)
+class Clients(TypedDict):
+    """Each client's credentials (a namespace changes none of them)."""
 
+    apps: Mapping[str, ClientCredentials]
+    exporter: ClientCredentials
+    counter: ClientCredentials
+
+
+def clients_for(fullname: str, settings: RedisSettings, apps: Sequence[WasAppSettings] = ()) -> Clients:
+    """The ACL user and Secret names of every client of the store (wasApps order)."""
     def credentials(client: str, user: str, tls_client: str | None = None) -> ClientCredentials:
         creds = ClientCredentials(user=user, secret_name=names.client_auth_secret(client))
         if settings.tls:
@@ -167,6 +172,16 @@ def connection_for(fullname: str, settings: RedisSettings, namespace: str,
         return creds
 
     exporter = names.exporter(fullname)
+    return Clients(apps={a.app: credentials(a.app, a.user) for a in sessions.stores_in_order(apps)},
+                   exporter=credentials(exporter, names.EXPORTER_USER),
+                   counter=credentials(names.counter(fullname), names.COUNTER_USER, tls_client=exporter))
+
+
+def connection_for(fullname: str, settings: RedisSettings, namespace: str,
+                   apps: Sequence[WasAppSettings] = ()) -> RedisConnection:
+    """The connection for a topology, from the chart's naming rules (TLS fingerprints aside:
+    the store adds them once the certificates exist)."""
+    label_key, label_value = names.redis_client_label(fullname)
     sentinel = settings.sentinel
     nodes = [names.redis_pod_host(fullname, "standalone", 0, namespace)] if sentinel is None else \
         [names.redis_pod_host(fullname, "sentinel", i, namespace) for i in range(sentinel.nodes)]
@@ -186,9 +201,7 @@ def connection_for(fullname: str, settings: RedisSettings, namespace: str,
         password_generation=settings.password_generation,
         redis_image=settings.redis_image.ref,
         redis_version=list(settings.redis_version),
-        apps={a.app: credentials(a.app, a.user) for a in sessions.stores_in_order(apps)},
-        exporter=credentials(exporter, names.EXPORTER_USER),
-        counter=credentials(names.counter(fullname), names.COUNTER_USER, tls_client=exporter),
+        **clients_for(fullname, settings, apps),
     )
 
 
@@ -458,9 +471,10 @@ class RedisSessionStore(pulumi.ComponentResource):
     def __init__(self, name: str, args: RedisSessionStoreArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("redis-session-platform:index:RedisSessionStore", name, None, opts)
         s = settings_of(RedisSettings, args["settings"])
-        namespace, protect = args["namespace"], args.get("protect", False)
+        namespace, protect = pulumi.Output.from_input(args["namespace"]), args.get("protect", False)
         app_settings = [settings_of(WasAppSettings, a) for a in args.get("apps", ())]
-        conn = connection_for(name, s, namespace, app_settings)
+        conn = namespace.apply(lambda ns: connection_for(name, s, ns, app_settings))
+        clients = clients_for(name, s, app_settings)
         guard = args.get("guard")
         child = pulumi.ResourceOptions(parent=self)
         labels = names.labels(name, "redis")
@@ -486,7 +500,7 @@ class RedisSessionStore(pulumi.ComponentResource):
         # One ACL user per client, one password per accepted generation (a rotation keeps two).
         apps = sessions.stores_in_order(app_settings)
         exporter_client = names.exporter(name)
-        users = {app: c["user"] for app, c in conn["apps"].items()} | {exporter_client: conn["exporter"]["user"]}
+        users = {app: c["user"] for app, c in clients["apps"].items()} | {exporter_client: clients["exporter"]["user"]}
         # The operator (docs/runbooks.md) is rotated like the clients; it uses redis-cli inside
         # a Redis pod, so it needs no client certificate of its own (it is not in `users`).
         operator = names.operator(name)
@@ -498,8 +512,8 @@ class RedisSessionStore(pulumi.ComponentResource):
                      for client, user in (users | {operator: names.OPERATOR_USER,
                                                    counter: names.COUNTER_USER}).items()}
         current = {client: p[s.password_generation] for client, p in passwords.items()}
-        client_secrets = {app: creds["secret_name"] for app, creds in conn["apps"].items()}
-        for app in conn["apps"]:
+        client_secrets = {app: creds["secret_name"] for app, creds in clients["apps"].items()}
+        for app in clients["apps"]:
             depends.append(secret(f"{name}-{app}-auth", client_secrets[app], {names.CLIENT_PASSWORD_KEY: current[app]}))
         client_secrets[operator] = names.operator_secret(name)
         depends.append(secret(f"{name}-operator-auth", client_secrets[operator],
@@ -507,10 +521,11 @@ class RedisSessionStore(pulumi.ComponentResource):
 
         # The exporter's Secret also holds redis_exporter's password file: its password for exactly
         # this store's targets (a /scrape of any other target gets none).
-        depends.append(secret(f"{name}-exporter-client-auth", conn["exporter"]["secret_name"], {
+        depends.append(secret(f"{name}-exporter-client-auth", clients["exporter"]["secret_name"], {
             names.CLIENT_PASSWORD_KEY: current[exporter_client],
-            EXPORTER_PASSWORD_FILE: current[exporter_client].apply(lambda p: exporter_password_file(conn, p))}))
-        depends.append(secret(f"{name}-counter-client-auth", conn["counter"]["secret_name"],
+            EXPORTER_PASSWORD_FILE: pulumi.Output.all(conn, current[exporter_client]).apply(
+                lambda both: exporter_password_file(both[0], both[1]))}))
+        depends.append(secret(f"{name}-counter-client-auth", clients["counter"]["secret_name"],
                               {names.CLIENT_PASSWORD_KEY: current[counter]}))
 
         def files(args_: list) -> dict:
@@ -558,19 +573,19 @@ class RedisSessionStore(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=depends, protect=protect,
                                         retain_on_delete=protect),
         )
-        self.mode = pulumi.Output.from_input(conn["mode"])
-        self.host = pulumi.Output.from_input(conn["host"])
-        self.port = pulumi.Output.from_input(conn["port"])
-        self.tls = pulumi.Output.from_input(conn["tls"])
-        self.sentinel_master_set = pulumi.Output.from_input(conn["sentinel_master_set"])
-        self.sentinel_nodes = pulumi.Output.from_input(list(conn["sentinel_nodes"]))
-        self.node_hosts = pulumi.Output.from_input(list(conn["node_hosts"]))
+        self.mode = conn.apply(lambda c: c["mode"])
+        self.host = conn.apply(lambda c: c["host"])
+        self.port = conn.apply(lambda c: c["port"])
+        self.tls = conn.apply(lambda c: c["tls"])
+        self.sentinel_master_set = conn.apply(lambda c: c["sentinel_master_set"])
+        self.sentinel_nodes = conn.apply(lambda c: list(c["sentinel_nodes"]))
+        self.node_hosts = conn.apply(lambda c: list(c["node_hosts"]))
         self.secret_name = pulumi.Output.from_input(names.redis_password_secret(name))
         self.client_secret_names = pulumi.Output.from_input(client_secrets)
         # Each client its own credentials (Secret names; with TLS the fingerprint that rolls it on renewal).
         # Known once the release is declared (after every Secret it depends on): a consumer waits for its credentials.
-        self.connection = pulumi.Output.all(self.release.urn, pulumi.Output.all(**fingerprints)).apply(
-            lambda both: with_fingerprints(conn, both[1], exporter_client) if fingerprints else conn)
+        self.connection = pulumi.Output.all(self.release.urn, conn, pulumi.Output.all(**fingerprints)).apply(
+            lambda all_: with_fingerprints(all_[1], all_[2], exporter_client) if fingerprints else all_[1])
         self.register_outputs({
             "mode": self.mode,
             "host": self.host,
@@ -589,21 +604,21 @@ class RedisSessionStore(pulumi.ComponentResource):
             "releaseStatus": self.release.status,
         })
 
-    def _issue_certificates(self, name: str, namespace: str, clients: list[str], secret, depends: list,
+    def _issue_certificates(self, name: str, namespace: pulumi.Output[str], clients: list[str], secret, depends: list,
                             fingerprints: dict[str, pulumi.Output[str]]):
         """A private CA (ECDSA P-256), the server certificate for every name clients use and
         one client certificate per client; private keys only in secret outputs and Secrets.
         Returns the server certificate (PEM)."""
-        ca = PrivateCa(f"{name}-ca", f"{name} Redis CA ({namespace})", self, CA_VALIDITY_HOURS,
+        ca = PrivateCa(f"{name}-ca", namespace.apply(lambda ns: f"{name} Redis CA ({ns})"), self, CA_VALIDITY_HOURS,
                        early_renewal_hours=CA_EARLY_RENEWAL_HOURS)
 
-        def issue(resource: str, common_name: str, dns_names: list[str], uses: list[str], ips: list[str]):
+        def issue(resource: str, common_name: str, dns_names: pulumi.Input[Sequence[str]], uses: list[str], ips: list[str]):
             return ca.issue(resource, common_name, dns_names, uses, record_as=common_name, ip_addresses=ips)
 
         # The server certificate also authenticates Redis to Redis (replication) and
         # Sentinel to both, and the chart's scripts to Redis: server and client use.
         # 127.0.0.1: the chart's preStop script and our sidecar talk to their own pod's Redis by IP.
-        server = issue(f"{name}-server", name, names.tls_dns_names(name, namespace),
+        server = issue(f"{name}-server", name, namespace.apply(lambda ns: names.tls_dns_names(name, ns)),
                        ["server_auth", "client_auth"], ["127.0.0.1"])
         depends.append(secret(f"{name}-tls", names.tls_secret(name), server))
         self.ca_certificate = ca.cert.cert_pem
