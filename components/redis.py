@@ -159,8 +159,11 @@ class Clients(TypedDict):
     """Each client's credentials (a namespace changes none of them)."""
 
     apps: Mapping[str, ClientCredentials]
+    """WAS app name -> that app's credentials."""
     exporter: ClientCredentials
+    """The exporter's credentials."""
     counter: ClientCredentials
+    """The session counter's credentials."""
 
 
 def clients_for(fullname: str, settings: RedisSettings, apps: Sequence[WasAppSettings] = ()) -> Clients:
