@@ -7,7 +7,7 @@ from components.alert_rules import AlertRules, AlertRulesArgs
 from components.alerting import SlackAlerting, SlackAlertingArgs
 from components.config import changes, names
 from components.config.config import load
-from components.config.sessions import stores_for
+from components.config.sessions import stores_for, stores_in_order
 from components.dashboard import Dashboard007, Dashboard007Args
 from components.exporter import RedisExporter, RedisExporterArgs
 from components.monitoring.scope import scope_of
@@ -34,7 +34,8 @@ in_namespace = pulumi.ResourceOptions(depends_on=[namespace])
 # connection: each waits for what it uses, no depends_on.
 store = RedisSessionStore(settings.redis.release_name,
                           RedisSessionStoreArgs(settings=settings.redis, namespace=namespace.name,
-                                                apps=settings.was_apps, protect=settings.protect_data, guard=guard))
+                                                apps=stores_in_order(settings.was_apps), protect=settings.protect_data,
+                                                guard=guard))
 
 was_apps = [
     WasApp(app.name, WasAppArgs(app=app, connection=store.connection, prometheus_release=monitoring.prometheus_release,

@@ -24,9 +24,10 @@ import pulumi_kubernetes as k8s
 import pulumi_random as random
 from pulumi.provider.experimental.util import camel_case  # the schema's property names, as the analyzer makes them
 
-from .config import acl, names, sessions
-from .config.model import RedisSettings, Resources, WasAppSettings, settings_of
+from .config import acl, names
+from .config.model import RedisSettings, Resources, settings_of
 from .config.podsecurity import REDIS_UID, restricted_container
+from .config.sessions import SessionStore
 from .config.tls import CA_EARLY_RENEWAL_HOURS, CA_VALIDITY_HOURS
 from .config.workload import DnsEgress
 from .monitoring.targets import password_file as exporter_password_file
@@ -144,8 +145,9 @@ class RedisSessionStoreArgs(TypedDict):
     namespace: pulumi.Input[str]
     ("Namespace to deploy into; given as another resource's output (AppNamespace's `name`), the store waits "
      "for it without `depends_on`.")
-    apps: NotRequired[Sequence[WasAppSettings]]
-    """WAS apps: one ACL user (and credentials Secret) each."""
+    apps: NotRequired[Sequence[SessionStore]]
+    ("Where each WAS app's sessions live (`sessions.stores_in_order` of the apps): one ACL user, confined to "
+     "that database and key namespace, and one credentials Secret each.")
     protect: NotRequired[bool]
     ("Pulumi protect + retainOnDelete on the Helm release (default false): a rename, a namespace change or "
      "`pulumi destroy` stops instead of uninstalling Redis (its volumes stay either way: the StatefulSets' "
@@ -166,8 +168,8 @@ class Clients(TypedDict):
     """The session counter's credentials."""
 
 
-def clients_for(fullname: str, settings: RedisSettings, apps: Sequence[WasAppSettings] = ()) -> Clients:
-    """The ACL user and Secret names of every client of the store (wasApps order)."""
+def clients_for(fullname: str, settings: RedisSettings, apps: Sequence[SessionStore] = ()) -> Clients:
+    """The ACL user and Secret names of every client of the store (in the order of `apps`)."""
     def credentials(client: str, user: str, tls_client: str | None = None) -> ClientCredentials:
         creds = ClientCredentials(user=user, secret_name=names.client_auth_secret(client))
         if settings.tls:
@@ -175,13 +177,13 @@ def clients_for(fullname: str, settings: RedisSettings, apps: Sequence[WasAppSet
         return creds
 
     exporter = names.exporter(fullname)
-    return Clients(apps={a.app: credentials(a.app, a.user) for a in sessions.stores_in_order(apps)},
+    return Clients(apps={a.app: credentials(a.app, a.user) for a in apps},
                    exporter=credentials(exporter, names.EXPORTER_USER),
                    counter=credentials(names.counter(fullname), names.COUNTER_USER, tls_client=exporter))
 
 
 def connection_for(fullname: str, settings: RedisSettings, namespace: str,
-                   apps: Sequence[WasAppSettings] = ()) -> RedisConnection:
+                   apps: Sequence[SessionStore] = ()) -> RedisConnection:
     """The connection for a topology, from the chart's naming rules (TLS fingerprints aside:
     the store adds them once the certificates exist)."""
     label_key, label_value = names.redis_client_label(fullname)
@@ -475,9 +477,9 @@ class RedisSessionStore(pulumi.ComponentResource):
         super().__init__("redis-session-platform:index:RedisSessionStore", name, None, opts)
         s = settings_of(RedisSettings, args["settings"])
         namespace, protect = pulumi.Output.from_input(args["namespace"]), args.get("protect", False)
-        app_settings = [settings_of(WasAppSettings, a) for a in args.get("apps", ())]
-        conn = namespace.apply(lambda ns: connection_for(name, s, ns, app_settings))
-        clients = clients_for(name, s, app_settings)
+        apps = [settings_of(SessionStore, a) for a in args.get("apps", ())]
+        conn = namespace.apply(lambda ns: connection_for(name, s, ns, apps))
+        clients = clients_for(name, s, apps)
         guard = args.get("guard")
         child = pulumi.ResourceOptions(parent=self)
         labels = names.labels(name, "redis")
@@ -501,7 +503,6 @@ class RedisSessionStore(pulumi.ComponentResource):
                           {names.PASSWORD_KEY: defaults[s.default_password_generation]})]
 
         # One ACL user per client, one password per accepted generation (a rotation keeps two).
-        apps = sessions.stores_in_order(app_settings)
         exporter_client = names.exporter(name)
         users = {app: c["user"] for app, c in clients["apps"].items()} | {exporter_client: clients["exporter"]["user"]}
         # The operator (docs/runbooks.md) is rotated like the clients; it uses redis-cli inside

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from components.config import names
-from components.config.sessions import stores_for
+from components.config.sessions import stores_for, stores_in_order
 from components.config.tls import CERT_VALIDITY_HOURS
 from components.exporter import AUTH_DIR, COUNTER_SCRIPT, counter_env, exporter_containers
 from components.monitoring.alerts import rule_groups
@@ -211,7 +211,7 @@ class Env:
                  extra_scrape=None, for_: str = FAST_FOR, interval: str = "1s", group_wait: str = "1s"):
         self.procs, self.settings, self.nodes = procs, settings, nodes
         conn = connection_for(settings.redis.release_name, dataclasses.replace(settings.redis, tls=False),
-                              settings.namespace, settings.was_apps)
+                              settings.namespace, stores_in_order(settings.was_apps))
         stores = stores_for(settings.was_apps)
         # Every container of the exporter pod, run with its own args; cluster addresses and
         # mount paths mapped to the local processes and files.

@@ -53,7 +53,7 @@ out = {"description": WasApp.model_fields["spring_boot_major"].description}
 for topology, tls in (("standalone", False), ("sentinel", True)):
     s = load_settings("dev", {"redisTopology": topology, "redisTls": tls, "wasApps": [app]})
     a = s.was_apps[0]
-    conn = connection_for(s.redis.release_name, s.redis, "ns", s.was_apps)
+    conn = connection_for(s.redis.release_name, s.redis, "ns", stores_in_order(s.was_apps))
     env = [e["name"] for e in spring_env(a, conn)]
     out[topology] = {"env": env, "reserved": all(program_env(n) for n in env),
                      "files": [f["path"] for f in password_files(a, conn)],

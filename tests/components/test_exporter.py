@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from components.config.sessions import stores_for
+from components.config.sessions import stores_for, stores_in_order
 from components.exporter import (
     COUNTER_SCRIPT,
     RESOURCES,
@@ -21,12 +21,12 @@ SM = "kubernetes:monitoring.coreos.com/v1:ServiceMonitor"
 
 def build(topology, **overrides):
     s = load_settings("dev", {"redisTopology": topology, **overrides})
-    conn = connection_for(s.redis.release_name, s.redis, s.namespace, s.was_apps)
+    conn = connection_for(s.redis.release_name, s.redis, s.namespace, stores_in_order(s.was_apps))
     m = s.monitoring
 
     def program():
         store = RedisSessionStore(s.redis.release_name, RedisSessionStoreArgs(settings=s.redis, namespace=s.namespace,
-                                                                              apps=s.was_apps))
+                                                                              apps=stores_in_order(s.was_apps)))
         RedisExporter("redis-exporter", RedisExporterArgs(
             connection=store.connection, image=m.exporter_image, prometheus_release=m.prometheus_release,
             prometheus_namespace=m.prometheus_namespace, stores=stores_for(s.was_apps)))

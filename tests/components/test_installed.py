@@ -51,13 +51,14 @@ import settings
 from redis_session_platform.config import names
 from redis_session_platform.config.config import to_settings
 from redis_session_platform.config.schema import StackConfig
-from redis_session_platform.config.sessions import stores_for
+from redis_session_platform.config.sessions import stores_for, stores_in_order
 from redis_session_platform.exporter import RedisExporter, RedisExporterArgs
 from redis_session_platform.redis import RedisSessionStore, RedisSessionStoreArgs
 from redis_session_platform.was import WasApp, WasAppArgs
 
 s = to_settings(StackConfig.model_validate(settings.CONFIG), project="shop", stack="dev")
-store = RedisSessionStore(components.STORE, RedisSessionStoreArgs(settings=s.redis, namespace="shop", apps=s.was_apps))
+store = RedisSessionStore(components.STORE, RedisSessionStoreArgs(settings=s.redis, namespace="shop",
+                                                                  apps=stores_in_order(s.was_apps)))
 for app in s.was_apps:
     WasApp(app.name, WasAppArgs(app=app, connection=store.connection, prometheus_release=monitoring.PROMETHEUS_RELEASE))
 exporter = names.exporter(components.STORE)

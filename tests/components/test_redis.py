@@ -1,6 +1,7 @@
 """RedisSessionStore in isolation: chart values, connection object, password handling."""
 import pytest
 
+from components.config.sessions import stores_in_order
 from components.redis import RedisSessionStore, RedisSessionStoreArgs, chart_values, connection_for
 from tests.harness import FAKE_PASSWORD, is_secret, load_settings, plain_occurrences, run_with_mocks
 
@@ -113,7 +114,7 @@ def test_connection_names_follow_the_chart_and_hand_each_client_its_own_credenti
     apps = [{"name": "shop", "image": "r/shop:1.0", "sessionDatabase": 1},
             {"name": "cart", "image": "r/cart:1.0", "sessionDatabase": 2}]
     standalone = connection_for("sessions", redis_settings("standalone", wasApps=apps), "shop",
-                                load_settings("dev", {"wasApps": apps}).was_apps)
+                                stores_in_order(load_settings("dev", {"wasApps": apps}).was_apps))
     assert standalone["mode"] == "standalone" and standalone["scheme"] == "redis"
     assert standalone["host"] == "sessions-master.shop.svc.cluster.local"
     assert standalone["node_hosts"] == ["sessions-master-0.sessions-headless.shop.svc.cluster.local"]

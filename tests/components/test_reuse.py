@@ -13,7 +13,7 @@ from components.alert_rules import AlertRules, AlertRulesArgs
 from components.config import cve, names
 from components.config.config import to_settings
 from components.config.schema import StackConfig
-from components.config.sessions import stores_for
+from components.config.sessions import stores_for, stores_in_order
 from components.dashboard import Dashboard007, Dashboard007Args
 from components.exporter import RedisExporter, RedisExporterArgs
 from components.monitoring.scope import Scope
@@ -32,7 +32,8 @@ def store_with_apps(store: str, apps: list[dict]) -> None:
     # The default image is below the known-CVE floor: acknowledged as the project's stacks do.
     config = {"namespace": NAMESPACE, "wasApps": apps, "redisImageAcceptedCves": list(cve.CVES)}
     s = to_settings(StackConfig.model_validate(config), "other", "dev")
-    redis = RedisSessionStore(store, RedisSessionStoreArgs(settings=s.redis, namespace=NAMESPACE, apps=s.was_apps))
+    redis = RedisSessionStore(store, RedisSessionStoreArgs(settings=s.redis, namespace=NAMESPACE,
+                                                           apps=stores_in_order(s.was_apps)))
     for app in s.was_apps:
         WasApp(app.name, WasAppArgs(app=app, connection=redis.connection, prometheus_release="kp"))
     exporter = names.exporter(store)

@@ -14,6 +14,7 @@ import asyncio
 
 import pulumi
 
+from components.config.sessions import stores_in_order
 from components.redis import connection_for
 from components.was import WasApp, WasAppArgs
 from render.mockrun import PROJECT, unwrap
@@ -41,7 +42,7 @@ def fewer_revisions(args: pulumi.ResourceTransformArgs):
 
 def test_a_transform_given_to_was_app_changes_its_child_deployment():
     s = load_settings("dev", {"wasApps": [{"name": "shop", "image": "registry.example/shop:2.1.0"}]})
-    conn = connection_for(s.redis.release_name, s.redis, "ns", s.was_apps)
+    conn = connection_for(s.redis.release_name, s.redis, "ns", stores_in_order(s.was_apps))
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     mocks = EngineLikeMocks()

@@ -1,6 +1,7 @@
 """WasApp in isolation: Spring Session wiring per Boot major and topology, pod hardening."""
 import pytest
 
+from components.config.sessions import stores_in_order
 from components.redis import connection_for
 from components.was import SECRETS_DIR, TLS_DIR, WasApp, WasAppArgs, password_files, pod_spec, spring_env
 from tests.harness import load_settings, run_with_mocks
@@ -10,7 +11,7 @@ APP = {"name": "shop", "image": "registry.example/shop:2.1.0"}
 
 def settings_for(topology, **app):
     s = load_settings("dev", {"redisTopology": topology, "wasApps": [{**APP, **app}]})
-    return s.was_apps[0], connection_for(s.redis.release_name, s.redis, "shop-ns", s.was_apps)
+    return s.was_apps[0], connection_for(s.redis.release_name, s.redis, "shop-ns", stores_in_order(s.was_apps))
 
 
 def env_map(env):
@@ -146,7 +147,7 @@ def test_health_group_with_redis_fails_fast_without_tying_readiness_to_redis(boo
 def test_tls_uses_an_ssl_bundle_of_the_apps_own_certificate(boot):
     s = load_settings("dev", {"redisTopology": "sentinel", "redisTls": True,
                               "wasApps": [{**APP, "springBootMajor": boot}]})
-    app, conn = s.was_apps[0], connection_for(s.redis.release_name, s.redis, "shop-ns", s.was_apps)
+    app, conn = s.was_apps[0], connection_for(s.redis.release_name, s.redis, "shop-ns", stores_in_order(s.was_apps))
     env = env_map(spring_env(app, conn))
     assert env["SPRING_DATA_REDIS_SSL_ENABLED"] == "true" and env["SPRING_DATA_REDIS_SSL_BUNDLE"] == "redis"
     assert env["SPRING_SSL_BUNDLE_PEM_REDIS_TRUSTSTORE_CERTIFICATE"] == f"file:{TLS_DIR}/ca.crt"

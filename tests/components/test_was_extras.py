@@ -5,6 +5,7 @@ import itertools
 import pytest
 
 from components.config.config import ConfigError
+from components.config.sessions import stores_in_order
 from components.config.workload import program_env
 from components.redis import connection_for
 from components.was import WasApp, WasAppArgs, spring_env
@@ -45,7 +46,7 @@ FULL = {
 
 def declared(app: dict, **stack):
     s = load_settings("dev", {"wasApps": [app], **stack})
-    conn = connection_for(s.redis.release_name, s.redis, "shop-ns", s.was_apps)
+    conn = connection_for(s.redis.release_name, s.redis, "shop-ns", stores_in_order(s.was_apps))
     run = run_with_mocks(lambda: WasApp("shop", WasAppArgs(app=s.was_apps[0], connection=conn, prometheus_release="kp",
                                                            dns_egress=s.dns_egress)))
     assert run.error is None, run.error
@@ -229,6 +230,6 @@ def test_bad_dns_egress_is_refused_naming_the_field(dns, path, says):
 def test_every_env_name_the_program_sets_is_reserved(boot, topology, tls, repository):
     s = load_settings("dev", {"redisTopology": topology, "redisTls": tls,
                               "wasApps": [{**APP, "springBootMajor": boot, "repositoryType": repository}]})
-    conn = connection_for(s.redis.release_name, s.redis, "ns", s.was_apps)
+    conn = connection_for(s.redis.release_name, s.redis, "ns", stores_in_order(s.was_apps))
     for env in spring_env(s.was_apps[0], conn) + [{"name": "SERVER_PORT"}]:
         assert program_env(env["name"]), env["name"]

@@ -26,7 +26,7 @@ import redis
 import yaml
 
 from components.config import names
-from components.config.sessions import stores_for
+from components.config.sessions import stores_for, stores_in_order
 from components.exporter import NO_CONFIG_COMMAND, exporter_args, sentinel_exporter_args
 from components.monitoring.session_count import check_single_keys
 from components.monitoring.targets import password_file
@@ -244,7 +244,7 @@ def test_healthy_exporter_scrapes_leave_acl_log_empty(env):
     exporter runs with the program's flags (Debian's 1.45 here) as the exporter user."""
     stack, work = env.stack, env.work
     settings = stack.settings
-    conn = connection_for(settings.redis.release_name, settings.redis, settings.namespace, settings.was_apps)
+    conn = connection_for(settings.redis.release_name, settings.redis, settings.namespace, stores_in_order(settings.was_apps))
     nodes, sentinels = stack.nodes, stack.sentinels
     urls = {f"redis://{h}:{conn['port']}": f"redis://{HOST}:{n.port}" for h, n in zip(conn['node_hosts'], nodes, strict=True)}
     urls |= {f"redis://{h}:{conn['sentinel_port']}": f"redis://{HOST}:{s.port}"

@@ -17,7 +17,7 @@ import urllib.parse
 import urllib.request
 
 from components.config import names
-from components.config.sessions import stores_for
+from components.config.sessions import stores_for, stores_in_order
 from components.exporter import AUTH_DIR, WEB_TLS_DIR, exporter_containers, service_monitor_spec
 from components.monitoring.session_count import check_single_keys
 from components.redis import EXPORTER_PASSWORD_FILE, connection_for
@@ -53,7 +53,7 @@ def _get(url: str, ctx: ssl.SSLContext | None) -> tuple[int | None, str]:
 def test_exporter_endpoints_refuse_requests_without_the_client_certificate_and_prometheus_scrapes(procs):
     settings = load_settings("dev")
     conn = connection_for(settings.redis.release_name, dataclasses.replace(settings.redis, tls=False),
-                          settings.namespace, settings.was_apps)
+                          settings.namespace, stores_in_order(settings.was_apps))
     name = names.exporter(settings.redis.release_name)
     redis = Redis(procs, "redis", PASSWORD, redis_conf(settings)).start()
     work = procs.workdir

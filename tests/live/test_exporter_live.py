@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import re
 
-from components.config.sessions import stores_for
+from components.config.sessions import stores_for, stores_in_order
 from components.exporter import AUTH_DIR, exporter_containers
 from components.monitoring.session_count import KEY_SIZE_METRIC, check_single_keys
 from components.monitoring.targets import password_file, scrape_targets
@@ -25,7 +25,7 @@ APP = {"name": "petclinic", "image": "docker.io/springcommunity/spring-petclinic
 def test_every_node_and_sentinel_is_up_with_its_role_and_the_key_checks_skip_sentinels(procs):
     settings = load_settings("prod", {"wasApps": [APP], "redisTls": False})  # TLS: test_security_live.py
     s = settings.redis.sentinel
-    conn = connection_for(settings.redis.release_name, settings.redis, settings.namespace, settings.was_apps)
+    conn = connection_for(settings.redis.release_name, settings.redis, settings.namespace, stores_in_order(settings.was_apps))
     conf = redis_conf(settings)
     master = Redis(procs, "node-0", PASSWORD, conf).start()
     nodes = [master] + [Redis(procs, f"node-{i}", PASSWORD, {**conf, "replicaof": f"{HOST} {master.port}"}).start()

@@ -24,7 +24,7 @@ import pytest
 import redis
 
 from components.config import names
-from components.config.sessions import stores_for
+from components.config.sessions import stores_for, stores_in_order
 from components.exporter import AUTH_DIR, TLS_DIR, exporter_containers
 from components.monitoring.alerts import rule_groups
 from components.monitoring.dashboard import dashboard_json
@@ -193,7 +193,7 @@ def platform_metrics(settings) -> set[str]:
 
 def test_exporter_user_reports_every_metric_and_the_session_count(stack):
     settings = stack.settings
-    conn = connection_for(settings.redis.release_name, settings.redis, settings.namespace, settings.was_apps)
+    conn = connection_for(settings.redis.release_name, settings.redis, settings.namespace, stores_in_order(settings.was_apps))
     shop = stack.apps[1]
     work = stack.nodes[0].procs.workdir
     processes = [*stack.nodes, *stack.sentinels]

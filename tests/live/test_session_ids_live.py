@@ -25,7 +25,7 @@ import pytest
 import redis
 
 from components.config import names
-from components.config.sessions import stores_for
+from components.config.sessions import stores_for, stores_in_order
 from components.exporter import AUTH_DIR, exporter_containers
 from components.monitoring.session_count import check_single_keys, counted_by_scan
 from components.monitoring.targets import password_file
@@ -55,7 +55,7 @@ def env(request, tmp_path_factory):
     try:
         settings = load_settings("dev", {"wasApps": VARIANTS[request.param]})
         stack = secure.start(procs, settings, sentinel=False, admin=True)
-        conn = connection_for(settings.redis.release_name, settings.redis, settings.namespace, settings.was_apps)
+        conn = connection_for(settings.redis.release_name, settings.redis, settings.namespace, stores_in_order(settings.was_apps))
         work = procs.workdir
         master = f"redis://{HOST}:{stack.nodes[0].port}"
         url = f"{conn['scheme']}://{conn['node_hosts'][0]}:{conn['port']}"
