@@ -5,6 +5,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from . import names
+from .model import WasAppSettings
 
 REPOSITORY_TYPES = ("default", "indexed")
 EXPIRATION_STORES = ("minute", "sorted-set")
@@ -81,18 +82,18 @@ def sorted_set_key(namespace: str) -> str:
     return f"{namespace}:sessions:expirations"
 
 
-def store_of(app) -> SessionStore:
+def store_of(app: WasAppSettings) -> SessionStore:
     """Where one WasAppSettings' sessions live."""
     return SessionStore(app.name, app.session_database, app.session_namespace, app.repository_type,
                         app.session_timeout_seconds, app.expiration_store or "minute")
 
 
-def stores_in_order(apps: Iterable) -> tuple[SessionStore, ...]:
+def stores_in_order(apps: Iterable[WasAppSettings]) -> tuple[SessionStore, ...]:
     """SessionStore per WasAppSettings, in wasApps order (the order the ACL file was first written in:
     keeping it keeps the ACL Secret of a running stack unchanged)."""
     return tuple(store_of(a) for a in apps)
 
 
-def stores_for(apps: Iterable) -> tuple[SessionStore, ...]:
+def stores_for(apps: Iterable[WasAppSettings]) -> tuple[SessionStore, ...]:
     """SessionStore per WasAppSettings, by app name: the order of wasApps changes nothing."""
     return tuple(store_of(a) for a in sorted(apps, key=lambda a: a.name))
