@@ -47,8 +47,10 @@ def test_login_loop_fires_for_tomcat_sessions_and_the_healthy_shape_stays_silent
                    what="the three WAS alerts at the webhook")
         time.sleep(4)  # twice `for` (2s): anything else about the healthy app would be pending or firing now
         assert was_alerts(("firing", "pending")) == EXPECTED
-        notified = {(e[2], e[3]["app"], e[3]["severity"]) for e in webhook.events if e[1] == "firing"}
-        assert {n for n in notified if n[0].startswith("Was")} == EXPECTED
+        # only the WAS alerts carry `app`; others (the fake cluster's own) may fire beside them
+        notified = {(e[2], e[3]["app"], e[3]["severity"]) for e in webhook.events
+                    if e[1] == "firing" and e[2].startswith("Was")}
+        assert notified == EXPECTED
         assert env.prometheus.value('spring_session:active_sessions{app="healthy"}') == 5
         assert env.prometheus.value('namespace_app:tomcat_sessions_active:sum{app="loop"}') == 3
         print(f"login-loop alerts at the webhook {max(e[0] for e in webhook.events) - started:.1f}s after start")
