@@ -10,7 +10,7 @@ file): the health probes, the start scripts' Sentinel query, the acl-reload side
 master. Healthy exporter scrapes (the program's flags) run in between. After each step ACL
 LOG of every process is empty: nothing those flows send is refused. Only the Bitnami shell
 libraries the scripts source (/opt/bitnami/scripts/libos.sh, libvalidations.sh) are stood in
-for by BITNAMI_LIBS, and the rendered HEADLESS_SERVICE is replaced so that a node's "pod
+for by chart_scripts.BITNAMI_LIBS, and the rendered HEADLESS_SERVICE is replaced so that a node's "pod
 name" is its own loopback address (secure.node_ip)."""
 from __future__ import annotations
 
@@ -23,7 +23,6 @@ from pathlib import Path
 
 import pytest
 import redis
-import yaml
 
 from components.config import names
 from components.config.sessions import stores_for, stores_in_order
@@ -47,6 +46,7 @@ from simulators.loopback import (
 )
 from simulators.stack import start_counter
 from tests.harness import FAKE_PASSWORD, unwrap
+from tests.live.chart_scripts import NODE_HOSTNAME, rendered_scripts, runnable
 from tests.tools import require_binaries, require_helm
 from tools.stackfile import load_settings
 
@@ -57,29 +57,6 @@ SETTINGS = {"redisTls": False, "sentinelDownAfterMs": 1000, "sentinelFailoverTim
 SCRAPES = 20
 """Healthy scrapes of every node and Sentinel before ACL LOG is read."""
 
-# bitnami/containers bitnami/redis(-sentinel) rootfs/opt/bitnami/scripts/libvalidations.sh
-# is_boolean_yes and libos.sh retry_while, the two functions the preStop scripts use.
-BITNAMI_LIBS = r"""
-is_boolean_yes() {
-    local -r bool="${1:-}"
-    shopt -s nocasematch
-    if [[ "$bool" = 1 || "$bool" =~ ^(yes|true)$ ]]; then true; else false; fi
-}
-retry_while() {
-    local cmd="${1:?cmd is missing}"
-    local -i retries="${2:-12}"
-    local -i sleep_time="${3:-5}"
-    local return_value=1
-    read -r -a command <<<"$cmd"
-    for ((i = 1; i <= retries; i += 1)); do
-        "${command[@]}" && return_value=0 && break
-        sleep "$sleep_time"
-    done
-    return $return_value
-}
-"""
-
-
 class Env:
     """The stack, the rendered scripts and the files they read."""
 
@@ -87,25 +64,19 @@ class Env:
         self.procs, self.stack, self.scripts, self.work = procs, stack, scripts, work
         self.password_file = work / "redis-password"
         self.password_file.write_text(secure.DEFAULT_PASSWORD)
-        (work / "bitnami-libs.sh").write_text(BITNAMI_LIBS)
 
     def script(self, name: str, node: int) -> Path:
-        """A rendered script, runnable here: the Bitnami libraries from BITNAMI_LIBS and the
-        headless Service domain such that `<HOSTNAME>.<domain>` is node_ip(node)."""
+        """A rendered script, runnable here (tests/live/chart_scripts.py)."""
         text = self.scripts[name]
         for lib in ("/opt/bitnami/scripts/libvalidations.sh", "/opt/bitnami/scripts/libos.sh"):
             assert f". {lib}\n" in text or not name.startswith("prestop"), (name, lib)
-            text = text.replace(f". {lib}\n", f". {self.work / 'bitnami-libs.sh'}\n")
-        headless = [line for line in text.splitlines() if line.startswith("HEADLESS_SERVICE=")]
-        if headless:
-            text = text.replace(headless[0], f'HEADLESS_SERVICE="{secure.node_ip(node).rsplit(".", 1)[1]}"')
         path = self.work / f"{name}.{node}"
-        path.write_text(text)
+        path.write_text(runnable(text, node, self.work / "bitnami-libs.sh"))
         return path
 
     def run(self, name: str, node: int, *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
         """Run a script as node `node`'s pod would: its ports, the password file, no TLS."""
-        env = {**os.environ, "HOSTNAME": secure.node_ip(node).rsplit(".", 1)[0],
+        env = {**os.environ, "HOSTNAME": NODE_HOSTNAME,
                "REDIS_PORT": str(self.stack.nodes[node].port), "REDIS_SENTINEL_PORT": str(self.stack.sentinels[node].port),
                "REDIS_TLS_ENABLED": "no", "REDIS_SENTINEL_TLS_ENABLED": "no",
                "REDIS_PASSWORD_FILE": str(self.password_file)}
@@ -114,22 +85,11 @@ class Env:
                               text=True, timeout=timeout)
 
 
-def rendered_scripts(tmp: Path) -> dict[str, str]:
-    """The chart's scripts and health probes rendered for this stack (sentinel topology)."""
-    require_helm()
-    _, paths = render_stack("prod", tmp / "rendered", SETTINGS)
-    scripts: dict[str, str] = {}
-    for name in ("configmap-redis-scripts.yaml", "configmap-redis-health.yaml"):
-        [path] = [p for p in paths if p.name == name]
-        scripts.update(yaml.safe_load(path.read_text())["data"])
-    return scripts
-
-
 @pytest.fixture(scope="module")
 def env(tmp_path_factory):
     require_binaries()
     work = tmp_path_factory.mktemp("acl")
-    scripts = rendered_scripts(work)
+    scripts = rendered_scripts(work, "prod", SETTINGS)
     procs = Processes(work / "procs")
     try:
         stack = secure.start(procs, load_settings("prod", SETTINGS), admin=True, node_ips=True)
