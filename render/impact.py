@@ -40,7 +40,12 @@ keys, so a chart version bump or a change nobody foresaw is classified too:
   as environment variables): if any of them moves, the app's
   users are logged out.
 - Redis' TLS mode (the Bitnami image's REDIS_TLS_ENABLED) changing in the chart rolls Redis
-  before the clients roll: no client reaches Redis between the two.
+  before the clients roll: no client reaches Redis between the two. Where the StatefulSet also
+  runs Sentinel, the rollout splits the set: the first restarted node asks the Sentinel Service
+  in the new protocol, no old Sentinel answers, and the chart's start-node.sh (scripts-configmap
+  .yaml, "Case 1: No active sentinel ... --> MASTER"; sentinel.conf is on an emptyDir) makes it
+  a master of its own; the old master later rejoins it as a replica and resyncs, dropping what
+  the apps wrote in between (tests/live/test_tls_switch_sentinel_live.py).
 
 It reads render folders (or renders a git ref with that tree's own code); the program never
 imports it.
@@ -242,6 +247,11 @@ def holds_data(obj: dict) -> bool:
     return obj["kind"] == "StatefulSet" and bool(get(obj, "spec.volumeClaimTemplates"))
 
 
+def runs_sentinel(obj: dict) -> bool:
+    """A Redis StatefulSet whose pods also run Sentinel (the chart's `sentinel` container)."""
+    return any(c.get("name") == "sentinel" for c in get(obj, "spec.template.spec.containers") or [])
+
+
 # --------------------------------------------------------------------------- rules
 def _protected(info: dict | None) -> bool:
     return bool(info and info.get("protect"))
@@ -287,6 +297,11 @@ def _workload_change(path: str, old: dict, new: dict) -> Impact:
         notes.append(f"pods {gone} are removed and their PVCs stay orphaned (whenScaled: Retain); if the master is one "
                      "of them Sentinel fails over")
     tls_old = (env_of(old).get(REDIS_TLS_ENV), env_of(new).get(REDIS_TLS_ENV))
+    if tls_old[0] != tls_old[1] and runs_sentinel(old):
+        return Impact(path, "sessions-lost",
+                      f"{label(new)}: Redis and Sentinel switch TLS {tls_old[0]} -> {tls_old[1]} one pod at a time: the "
+                      "first restarted node reaches no old Sentinel and starts as a master of its own (start-node.sh), "
+                      "the old master later resyncs from it: the sessions written during the Redis rollout are lost")
     if tls_old[0] != tls_old[1]:
         notes.append(f"Redis switches TLS {tls_old[0]} -> {tls_old[1]} before its clients roll: no client reaches Redis "
                      "from the first node's restart until every client has rolled")

@@ -262,6 +262,7 @@ class Sentinel:
                      f"sentinel down-after-milliseconds {master_set} {down_after_ms}\n"
                      f"sentinel failover-timeout {master_set} {failover_timeout_ms}\n"
                      f"sentinel parallel-syncs {master_set} 1\n{extra}")
+        self.proc: Proc | None = None
 
     @property
     def addr(self) -> str:
@@ -270,9 +271,13 @@ class Sentinel:
     def start(self) -> Sentinel:
         conf_file = self.dir / "sentinel.conf"
         conf_file.write_text(self.conf)
-        proc = self.procs.start(self.name, ["redis-sentinel", str(conf_file)])
-        wait_until(lambda: self.client().ping(), 10, what=self.name, procs=(proc,))
+        self.proc = self.procs.start(self.name, ["redis-sentinel", str(conf_file)])
+        wait_until(lambda: self.client().ping(), 10, what=self.name, procs=(self.proc,))
         return self
+
+    def kill(self, sig: int = signal.SIGKILL) -> None:
+        assert self.proc is not None, f"{self.name} was never started"
+        self.proc.kill(sig)
 
     def client(self, username: str | None = None, password: str | None = None) -> redis.Redis:
         return connect(HOST, self.port, password or self.password, username=username, tls=self.tls)

@@ -135,7 +135,8 @@ def start(procs: Processes, settings, tls: bool = False, sentinel: bool = True, 
     clients: dict[str, TlsFiles] = {}
     if tls:
         clients_wanted = [a.user for a in apps] + [names.EXPORTER_USER]
-        server, clients = certs.issue(procs.workdir / "certs", [], clients_wanted)
+        server, clients = certs.issue(procs.workdir / "certs", [node_ip(i) for i in range(settings.redis.sentinel.nodes)]
+                                      if node_ips and sentinel else [], clients_wanted)
     stack = SecureStack(settings, [], [], acl_dir, apps, local_redis_version(), local_redis_version("redis-sentinel"),
                         server, clients, admin)
     stack.write_acl({**{a.app: [1] for a in apps}, "exporter": [1]})

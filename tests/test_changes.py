@@ -9,6 +9,7 @@ import pytest
 
 from components.config import changes
 from tests.harness import run_program
+from tools.stackfile import load_settings
 
 SECRET = "kubernetes:core/v1:Secret"
 RELEASE = "kubernetes:helm.sh/v3:Release"
@@ -59,6 +60,16 @@ def test_the_acknowledged_change_goes_ahead(stack, after, key):
     run = run_program(stack, {**after, "acknowledgeChange": key}, previous=deployed(stack))
     assert run.error is None, run.error
     assert run.of_type(RELEASE)
+
+
+@pytest.mark.parametrize("stack,after,cost,procedure", [
+    ("prod", {"redisTls": False}, "the first becomes a master of its own: the sessions written during the Redis "
+                                  "rollout are lost", "stop the apps' writes first"),
+    ("dev", {"redisTls": True}, "no session store until every WAS pod rolled", "(Switch TLS on or off)"),
+])
+def test_the_tls_switch_says_what_it_costs_in_the_stacks_topology(stack, after, cost, procedure):
+    [change] = changes.refused_changes(deployed(stack)[changes.EXPORT], load_settings(stack, after))
+    assert change.key == "redisTls" and cost in change.message() and procedure in change.message()
 
 
 def test_an_acknowledgement_holds_for_one_up_only():
@@ -165,8 +176,11 @@ def test_a_due_ca_renewal_is_refused_unless_acknowledged_and_leaf_renewals_are_a
     assert leaves == ["petclinic", "redis", "redis-exporter"] and not ca
     leaves, ca = changes.renewals_due(certs, ca_end - timedelta(days=390), s)
     assert ca
-    with pytest.raises(changes.ChangeRefused, match="acknowledgeChange=redisTlsCa"):
+    with pytest.raises(changes.ChangeRefused, match="acknowledgeChange=redisTlsCa") as refused:
         changes.check(None, s, (), certs, ca_end - timedelta(days=390))
+    # prod is sentinel: the message says what the renewal costs there and how to avoid it
+    assert "the sessions written during the Redis rollout are lost" in str(refused.value)
+    assert "stop the apps' writes as for a TLS switch" in str(refused.value)
     changes.check(None, s, ("redisTlsCa",), certs, ca_end - timedelta(days=390))
     changes.check(None, s, (), certs, MOCK_NOW + timedelta(days=340))  # leaves: announced, not refused
 

@@ -153,11 +153,19 @@ def test_release_rename_is_refused_in_prod_and_an_empty_redis_in_dev(baselines, 
 
 
 # --- TLS, passwords, certificates, Sentinel nodes --------------------------------------
-def test_tls_switch_rolls_redis_before_its_clients(baselines, tmp_path):
-    impacts = changed(baselines, tmp_path, "prod", {"redisTls": False})
-    assert impacts[0].klass == "failover" and impacts[0].path == "helm-redis/statefulset-redis-node.yaml"
-    assert "Redis switches TLS yes -> no before its clients roll: no client reaches Redis from the first node's " \
+def test_tls_switch_rolls_standalone_redis_before_its_clients(baselines, tmp_path):
+    impacts = changed(baselines, tmp_path, "dev", {"redisTls": True})
+    assert impacts[0].klass == "failover" and impacts[0].path == "helm-redis/statefulset-redis-master.yaml"
+    assert "Redis switches TLS no -> yes before its clients roll: no client reaches Redis from the first node's " \
            "restart until every client has rolled" in impacts[0].what
+    assert {i.path for i in impacts if i.klass == "restart"} >= {"deployment-petclinic.yaml",
+                                                                 "deployment-redis-exporter.yaml"}
+
+
+def test_tls_switch_splits_a_sentinel_set_and_loses_the_writes_of_the_rollout(baselines, tmp_path):
+    impacts = changed(baselines, tmp_path, "prod", {"redisTls": False})
+    assert impacts[0].klass == "sessions-lost" and impacts[0].path == "helm-redis/statefulset-redis-node.yaml"
+    assert "the first restarted node reaches no old Sentinel and starts as a master of its own" in impacts[0].what
     assert {i.path for i in impacts if i.klass == "restart"} == {"deployment-petclinic.yaml",
                                                                  "deployment-redis-exporter.yaml"}
 
