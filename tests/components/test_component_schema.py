@@ -216,3 +216,35 @@ def test_the_provider_constructs_the_readme_program_under_mocks():
     volumes = {v["name"]: v for p in pods.values() for v in p["volumes"]}
     assert volumes["redis-secret"]["secret"]["secretName"] == "cart-redis-auth" in store_secrets
     assert volumes["auth"]["secret"]["secretName"] == "sessions-exporter-redis-auth" in store_secrets
+
+
+def test_why_the_config_models_are_not_the_component_args_yet():
+    """docs/decisions.md, "Config to settings by name": the pydantic config models cannot be what
+    the components take while Pulumi's analyzer rejects their field types. A constrained field
+    (`Annotated[int, Field(ge=1)]`, how every config bound is written) fails in the analyzer even
+    on a pydantic dataclass. When this test fails, the analyzer accepts them: merge the two."""
+    from pydantic import Field
+    from pydantic.dataclasses import dataclass as pydantic_dataclass
+
+    @pydantic_dataclass(frozen=True)
+    class Bounded:
+        """A config model shape."""
+
+        replicas: typing.Annotated[int, Field(ge=1, le=1000)] = 2
+        """HPA minimum."""
+
+    class Args(typing.TypedDict):
+        app: Bounded
+        """The app."""
+
+    class Probe(pulumi.ComponentResource):
+        """A component taking a config model."""
+
+        name: pulumi.Output[str]
+        """Its name."""
+
+        def __init__(self, name: str, args: Args, opts: pulumi.ResourceOptions | None = None):
+            super().__init__(f"{PACKAGE}:index:Probe", name, {}, opts)
+
+    with pytest.raises(TypeError, match="must be a class"):
+        Analyzer(PACKAGE).analyze([Probe])
