@@ -35,6 +35,11 @@ SELF_REFERENCE = "previous-deploy"
 RUNBOOK = "docs/runbooks.md#change-a-running-stack"
 
 
+SENTINEL_SPLIT = ("each node restarts unable to talk to the old pods' Sentinels (other protocol or CA), and the first "
+                  "becomes a master of its own: the sessions written during the Redis rollout are lost")
+"""What a TLS change costs a Sentinel set rolled one pod at a time (tests/live/test_tls_switch_sentinel_live.py)."""
+
+
 def deployed_state(s: StackSettings) -> dict[str, Any]:
     """What the next `up` compares against (exported as `deployed`; no secret in here)."""
     r = s.redis
@@ -102,14 +107,13 @@ def refused_changes(prev: Mapping[str, Any] | None, s: StackSettings) -> list[Ch
                               "StatefulSet spec.volumeClaimTemplates is immutable: the helm upgrade fails and "
                               "rolls back", "Grow the Redis volumes: expand the PVCs, orphan-delete the StatefulSet"))
     if changed("redisTls"):
-        sentinel = s.redis.topology == "sentinel"
-        out.append(Change("redisTls", prev["redisTls"], now["redisTls"],
-                          "each node restarts in the other protocol, finds no Sentinel it can talk to, and the first "
-                          "becomes a master of its own: the sessions written during the Redis rollout are lost" if sentinel
-                          else "Redis switches protocol first and the clients only after the release: no session "
-                          "store until every WAS pod rolled",
-                          "Switch TLS on or off: in sentinel topology, stop the apps' writes first" if sentinel
-                          else "Switch TLS on or off"))
+        if s.redis.topology == "sentinel":
+            out.append(Change("redisTls", prev["redisTls"], now["redisTls"], SENTINEL_SPLIT,
+                              "Switch TLS on or off: in sentinel topology, stop the apps' writes first"))
+        else:
+            out.append(Change("redisTls", prev["redisTls"], now["redisTls"],
+                              "Redis switches protocol first and the clients only after the release: no session "
+                              "store until every WAS pod rolled", "Switch TLS on or off"))
     for key in ("redisPasswordGeneration", "redisDefaultPasswordGeneration"):
         if key in prev and (c := _rotation(prev, s, key, int(prev[key]), int(now[key]))):
             out.append(c)
@@ -133,14 +137,12 @@ def certificate_changes(not_after: Mapping[str, str] | None, now: datetime, s: S
     _, ca = renewals_due(not_after, now, s)
     if not ca:
         return []
-    return [Change(CA_KEY, not_after["ca"] if not_after else None, "renewed",
-                   "the CA is in its last 13 months: this up issues a new CA and re-signs every certificate, so "
-                   "Redis and every client roll at once and connections fail until both sides hold the new CA"
-                   + ("; the restarted Sentinel nodes cannot talk to the old ones and the first becomes a master of "
-                      "its own: the sessions written during the Redis rollout are lost"
-                      if s.redis.topology == "sentinel" else ""),
-                   "Renew the TLS CA: plan the window" + (", stop the apps' writes as for a TLS switch"
-                                                          if s.redis.topology == "sentinel" else ""))]
+    cost = ("the CA is in its last 13 months: this up issues a new CA and re-signs every certificate, so Redis and "
+            "every client roll at once and connections fail until both sides hold the new CA")
+    procedure = "Renew the TLS CA: plan the window"
+    if s.redis.topology == "sentinel":
+        cost, procedure = f"{cost}; {SENTINEL_SPLIT}", f"{procedure}, stop the apps' writes as for a TLS switch"
+    return [Change(CA_KEY, not_after["ca"] if not_after else None, "renewed", cost, procedure)]
 
 
 class ChangeRefused(pulumi.RunError):
