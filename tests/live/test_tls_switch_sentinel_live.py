@@ -42,7 +42,7 @@ SETTINGS = {"redisTls": False, "wasApps": [{"name": APP, "image": "docker.io/spr
 DECISION = 'if [[ -n "$REDIS_EXTERNAL_MASTER_HOST" ]]; then'
 """Both start scripts decide master/replica before this line (the external-master override)."""
 BATCH = 300
-QUERY_TIMEOUT = 2
+QUERY_TIMEOUT = 5
 """Seconds for each Sentinel query of the start scripts, instead of the chart's 90
 (sentinel.getMasterTimeout): a TLS hello sent to a plaintext Sentinel waits for the timeout
 (Redis reads it as an unfinished inline command) unless its random bytes hold a newline. The
@@ -148,6 +148,13 @@ class Rollout:
             f"aclfile {self.stack.acl_dir / names.SENTINEL_ACL_FILE}\n", tls=self.server,
             master_port=self.stack.nodes[monitored].port, master_host=secure.node_ip(monitored)).start()
 
+    def replicas_in_sync(self) -> None:
+        """Every replica at the master's replication offset (the runbook's step 2; before a
+        rollout, the long-replicated state of a running stack)."""
+        master = self.stack.nodes[0].client()
+        wait_until(lambda: {int(v["offset"]) for k, v in master.info("replication").items() if k.startswith("slave")}
+                   == {master.info("replication")["master_repl_offset"]}, 30, what="every replica at the master's offset")
+
     def masters_named(self) -> set[str]:
         """What every Sentinel answers to `sentinel get-master-addr-by-name` (the runbook's check)."""
         answers = set()
@@ -183,6 +190,7 @@ def test_one_shot_switch_splits_the_sentinel_set_and_loses_acknowledged_writes(p
     r = Rollout(procs, tmp_path, before_tls)
     writer = r.stack.writer(APP, r.stack.connect(APP))
     written = {"before the rollout": list(writer.create(BATCH))}
+    r.replicas_in_sync()
     first = r.s.nodes - 1
     for i in reversed(range(r.s.nodes)):  # RollingUpdate: highest ordinal first, one pod at a time
         r.restart(i)
@@ -205,9 +213,7 @@ def test_tls_switch_with_the_writers_stopped_keeps_every_session_once_the_split_
     writer = r.stack.writer(APP, r.stack.connect(APP))
     written = {"before the rollout": list(writer.create(BATCH))}
     writer.client.close()  # kubectl scale --replicas=0: no writer is left
-    master = r.stack.nodes[0].client()
-    wait_until(lambda: {int(v["offset"]) for k, v in master.info("replication").items() if k.startswith("slave")}
-               == {master.info("replication")["master_repl_offset"]}, 30, what="every replica at the master's offset")
+    r.replicas_in_sync()
     first = r.s.nodes - 1
     r.restart(first)
     r.restart(1, route=0)  # this pod's queries reach node-0's old Sentinel: a master of its own too
