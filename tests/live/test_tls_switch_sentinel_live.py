@@ -42,7 +42,7 @@ SETTINGS = {"redisTls": False, "wasApps": [{"name": APP, "image": "docker.io/spr
 DECISION = 'if [[ -n "$REDIS_EXTERNAL_MASTER_HOST" ]]; then'
 """Both start scripts decide master/replica before this line (the external-master override)."""
 BATCH = 300
-QUERY_TIMEOUT = 5
+QUERY_TIMEOUT = 3
 """Seconds for each Sentinel query of the start scripts, instead of the chart's 90
 (sentinel.getMasterTimeout): a TLS hello sent to a plaintext Sentinel waits for the timeout
 (Redis reads it as an unfinished inline command) unless its random bytes hold a newline. The
