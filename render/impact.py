@@ -296,14 +296,15 @@ def _workload_change(path: str, old: dict, new: dict) -> Impact:
         gone = ", ".join(f"{name}-{i}" for i in range(new_n, old_n))
         notes.append(f"pods {gone} are removed and their PVCs stay orphaned (whenScaled: Retain); if the master is one "
                      "of them Sentinel fails over")
-    tls_old = (env_of(old).get(REDIS_TLS_ENV), env_of(new).get(REDIS_TLS_ENV))
-    if tls_old[0] != tls_old[1] and runs_sentinel(old):
-        return Impact(path, "sessions-lost",
-                      f"{label(new)}: Redis and Sentinel switch TLS {tls_old[0]} -> {tls_old[1]} one pod at a time: the "
-                      "first restarted node reaches no old Sentinel and starts as a master of its own (start-node.sh), "
-                      "the old master later resyncs from it: the sessions written during the Redis rollout are lost")
-    if tls_old[0] != tls_old[1]:
-        notes.append(f"Redis switches TLS {tls_old[0]} -> {tls_old[1]} before its clients roll: no client reaches Redis "
+    tls_before, tls_after = env_of(old).get(REDIS_TLS_ENV), env_of(new).get(REDIS_TLS_ENV)
+    if tls_before != tls_after:
+        if runs_sentinel(old):
+            return Impact(path, "sessions-lost",
+                          f"{label(new)}: Redis and Sentinel switch TLS {tls_before} -> {tls_after} one pod at a time: "
+                          "the first restarted node reaches no old Sentinel and starts as a master of its own "
+                          "(start-node.sh), the old master later resyncs from it: the sessions written during the "
+                          "Redis rollout are lost")
+        notes.append(f"Redis switches TLS {tls_before} -> {tls_after} before its clients roll: no client reaches Redis "
                      "from the first node's restart until every client has rolled")
     if template:
         notes.insert(0, f"every Redis node restarts, the master included ({_short(template)}); sessions stay on the "

@@ -14,6 +14,7 @@ import yaml
 
 from render import render_stack
 from simulators import secure
+from simulators.certs import TlsFiles
 from tests.tools import require_helm
 
 # bitnami/containers bitnami/redis(-sentinel) rootfs/opt/bitnami/scripts/libvalidations.sh
@@ -68,3 +69,16 @@ def runnable(text: str, node: int, libs: Path) -> str:
     if headless:
         text = text.replace(headless[0], f'HEADLESS_SERVICE="{secure.node_ip(node).rsplit(".", 1)[1]}"')
     return text
+
+
+def pod_env(password_file: Path, tls: TlsFiles | None = None, **extra: str) -> dict[str, str]:
+    """The environment a Redis pod's containers give the scripts: the pod name (see the module
+    docstring), the password file, and the chart's TLS variables (Redis and Sentinel alike);
+    `extra` adds ports and the like. No REDISCLI_AUTH from this shell leaks in."""
+    env = {k: v for k, v in os.environ.items() if k != "REDISCLI_AUTH"}
+    env |= {"HOSTNAME": NODE_HOSTNAME, "REDIS_PASSWORD_FILE": str(password_file)}
+    for prefix in ("REDIS_TLS", "REDIS_SENTINEL_TLS"):
+        env[f"{prefix}_ENABLED"] = "yes" if tls else "no"
+        if tls:
+            env |= {f"{prefix}_CERT_FILE": tls.cert, f"{prefix}_KEY_FILE": tls.key, f"{prefix}_CA_FILE": tls.ca}
+    return env | extra

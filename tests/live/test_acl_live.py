@@ -46,7 +46,7 @@ from simulators.loopback import (
 )
 from simulators.stack import start_counter
 from tests.harness import FAKE_PASSWORD, unwrap
-from tests.live.chart_scripts import NODE_HOSTNAME, rendered_scripts, runnable
+from tests.live.chart_scripts import pod_env, rendered_scripts, runnable
 from tests.tools import require_binaries, require_helm
 from tools.stackfile import load_settings
 
@@ -76,11 +76,8 @@ class Env:
 
     def run(self, name: str, node: int, *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
         """Run a script as node `node`'s pod would: its ports, the password file, no TLS."""
-        env = {**os.environ, "HOSTNAME": NODE_HOSTNAME,
-               "REDIS_PORT": str(self.stack.nodes[node].port), "REDIS_SENTINEL_PORT": str(self.stack.sentinels[node].port),
-               "REDIS_TLS_ENABLED": "no", "REDIS_SENTINEL_TLS_ENABLED": "no",
-               "REDIS_PASSWORD_FILE": str(self.password_file)}
-        env.pop("REDISCLI_AUTH", None)
+        env = pod_env(self.password_file, REDIS_PORT=str(self.stack.nodes[node].port),
+                      REDIS_SENTINEL_PORT=str(self.stack.sentinels[node].port))
         return subprocess.run(["bash", str(self.script(name, node)), *args], env=env, capture_output=True,
                               text=True, timeout=timeout)
 

@@ -21,7 +21,6 @@ writing in plaintext to the master the old Sentinels name, as it does until its 
 which starts only after the release."""
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 from pathlib import Path
@@ -32,7 +31,7 @@ from components.config import names
 from simulators import certs, secure
 from simulators.certs import TlsFiles
 from simulators.loopback import Sentinel, tls_conf, wait_until
-from tests.live.chart_scripts import NODE_HOSTNAME, rendered_scripts, runnable
+from tests.live.chart_scripts import pod_env, rendered_scripts, runnable
 from tools.stackfile import load_settings
 
 APP = "petclinic"
@@ -51,56 +50,48 @@ an outcome: a loopback query that succeeds takes milliseconds."""
 RETRY_SLEEP = "0.5"
 
 
-LOG: list[str] = []
-"""The scripts' stderr (their `info` lines), shown when an assertion on their decisions fails."""
-
-
 class Pod:
-    """A Redis pod's start scripts, as rendered for the release after the switch."""
+    """A Redis pod's start scripts, as rendered for the release after the switch, cut at their
+    decision; `log` keeps their stderr (their `info` lines) for failed assertions."""
 
     def __init__(self, scripts: dict[str, str], work: Path, server: TlsFiles):
-        self.scripts, self.work, self.server = scripts, work, server
+        self.work, self.server, self.log = work, server, []
         self.password_file = work / "redis-password"
         self.password_file.write_text(secure.DEFAULT_PASSWORD)
+        self.texts = {name: self._decision(scripts[name]) for name in ("start-node.sh", "start-sentinel.sh")}
 
-    def decide(self, script: str, node: int, sentinel_port: int) -> subprocess.Popen:
-        """Run `script` as pod `node` up to its decision, with the Sentinel Service routed to
-        `sentinel_port`; it prints `<mode> <master host>` (its own name when master)."""
-        text = self.scripts[script]
-        decision = 'echo "$REDIS_REPLICATION_MODE ${REDIS_MASTER_HOST:-$(get_full_hostname "$HOSTNAME")}"\n'
-        text = text[:text.index(DECISION)] + decision
+    @staticmethod
+    def _decision(text: str) -> str:
+        """The script up to its decision, then `<mode> <master host>` (its own name when master)."""
+        text = text[:text.index(DECISION)] + \
+            'echo "$REDIS_REPLICATION_MODE ${REDIS_MASTER_HOST:-$(get_full_hostname "$HOSTNAME")}"\n'
         # sentinel.getMasterTimeout (90 s) cut to QUERY_TIMEOUT: only the wait, not the outcome
         cut = text.replace("redis_cli_command 90)", f"redis_cli_command {QUERY_TIMEOUT})").replace(
             "timeout 90 redis-cli", f"timeout {QUERY_TIMEOUT} redis-cli")
         assert cut != text, "the rendered Sentinel query has no `timeout 90`"
-        text = cut
-        service = next(line for line in text.splitlines()
+        service = next(line for line in cut.splitlines()
                        if line.strip().startswith('REDIS_SERVICE="') and ".svc." in line)  # the Sentinel Service
-        text = text.replace(service, 'REDIS_SERVICE="127.0.0.1"')
+        return cut.replace(service, 'REDIS_SERVICE="127.0.0.1"')
+
+    def decide(self, script: str, node: int, sentinel_port: int) -> subprocess.Popen:
+        """Run `script` as pod `node` up to its decision, with the Sentinel Service routed to
+        `sentinel_port`."""
         path = self.work / f"{script}.{node}"
-        path.write_text(runnable(text, node, self.work / "bitnami-libs.sh"))
-        tls = self.server
-        env = {**os.environ, "HOSTNAME": NODE_HOSTNAME, "REDIS_PASSWORD_FILE": str(self.password_file),
-               "BITNAMI_RETRY_SLEEP": RETRY_SLEEP,
-               "REDIS_SERVICE_PORT_SENTINEL": str(sentinel_port),  # get_port "redis" "SENTINEL"
-               "REDIS_TLS_ENABLED": "yes", "REDIS_TLS_CERT_FILE": tls.cert, "REDIS_TLS_KEY_FILE": tls.key,
-               "REDIS_TLS_CA_FILE": tls.ca, "REDIS_SENTINEL_TLS_ENABLED": "yes",
-               "REDIS_SENTINEL_TLS_CERT_FILE": tls.cert, "REDIS_SENTINEL_TLS_KEY_FILE": tls.key,
-               "REDIS_SENTINEL_TLS_CA_FILE": tls.ca}
-        env.pop("REDISCLI_AUTH", None)
+        path.write_text(runnable(self.texts[script], node, self.work / "bitnami-libs.sh"))
+        env = pod_env(self.password_file, self.server, BITNAMI_RETRY_SLEEP=RETRY_SLEEP,
+                      REDIS_SERVICE_PORT_SENTINEL=str(sentinel_port))  # get_port "redis" "SENTINEL"
         return subprocess.Popen(["bash", str(path)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                 text=True)
 
-
-def answer(p: subprocess.Popen, nodes: int) -> tuple[str, int]:
-    """(mode, the master's node number): the master's host is a node's name (its loopback
-    address); the port a script falls back on is the chart's 6379, every pod's port in a
-    cluster, which here is each node's own."""
-    out, err = p.communicate(timeout=60)
-    assert p.returncode == 0, err
-    mode, host = out.split()
-    LOG.append(err)
-    return mode, [secure.node_ip(k) for k in range(nodes)].index(host)
+    def answer(self, p: subprocess.Popen, nodes: int) -> tuple[str, int]:
+        """(mode, the master's node number): the master's host is a node's name (its loopback
+        address); the port a script falls back on is the chart's 6379, every pod's port in a
+        cluster, which here is each node's own."""
+        out, err = p.communicate(timeout=60)
+        assert p.returncode == 0, err
+        self.log.append(err)
+        mode, host = out.split()
+        return mode, [secure.node_ip(k) for k in range(nodes)].index(host)
 
 
 class Rollout:
@@ -133,8 +124,8 @@ class Rollout:
         port = ready[route].port if route is not None else \
             (list(self.tls_sentinels.values()) or list(self.old.values()))[0].port
         node_p, sentinel_p = self.pod.decide("start-node.sh", i, port), self.pod.decide("start-sentinel.sh", i, port)
-        mode, master = self.decided[i] = answer(node_p, s.nodes)
-        _, monitored = answer(sentinel_p, s.nodes)
+        mode, master = self.decided[i] = self.pod.answer(node_p, s.nodes)
+        _, monitored = self.pod.answer(sentinel_p, s.nodes)
         node.conf.update(tls_conf(node.port, self.server))
         node.conf.pop("replicaof", None)
         if mode == "replica":
@@ -198,7 +189,7 @@ def test_one_shot_switch_splits_the_sentinel_set_and_loses_acknowledged_writes(p
             written[f"after node-{i} restarted"] = list(writer.create(BATCH))
     # The first restarted node found no Sentinel speaking TLS: a master of its own.
     assert r.decided == {first: ("master", first), **{i: ("replica", first) for i in range(first)}}, \
-        f"{r.decided}\n" + "\n".join(LOG)
+        f"{r.decided}\n" + "\n".join(r.pod.log)
     # What that node had is kept; what the app wrote after (acknowledged by the old master) is
     # gone: the old master rejoined as a replica of that node and resynced.
     assert r.kept(written, first) == {"before the rollout": BATCH, f"after node-{first} restarted": 0}
@@ -218,9 +209,9 @@ def test_tls_switch_with_the_writers_stopped_keeps_every_session_once_the_split_
     r.restart(first)
     r.restart(1, route=0)  # this pod's queries reach node-0's old Sentinel: a master of its own too
     r.restart(0)
-    assert r.decided == {first: ("master", first), 1: ("master", 1), 0: ("replica", first)}, "\n".join(LOG)
-    assert len(r.masters_named()) == 2, f"{r.decided} {r.masters_named()}\n" + "\n".join(LOG)
+    assert r.decided == {first: ("master", first), 1: ("master", 1), 0: ("replica", first)}, "\n".join(r.pod.log)
+    assert len(r.masters_named()) == 2, f"{r.decided} {r.masters_named()}\n" + "\n".join(r.pod.log)
     r.restart(1, route=first)  # kubectl delete pod <release>-node-1
-    assert r.decided[1] == ("replica", first), "\n".join(LOG)
+    assert r.decided[1] == ("replica", first), "\n".join(r.pod.log)
     assert r.masters_named() == {f"{secure.node_ip(first)}:{r.stack.nodes[first].port}"}
     assert r.kept(written, first) == {"before the rollout": BATCH}
