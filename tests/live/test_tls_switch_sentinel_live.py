@@ -22,76 +22,21 @@ which starts only after the release."""
 from __future__ import annotations
 
 import signal
-import subprocess
 from pathlib import Path
 
 import pytest
 
 from components.config import names
 from simulators import certs, secure
-from simulators.certs import TlsFiles
 from simulators.loopback import Sentinel, tls_conf, wait_until
-from tests.live.chart_scripts import pod_env, rendered_scripts, runnable
+from tests.live.chart_scripts import Decision, StartScripts, rendered_scripts
 from tools.stackfile import load_settings
 
 APP = "petclinic"
 SETTINGS = {"redisTls": False, "wasApps": [{"name": APP, "image": "docker.io/springcommunity/spring-petclinic:3.4.0"}],
             # what Debian's binaries are: each ACL file for its own process version
             "redisImageTag": "7.0.15-debian-12-r0", "sentinelImageTag": "7.0.15-debian-12-r0"}
-DECISION = 'if [[ -n "$REDIS_EXTERNAL_MASTER_HOST" ]]; then'
-"""Both start scripts decide master/replica before this line (the external-master override)."""
 BATCH = 300
-QUERY_TIMEOUT = 3
-"""Seconds for each Sentinel query of the start scripts, instead of the chart's 90
-(sentinel.getMasterTimeout): a TLS hello sent to a plaintext Sentinel waits for the timeout
-(Redis reads it as an unfinished inline command) unless its random bytes hold a newline. The
-5 s between the two tries (retry_while) is cut to RETRY_SLEEP. Only waits are shortened, never
-an outcome: a loopback query that succeeds takes milliseconds."""
-RETRY_SLEEP = "0.5"
-
-
-class Pod:
-    """A Redis pod's start scripts, as rendered for the release after the switch, cut at their
-    decision; `log` keeps their stderr (their `info` lines) for failed assertions."""
-
-    def __init__(self, scripts: dict[str, str], work: Path, server: TlsFiles):
-        self.work, self.server, self.log = work, server, []
-        self.password_file = work / "redis-password"
-        self.password_file.write_text(secure.DEFAULT_PASSWORD)
-        self.texts = {name: self._decision(scripts[name]) for name in ("start-node.sh", "start-sentinel.sh")}
-
-    @staticmethod
-    def _decision(text: str) -> str:
-        """The script up to its decision, then `<mode> <master host>` (its own name when master)."""
-        text = text[:text.index(DECISION)] + \
-            'echo "$REDIS_REPLICATION_MODE ${REDIS_MASTER_HOST:-$(get_full_hostname "$HOSTNAME")}"\n'
-        # sentinel.getMasterTimeout (90 s) cut to QUERY_TIMEOUT: only the wait, not the outcome
-        cut = text.replace("redis_cli_command 90)", f"redis_cli_command {QUERY_TIMEOUT})").replace(
-            "timeout 90 redis-cli", f"timeout {QUERY_TIMEOUT} redis-cli")
-        assert cut != text, "the rendered Sentinel query has no `timeout 90`"
-        service = next(line for line in cut.splitlines()
-                       if line.strip().startswith('REDIS_SERVICE="') and ".svc." in line)  # the Sentinel Service
-        return cut.replace(service, 'REDIS_SERVICE="127.0.0.1"')
-
-    def decide(self, script: str, node: int, sentinel_port: int) -> subprocess.Popen:
-        """Run `script` as pod `node` up to its decision, with the Sentinel Service routed to
-        `sentinel_port`."""
-        path = self.work / f"{script}.{node}"
-        path.write_text(runnable(self.texts[script], node, self.work / "bitnami-libs.sh"))
-        env = pod_env(self.password_file, self.server, BITNAMI_RETRY_SLEEP=RETRY_SLEEP,
-                      REDIS_SERVICE_PORT_SENTINEL=str(sentinel_port))  # get_port "redis" "SENTINEL"
-        return subprocess.Popen(["bash", str(path)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                text=True)
-
-    def answer(self, p: subprocess.Popen, nodes: int) -> tuple[str, int]:
-        """(mode, the master's node number): the master's host is a node's name (its loopback
-        address); the port a script falls back on is the chart's 6379, every pod's port in a
-        cluster, which here is each node's own."""
-        out, err = p.communicate(timeout=60)
-        assert p.returncode == 0, err
-        self.log.append(err)
-        mode, host = out.split()
-        return mode, [secure.node_ip(k) for k in range(nodes)].index(host)
 
 
 class Rollout:
@@ -107,7 +52,8 @@ class Rollout:
         self.server, self.clients = certs.issue(procs.workdir / "certs-after",
                                                 [secure.node_ip(i) for i in range(self.s.nodes)],
                                                 [a.user for a in self.stack.apps])
-        self.pod = Pod(rendered_scripts(tmp_path, "prod", {**SETTINGS, "redisTls": True}), tmp_path, self.server)
+        self.pod = StartScripts(rendered_scripts(tmp_path, "prod", {**SETTINGS, "redisTls": True}), tmp_path,
+                                self.server)
         self.old = dict(enumerate(self.stack.sentinels))  # the old pods' Sentinels, still Ready
         self.tls_sentinels: dict[int, Sentinel] = {}
         self.decided: dict[int, tuple[str, int]] = {}
@@ -124,8 +70,8 @@ class Rollout:
         port = ready[route].port if route is not None else \
             (list(self.tls_sentinels.values()) or list(self.old.values()))[0].port
         node_p, sentinel_p = self.pod.decide("start-node.sh", i, port), self.pod.decide("start-sentinel.sh", i, port)
-        mode, master = self.decided[i] = self.pod.answer(node_p, s.nodes)
-        _, monitored = self.pod.answer(sentinel_p, s.nodes)
+        mode, master = self.decided[i] = self.where(self.pod.answer(node_p))
+        _, monitored = self.where(self.pod.answer(sentinel_p))
         node.conf.update(tls_conf(node.port, self.server))
         node.conf.pop("replicaof", None)
         if mode == "replica":
@@ -138,6 +84,13 @@ class Rollout:
             s.quorum, s.down_after_ms, s.failover_timeout_ms,
             f"aclfile {self.stack.acl_dir / names.SENTINEL_ACL_FILE}\n", tls=self.server,
             master_port=self.stack.nodes[monitored].port, master_host=secure.node_ip(monitored)).start()
+
+    def where(self, d: Decision) -> tuple[str, int]:
+        """(mode, the master's node number): the master's host is a node's name (its loopback
+        address); the port a script falls back on is the chart's 6379, every pod's port in a
+        cluster, which here is each node's own."""
+        assert d.rc == 0, "\n".join(self.pod.log)
+        return d.mode, [secure.node_ip(k) for k in range(self.s.nodes)].index(d.host)
 
     def replicas_in_sync(self) -> None:
         """Every replica at the master's replication offset (the runbook's step 2; before a
