@@ -46,12 +46,19 @@ keys, so a chart version bump or a change nobody foresaw is classified too:
   .yaml, "Case 1: No active sentinel ... --> MASTER"; sentinel.conf is on an emptyDir) makes it
   a master of its own; the old master later rejoins it as a replica and resyncs, dropping what
   the apps wrote in between (tests/live/test_tls_switch_sentinel_live.py).
+- A restarted Sentinel node asks the running Sentinels for the master set its release's scripts
+  name (start-node.sh and start-sentinel.sh, `get-master-addr-by-name <set>`); the running ones
+  know only the set of the release they started from. For another set they answer nil, the
+  node's Redis starts as a replica of no host and its Sentinel exits ("Redis master host is
+  configured incorrectly"): the pod is never Ready, the StatefulSet's RollingUpdate waits for
+  it and the atomic release rolls back (tests/live/test_master_set_rename_live.py).
 
 It reads render folders (or renders a git ref with that tree's own code); the program never
 imports it.
 """
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import tempfile
@@ -110,10 +117,13 @@ SESSION_STORE_ENV = {
     "database": _every_line(lambda r: r.redis_properties, "DATABASE"),
     "key namespace": _every_line(lambda r: r.session_properties, "NAMESPACE"),
     "Redis host": _every_line(lambda r: r.redis_properties, "HOST"),
-    "Sentinel master set": _every_line(lambda r: r.redis_properties, "SENTINEL_MASTER"),
 }
+# Not the Sentinel master set: within one release a new name is the same Redis (the Sentinel
+# nodes tell another Redis apart), and the release refuses the rename anyway (master_set).
+
 SENTINEL_NODES_ENV = _every_line(lambda r: r.redis_properties, "SENTINEL_NODES")
 REDIS_TLS_ENV = "REDIS_TLS_ENABLED"
+_MASTER_QUERY = re.compile(r"get-master-addr-by-name \"?([^\s\"]+)")
 
 
 class ImpactError(Exception):
@@ -252,6 +262,16 @@ def runs_sentinel(obj: dict) -> bool:
     return any(c.get("name") == "sentinel" for c in get(obj, "spec.template.spec.containers") or [])
 
 
+def master_set(rendered: Rendered, folder: str | None) -> str | None:
+    """The Sentinel master set release `folder`'s start scripts ask for (None: no Sentinel)."""
+    for path, obj in rendered.objects.items():
+        script = (obj.get("data") or {}).get("start-node.sh", "") if obj["kind"] == "ConfigMap" else ""
+        found = _MASTER_QUERY.search(script)
+        if folder is not None and release_of(path) == folder and found:
+            return found.group(1)
+    return None
+
+
 # --------------------------------------------------------------------------- rules
 def _protected(info: dict | None) -> bool:
     return bool(info and info.get("protect"))
@@ -278,8 +298,9 @@ def _session_store_moves(old: dict, new: dict) -> list[str]:
     return moved
 
 
-def _workload_change(path: str, old: dict, new: dict) -> Impact:
-    """A workload whose pod template (or replicas) changed; forbidden fields handled before."""
+def _workload_change(path: str, old: dict, new: dict, sets: tuple[str | None, str | None] = (None, None)) -> Impact:
+    """A workload whose pod template (or replicas) changed; forbidden fields handled before.
+    `sets`: the Sentinel master set of the release before and after."""
     template = changed_paths(old.get("spec", {}).get("template"), new.get("spec", {}).get("template"), "spec.template")
     if not holds_data(old):
         moved = _session_store_moves(old, new)
@@ -306,6 +327,13 @@ def _workload_change(path: str, old: dict, new: dict) -> Impact:
                           "Redis rollout are lost")
         notes.append(f"Redis switches TLS {tls_before} -> {tls_after} before its clients roll: no client reaches Redis "
                      "from the first node's restart until every client has rolled")
+    # (after TLS: a node that reaches no Sentinel at all starts as a master of its own instead)
+    if runs_sentinel(old) and runs_sentinel(new) and sets[0] != sets[1]:
+        return Impact(path, "upgrade-fails",
+                      f"{label(new)}: the restarted pod asks the running Sentinels for master set {sets[1]}, they know "
+                      f"only {sets[0]}: its Redis starts as a replica of no host and its Sentinel exits (start-sentinel"
+                      ".sh: master host configured incorrectly); the rollout waits for that pod, the atomic release "
+                      "rolls back and every later `pulumi up` fails the same way; no session is lost")
     if template:
         notes.insert(0, f"every Redis node restarts, the master included ({_short(template)}); sessions stay on the "
                         "volumes")
@@ -329,13 +357,13 @@ def _forbidden(old: dict, new: dict) -> list[str]:
     return [p for p in IMMUTABLE.get(kind, ()) if get(old, p) != get(new, p)]
 
 
-def _chart_change(path: str, old: dict, new: dict) -> Impact:
+def _chart_change(path: str, old: dict, new: dict, sets: tuple[str | None, str | None] = (None, None)) -> Impact:
     forbidden = _forbidden(old, new)
     if forbidden:
         return Impact(path, "upgrade-fails", f"helm upgrade fails: {label(new)} field {_short(forbidden)} is immutable; "
                                              "the atomic release rolls back and every later `pulumi up` fails the same way")
     if old["kind"] in WORKLOADS:
-        return _workload_change(path, old, new)
+        return _workload_change(path, old, new, sets)
     return Impact(path, "in-place", f"helm updates {label(new)} ({_short(changed_paths(old, new))})")
 
 
@@ -437,7 +465,8 @@ def classify(base: Rendered, head: Rendered) -> list[Impact]:
             if old == new:
                 continue
             chart = release_of(pb) is not None
-            impacts.append(_chart_change(pb, old, new) if chart
+            sets = (master_set(base, release_of(pa)), master_set(head, release_of(pb)))
+            impacts.append(_chart_change(pb, old, new, sets) if chart
                            else _program_change(pb, old, new, base.pulumi.get(pa), head.pulumi.get(pb)))
         elif new_entry:
             pb, new = new_entry

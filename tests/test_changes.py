@@ -72,6 +72,30 @@ def test_the_tls_switch_says_what_it_costs_in_the_stacks_topology(stack, after, 
     assert change.key == "redisTls" and cost in change.message() and procedure in change.message()
 
 
+@pytest.mark.parametrize("ack", [{}, {"acknowledgeChange": "redisTopology"}])
+def test_a_running_sentinel_set_keeps_its_master_set_name_acknowledged_or_not(ack):
+    # No procedure makes the renamed release's rollout succeed (tests/live/test_master_set_rename_live.py);
+    # acknowledgeChange cannot name it (an unknown value), nor does naming another key let it through.
+    run = run_program("prod", {"sentinelMasterSet": "sessions", **ack}, previous=deployed("prod"))
+    assert isinstance(run.error, changes.ChangeRefused), run.error
+    message = str(run.error)
+    assert "\n" not in message and store_objects(run) == []
+    assert message.startswith("stack config sentinelMasterSet changes 'mymaster' -> 'sessions' on a running stack: ")
+    assert "allowed: 'mymaster', or the new name with a new release (Rename the Redis release)" in message
+    assert "acknowledgeChange=sentinelMasterSet" not in message
+
+
+@pytest.mark.parametrize("stack,before,after", [
+    ("dev", {}, {"sentinelMasterSet": "sessions"}),  # standalone: no Sentinel runs
+    ("dev", {}, {"redisTopology": "sentinel", "sentinelMasterSet": "sessions", "acknowledgeChange": "redisTopology"}),
+    ("prod", {}, {"redisReleaseName": "sessions", "sentinelMasterSet": "sessions",
+                  "acknowledgeChange": "redisReleaseName"}),  # a new release, new Sentinels
+])
+def test_a_master_set_name_is_free_where_no_running_sentinel_knows_the_old_one(stack, before, after):
+    run = run_program(stack, {**before, **after}, previous=deployed(stack, before))
+    assert run.error is None, run.error
+
+
 def test_an_acknowledgement_holds_for_one_up_only():
     previous = deployed("dev")
     run = run_program("dev", {"acknowledgeChange": "redisTopology"}, previous=previous)

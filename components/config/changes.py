@@ -38,6 +38,9 @@ RUNBOOK = "docs/runbooks.md#change-a-running-stack"
 SENTINEL_SPLIT = ("each node restarts unable to talk to the old pods' Sentinels (other protocol or CA), and the first "
                   "becomes a master of its own: the sessions written during the Redis rollout are lost")
 """What a TLS change costs a Sentinel set rolled one pod at a time (tests/live/test_tls_switch_sentinel_live.py)."""
+MASTER_SET_FIXED = ("the restarted pods ask the running Sentinels for a master set they do not know, their Sentinel "
+                    "exits and the helm upgrade rolls back, every later up too")
+"""What a master set rename does to a running Sentinel set (tests/live/test_master_set_rename_live.py)."""
 
 
 def deployed_state(s: StackSettings) -> dict[str, Any]:
@@ -53,6 +56,7 @@ def deployed_state(s: StackSettings) -> dict[str, Any]:
         "redisPasswordGeneration": r.password_generation,
         "redisPasswordAlsoAccept": r.password_also_accept,
         "redisDefaultPasswordGeneration": r.default_password_generation,
+        "sentinelMasterSet": r.sentinel.master_set if r.sentinel else None,
     }
 
 
@@ -65,10 +69,14 @@ class Change:
     after: Any
     cost: str
     procedure: str
+    acknowledgeable: bool = True
+    """False: no procedure makes this `up` succeed; the message names the value allowed instead."""
 
     def message(self) -> str:
-        return (f"stack config {self.key} changes {self.before!r} -> {self.after!r} on a running stack: "
-                f"{self.cost}; follow {RUNBOOK} ({self.procedure}), then set {ACK_KEY}={self.key} for that up")
+        head = f"stack config {self.key} changes {self.before!r} -> {self.after!r} on a running stack: {self.cost}; "
+        if not self.acknowledgeable:
+            return head + f"allowed: {self.before!r}, or {self.procedure} ({RUNBOOK})"
+        return head + f"follow {RUNBOOK} ({self.procedure}), then set {ACK_KEY}={self.key} for that up"
 
 
 def _rotation(prev: Mapping[str, Any], s: StackSettings, key: str, before: int, after: int) -> Change | None:
@@ -117,6 +125,10 @@ def refused_changes(prev: Mapping[str, Any] | None, s: StackSettings) -> list[Ch
     for key in ("redisPasswordGeneration", "redisDefaultPasswordGeneration"):
         if key in prev and (c := _rotation(prev, s, key, int(prev[key]), int(now[key]))):
             out.append(c)
+    if changed("sentinelMasterSet") and prev["sentinelMasterSet"] and now["sentinelMasterSet"] \
+            and not changed("redisReleaseName"):
+        out.append(Change("sentinelMasterSet", prev["sentinelMasterSet"], now["sentinelMasterSet"], MASTER_SET_FIXED,
+                          "the new name with a new release (Rename the Redis release)", acknowledgeable=False))
     return out
 
 
@@ -160,7 +172,7 @@ def check(prev: Mapping[str, Any] | None, s: StackSettings, acknowledged: tuple[
         pulumi.log.warn(f"TLS certificate {leaf} (notAfter {certificates[leaf] if certificates else '?'}) is in its "
                         "last 30 days: this up renews it and rolls the pods holding it")
     for c in refused:
-        if c.key not in acknowledged:
+        if c.key not in acknowledged or not c.acknowledgeable:
             raise ChangeRefused(c.message())
     stale = [k for k in acknowledged if k not in {c.key for c in refused}]
     if stale:

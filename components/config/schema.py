@@ -404,7 +404,8 @@ class StackConfig(_Model):
     sentinel_failover_timeout_ms: Annotated[int, Field(ge=2000, le=3_600_000)] = 60000
     """sentinel topology: failover timeout in milliseconds; above sentinelDownAfterMs."""
     sentinel_master_set: MasterSet = "mymaster"
-    """sentinel topology: Sentinel master set name that clients ask for."""
+    """sentinel topology: Sentinel master set name that clients ask for. Fixed once deployed: a
+    running Sentinel set cannot take a new name (docs/runbooks.md, "Rename the Sentinel master set")."""
     sentinel_min_replicas_to_write: Annotated[int, Field(ge=0, le=8)] = 1
     """sentinel topology: the master refuses writes unless this many replicas acknowledged within
     sentinelMinReplicasMaxLagSeconds (min-replicas-to-write); bounds the writes an isolated old master

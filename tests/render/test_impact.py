@@ -170,6 +170,19 @@ def test_tls_switch_splits_a_sentinel_set_and_loses_the_writes_of_the_rollout(ba
                                                                  "deployment-redis-exporter.yaml"}
 
 
+def test_a_master_set_rename_stalls_the_sentinel_rollout_and_moves_no_session(baselines, tmp_path):
+    # tests/live/test_master_set_rename_live.py runs the rendered scripts against the old Sentinels
+    impacts = changed(baselines, tmp_path, "prod", {"sentinelMasterSet": "sessions"})
+    assert impacts[0].klass == "upgrade-fails" and impacts[0].path == "helm-redis/statefulset-redis-node.yaml"
+    assert "asks the running Sentinels for master set sessions, they know only mymaster" in impacts[0].what
+    assert "the atomic release rolls back" in impacts[0].what
+    # the apps' new name is the same Redis: a roll, not a move
+    assert {i.path: i.klass for i in impacts if i.path.startswith("deployment-")} == {
+        "deployment-petclinic.yaml": "restart"}
+    assert changed(baselines, tmp_path / "both", "prod", {"sentinelMasterSet": "sessions", "redisTls": False}
+                   )[0].klass == "sessions-lost"  # no Sentinel answers the new protocol at all: the TLS split
+
+
 def test_password_generation_bump_rolls_the_clients(baselines, tmp_path):
     impacts = changed(baselines, tmp_path, "prod", {"redisPasswordGeneration": 2})
     assert [(i.klass, i.path) for i in impacts] == [("restart", "deployment-petclinic.yaml"),
