@@ -46,6 +46,11 @@ keys, so a chart version bump or a change nobody foresaw is classified too:
   .yaml, "Case 1: No active sentinel ... --> MASTER"; sentinel.conf is on an emptyDir) makes it
   a master of its own; the old master later rejoins it as a replica and resyncs, dropping what
   the apps wrote in between (tests/live/test_tls_switch_sentinel_live.py).
+- An app's Deployment that appears on the database of a removed one, same Redis (an app
+  renamed), reads the removed app's sessions only under the same key namespace.
+- A lower `maxmemory` in the release's redis.conf: once the master runs with it, Redis evicts
+  (any policy but noeviction) from the next command on, reads included, until the dataset fits
+  (server.c `processCommand` -> `performEvictions`; tests/live/test_maxmemory_lowered_live.py).
 - A restarted Sentinel node asks the running Sentinels for the master set its release's scripts
   name (start-node.sh and start-sentinel.sh, `get-master-addr-by-name <set>`); the running ones
   know only the set of the release they started from. For another set they answer nil, the
@@ -262,14 +267,43 @@ def runs_sentinel(obj: dict) -> bool:
     return any(c.get("name") == "sentinel" for c in get(obj, "spec.template.spec.containers") or [])
 
 
-def master_set(rendered: Rendered, folder: str | None) -> str | None:
-    """The Sentinel master set release `folder`'s start scripts ask for (None: no Sentinel)."""
+@dataclass(frozen=True)
+class RedisFacts:
+    """What a release tells its Redis processes, read from its rendered ConfigMaps."""
+
+    master_set: str | None = None
+    """The Sentinel master set its start-node.sh asks for (None: no Sentinel)."""
+    maxmemory: str | None = None
+    """redis.conf `maxmemory`, as written."""
+    policy: str | None = None
+    """redis.conf `maxmemory-policy`."""
+
+
+def redis_facts(rendered: Rendered, folder: str | None) -> RedisFacts:
+    """The RedisFacts of release `folder` (all None for the program's own objects)."""
+    found: dict[str, str] = {}
     for path, obj in rendered.objects.items():
-        script = (obj.get("data") or {}).get("start-node.sh", "") if obj["kind"] == "ConfigMap" else ""
-        found = _MASTER_QUERY.search(script)
-        if folder is not None and release_of(path) == folder and found:
-            return found.group(1)
-    return None
+        if folder is None or release_of(path) != folder or obj["kind"] != "ConfigMap":
+            continue
+        data = obj.get("data") or {}
+        if query := _MASTER_QUERY.search(data.get("start-node.sh", "")):
+            found["master_set"] = query.group(1)
+        for line in data.get("redis.conf", "").splitlines():
+            key, _, value = line.strip().partition(" ")
+            if key in ("maxmemory", "maxmemory-policy"):
+                found["policy" if key == "maxmemory-policy" else key] = value.strip()
+    return RedisFacts(**found)
+
+
+_REDIS_UNITS = {"": 1, "b": 1, "k": 1000, "kb": 1024, "m": 1000**2, "mb": 1024**2, "g": 1000**3, "gb": 1024**3}
+
+
+def redis_bytes(text: str) -> int:
+    """A redis.conf memory value in bytes (config.c `memtoull`: k/m/g are 1000-based, kb/mb/gb 1024)."""
+    m = re.fullmatch(r"(\d+)([a-z]*)", text.strip().lower())
+    if not m or m.group(2) not in _REDIS_UNITS:
+        raise ImpactError(f"redis.conf memory value {text!r} is not <n>[b|k|kb|m|mb|g|gb]")
+    return int(m.group(1)) * _REDIS_UNITS[m.group(2)]
 
 
 # --------------------------------------------------------------------------- rules
@@ -283,24 +317,51 @@ def _refused(path: str, obj: dict, info: dict, action: str) -> Impact:
                                          f"{RUNBOOK}, \"Delete a stack's data on purpose\"", refused=True)
 
 
+def session_store(obj: dict) -> dict[str, str | None]:
+    """Where a Spring app's sessions are (SESSION_STORE_ENV; all None for other workloads)."""
+    env = env_of(obj)
+    return {what: next((env[k] for k in keys if k in env), None) for what, keys in SESSION_STORE_ENV.items()}
+
+
+def _sentinel_nodes(obj: dict) -> set[str]:
+    env = env_of(obj)
+    return {n for k in SENTINEL_NODES_ENV for n in env.get(k, "").split(",") if n}
+
+
 def _session_store_moves(old: dict, new: dict) -> list[str]:
-    a, b = env_of(old), env_of(new)
-    moved = []
-    for what, keys in SESSION_STORE_ENV.items():
-        before = next((a[k] for k in keys if k in a), None)
-        after = next((b[k] for k in keys if k in b), None)
-        if before != after:
-            moved.append(f"{what} {before} -> {after}")
-    nodes_a = {n for k in SENTINEL_NODES_ENV for n in a.get(k, "").split(",") if n}
-    nodes_b = {n for k in SENTINEL_NODES_ENV for n in b.get(k, "").split(",") if n}
+    a, b = session_store(old), session_store(new)
+    moved = [f"{what} {a[what]} -> {b[what]}" for what in SESSION_STORE_ENV if a[what] != b[what]]
+    nodes_a, nodes_b = _sentinel_nodes(old), _sentinel_nodes(new)
     if nodes_a and nodes_b and not nodes_a & nodes_b:
         moved.append("Sentinel nodes: none in common")
     return moved
 
 
-def _workload_change(path: str, old: dict, new: dict, sets: tuple[str | None, str | None] = (None, None)) -> Impact:
+def _takeover(path: str, new: dict, removed: list[dict]) -> Impact | None:
+    """A new app's Deployment on the database of a removed one, same Redis (a renamed app): its
+    sessions stay only if the key namespace stays."""
+    b = session_store(new)
+    if b["database"] is None:
+        return None
+    for old in removed:
+        a = session_store(old)
+        same_redis = a["Redis host"] == b["Redis host"] and (_sentinel_nodes(old) == _sentinel_nodes(new))
+        if old["kind"] != "Deployment" or a["database"] != b["database"] or not same_redis:
+            continue
+        if a["key namespace"] == b["key namespace"]:
+            return Impact(path, "in-place", f"Pulumi creates {label(new)}, which reads the sessions {label(old)} (removed) "
+                                            f"kept in database {b['database']} under {b['key namespace']}")
+        return Impact(path, "sessions-lost",
+                      f"{label(new)} takes database {b['database']} over from {label(old)} (removed) under key "
+                      f"namespace {b['key namespace']} (was {a['key namespace']}): its users are logged out; to keep "
+                      f"them, give the new app sessionNamespace {a['key namespace']}")
+    return None
+
+
+def _workload_change(path: str, old: dict, new: dict, facts: tuple[RedisFacts, RedisFacts] = (RedisFacts(), RedisFacts())
+                     ) -> Impact:
     """A workload whose pod template (or replicas) changed; forbidden fields handled before.
-    `sets`: the Sentinel master set of the release before and after."""
+    `facts`: what its release told Redis before and after."""
     template = changed_paths(old.get("spec", {}).get("template"), new.get("spec", {}).get("template"), "spec.template")
     if not holds_data(old):
         moved = _session_store_moves(old, new)
@@ -328,12 +389,22 @@ def _workload_change(path: str, old: dict, new: dict, sets: tuple[str | None, st
         notes.append(f"Redis switches TLS {tls_before} -> {tls_after} before its clients roll: no client reaches Redis "
                      "from the first node's restart until every client has rolled")
     # (after TLS: a node that reaches no Sentinel at all starts as a master of its own instead)
-    if runs_sentinel(old) and runs_sentinel(new) and sets[0] != sets[1]:
+    before, after = facts
+    if runs_sentinel(old) and runs_sentinel(new) and before.master_set != after.master_set:
         return Impact(path, "upgrade-fails",
-                      f"{label(new)}: the restarted pod asks the running Sentinels for master set {sets[1]}, they know "
-                      f"only {sets[0]}: its Redis starts as a replica of no host and its Sentinel exits (start-sentinel"
-                      ".sh: master host configured incorrectly); the rollout waits for that pod, the atomic release "
-                      "rolls back and every later `pulumi up` fails the same way; no session is lost")
+                      f"{label(new)}: the restarted pod asks the running Sentinels for master set {after.master_set}, "
+                      f"they know only {before.master_set}: its Redis starts as a replica of no host and its Sentinel "
+                      "exits (start-sentinel.sh: master host configured incorrectly); the rollout waits for that pod, "
+                      "the atomic release rolls back and every later `pulumi up` fails the same way; no session is lost")
+    if before.maxmemory and after.maxmemory and redis_bytes(after.maxmemory) < redis_bytes(before.maxmemory):
+        cap = (f"maxmemory {before.maxmemory} -> {after.maxmemory}: once the master runs with it, a dataset above "
+               f"{after.maxmemory}")
+        check = f"compare the master's used_memory with {after.maxmemory} first ({RUNBOOK}, \"Lower the maxmemory\")"
+        if after.policy == "noeviction":
+            notes.append(f"{cap} makes every write fail (OOM) until enough sessions expire; {check}")
+        else:
+            return Impact(path, "sessions-lost", f"{label(new)}: {cap} loses sessions to eviction (maxmemory-policy "
+                                                 f"{after.policy}) from the next command on, reads included; {check}")
     if template:
         notes.insert(0, f"every Redis node restarts, the master included ({_short(template)}); sessions stay on the "
                         "volumes")
@@ -357,13 +428,14 @@ def _forbidden(old: dict, new: dict) -> list[str]:
     return [p for p in IMMUTABLE.get(kind, ()) if get(old, p) != get(new, p)]
 
 
-def _chart_change(path: str, old: dict, new: dict, sets: tuple[str | None, str | None] = (None, None)) -> Impact:
+def _chart_change(path: str, old: dict, new: dict, facts: tuple[RedisFacts, RedisFacts] = (RedisFacts(), RedisFacts())
+                  ) -> Impact:
     forbidden = _forbidden(old, new)
     if forbidden:
         return Impact(path, "upgrade-fails", f"helm upgrade fails: {label(new)} field {_short(forbidden)} is immutable; "
                                              "the atomic release rolls back and every later `pulumi up` fails the same way")
     if old["kind"] in WORKLOADS:
-        return _workload_change(path, old, new, sets)
+        return _workload_change(path, old, new, facts)
     return Impact(path, "in-place", f"helm updates {label(new)} ({_short(changed_paths(old, new))})")
 
 
@@ -408,6 +480,9 @@ def _removed(path: str, obj: dict, chart: bool, info: dict | None) -> Impact:
                                          "volumes (PVCs) included")
     if obj["kind"] == "PersistentVolumeClaim":
         return Impact(path, "data-lost", f"Pulumi deletes {label(obj)} with its volume")
+    if obj["kind"] == "Service":
+        return Impact(path, "in-place", f"Pulumi deletes {label(obj)}: whatever reaches the app by this name (an "
+                                        "Ingress, another app) gets no answer")
     return Impact(path, "in-place", f"Pulumi deletes {label(obj)}")
 
 
@@ -457,6 +532,7 @@ def classify(base: Rendered, head: Rendered) -> list[Impact]:
     # A program object that keeps its Kubernetes name under a new Pulumi resource name: the
     # engine creates the new URN before deleting the old one (AlreadyExists).
     gone = {identity(o): (p, o) for k, (p, o) in old_by.items() if k not in new_by and release_of(p) is None}
+    removed = [o for _, o in gone.values()]
     taken = set()
     for key in sorted(set(old_by) | set(new_by), key=str):
         old_entry, new_entry = old_by.get(key), new_by.get(key)
@@ -465,8 +541,8 @@ def classify(base: Rendered, head: Rendered) -> list[Impact]:
             if old == new:
                 continue
             chart = release_of(pb) is not None
-            sets = (master_set(base, release_of(pa)), master_set(head, release_of(pb)))
-            impacts.append(_chart_change(pb, old, new, sets) if chart
+            facts = (redis_facts(base, release_of(pa)), redis_facts(head, release_of(pb)))
+            impacts.append(_chart_change(pb, old, new, facts) if chart
                            else _program_change(pb, old, new, base.pulumi.get(pa), head.pulumi.get(pb)))
         elif new_entry:
             pb, new = new_entry
@@ -477,7 +553,8 @@ def classify(base: Rendered, head: Rendered) -> list[Impact]:
                 continue
             how = "helm creates" if release_of(pb) else "Pulumi creates"
             extra = ": a new StatefulSet starts on empty volumes" if holds_data(new) else ""
-            impacts.append(Impact(pb, "in-place", f"{how} {label(new)}{extra}"))
+            taken_over = _takeover(pb, new, removed) if release_of(pb) is None else None
+            impacts.append(taken_over or Impact(pb, "in-place", f"{how} {label(new)}{extra}"))
     for key, (pa, old) in old_by.items():
         if key in new_by or (release_of(pa) is None and identity(old) in taken):
             continue

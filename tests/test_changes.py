@@ -81,7 +81,8 @@ def test_a_running_sentinel_set_keeps_its_master_set_name_acknowledged_or_not(ac
     message = str(run.error)
     assert "\n" not in message and store_objects(run) == []
     assert message.startswith("stack config sentinelMasterSet changes 'mymaster' -> 'sessions' on a running stack: ")
-    assert "allowed: 'mymaster', or the new name with a new release (Rename the Redis release)" in message
+    assert "allowed: 'mymaster' (the deployed value); a new value needs " in message
+    assert "(Rename the Redis release: the new release's Sentinels start with the new name)" in message
     assert "acknowledgeChange=sentinelMasterSet" not in message
 
 

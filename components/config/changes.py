@@ -69,13 +69,14 @@ class Change:
     after: Any
     cost: str
     procedure: str
+    """`<docs/runbooks.md section>[: what to do first]` (tests/test_runbook_references.py)."""
     acknowledgeable: bool = True
     """False: no procedure makes this `up` succeed; the message names the value allowed instead."""
 
     def message(self) -> str:
         head = f"stack config {self.key} changes {self.before!r} -> {self.after!r} on a running stack: {self.cost}; "
         if not self.acknowledgeable:
-            return head + f"allowed: {self.before!r}, or {self.procedure} ({RUNBOOK})"
+            return head + f"allowed: {self.before!r} (the deployed value); a new value needs {RUNBOOK} ({self.procedure})"
         return head + f"follow {RUNBOOK} ({self.procedure}), then set {ACK_KEY}={self.key} for that up"
 
 
@@ -104,7 +105,7 @@ def refused_changes(prev: Mapping[str, Any] | None, s: StackSettings) -> list[Ch
     if changed("redisTopology"):
         out.append(Change("redisTopology", prev["redisTopology"], now["redisTopology"],
                           "the chart replaces the StatefulSet and its volumes: every session is lost",
-                          "Migrate standalone to sentinel: copy the sessions by replication first"))
+                          "Standalone to Sentinel: copy the sessions by replication first"))
     if changed("redisReleaseName"):
         out.append(Change("redisReleaseName", prev["redisReleaseName"], now["redisReleaseName"],
                           "every Redis object gets a new name: a new, empty Redis (the old one keeps running "
@@ -128,7 +129,8 @@ def refused_changes(prev: Mapping[str, Any] | None, s: StackSettings) -> list[Ch
     if changed("sentinelMasterSet") and prev["sentinelMasterSet"] and now["sentinelMasterSet"] \
             and not changed("redisReleaseName"):
         out.append(Change("sentinelMasterSet", prev["sentinelMasterSet"], now["sentinelMasterSet"], MASTER_SET_FIXED,
-                          "the new name with a new release (Rename the Redis release)", acknowledgeable=False))
+                          "Rename the Redis release: the new release's Sentinels start with the new name",
+                          acknowledgeable=False))
     return out
 
 
@@ -151,7 +153,7 @@ def certificate_changes(not_after: Mapping[str, str] | None, now: datetime, s: S
         return []
     cost = ("the CA is in its last 13 months: this up issues a new CA and re-signs every certificate, so Redis and "
             "every client roll at once and connections fail until both sides hold the new CA")
-    procedure = "Renew the TLS CA: plan the window"
+    procedure = "TLS certificates: plan the window"
     if s.redis.topology == "sentinel":
         cost, procedure = f"{cost}; {SENTINEL_SPLIT}", f"{procedure}, stop the apps' writes as for a TLS switch"
     return [Change(CA_KEY, not_after["ca"] if not_after else None, "renewed", cost, procedure)]

@@ -13,7 +13,7 @@ import yaml
 
 from render import PULUMI_FILE, render_stack
 from render.__main__ import main as render_main
-from render.impact import CLASSES, Rendered, baseline, classify, read
+from render.impact import CLASSES, ImpactError, Rendered, baseline, classify, read, redis_bytes
 from render.mockrun import ROOT
 from tests.tools import require_helm
 
@@ -181,6 +181,52 @@ def test_a_master_set_rename_stalls_the_sentinel_rollout_and_moves_no_session(ba
         "deployment-petclinic.yaml": "restart"}
     assert changed(baselines, tmp_path / "both", "prod", {"sentinelMasterSet": "sessions", "redisTls": False}
                    )[0].klass == "sessions-lost"  # no Sentinel answers the new protocol at all: the TLS split
+
+
+@pytest.mark.parametrize("base,sts,lowered", [("dev", "redis-master", {"redisMaxmemory": "64mb",
+                                                                    "expectedPeakSessions": 10000}),
+                                              ("prod", "redis-node", {"redisMaxmemory": "512mb",
+                                                                      "expectedPeakSessions": 50000})])
+def test_a_lower_maxmemory_says_the_sessions_above_it_are_evicted(baselines, tmp_path, base, sts, lowered):
+    # tests/live/test_maxmemory_lowered_live.py: evicted from the first command after the restart
+    impacts = changed(baselines, tmp_path, base, lowered)
+    assert (impacts[0].klass, impacts[0].path) == ("sessions-lost", f"helm-redis/statefulset-{sts}.yaml")
+    new = lowered["redisMaxmemory"]
+    assert f"-> {new}: once the master runs with it, a dataset above {new} loses sessions to eviction " \
+           "(maxmemory-policy volatile-ttl)" in impacts[0].what
+    assert '"Lower the maxmemory"' in impacts[0].what
+
+
+@pytest.mark.parametrize("change,klass", [({"redisMaxmemory": "100mb"}, "failover"),
+                                          ({"redisMaxmemory": "64mb", "expectedPeakSessions": 10000,
+                                            "redisMaxmemoryPolicy": "noeviction"}, "failover")])
+def test_a_higher_maxmemory_or_noeviction_evicts_nothing(baselines, tmp_path, change, klass):
+    impacts = changed(baselines, tmp_path, "dev", change)
+    assert impacts[0].klass == klass
+    assert ("makes every write fail (OOM)" in impacts[0].what) is (change.get("redisMaxmemoryPolicy") == "noeviction")
+
+
+def test_redis_memory_units_are_the_config_files():
+    assert [redis_bytes(v) for v in ("100", "1k", "1kb", "2m", "2mb", "1g", "1GB")] == \
+           [100, 1000, 1024, 2_000_000, 2 * 1024**2, 10**9, 1024**3]
+    with pytest.raises(ImpactError):
+        redis_bytes("1tb")
+
+
+def test_an_app_renamed_keeps_its_users_only_under_its_old_key_namespace(baselines, tmp_path):
+    app = {**TWO_APPS[1], "name": "store"}
+    renamed = changed(baselines, tmp_path / "a", "prod-2apps", {"wasApps": [TWO_APPS[0], app]})
+    assert (renamed[0].klass, renamed[0].path) == ("sessions-lost", "deployment-store.yaml")
+    assert renamed[0].what == (
+        "Deployment petclinic/store takes database 2 over from Deployment petclinic/shop (removed) under key namespace "
+        "spring:session:store (was spring:session:shop): its users are logged out; to keep them, give the new app "
+        "sessionNamespace spring:session:shop")
+    kept = changed(baselines, tmp_path / "b", "prod-2apps",
+                   {"wasApps": [TWO_APPS[0], {**app, "sessionNamespace": "spring:session:shop"}]})
+    assert "sessions-lost" not in {i.klass for i in kept}
+    assert [i.what for i in kept if i.path == "service-shop.yaml"] == [
+        "Pulumi deletes Service petclinic/shop: whatever reaches the app by this name (an Ingress, another app) gets "
+        "no answer"]
 
 
 def test_password_generation_bump_rolls_the_clients(baselines, tmp_path):
