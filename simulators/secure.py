@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 import subprocess
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -64,12 +65,13 @@ class SecureStack:
     def sentinel_addrs(self) -> list[tuple[str, int]]:
         return [(HOST, s.port) for s in self.sentinels]
 
-    def write_acl(self, generations: dict[str, list[int]]) -> None:
+    def write_acl(self, generations: dict[str, list[int]], defaults: Sequence[str] = (DEFAULT_PASSWORD,)) -> None:
         """Write both ACL files accepting, per client (app name or `exporter`), the given
-        password generations (the program's acl_files with these passwords)."""
+        password generations, and for `default` the `defaults` passwords (the program's
+        acl_files with these passwords)."""
         def hashes(client: str) -> list[str]:  # the operator keeps generation 1 unless given
             return [acl.password_hash(client_password(client, g)) for g in generations.get(client, [1])]
-        files = acl.acl_files(acl.password_hash(DEFAULT_PASSWORD), {a.app: hashes(a.app) for a in self.apps},
+        files = acl.acl_files([acl.password_hash(p) for p in defaults], {a.app: hashes(a.app) for a in self.apps},
                               hashes("exporter"), self.apps, self.redis_version, self.sentinel_version,
                               operator_hashes=hashes(names.OPERATOR_USER), counter_hashes=hashes(names.COUNTER_USER))
         admin = f"user {ADMIN_USER} on >{ADMIN_PASSWORD} ~* &* +@all\n" if self.admin else ""
@@ -111,6 +113,13 @@ class SecureStack:
         path = self.acl_dir.parent / "operator-password"
         path.write_text(client_password(names.OPERATOR_USER))
         return path
+
+    def replicas_in_sync(self) -> bool:
+        """Every other node a replica of node-0, linked and at its replication offset."""
+        info = self.nodes[0].client().info("replication")
+        replicas = [v for k, v in info.items() if re.fullmatch(r"slave\d+", k)]
+        return len(replicas) == len(self.nodes) - 1 and \
+            {int(v["offset"]) for v in replicas} == {info["master_repl_offset"]}
 
     def exporter_client(self, target: Redis | Sentinel, generation: int = 1) -> redis.Redis:
         return connect(HOST, target.port, client_password("exporter", generation),

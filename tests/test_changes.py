@@ -97,6 +97,16 @@ def test_a_master_set_name_is_free_where_no_running_sentinel_knows_the_old_one(s
     assert run.error is None, run.error
 
 
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_the_default_password_one_shot_says_what_it_costs_in_the_stacks_topology(stack):
+    # tests/live/test_default_rotation_live.py (standalone), ..._sentinel_live.py (sentinel)
+    [change] = changes.refused_changes(deployed(stack)[changes.EXPORT],
+                                       load_settings(stack, {"redisDefaultPasswordGeneration": 2}))
+    assert "the acl-reload sidecar and liveness fail" in change.message()
+    assert ("reads the Sentinels' NOAUTH reply as the master's address and crash-loops" in change.message()) \
+        is (stack == "prod")
+
+
 def test_an_acknowledgement_holds_for_one_up_only():
     previous = deployed("dev")
     run = run_program("dev", {"acknowledgeChange": "redisTopology"}, previous=previous)

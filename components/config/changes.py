@@ -86,9 +86,12 @@ def _rotation(prev: Mapping[str, Any], s: StackSettings, key: str, before: int, 
         return None
     if after == before + 1 and prev.get("redisPasswordAlsoAccept") == "next":
         return None
-    return Change(key, before, after,
-                  "pods started with the new password before every Redis has loaded it fail to connect "
-                  "(and with the default password the acl-reload sidecar and liveness fail)",
+    cost = "pods started with the new password before every Redis has loaded it fail to connect"
+    if key == "redisDefaultPasswordGeneration":
+        cost += " (the acl-reload sidecar and liveness fail"
+        cost += "; in sentinel topology the first restarted pod reads the Sentinels' NOAUTH reply as the master's " \
+                "address and crash-loops, and the release rolls back)" if s.redis.topology == "sentinel" else ")"
+    return Change(key, before, after, cost,
                   "Rotate Redis passwords: redisPasswordAlsoAccept=next first, one generation at a time")
 
 

@@ -120,11 +120,13 @@ class StartScripts:
     decision (start-sentinel.sh keeps its empty-host check); `log` keeps their stderr (their
     `info` and `error` lines) for failed assertions."""
 
-    def __init__(self, scripts: dict[str, str], work: Path, tls: TlsFiles | None = None):
+    def __init__(self, scripts: dict[str, str], work: Path, tls: TlsFiles | None = None,
+                 password: str = secure.DEFAULT_PASSWORD):
+        """`password`: the chart password the pod's mounted Secret holds."""
         self.work, self.tls, self.log = work, tls, []
         work.mkdir(parents=True, exist_ok=True)
         self.password_file = work / "redis-password"
-        self.password_file.write_text(secure.DEFAULT_PASSWORD)
+        self.password_file.write_text(password)
         self.texts = {name: self._decision(scripts[name]) for name in ("start-node.sh", "start-sentinel.sh")}
 
     @staticmethod

@@ -38,14 +38,6 @@ NEW_SET = "sessions"
 BATCH = 300
 
 
-def in_sync(stack: secure.SecureStack) -> bool:
-    """Every replica of node-0 linked and at its replication offset."""
-    info = stack.nodes[0].client().info("replication")
-    replicas = [v for k, v in info.items() if k.startswith("slave")]
-    return len(replicas) == len(stack.nodes) - 1 and \
-        {int(v["offset"]) for v in replicas} == {info["master_repl_offset"]}
-
-
 def test_master_set_rename_stalls_the_rollout_and_the_rollback_loses_nothing(procs, tmp_path: Path):
     settings = load_settings("prod", SETTINGS)
     s = settings.redis.sentinel
@@ -53,7 +45,7 @@ def test_master_set_rename_stalls_the_rollout_and_the_rollback_loses_nothing(pro
     stack = secure.start(procs, settings, node_ips=True)
     writer = stack.writer(APP, stack.connect(APP))
     written = list(writer.create(BATCH))
-    wait_until(lambda: in_sync(stack), 30, what="every replica at the master's offset")
+    wait_until(stack.replicas_in_sync, 30, what="every replica at the master's offset")
 
     first = s.nodes - 1  # RollingUpdate: the highest ordinal restarts first
     node, old_sentinel = stack.nodes[first], stack.sentinels[first]
@@ -88,7 +80,7 @@ def test_master_set_rename_stalls_the_rollout_and_the_rollback_loses_nothing(pro
     Sentinel(procs, f"sentinel-{first}-rolled-back", secure.DEFAULT_PASSWORD, node, s.master_set, s.quorum,
              s.down_after_ms, s.failover_timeout_ms, f"aclfile {stack.acl_dir / names.SENTINEL_ACL_FILE}\n",
              master_port=stack.nodes[0].port, master_host=master).start()
-    wait_until(lambda: in_sync(stack), 30, what=f"node-{first} back in sync")
+    wait_until(stack.replicas_in_sync, 30, what=f"node-{first} back in sync")
     reader = stack.writer(APP, stack.connect(APP, node=node))
     kept = sum(1 for sid in written if reader.read(sid))
     print(f"\nsentinelMasterSet {s.master_set} -> {NEW_SET} (Redis {'.'.join(map(str, stack.redis_version))}): "

@@ -95,9 +95,7 @@ class Rollout:
     def replicas_in_sync(self) -> None:
         """Every replica at the master's replication offset (the runbook's step 2; before a
         rollout, the long-replicated state of a running stack)."""
-        master = self.stack.nodes[0].client()
-        wait_until(lambda: {int(v["offset"]) for k, v in master.info("replication").items() if k.startswith("slave")}
-                   == {master.info("replication")["master_repl_offset"]}, 30, what="every replica at the master's offset")
+        wait_until(self.stack.replicas_in_sync, 30, what="every replica at the master's offset")
 
     def masters_named(self) -> set[str]:
         """What every Sentinel answers to `sentinel get-master-addr-by-name` (the runbook's check)."""
