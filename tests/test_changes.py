@@ -5,6 +5,10 @@ a StackReference to its own stack; the mock runtime hands that reference the `de
 output of a baseline run of the same program."""
 from __future__ import annotations
 
+import copy
+import functools
+import json
+
 import pytest
 
 from components.config import changes
@@ -17,7 +21,13 @@ REFERENCE = "pulumi:pulumi:StackReference"
 
 
 def deployed(stack: str, overrides: dict | None = None) -> dict:
-    run = run_program(stack, overrides)
+    """What a previous `up` of `stack` with `overrides` exported (one mock run per baseline)."""
+    return copy.deepcopy(_deployed(stack, json.dumps(overrides or {}, sort_keys=True)))
+
+
+@functools.cache
+def _deployed(stack: str, overrides: str) -> dict:
+    run = run_program(stack, json.loads(overrides))
     assert run.error is None, run.error
     return {changes.EXPORT: dict(run.outputs[changes.EXPORT])}
 
@@ -105,6 +115,11 @@ def test_the_default_password_one_shot_says_what_it_costs_in_the_stacks_topology
     assert "the acl-reload sidecar and liveness fail" in change.message()
     assert ("reads the Sentinels' NOAUTH reply as the master's address and crash-loops" in change.message()) \
         is (stack == "prod")
+    # standalone: the one-shot costs a restart, which an acknowledged up may take; sentinel: no up can make it
+    assert change.acknowledgeable is (stack == "dev")
+    run = run_program(stack, {"redisDefaultPasswordGeneration": 2, "acknowledgeChange": "redisDefaultPasswordGeneration"},
+                      previous=deployed(stack))
+    assert (run.error is None) is (stack == "dev"), run.error
 
 
 def test_an_acknowledgement_holds_for_one_up_only():

@@ -87,12 +87,16 @@ def _rotation(prev: Mapping[str, Any], s: StackSettings, key: str, before: int, 
     if after == before + 1 and prev.get("redisPasswordAlsoAccept") == "next":
         return None
     cost = "pods started with the new password before every Redis has loaded it fail to connect"
+    # In sentinel topology no acknowledged up can make a one-shot `default` rotation: the
+    # running Sentinels refuse the restarted pod (tests/live/test_default_rotation_sentinel_live.py).
+    splits = key == "redisDefaultPasswordGeneration" and s.redis.topology == "sentinel"
     if key == "redisDefaultPasswordGeneration":
         cost += " (the acl-reload sidecar and liveness fail"
         cost += "; in sentinel topology the first restarted pod reads the Sentinels' NOAUTH reply as the master's " \
-                "address and crash-loops, and the release rolls back)" if s.redis.topology == "sentinel" else ")"
+                "address and crash-loops, and the release rolls back)" if splits else ")"
     return Change(key, before, after, cost,
-                  "Rotate Redis passwords: redisPasswordAlsoAccept=next first, one generation at a time")
+                  "Rotate Redis passwords: redisPasswordAlsoAccept=next first, one generation at a time",
+                  acknowledgeable=not splits)
 
 
 def refused_changes(prev: Mapping[str, Any] | None, s: StackSettings) -> list[Change]:

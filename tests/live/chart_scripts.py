@@ -9,6 +9,7 @@ bash refuses for that numeric host name: the same lookup, and for a pod's own na
 nothing, as in a cluster (no Service is named after a pod), so the chart's 6379/26379 apply."""
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -54,14 +55,21 @@ _LIB = re.compile(r"^\. /opt/bitnami/scripts/lib\w+\.sh$", re.M)
 
 
 def rendered_scripts(tmp: Path, stack: str, overrides: dict) -> dict[str, str]:
-    """The chart's scripts and health probes rendered for `stack` with `overrides`."""
-    require_helm()
-    _, paths = render_stack(stack, tmp / "rendered", overrides)
-    scripts: dict[str, str] = {}
-    for name in ("configmap-redis-scripts.yaml", "configmap-redis-health.yaml"):
-        [path] = [p for p in paths if p.name == name]
-        scripts.update(yaml.safe_load(path.read_text())["data"])
-    return scripts
+    """The chart's scripts and health probes rendered for `stack` with `overrides` (once per
+    process and stack config: a render takes seconds, the scripts are text)."""
+    key = (stack, json.dumps(overrides, sort_keys=True))
+    if key not in _RENDERED:
+        require_helm()
+        _, paths = render_stack(stack, tmp / "rendered", overrides)
+        scripts: dict[str, str] = {}
+        for name in ("configmap-redis-scripts.yaml", "configmap-redis-health.yaml"):
+            [path] = [p for p in paths if p.name == name]
+            scripts.update(yaml.safe_load(path.read_text())["data"])
+        _RENDERED[key] = scripts
+    return dict(_RENDERED[key])
+
+
+_RENDERED: dict[tuple[str, str], dict[str, str]] = {}
 
 
 def runnable(text: str, node: int, libs: Path) -> str:

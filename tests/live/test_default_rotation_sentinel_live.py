@@ -25,7 +25,7 @@ from pathlib import Path
 from components.config import names
 from simulators import secure
 from simulators.loopback import Sentinel, wait_until
-from tests.live.chart_scripts import Decision, StartScripts, rendered_scripts
+from tests.live.chart_scripts import StartScripts, rendered_scripts
 from tools.stackfile import load_settings
 
 APP = "petclinic"
@@ -39,76 +39,49 @@ CLIENTS = {APP: [1], "exporter": [1]}
 """The clients' own passwords stay at generation 1: only `default` rotates."""
 
 
-def start(procs) -> tuple[secure.SecureStack, list[str]]:
-    settings = load_settings("prod", SETTINGS)
-    stack = secure.start(procs, settings, node_ips=True)
-    written = stack.writer(APP, stack.connect(APP)).create(BATCH)
-    wait_until(stack.replicas_in_sync, 30, what="every replica at the master's offset")
-    return stack, written
+def decisions(stack_tmp: Path, i: int, service: int, password: str) -> tuple[list[tuple[int, str, str]], str]:
+    """Pod i's start scripts run with `password` in its password file, the Sentinel Service
+    routed to port `service`: [(status, mode, host) of start-node.sh, of start-sentinel.sh], their log."""
+    pod = StartScripts(rendered_scripts(stack_tmp, "prod", {**SETTINGS, "redisDefaultPasswordGeneration": 2}),
+                       stack_tmp, password=password)
+    found = [pod.answer(pod.decide(script, i, service)) for script in ("start-node.sh", "start-sentinel.sh")]
+    return [(d.rc, d.mode, d.host) for d in found], "\n".join(pod.log)
 
 
-def restarted(procs, stack: secure.SecureStack, tmp_path: Path, i: int, service: int) -> tuple[Decision, Decision, str]:
-    """Pod i stops and its start scripts run with the new password file, the Sentinel Service
-    routed to port `service`: (node's decision, Sentinel's decision, their log)."""
+def rejoin(procs, stack: secure.SecureStack, i: int, password: str) -> None:
+    """Pod i's Redis and Sentinel start with `password`, as the scripts decided: node-0 the
+    master, the others its replicas."""
+    s = stack.settings.redis.sentinel  # type: ignore[attr-defined]
+    node, master = stack.nodes[i], secure.node_ip(0)
+    node.password = password
+    node.conf.update(requirepass=password, masterauth=password)
+    if i:
+        node.conf["replicaof"] = f"{master} {stack.nodes[0].port}"
+    node.start()
+    generation = 2 if password == NEXT else 1
+    stack.sentinels[i] = Sentinel(procs, f"sentinel-{i}-g{generation}", password, node, s.master_set, s.quorum,
+                                  s.down_after_ms, s.failover_timeout_ms,
+                                  f"aclfile {stack.acl_dir / names.SENTINEL_ACL_FILE}\n",
+                                  master_port=stack.nodes[0].port, master_host=master).start()
+
+
+def stop(stack: secure.SecureStack, i: int) -> None:
+    """Pod i goes down: its Redis (AOF flushed) and its Sentinel."""
     stack.nodes[i].kill(signal.SIGTERM)
     stack.sentinels[i].kill(signal.SIGTERM)
-    pod = StartScripts(rendered_scripts(tmp_path / f"pod-{i}", "prod", {**SETTINGS, "redisDefaultPasswordGeneration": 2}),
-                       tmp_path / f"pod-{i}", password=NEXT)
-    node, sentinel = (pod.answer(pod.decide(script, i, service)) for script in ("start-node.sh", "start-sentinel.sh"))
-    return node, sentinel, "\n".join(pod.log)
 
 
-def test_the_phased_rotation_keeps_the_sentinel_set_together(procs, tmp_path):
-    stack, written = start(procs)
+def test_the_one_shot_crash_loops_a_pod_and_the_phases_keep_the_sentinel_set_together(procs, tmp_path):
+    stack = secure.start(procs, load_settings("prod", SETTINGS), node_ips=True)
     s = stack.settings.redis.sentinel  # type: ignore[attr-defined]
-    # Phase 1, redisPasswordAlsoAccept=next: the ACL Secret accepts both; each pod's acl-reload
-    # sidecar loads it into its Redis and its Sentinel with the password it holds (generation 1).
-    stack.write_acl(CLIENTS, defaults=(secure.DEFAULT_PASSWORD, NEXT))
-    for process in [*stack.nodes, *stack.sentinels]:
-        assert process.client().acl_load()
-    # Phase 2, redisDefaultPasswordGeneration=2 (alsoAccept=previous): the same two accepted, the
-    # new one first; the pods roll with generation 2 in their password file.
-    stack.write_acl(CLIENTS, defaults=(NEXT, secure.DEFAULT_PASSWORD))
-    master = secure.node_ip(0)
-    new_sentinels: list[Sentinel] = []
-    for i in reversed(range(s.nodes)):
-        service = (new_sentinels or stack.sentinels)[-1 if i == 0 else 0].port  # an old Sentinel while one is left
-        node_side, sentinel_side, log = restarted(procs, stack, tmp_path, i, service)
-        mode = "master" if i == 0 else "replica"  # node-0 is the master the Sentinels name
-        assert [(d.rc, d.mode, d.host) for d in (node_side, sentinel_side)] == [(0, mode, master)] * 2, log
-        node = stack.nodes[i]
-        node.password = NEXT
-        node.conf.update(requirepass=NEXT, masterauth=NEXT)
-        if i:
-            node.conf["replicaof"] = f"{master} {stack.nodes[0].port}"
-        node.start()
-        new_sentinels.insert(0, Sentinel(procs, f"sentinel-{i}-g2", NEXT, node, s.master_set, s.quorum, s.down_after_ms,
-                                         s.failover_timeout_ms, f"aclfile {stack.acl_dir / names.SENTINEL_ACL_FILE}\n",
-                                         master_port=stack.nodes[0].port, master_host=master).start())
-        if i == s.nodes - 1:  # the apps, not rolled (their own passwords did not change), keep writing
-            written += stack.writer(APP, stack.connect(APP, node=stack.nodes[0])).create(BATCH)
-    wait_until(stack.replicas_in_sync, 30, what="every replica back in sync under generation 2")
+    written = stack.writer(APP, stack.connect(APP)).create(BATCH)
+    wait_until(stack.replicas_in_sync, 30, what="every replica at the master's offset")
+    master, first = secure.node_ip(0), s.nodes - 1
 
-    def replicas_seen(x: Sentinel) -> int:  # the new Sentinels log in to every node with generation 2
-        with stack.exporter_client(x) as c:  # asked as the exporter: `default` may not list replicas
-            return sum(1 for r in c.sentinel_slaves(s.master_set) if not r["is_sdown"])
-    wait_until(lambda: all(replicas_seen(x) == s.nodes - 1 for x in new_sentinels), 30, what="Sentinels see the replicas")
-    for x in new_sentinels:
-        with x.client() as c:
-            assert c.sentinel_get_master_addr_by_name(s.master_set) == (master, stack.nodes[0].port)
-    reader = stack.writer(APP, stack.connect(APP, node=stack.nodes[-1]))  # a replica
-    kept = sum(1 for sid in written if reader.read(sid))
-    print(f"\ndefault password rotation, sentinel topology (Redis {'.'.join(map(str, stack.redis_version))}): every "
-          f"restarted pod a replica of node-0 or node-0 itself, {kept}/{len(written)} sessions on a replica")
-    assert kept == len(written)
-
-
-def test_the_one_shot_rotation_crash_loops_the_first_restarted_pod(procs, tmp_path):
-    stack, written = start(procs)
-    first = len(stack.nodes) - 1
-    node_side, sentinel_side, log = restarted(procs, stack, tmp_path, first, stack.sentinels[0].port)
-    assert "WRONGPASS" in log, log
-    assert [(d.rc, d.mode, d.host) for d in (node_side, sentinel_side)] == [(0, "replica", "NOAUTH")] * 2, log
+    # The one-shot: generation 2 in the file, the running processes know only generation 1.
+    stop(stack, first)
+    found, log = decisions(tmp_path / "one-shot", first, stack.sentinels[0].port, NEXT)
+    assert "WRONGPASS" in log and found == [(0, "replica", "NOAUTH")] * 2, log
     # what the chart then runs: `--replicaof NOAUTH Authentication`, `sentinel monitor <set> NOAUTH Authentication`
     redis = subprocess.run(["redis-server", "--port", "0", "--replicaof", "NOAUTH", "Authentication"],
                            capture_output=True, text=True, timeout=10)
@@ -117,6 +90,41 @@ def test_the_one_shot_rotation_crash_loops_the_first_restarted_pod(procs, tmp_pa
     sentinel = subprocess.run(["redis-sentinel", str(conf)], capture_output=True, text=True, timeout=10)
     assert redis.returncode != 0 and "Invalid master port" in redis.stdout + redis.stderr
     assert sentinel.returncode != 0 and "Can't resolve instance hostname" in sentinel.stdout + sentinel.stderr
-    # the old master never noticed: the sessions are where they were
-    reader = stack.writer(APP, stack.connect(APP))
-    assert sum(1 for sid in written if reader.read(sid)) == len(written)
+    written += stack.writer(APP, stack.connect(APP)).create(BATCH)  # the stalled rollout: the apps write on
+    # The atomic rollback: the pod restarts with generation 1 and rejoins.
+    found, log = decisions(tmp_path / "rollback", first, stack.sentinels[0].port, secure.DEFAULT_PASSWORD)
+    assert found == [(0, "replica", master)] * 2, log
+    rejoin(procs, stack, first, secure.DEFAULT_PASSWORD)
+
+    # Phase 1, redisPasswordAlsoAccept=next: the ACL Secret accepts both; each pod's acl-reload
+    # sidecar loads it into its Redis and its Sentinel with the password it holds (generation 1).
+    stack.write_acl(CLIENTS, defaults=(secure.DEFAULT_PASSWORD, NEXT))
+    for process in [*stack.nodes, *stack.sentinels]:
+        assert process.client().acl_load()
+    # Phase 2, redisDefaultPasswordGeneration=2 (alsoAccept=previous): the same two accepted, the
+    # new one first; the pods roll with generation 2 in their password file.
+    stack.write_acl(CLIENTS, defaults=(NEXT, secure.DEFAULT_PASSWORD))
+    for i in reversed(range(s.nodes)):
+        service = stack.sentinels[0 if i else first].port  # node-2 and node-1 ask an old Sentinel, node-0 a new one
+        stop(stack, i)
+        found, log = decisions(tmp_path / f"phase-2-{i}", i, service, NEXT)
+        assert found == [(0, "replica" if i else "master", master)] * 2, log  # node-0 is the master they name
+        rejoin(procs, stack, i, NEXT)
+        if i == first:  # the apps, not rolled (their own passwords did not change), keep writing
+            written += stack.writer(APP, stack.connect(APP, node=stack.nodes[0])).create(BATCH)
+    wait_until(stack.replicas_in_sync, 30, what="every replica back in sync under generation 2")
+
+    def replicas_seen(x: Sentinel) -> int:  # the new Sentinels log in to every node with generation 2
+        with stack.exporter_client(x) as c:  # asked as the exporter: `default` may not list replicas
+            return sum(1 for r in c.sentinel_slaves(s.master_set) if not r["is_sdown"])
+    wait_until(lambda: all(replicas_seen(x) == s.nodes - 1 for x in stack.sentinels), 30,
+               what="Sentinels see the replicas")
+    for x in stack.sentinels:
+        with x.client() as c:
+            assert c.sentinel_get_master_addr_by_name(s.master_set) == (master, stack.nodes[0].port)
+    reader = stack.writer(APP, stack.connect(APP, node=stack.nodes[-1]))  # a replica
+    kept = sum(1 for sid in written if reader.read(sid))
+    print(f"\ndefault password rotation, sentinel topology (Redis {'.'.join(map(str, stack.redis_version))}): "
+          f"one-shot: node-{first}'s scripts read NOAUTH as the master; phases: every restarted pod a replica of "
+          f"node-0 or node-0 itself, {kept}/{len(written)} sessions on a replica")
+    assert kept == len(written)
