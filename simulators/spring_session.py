@@ -200,8 +200,8 @@ class SpringSessionRepository:
         """When each session id change was saved (a SCAN running then may see the session
         under both ids, or under neither)."""
         self.max_send_lag_ms = 0
-        """Longest time a pipelined command waited between the writer's decision and its
-        send: Redis applies a change that much after the writer's clock says it happened."""
+        """Longest time between the writer's decision on a pipelined command and its reply:
+        Redis applied the change at most that much after the writer's clock says it happened."""
         self._pending: list[tuple] | None = None
         self._pending_since = 0
         self._reads = True
@@ -248,10 +248,14 @@ class SpringSessionRepository:
     def _flush(self) -> None:
         if self._pending:
             pending, self._pending = self._pending, []
-            self.max_send_lag_ms = max(self.max_send_lag_ms, self.clock() - self._pending_since)
             # RENAME of a key that is already gone answers "ERR no such key", which Spring
             # ignores (handleErrNoSuchKeyError); any other error is a bug here.
-            for reply in pipeline(self.client, pending, raise_on_error=False):
+            replies = pipeline(self.client, pending, raise_on_error=False)
+            # Redis applied every command of the batch before its reply came back: measured then,
+            # not when the batch was sent (a 6000-command fill takes tens of ms to apply, and a
+            # TTL counted from the enqueue ran that much later in Redis than on this clock).
+            self.max_send_lag_ms = max(self.max_send_lag_ms, self.clock() - self._pending_since)
+            for reply in replies:
                 if isinstance(reply, redis.RedisError) and not no_such_key(reply):
                     raise reply
 
