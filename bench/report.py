@@ -135,8 +135,9 @@ at the end of the scrape, max over {r['plan']['snapshots']} paused snapshots and
 scrape under load (a SCAN's sessions created or ended while it runs may or may not be
 counted). Consistent = the count lies between the sessions live through the scrape and
 those live at any point of it, the window widened by the writer's send lag (from its
-decision on a pipelined command to Redis' reply: Redis applied it at most that much later) and each id change in it allowed to count 0 or 2
-times (SCAN promises neither for a key renamed while it runs). Peak MB = the counting
+decision on a pipelined command to Redis' reply: Redis applied it at most that much later)
+and each id change in it allowed to count 0 or 2 times (SCAN promises neither for a key
+renamed while it runs). Peak MB = the counting
 exporter's memory growth. Load average (1 min) at the start and end of each run:
 {", ".join(f"{a}-{b}" for a, b in loads)} (2 cores; other work on the machine shows here).
 
