@@ -39,7 +39,8 @@ SENTINEL_SPLIT = ("each node restarts unable to talk to the old pods' Sentinels 
                   "becomes a master of its own: the sessions written during the Redis rollout are lost")
 """What a TLS change costs a Sentinel set rolled one pod at a time (tests/live/test_tls_switch_sentinel_live.py)."""
 MASTER_SET_FIXED = ("the restarted pods ask the running Sentinels for a master set they do not know, their Sentinel "
-                    "exits and the helm upgrade rolls back, every later up too")
+                    "exits and the helm upgrade rolls back, every later up too: acknowledge it only to go back to "
+                    "the name the running Sentinels know (after a failed up)")
 """What a master set rename does to a running Sentinel set (tests/live/test_master_set_rename_live.py)."""
 
 
@@ -70,14 +71,10 @@ class Change:
     cost: str
     procedure: str
     """`<docs/runbooks.md section>[: what to do first]` (tests/test_runbook_references.py)."""
-    acknowledgeable: bool = True
-    """False: no procedure makes this `up` succeed; the message names the value allowed instead."""
 
     def message(self) -> str:
-        head = f"stack config {self.key} changes {self.before!r} -> {self.after!r} on a running stack: {self.cost}; "
-        if not self.acknowledgeable:
-            return head + f"allowed: {self.before!r} (the deployed value); a new value needs {RUNBOOK} ({self.procedure})"
-        return head + f"follow {RUNBOOK} ({self.procedure}), then set {ACK_KEY}={self.key} for that up"
+        return (f"stack config {self.key} changes {self.before!r} -> {self.after!r} on a running stack: "
+                f"{self.cost}; follow {RUNBOOK} ({self.procedure}), then set {ACK_KEY}={self.key} for that up")
 
 
 def _rotation(prev: Mapping[str, Any], s: StackSettings, key: str, before: int, after: int) -> Change | None:
@@ -87,16 +84,14 @@ def _rotation(prev: Mapping[str, Any], s: StackSettings, key: str, before: int, 
     if after == before + 1 and prev.get("redisPasswordAlsoAccept") == "next":
         return None
     cost = "pods started with the new password before every Redis has loaded it fail to connect"
-    # In sentinel topology no acknowledged up can make a one-shot `default` rotation: the
-    # running Sentinels refuse the restarted pod (tests/live/test_default_rotation_sentinel_live.py).
-    splits = key == "redisDefaultPasswordGeneration" and s.redis.topology == "sentinel"
     if key == "redisDefaultPasswordGeneration":
+        # tests/live/test_default_rotation_sentinel_live.py: no acknowledged up can make it there
         cost += " (the acl-reload sidecar and liveness fail"
         cost += "; in sentinel topology the first restarted pod reads the Sentinels' NOAUTH reply as the master's " \
-                "address and crash-loops, and the release rolls back)" if splits else ")"
+                "address and crash-loops, and the release rolls back: acknowledge it only to go back to the " \
+                "generation the running Sentinels know)" if s.redis.topology == "sentinel" else ")"
     return Change(key, before, after, cost,
-                  "Rotate Redis passwords: redisPasswordAlsoAccept=next first, one generation at a time",
-                  acknowledgeable=not splits)
+                  "Rotate Redis passwords: redisPasswordAlsoAccept=next first, one generation at a time")
 
 
 def refused_changes(prev: Mapping[str, Any] | None, s: StackSettings) -> list[Change]:
@@ -136,8 +131,7 @@ def refused_changes(prev: Mapping[str, Any] | None, s: StackSettings) -> list[Ch
     if changed("sentinelMasterSet") and prev["sentinelMasterSet"] and now["sentinelMasterSet"] \
             and not changed("redisReleaseName"):
         out.append(Change("sentinelMasterSet", prev["sentinelMasterSet"], now["sentinelMasterSet"], MASTER_SET_FIXED,
-                          "Rename the Redis release: the new release's Sentinels start with the new name",
-                          acknowledgeable=False))
+                          "Rename the Sentinel master set: keep the name, or move to a new release"))
     return out
 
 
@@ -181,7 +175,7 @@ def check(prev: Mapping[str, Any] | None, s: StackSettings, acknowledged: tuple[
         pulumi.log.warn(f"TLS certificate {leaf} (notAfter {certificates[leaf] if certificates else '?'}) is in its "
                         "last 30 days: this up renews it and rolls the pods holding it")
     for c in refused:
-        if c.key not in acknowledged or not c.acknowledgeable:
+        if c.key not in acknowledged:
             raise ChangeRefused(c.message())
     stale = [k for k in acknowledged if k not in {c.key for c in refused}]
     if stale:

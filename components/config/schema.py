@@ -95,7 +95,7 @@ def _topology(text: str) -> str:
 
 
 ACKNOWLEDGEABLE = ("redisTopology", "redisReleaseName", "redisPersistenceSize", "redisStorageClass", "redisTls",
-                   "redisPasswordGeneration", "redisDefaultPasswordGeneration", "redisTlsCa")
+                   "redisPasswordGeneration", "redisDefaultPasswordGeneration", "redisTlsCa", "sentinelMasterSet")
 
 
 def _acknowledged(text: str) -> str:
