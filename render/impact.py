@@ -124,7 +124,7 @@ SESSION_STORE_ENV = {
     "Redis host": _every_line(lambda r: r.redis_properties, "HOST"),
 }
 # Not the Sentinel master set: within one release a new name is the same Redis (the Sentinel
-# nodes tell another Redis apart), and the release refuses the rename anyway (master_set).
+# nodes tell another Redis apart); the StatefulSet's rule says what the rename does (RedisFacts).
 
 SENTINEL_NODES_ENV = _every_line(lambda r: r.redis_properties, "SENTINEL_NODES")
 REDIS_TLS_ENV = "REDIS_TLS_ENABLED"
@@ -279,11 +279,11 @@ class RedisFacts:
     """redis.conf `maxmemory-policy`."""
 
 
-def redis_facts(rendered: Rendered, folder: str | None) -> RedisFacts:
-    """The RedisFacts of release `folder` (all None for the program's own objects)."""
+def redis_facts(rendered: Rendered, folder: str) -> RedisFacts:
+    """The RedisFacts of release `folder`."""
     found: dict[str, str] = {}
     for path, obj in rendered.objects.items():
-        if folder is None or release_of(path) != folder or obj["kind"] != "ConfigMap":
+        if release_of(path) != folder or obj["kind"] != "ConfigMap":
             continue
         data = obj.get("data") or {}
         if query := _MASTER_QUERY.search(data.get("start-node.sh", "")):
@@ -533,6 +533,9 @@ def classify(base: Rendered, head: Rendered) -> list[Impact]:
     # engine creates the new URN before deleting the old one (AlreadyExists).
     gone = {identity(o): (p, o) for k, (p, o) in old_by.items() if k not in new_by and release_of(p) is None}
     removed = [o for _, o in gone.values()]
+    facts = {(side, folder): redis_facts(rendered, folder)  # each release's ConfigMaps read once
+             for side, rendered in (("base", base), ("head", head))
+             for folder in {f for f in map(release_of, rendered.objects) if f is not None}}
     taken = set()
     for key in sorted(set(old_by) | set(new_by), key=str):
         old_entry, new_entry = old_by.get(key), new_by.get(key)
@@ -540,10 +543,11 @@ def classify(base: Rendered, head: Rendered) -> list[Impact]:
             (pa, old), (pb, new) = old_entry, new_entry
             if old == new:
                 continue
-            chart = release_of(pb) is not None
-            facts = (redis_facts(base, release_of(pa)), redis_facts(head, release_of(pb)))
-            impacts.append(_chart_change(pb, old, new, facts) if chart
-                           else _program_change(pb, old, new, base.pulumi.get(pa), head.pulumi.get(pb)))
+            folder_a, folder_b = release_of(pa), release_of(pb)
+            if folder_a is not None and folder_b is not None:
+                impacts.append(_chart_change(pb, old, new, (facts[("base", folder_a)], facts[("head", folder_b)])))
+            else:
+                impacts.append(_program_change(pb, old, new, base.pulumi.get(pa), head.pulumi.get(pb)))
         elif new_entry:
             pb, new = new_entry
             twin = gone.get(identity(new)) if release_of(pb) is None else None

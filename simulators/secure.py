@@ -121,6 +121,16 @@ class SecureStack:
         return len(replicas) == len(self.nodes) - 1 and \
             {int(v["offset"]) for v in replicas} == {info["master_repl_offset"]}
 
+    def pod_sentinel(self, procs: Processes, name: str, monitored: int, password: str = DEFAULT_PASSWORD,
+                     tls: TlsFiles | None = None) -> Sentinel:
+        """A restarted pod's Sentinel, started: the stack's Sentinel settings and ACL file,
+        watching node `monitored` at its own address (a `node_ips` stack)."""
+        s = self.settings.redis.sentinel  # type: ignore[attr-defined]
+        node = self.nodes[monitored]
+        return Sentinel(procs, name, password, node, s.master_set, s.quorum, s.down_after_ms, s.failover_timeout_ms,
+                        f"aclfile {self.acl_dir / names.SENTINEL_ACL_FILE}\n", tls=tls, master_host=node_ip(monitored)
+                        ).start()
+
     def exporter_client(self, target: Redis | Sentinel, generation: int = 1) -> redis.Redis:
         return connect(HOST, target.port, client_password("exporter", generation),
                       username=names.EXPORTER_USER, tls=self.user_tls(names.EXPORTER_USER))

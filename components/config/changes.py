@@ -118,13 +118,11 @@ def refused_changes(prev: Mapping[str, Any] | None, s: StackSettings) -> list[Ch
                               "StatefulSet spec.volumeClaimTemplates is immutable: the helm upgrade fails and "
                               "rolls back", "Grow the Redis volumes: expand the PVCs, orphan-delete the StatefulSet"))
     if changed("redisTls"):
-        if s.redis.topology == "sentinel":
-            out.append(Change("redisTls", prev["redisTls"], now["redisTls"], SENTINEL_SPLIT,
-                              "Switch TLS on or off: in sentinel topology, stop the apps' writes first"))
-        else:
-            out.append(Change("redisTls", prev["redisTls"], now["redisTls"],
-                              "Redis switches protocol first and the clients only after the release: no session "
-                              "store until every WAS pod rolled", "Switch TLS on or off"))
+        cost, procedure = (SENTINEL_SPLIT, "Switch TLS on or off: in sentinel topology, stop the apps' writes first") \
+            if s.redis.topology == "sentinel" else \
+            ("Redis switches protocol first and the clients only after the release: no session store until every "
+             "WAS pod rolled", "Switch TLS on or off")
+        out.append(Change("redisTls", prev["redisTls"], now["redisTls"], cost, procedure))
     for key in ("redisPasswordGeneration", "redisDefaultPasswordGeneration"):
         if key in prev and (c := _rotation(prev, s, key, int(prev[key]), int(now[key]))):
             out.append(c)

@@ -25,8 +25,8 @@ from tests.tools import require_helm
 
 # bitnami/containers bitnami/redis(-sentinel) rootfs/opt/bitnami/scripts/libvalidations.sh
 # is_boolean_yes, libos.sh retry_while (verbatim but for BITNAMI_RETRY_SLEEP, which a test may
-# set to shorten the wait between tries), and liblog.sh's info/debug, which write to stderr
-# and error (liblog.sh `log` prints to stderr), so a `$(...)` captures only the answer.
+# set to shorten the wait between tries), and liblog.sh's info, error and debug, which write
+# to stderr (liblog.sh `log` prints to stderr), so a `$(...)` captures only the answer.
 BITNAMI_LIBS = r"""
 is_boolean_yes() {
     local -r bool="${1:-}"

@@ -22,7 +22,6 @@ import signal
 import subprocess
 from pathlib import Path
 
-from components.config import names
 from simulators import secure
 from simulators.loopback import Sentinel, wait_until
 from tests.live.chart_scripts import StartScripts, rendered_scripts
@@ -51,7 +50,6 @@ def decisions(stack_tmp: Path, i: int, service: int, password: str) -> tuple[lis
 def rejoin(procs, stack: secure.SecureStack, i: int, password: str) -> None:
     """Pod i's Redis and Sentinel start with `password`, as the scripts decided: node-0 the
     master, the others its replicas."""
-    s = stack.settings.redis.sentinel  # type: ignore[attr-defined]
     node, master = stack.nodes[i], secure.node_ip(0)
     node.password = password
     node.conf.update(requirepass=password, masterauth=password)
@@ -59,10 +57,7 @@ def rejoin(procs, stack: secure.SecureStack, i: int, password: str) -> None:
         node.conf["replicaof"] = f"{master} {stack.nodes[0].port}"
     node.start()
     generation = 2 if password == NEXT else 1
-    stack.sentinels[i] = Sentinel(procs, f"sentinel-{i}-g{generation}", password, node, s.master_set, s.quorum,
-                                  s.down_after_ms, s.failover_timeout_ms,
-                                  f"aclfile {stack.acl_dir / names.SENTINEL_ACL_FILE}\n",
-                                  master_port=stack.nodes[0].port, master_host=master).start()
+    stack.sentinels[i] = stack.pod_sentinel(procs, f"sentinel-{i}-g{generation}", 0, password)
 
 
 def stop(stack: secure.SecureStack, i: int) -> None:

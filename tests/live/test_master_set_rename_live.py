@@ -24,9 +24,8 @@ from __future__ import annotations
 import signal
 from pathlib import Path
 
-from components.config import names
 from simulators import secure
-from simulators.loopback import Sentinel, wait_until
+from simulators.loopback import wait_until
 from tests.live.chart_scripts import StartScripts, rendered_scripts
 from tools.stackfile import load_settings
 
@@ -77,9 +76,7 @@ def test_master_set_rename_stalls_the_rollout_and_the_rollback_loses_nothing(pro
     assert [(d.rc, d.mode, d.host) for d in decided] == [(0, "replica", master)] * 2, "\n".join(old.log)
     node.conf["replicaof"] = f"{master} {stack.nodes[0].port}"
     node.start()
-    Sentinel(procs, f"sentinel-{first}-rolled-back", secure.DEFAULT_PASSWORD, node, s.master_set, s.quorum,
-             s.down_after_ms, s.failover_timeout_ms, f"aclfile {stack.acl_dir / names.SENTINEL_ACL_FILE}\n",
-             master_port=stack.nodes[0].port, master_host=master).start()
+    stack.pod_sentinel(procs, f"sentinel-{first}-rolled-back", 0)
     wait_until(stack.replicas_in_sync, 30, what=f"node-{first} back in sync")
     reader = stack.writer(APP, stack.connect(APP, node=node))
     kept = sum(1 for sid in written if reader.read(sid))

@@ -26,7 +26,6 @@ from pathlib import Path
 
 import pytest
 
-from components.config import names
 from simulators import certs, secure
 from simulators.loopback import Sentinel, tls_conf, wait_until
 from tests.live.chart_scripts import Decision, StartScripts, rendered_scripts
@@ -63,7 +62,7 @@ class Rollout:
         """Pod i restarts (or is deleted and recreated) in the TLS release. The Sentinel Service
         routes its queries to the Sentinel of pod `route`, or to a TLS Sentinel if one is Ready
         (else to an old one)."""
-        node, s = self.stack.nodes[i], self.s
+        node = self.stack.nodes[i]
         node.kill(signal.SIGTERM)  # graceful: the AOF is flushed to the pod's volume
         (self.old.pop(i, None) or self.tls_sentinels.pop(i)).kill(signal.SIGTERM)  # the pod's Sentinel with it
         ready = {**self.old, **self.tls_sentinels}
@@ -79,11 +78,8 @@ class Rollout:
         node.tls = self.server
         node.start()
         self.restarts += 1
-        self.tls_sentinels[i] = Sentinel(
-            self.procs, f"sentinel-{i}-tls-{self.restarts}", secure.DEFAULT_PASSWORD, node, s.master_set,
-            s.quorum, s.down_after_ms, s.failover_timeout_ms,
-            f"aclfile {self.stack.acl_dir / names.SENTINEL_ACL_FILE}\n", tls=self.server,
-            master_port=self.stack.nodes[monitored].port, master_host=secure.node_ip(monitored)).start()
+        self.tls_sentinels[i] = self.stack.pod_sentinel(self.procs, f"sentinel-{i}-tls-{self.restarts}", monitored,
+                                                        tls=self.server)
 
     def where(self, d: Decision) -> tuple[str, int]:
         """(mode, the master's node number): the master's host is a node's name (its loopback
