@@ -71,8 +71,9 @@ COUNTER_SCAN_COUNT = 1000
 redis-cli has `--count` from 7.2 (redis-cli.c sendScan), 7.0 sends no COUNT (Redis's default 10)."""
 
 COUNTER_SCRIPT = r"""set -u -f -o pipefail
-# session-counter (issue 20 item 2): every COUNT_INTERVAL, for each store counted by SCAN,
-# `redis-cli -n <db> --scan --pattern <pattern> | wc -l`, then SET <count key> <n> EX <ttl> on
+# session-counter (issue 20 item 2): every COUNT_INTERVAL, for each store counted by SCAN
+# (`<db>=<pattern>[=<skip>]`), `redis-cli -n <db> --scan --pattern <pattern> | wc -l` leaving
+# out the keys containing <skip>, then SET <count key> <n> EX <ttl> on
 # the master. The master is the node where SET succeeds (a replica answers READONLY); the
 # last one is tried first. Prints no key name: only node, database and Redis's error text.
 # Words of COUNT_NODES / COUNT_STORES are split by the shell, never glob-expanded (set -f).
@@ -84,10 +85,11 @@ while true; do
   for node in $master $COUNT_NODES; do
     ok=1
     for store in $COUNT_STORES; do
-      db="${store%%=*}"
-      pattern="${store#*=}"
+      IFS="=" read -r db pattern skip <<< "$store"
+      # keys containing $skip are not sessions (grep -v exits 1 when it selects no line)
       if ! n="$(timeout "$COUNT_TIMEOUT" redis-cli --user "$COUNTER_USER" -h "${node%:*}" -p "${node##*:}" \
-                $COUNT_TLS_ARGS -n "$db" --scan --pattern "$pattern" $COUNT_SCAN_ARGS | wc -l)"; then
+                $COUNT_TLS_ARGS -n "$db" --scan --pattern "$pattern" $COUNT_SCAN_ARGS \
+                | { if [ -n "$skip" ]; then grep -v -F -- "$skip" || [ $? = 1 ]; else cat; fi; } | wc -l)"; then
         ok=0; echo "session-counter: $node db$db: SCAN failed"; break
       fi
       out="$(timeout 10 redis-cli --user "$COUNTER_USER" -h "${node%:*}" -p "${node##*:}" $COUNT_TLS_ARGS \
@@ -112,11 +114,12 @@ def counter_env(nodes: list[str], stores: Sequence[SessionStore], redis_version:
                 interval: float = COUNT_INTERVAL_SECONDS, ttl: int = COUNT_TTL_SECONDS,
                 timeout: int = COUNT_TIMEOUT_SECONDS, heartbeat: str = f"{COUNTER_TMP}/alive") -> dict[str, str]:
     """COUNTER_SCRIPT's environment: `nodes` as `host:port` (the Redis nodes, in order), the
-    stores counted by SCAN (`<db>=<pattern>` each). The live tests run the script with loopback
+    stores counted by SCAN (`<db>=<pattern>[=<skip>]` each). The live tests run the script with loopback
     nodes and local paths."""
     tls_args = redis_cli_tls_args(tls_dir) if tls_on else ""
     return {"COUNT_NODES": " ".join(nodes),
-            "COUNT_STORES": " ".join(f"{s.database}={s.scan_pattern}" for s in counted_by_scan(stores)),
+            "COUNT_STORES": " ".join(f"{s.database}={s.scan_pattern}" + (f"={s.scan_skip}" if s.scan_skip else "")
+                                     for s in counted_by_scan(stores)),
             "COUNT_KEY_NAME": names.SESSION_COUNT_KEY, "COUNTER_USER": names.COUNTER_USER,
             "COUNTER_PASSWORD_FILE": password_file, "COUNT_TLS_ARGS": tls_args,
             "COUNT_SCAN_ARGS": f"--count {COUNTER_SCAN_COUNT}" if redis_version >= (7, 2) else "",

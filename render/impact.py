@@ -75,6 +75,7 @@ from typing import Any
 import yaml
 
 from components.config import boot
+from components.config.sessions import DEFAULT_NAMESPACE
 from render import MARKER, PULUMI_FILE
 
 CLASSES = ("in-place", "restart", "failover", "upgrade-fails", "replace", "sessions-lost", "data-lost")
@@ -127,6 +128,9 @@ SESSION_STORE_ENV = {
 # nodes tell another Redis apart); the StatefulSet's rule says what the rename does (RedisFacts).
 
 SENTINEL_NODES_ENV = _every_line(lambda r: r.redis_properties, "SENTINEL_NODES")
+COUNT_STORES_ENV = "COUNT_STORES"  # components/exporter.py counter_env
+CHECK_SINGLE_KEYS = "--check-single-keys="
+ZSET_SUFFIX = ":sessions:expirations"  # components/config/sessions.py sorted_set_key
 REDIS_TLS_ENV = "REDIS_TLS_ENABLED"
 _MASTER_QUERY = re.compile(r"get-master-addr-by-name \"?([^\s\"]+)")
 
@@ -328,6 +332,48 @@ def _sentinel_nodes(obj: dict) -> set[str]:
     return {n for k in SENTINEL_NODES_ENV for n in env.get(k, "").split(",") if n}
 
 
+def count_layouts(obj: dict) -> dict[str, tuple[str, str]]:
+    """How the exporter's pod counts each session database: `db<N>` -> (layout, key namespace).
+    The session counter's COUNT_STORES (`<db>=<pattern>[=<skip>]`: pattern `<ns>:sessions:*`
+    is the default repository, `<ns>:sessions:expires:*` the minute sets); a database it does
+    not count is the sorted-set store, counted by ZCARD of the `--check-single-keys` sorted set
+    `<ns>:sessions:expirations` (the app's own, not Spring's DEFAULT_NAMESPACE one that is
+    checked beside it). Empty for any other workload."""
+    layouts: dict[str, tuple[str, str]] = {}
+    for c in get(obj, "spec.template.spec.containers") or []:
+        for arg in c.get("args") or []:
+            if arg.startswith(CHECK_SINGLE_KEYS):
+                for db, key in (pair.split("=", 1) for pair in arg[len(CHECK_SINGLE_KEYS):].split(",")):
+                    if key.endswith(ZSET_SUFFIX) and (db not in layouts or layouts[db][1] == DEFAULT_NAMESPACE):
+                        layouts[db] = ("sorted-set", key[: -len(ZSET_SUFFIX)])
+    for store in env_of(obj).get(COUNT_STORES_ENV, "").split():
+        db, pattern = store.split("=")[:2]
+        namespace, _, rest = pattern.rpartition(":sessions:")
+        layouts[f"db{db}"] = ("minute" if rest == "expires:*" else "default", namespace)
+    return layouts
+
+
+def _count_notes(old: dict, new: dict) -> list[str]:
+    """What the session count reads after a database's store changes layout (an app's
+    repositoryType or sessionExpirationStore; tests/live/test_repository_switch_live.py)."""
+    a, b = count_layouts(old), count_layouts(new)
+    notes = []
+    for db in sorted(set(a) & set(b)):
+        (was, namespace), (now, _) = a[db], b[db]
+        if was == now:
+            continue
+        what = f"{db}'s sessions now counted as {now} (was {was})"
+        if was == "sorted-set":
+            notes.append(f"{what}: SessionStoreMismatch fires and {db} records no count until the operator deletes "
+                         f"{namespace}{ZSET_SUFFIX}, which nothing else removes ({RUNBOOK}, \"SessionStoreMismatch\")")
+        elif now == "default":
+            notes.append(f"{what}: each session counted once (the counter leaves the indexed shadow keys out)")
+        else:
+            notes.append(f"{what}: the count reads low for up to one sessionTimeout, a session saved before the switch "
+                         "being counted from its next request")
+    return notes
+
+
 def _session_store_moves(old: dict, new: dict) -> list[str]:
     a, b = session_store(old), session_store(new)
     moved = [f"{what} {a[what]} -> {b[what]}" for what in SESSION_STORE_ENV if a[what] != b[what]]
@@ -368,8 +414,9 @@ def _workload_change(path: str, old: dict, new: dict, facts: tuple[RedisFacts, R
         if moved:
             return Impact(path, "sessions-lost", f"{label(new)} reads its sessions from another place ({'; '.join(moved)}): "
                                                  "every user of it is logged out")
+        counts = "".join(f"; {n}" for n in _count_notes(old, new))
         if template:
-            return Impact(path, "restart", f"{label(new)} rolls its pods ({_short(template)})")
+            return Impact(path, "restart", f"{label(new)} rolls its pods ({_short(template)}){counts}")
         return Impact(path, "in-place", f"{label(new)} changes in place ({_short(changed_paths(old, new))})")
     old_n, new_n = get(old, "spec.replicas") or 1, get(new, "spec.replicas") or 1
     name = (new.get("metadata") or {}).get("name")

@@ -309,6 +309,30 @@ class SpringSessionRepository:
             return None
         return self._loaded(stored)
 
+    def adopt(self, session_ids: Iterable[str], at: int | None = None) -> list[str]:
+        """A new pod of this repository meeting sessions another repository wrote (the app's
+        repositoryType or expiration store changed): findById's read from Redis, not from this
+        writer's mirror. Both repositories read the hash `<namespace>:sessions:<id>`
+        (RedisSessionRepository.getSessionKey and RedisIndexedSessionRepository.getSessionKey,
+        3.4.7) through the same RedisSessionMapper: creationTime, lastAccessedTime and
+        maxInactiveInterval must be there, and an expired session is not found. Each session
+        found live joins the mirror (as an anonymous one: the principal is not read back); the
+        ids found are returned."""
+        at = self.clock() if at is None else at
+        found = []
+        for sid in session_ids:
+            entries = self.client.hgetall(self.session_key(sid))
+            if not entries:
+                continue
+            last, max_inactive = int(entries["lastAccessedTime"]), int(entries["maxInactiveInterval"])
+            expires = last + max_inactive * 1000
+            if max_inactive >= 0 and expires <= at:
+                continue  # MapSession.isExpired
+            # Spring reads no TTL; the hash lives at least until the session expires
+            self.stored[sid] = StoredSession(sid, int(entries["creationTime"]), last, max_inactive, None, expires)
+            found.append(sid)
+        return found
+
     def save(self, session: RedisSession, at: int) -> None:
         """Repository save(session): the commit at the end of a request."""
         if self.repository_type == "default":

@@ -73,8 +73,16 @@ class SessionStore:
 
     @property
     def scan_pattern(self) -> str:
-        """The keys that exist exactly while a session is live (method `scan`)."""
+        """The keys that exist exactly while a session is live (method `scan`), with `scan_skip`."""
         return f"{self.namespace}:sessions:" + ("*" if self.layout == "default" else "expires:*")
+
+    @property
+    def scan_skip(self) -> str:
+        """Keys of `scan_pattern` containing this are not sessions (empty: none). The default
+        repository's pattern also matches the indexed repository's shadow keys
+        `<ns>:sessions:expires:<id>` that an app switched from `indexed` leaves until they
+        expire (one timeout): counted, each would be a second count of its session."""
+        return f"{self.namespace}:sessions:expires:" if self.layout == "default" else ""
 
 
 def sorted_set_key(namespace: str) -> str:

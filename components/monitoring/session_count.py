@@ -22,7 +22,9 @@ A session is live while Spring has it: not expired and not deleted. Per store:
   client that sends it, and the exporter sends ZCOUNT only from a Lua script.
 - default repository (`RedisSessionRepository`: one hash `<ns>:sessions:<id>`, PEXPIREAT at
   expiry) and indexed repository with Spring's default per-minute expiry sets (every line,
-  2.7 to 4.x): counted by SCAN of the live keys: `<ns>:sessions:*` (default) or
+  2.7 to 4.x): counted by SCAN of the live keys: `<ns>:sessions:*` (default; leaving out the
+  `<ns>:sessions:expires:*` shadow keys an app switched from the indexed repository leaves
+  until they expire, each a second count of its session: SessionStore.scan_skip) or
   `<ns>:sessions:expires:<id>` (indexed: the shadow key exists exactly while the session is
   live; RENAMEd at an id change, DELeted at logout, TTL = timeout). SCAN skips keys that
   are expired but not reclaimed yet, so this is exact where cheaper readings are not:

@@ -115,7 +115,8 @@ def test_only_prometheus_namespace_may_scrape():
     assert rule["ports"] == [{"protocol": "TCP", "port": 9121}]
 
 
-@pytest.mark.parametrize("store,pattern", [({"repositoryType": "default"}, "spring:session:petclinic:sessions:*"),
+@pytest.mark.parametrize("store,pattern", [({"repositoryType": "default"}, "spring:session:petclinic:sessions:*"
+                                            "=spring:session:petclinic:sessions:expires:"),  # shadow keys left out
                                            ({"repositoryType": "indexed"}, "spring:session:petclinic:sessions:expires:*"),
                                            ({"repositoryType": "indexed", "sessionExpirationStore": "sorted-set"}, None)])
 def test_every_store_gets_its_sorted_sets_read_and_scan_counted_stores_a_counter(store, pattern):

@@ -229,6 +229,31 @@ def test_an_app_renamed_keeps_its_users_only_under_its_old_key_namespace(baselin
         "no answer"]
 
 
+LAYOUTS = {"default": {"repositoryType": "default"}, "minute": {"repositoryType": "indexed"},
+           "sorted-set": {"repositoryType": "indexed", "sessionExpirationStore": "sorted-set"}}
+
+
+@pytest.mark.parametrize("was,now,note", [
+    ("default", "minute", "the count reads low for up to one sessionTimeout"),
+    ("minute", "sorted-set", "the count reads low for up to one sessionTimeout"),
+    ("minute", "default", "each session counted once (the counter leaves the indexed shadow keys out)"),
+    ("sorted-set", "minute", "SessionStoreMismatch fires and db2 records no count until the operator deletes "
+                             "spring:session:shop:sessions:expirations, which nothing else removes")])
+def test_a_repository_or_expiration_store_switch_keeps_sessions_and_says_what_the_count_reads(tmp_path, was, now,
+                                                                                              note):
+    """tests/live/test_repository_switch_live.py: the new repository reads every session the old one wrote."""
+    def apps(layout):
+        return {"wasApps": [TWO_APPS[0], {**TWO_APPS[1], **LAYOUTS[layout]}]}
+    render_stack("prod", tmp_path / "base", apps(was))
+    render_stack("prod", tmp_path / "head", apps(now))
+    impacts = classify(read(tmp_path / "base"), read(tmp_path / "head"))
+    assert {i.klass for i in impacts} <= {"in-place", "restart", "failover"}, impacts
+    [exporter] = [i for i in impacts if i.path == "deployment-redis-exporter.yaml"]
+    assert exporter.klass == "restart"
+    assert f"db2's sessions now counted as {now} (was {was}): {note}" in exporter.what
+    assert "db1" not in exporter.what  # petclinic's store did not change
+
+
 def test_password_generation_bump_rolls_the_clients(baselines, tmp_path):
     impacts = changed(baselines, tmp_path, "prod", {"redisPasswordGeneration": 2})
     assert [(i.klass, i.path) for i in impacts] == [("restart", "deployment-petclinic.yaml"),
@@ -353,5 +378,7 @@ def test_the_exporter_secrets_moved_to_the_store_restart_only_the_exporter(tmp_p
         ("in-place", f"Pulumi creates Secret {ns}/redis-exporter-redis-auth"),
         ("in-place", f"Pulumi deletes Secret {ns}/redis-exporter-auth"),
         ("in-place", f"Pulumi deletes Secret {ns}/redis-exporter-counter-auth"),
-        ("restart", f"Deployment {ns}/redis-exporter rolls its pods (spec.template.spec.volumes)"),
+        # containers too: the session counter's script changed since (it leaves indexed shadow keys out)
+        ("restart", f"Deployment {ns}/redis-exporter rolls its pods (spec.template.spec.containers, "
+                    "spec.template.spec.volumes)"),
     ]
