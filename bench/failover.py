@@ -44,9 +44,9 @@ class Writer(threading.Thread):
                 if client is None:
                     host, port = master_from_sentinels(self.sentinels, self.master_set, PASSWORD, timeout=0.5)
                     port = self.via.get(port, port)
-                    client = connect(host, port, PASSWORD, self.app.session_database, timeout=0.5)
-                w = SessionWriter(client, self.app.session_namespace, self.app.repository_type,
-                                  self.app.session_timeout_seconds, 512, database=self.app.session_database)
+                    client = connect(host, port, PASSWORD, self.app.database, timeout=0.5)
+                w = SessionWriter(client, self.app.key_namespace, self.app.repository,
+                                  self.app.session_timeout_seconds, 512, database=self.app.database)
                 sid = w.create(1)[0]
                 self.acked.append((time.monotonic(), sid, port))
             except Exception:  # noqa: BLE001 - any failure (NOREPLICAS, closed link) means: rediscover
@@ -99,9 +99,9 @@ def _run(workdir: Path, settings, fault: str, window_s: float) -> dict:
         writer.join(timeout=10)
         host, port = master_from_sentinels(addrs, s.master_set, PASSWORD)
         assert port != link.port, "the Sentinels never failed over"
-        with connect(host, port, PASSWORD, app.session_database) as c:
+        with connect(host, port, PASSWORD, app.database) as c:
             ids = [sid for _, sid, _ in writer.acked]
-            present = pipeline(c, [("EXISTS", f"{app.session_namespace}:sessions:{sid}") for sid in ids])
+            present = pipeline(c, [("EXISTS", f"{app.key_namespace}:sessions:{sid}") for sid in ids])
         old_after = [sid for t, sid, p in writer.acked if t > fault_at and p == master.port]
         back = resumed()
         return {"resumed_s": None if back is None else round(back, 2), "acked": len(ids),

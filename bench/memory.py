@@ -69,8 +69,8 @@ def demonstrate(workdir: Path, stack: str = "dev") -> dict:
         # rate() needs a sample from before the evictions: a counter first seen at its final
         # value has no increase (as in tests/live/test_monitoring_live.py)
         wait_until(lambda: env.prometheus.value("redis_evicted_keys_total") == 0, 15, what="counter scraped before the fill")
-        client = env.nodes[0].client(app.session_database)
-        w = SessionWriter(client, app.session_namespace, app.repository_type, app.session_timeout_seconds, payload)
+        client = env.nodes[0].client(app.database)
+        w = SessionWriter(client, app.key_namespace, app.repository, app.session_timeout_seconds, payload)
         w.create(peak, users=max(1, peak // 4), batch=5000, spread_seconds=app.session_timeout_seconds // 2)
         time.sleep(3)
         with env.nodes[0].client() as c:

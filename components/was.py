@@ -16,8 +16,9 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from .config import names
+from .config.app import WasAppSettings
 from .config.boot import env_name
-from .config.model import WasAppSettings, settings_of
+from .config.model import settings_of
 from .config.podsecurity import WAS_UID, restricted_container
 from .config.workload import SECRETS_DIR, TLS_DIR, TMP_DIR
 from .redis import ClientCredentials, RedisConnection, client_egress, client_pod_annotations, connection_of
@@ -100,16 +101,16 @@ def spring_env(app: WasAppSettings, conn: RedisConnection) -> list[dict]:
     if conn["tls"]:
         env += tls_env(app)
     env += [
-        {"name": f"{redis}_DATABASE", "value": str(app.session_database)},
-        {"name": f"{session}_NAMESPACE", "value": app.session_namespace},
+        {"name": f"{redis}_DATABASE", "value": str(app.database)},
+        {"name": f"{session}_NAMESPACE", "value": app.key_namespace},
         {"name": f"{session}_FLUSH_MODE", "value": app.flush_mode},
         # spring.session.timeout wins over server.servlet.session.timeout; set both.
         {"name": "SPRING_SESSION_TIMEOUT", "value": f"{app.session_timeout_seconds}s"},
         {"name": "SERVER_SERVLET_SESSION_TIMEOUT", "value": f"{app.session_timeout_seconds}s"},
     ]
     if app.boot.chooses_repository:
-        env.append({"name": f"{session}_REPOSITORY_TYPE", "value": app.repository_type})
-    if app.repository_type == "indexed":
+        env.append({"name": f"{session}_REPOSITORY_TYPE", "value": app.repository})
+    if app.repository == "indexed":
         # Redis gets notify-keyspace-events from the chart config; apps need no CONFIG.
         env.append({"name": f"{session}_CONFIGURE_ACTION", "value": "none"})
     env += [
@@ -160,10 +161,10 @@ def _probe(path: str, period: int, failures: int) -> dict:
 
 def pod_spec(app: WasAppSettings, conn: RedisConnection) -> dict:
     """The Deployment's pod template spec (plain dict; also rendered for review). The app's own
-    fields (app.pod) are added where Kubernetes takes them; config refused every clash with the
+    Kubernetes fields (env, volumes, scheduling...) are added where Kubernetes takes them; config refused every clash with the
     program's env names, volumes, mounts and labels, so the program's wiring is what runs."""
     selector = names.selector_labels(app.name, COMPONENT)
-    extra = app.pod
+    extra = app
     creds = credentials(app, conn)
     scheduling: dict = {}
     if extra.service_account_name:
@@ -232,9 +233,9 @@ def network_policy_spec(app: WasAppSettings, conn: RedisConnection, prometheus_n
             {"ports": [{"protocol": "TCP", "port": app.port}]},
             {"from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": prometheus_namespace}}}],
              "ports": [{"protocol": "TCP", "port": app.management_port}]},
-            *app.pod.ingress,
+            *app.ingress,
         ],
-        "egress": client_egress(conn, dns_egress) + list(app.pod.egress),
+        "egress": client_egress(conn, dns_egress) + list(app.egress),
     }
 
 
@@ -256,9 +257,9 @@ class WasApp(pulumi.ComponentResource):
 
         def template(c: RedisConnection) -> dict:
             return {"metadata": {
-                "labels": {**app.pod.labels, **names.labels(app.name, COMPONENT, names.image_version(app.image)),
+                "labels": {**app.labels, **names.labels(app.name, COMPONENT, names.image_version(app.image)),
                            **c["client_labels"]},
-                "annotations": {**app.pod.annotations, **client_pod_annotations(c, credentials(app, c))}},
+                "annotations": {**app.annotations, **client_pod_annotations(c, credentials(app, c))}},
                 "spec": pod_spec(app, c)}
 
         meta = lambda: k8s.meta.v1.ObjectMetaArgs(

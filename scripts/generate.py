@@ -15,10 +15,11 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel
+from pydantic import BaseModel, TypeAdapter
 
+from components.config.app import WasAppSettings
 from components.config.config import SUBMODELS, allowed_text, field_base, pulumi_type
-from components.config.schema import StackConfig, Thresholds, WasApp, alias, pulumi_declared
+from components.config.schema import StackConfig, Thresholds, alias, fields_of, is_model, pulumi_declared
 from components.config.validators import Validator
 from components.config.workload import DnsEgress
 from tools.pulumi_cli import read_stack_file
@@ -46,23 +47,28 @@ def _one_line(text: str | None) -> str:
     return " ".join((text or "").split())
 
 
-def _default(model: type[BaseModel], name: str) -> Any:
-    field = model.model_fields[name]
+def _default(model: type, name: str) -> Any:
+    field = fields_of(model)[name]
     if field.is_required():
         return None
     value = field.get_default(call_default_factory=True)
     if value is None:
         return None
-    if isinstance(value, BaseModel):
-        return value.model_dump(by_alias=True, exclude_defaults=True)
     if isinstance(value, tuple):
-        return [v.model_dump(by_alias=True, exclude_defaults=True) if isinstance(v, BaseModel) else v for v in value]
+        return [_dumped(v) for v in value]
+    return _dumped(value)
+
+
+def _dumped(value: Any) -> Any:
+    """A config model's value as the stack file writes it: its keys, its non-default fields."""
+    if is_model(type(value)):
+        return TypeAdapter(type(value)).dump_python(value, by_alias=True, exclude_defaults=True, mode="json")
     return value
 
 
-def _fields_text(model: type[BaseModel]) -> str:
+def _fields_text(model: type) -> str:
     parts = []
-    for name, field in model.model_fields.items():
+    for name, field in fields_of(model).items():
         value = _default(model, name)
         default = "required" if field.is_required() else (
             "default " + json.dumps(value) if value not in (None, [], {}, ()) else "optional")
@@ -139,10 +145,10 @@ def readme_table(root: Path = ROOT) -> str:
         lines.append(f"| `{key}` | {kind} | {_cell(default)} | {_cell(stacks['dev'].get(key))} | "
                      f"{_cell(stacks['prod'].get(key))} | {allowed.replace('|', chr(92) + '|')} | "
                      f"{_one_line(field.description).replace('|', chr(92) + '|')}{declared} |")
-    for title, model in (("`wasApps[]` fields", WasApp), ("`thresholds` fields", Thresholds),
+    for title, model in (("`wasApps[]` fields", WasAppSettings), ("`thresholds` fields", Thresholds),
                          ("`dnsEgress` fields", DnsEgress)):
         lines += ["", f"{title}:", "", "| field | type | default | allowed | description |", "|---|---|---|---|---|"]
-        for name, field in model.model_fields.items():
+        for name, field in fields_of(model).items():
             default = "required" if field.is_required() else _cell(_default(model, name))
             lines.append(f"| `{alias(model, name)}` | {pulumi_type(model, name)} | {default} | "
                          f"{allowed_text(model, name).replace('|', chr(92) + '|')} | "

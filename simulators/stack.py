@@ -254,8 +254,8 @@ def standalone(procs, webhook, settings, extra_scrape=None, conf: dict | None = 
 
 
 def writer(env: Env, app_settings, payload: int = 512) -> SessionWriter:
-    client = env.nodes[0].client(app_settings.session_database)
-    return SessionWriter(client, app_settings.session_namespace, app_settings.repository_type,
-                         app_settings.session_timeout_seconds, payload, database=app_settings.session_database)
+    client = env.nodes[0].client(app_settings.database)
+    return SessionWriter(client, app_settings.key_namespace, app_settings.repository,
+                         app_settings.session_timeout_seconds, payload, database=app_settings.database)
 
 

@@ -98,8 +98,8 @@ def test_counter_may_do_nothing_without_a_store_counted_by_scan():
 
 def test_no_app_may_write_the_count_key():
     """The count key is outside every namespace an app's user is confined to: a namespace starts
-    with a letter or digit (components/config/schema.py), the key with `_`."""
-    from components.config.schema import _session_namespace
+    with a letter or digit (components/config/app.py), the key with `_`."""
+    from components.config.app import _session_namespace
     assert names.SESSION_COUNT_KEY.startswith("_")
     with pytest.raises(ValueError):
         _session_namespace(names.SESSION_COUNT_KEY.split(":")[0])

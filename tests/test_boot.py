@@ -41,7 +41,7 @@ components.config.boot = module
 from components.config.acl import app_permissions
 from components.config.sessions import stores_in_order
 from components.config.config import ConfigError
-from components.config.schema import WasApp
+from components.config.app import WasAppSettings
 from components.config.sessions import stores_for
 from components.config.workload import program_env
 from components.redis import connection_for
@@ -49,7 +49,7 @@ from components.was import password_files, spring_env
 from tools.stackfile import load_settings
 
 app = {"name": "shop", "image": "r/shop:1", "springBootMajor": 9}
-out = {"description": WasApp.model_fields["spring_boot_major"].description}
+out = {"description": WasAppSettings.__pydantic_fields__["spring_boot_major"].description}
 for topology, tls in (("standalone", False), ("sentinel", True)):
     s = load_settings("dev", {"redisTopology": topology, "redisTls": tls, "wasApps": [app]})
     a = s.was_apps[0]
@@ -57,7 +57,7 @@ for topology, tls in (("standalone", False), ("sentinel", True)):
     env = [e["name"] for e in spring_env(a, conn)]
     out[topology] = {"env": env, "reserved": all(program_env(n) for n in env),
                      "files": [f["path"] for f in password_files(a, conn)],
-                     "repository": a.repository_type, "keyspace_events": s.redis.keyspace_notifications,
+                     "repository": a.repository, "keyspace_events": s.redis.keyspace_notifications,
                      "acl": app_permissions(stores_in_order(s.was_apps)[0], (7, 2)),
                      "count": stores_for(s.was_apps)[0].method}
 for name, bad in (("major", {**app, "springBootMajor": 5}),

@@ -336,8 +336,9 @@ def test_a_settings_field_takes_the_config_field_of_its_name_unless_derived():
     no mapping line. A settings field the config lacks is a programming error naming it."""
     from dataclasses import dataclass
 
+    from components.config.app import WasAppSettings
     from components.config.config import _same_named, parse_config
-    from components.config.model import PodExtras, RedisSettings, WasAppSettings
+    from components.config.model import RedisSettings
 
     raw, secrets = cli_config("dev", {"redisPersistenceSize": "4Gi", "wasApps": [
         {"name": "shop", "image": "r.example/shop:1.0", "minReplicas": 3, "port": 9090,
@@ -368,6 +369,7 @@ def test_a_settings_field_takes_the_config_field_of_its_name_unless_derived():
 
     with pytest.raises(TypeError, match=r"Unknown fields \['rollout_surge'\] have no config field <name>"):
         _same_named(Unknown, shop, {})
+    # a WAS app is one type: the config's entry is what the WasApp component takes (components/config/app.py)
     settings = parse(raw, PROJECT, "dev", secrets).was_apps[0]
-    assert isinstance(settings, WasAppSettings) and isinstance(settings.pod, PodExtras)
-    assert (settings.min_replicas, settings.port, settings.pod.node_selector) == (3, 9090, {"pool": "web"})
+    assert isinstance(settings, WasAppSettings) and settings is not shop and settings == shop
+    assert (settings.min_replicas, settings.port, settings.node_selector) == (3, 9090, {"pool": "web"})

@@ -19,7 +19,7 @@ APPS = [{"name": "petclinic", "image": IMAGE, "sessionDatabase": 1},
 
 def placement(stack: str, apps: list[dict]) -> dict[str, tuple[int, str]]:
     settings = load_settings(stack, {"wasApps": apps})
-    return {a.name: (a.session_database, a.session_namespace) for a in settings.was_apps}
+    return {a.name: (a.database, a.key_namespace) for a in settings.was_apps}
 
 
 @pytest.mark.parametrize("stack", STACKS)
@@ -27,7 +27,7 @@ def test_todays_stacks_keep_their_database(stack):
     # The stack files list one app without sessionDatabase: it stays in database 1, where
     # the positional default put it.
     [app] = load_settings(stack).was_apps
-    assert (app.session_database, app.session_namespace) == (1, f"spring:session:{app.name}")
+    assert (app.database, app.key_namespace) == (1, f"spring:session:{app.name}")
 
 
 @pytest.mark.parametrize("stack", STACKS)

@@ -39,7 +39,7 @@ import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from components.config.model import WasAppSettings
+from components.config.app import WasAppSettings
 from components.monitoring import certificates as cert
 from components.monitoring import records as rec
 from components.monitoring.promql import Promql, promql

@@ -11,8 +11,10 @@ Secret values are never echoed.
 """
 from __future__ import annotations
 
+import collections.abc
 import dataclasses
 import difflib
+import enum
 import json
 import types
 import typing
@@ -20,23 +22,23 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 import pulumi
-from pydantic import BaseModel, SecretStr, ValidationError
+from pydantic import SecretStr, ValidationError
 
 from . import acl, boot, names, sizing, validators
+from .app import SINGLE_APP_DATABASE
 from .model import (
     Image,
     MonitoringSettings,
-    PodExtras,
     RedisSettings,
     Resources,
     SentinelSettings,
     Sizing,
     SlackSettings,
     StackSettings,
-    WasAppSettings,
 )
-from .schema import FieldError, StackConfig, WasApp, alias, pulumi_declared
+from .schema import FieldError, StackConfig, WasAppSettings, alias, fields_of, is_model, pulumi_declared
 from .validators import Validator
+from .workload import Shaped
 
 SECRET_SHOWN = "<secret>"
 MAX_SHOWN = 120
@@ -56,9 +58,9 @@ def _shown(value: Any) -> str:
 
 
 # ------------------------------------------------------------------ declared types
-def field_base(model: type[BaseModel], name: str) -> tuple[Any, list[Any]]:
+def field_base(model: type, name: str) -> tuple[Any, list[Any]]:
     """A field's base type, Optional and Annotated stripped, and all its metadata."""
-    field = model.model_fields[name]
+    field = fields_of(model)[name]
     annotation, metadata = field.annotation, list(field.metadata)
     while True:
         origin = typing.get_origin(annotation)
@@ -73,17 +75,17 @@ def field_base(model: type[BaseModel], name: str) -> tuple[Any, list[Any]]:
             return annotation, metadata
 
 
-def pulumi_type(model: type[BaseModel], name: str) -> str:
+def pulumi_type(model: type, name: str) -> str:
     """The Pulumi config type of a field: string, integer, boolean, array or object."""
     annotation, _ = field_base(model, name)
     origin = typing.get_origin(annotation)
-    if origin in (tuple, list):
+    if origin in (tuple, list, collections.abc.Sequence):
         return "array"
     if origin is typing.Literal:
         return "integer" if all(isinstance(a, int) for a in typing.get_args(annotation)) else "string"
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return "object"
-    if origin is dict:
+    if isinstance(annotation, type) and issubclass(annotation, enum.Enum):
+        return "integer" if issubclass(annotation, int) else "string"
+    if is_model(annotation) or origin in (dict, collections.abc.Mapping):
         return "object"
     return {str: "string", SecretStr: "string", int: "integer", bool: "boolean", float: "number"}[annotation]
 
@@ -123,36 +125,39 @@ def _key_path(loc: Iterable[Any]) -> str:
     return out
 
 
-def submodel(model: type[BaseModel], name: str) -> type[BaseModel] | None:
-    """The model a field holds (itself, or in a list, or optional), else None."""
-    def find(annotation: Any) -> type[BaseModel] | None:
-        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+def submodel(model: type, name: str) -> type | None:
+    """The model a field holds (itself, or in a list, or optional, or the Kubernetes shape a
+    workload.Shaped field is validated as), else None."""
+    def find(annotation: Any) -> type | None:
+        if is_model(annotation):
             return annotation
-        if typing.get_origin(annotation) is dict:
+        if typing.get_origin(annotation) in (dict, collections.abc.Mapping):
             return None
         for arg in typing.get_args(annotation):
             found = find(arg)
             if found:
                 return found
         return None
-    return find(model.model_fields[name].annotation)
+    field = fields_of(model)[name]
+    shaped = next((m for m in field.metadata if isinstance(m, Shaped)), None)
+    return shaped.model if shaped else find(field.annotation)
 
 
-SUBMODELS: dict[str, type[BaseModel]] = {n: m for n in StackConfig.model_fields if (m := submodel(StackConfig, n))}
+SUBMODELS: dict[str, type] = {n: m for n in StackConfig.model_fields if (m := submodel(StackConfig, n))}
 
 
-def _model_at(loc: tuple) -> type[BaseModel] | None:
+def _model_at(loc: tuple) -> type | None:
     """The model class whose field the last element of `loc` names."""
-    model: type[BaseModel] | None = StackConfig
+    model: type | None = StackConfig
     for part in loc[:-1]:
         if isinstance(part, int) or model is None:
             continue
-        attr = next((n for n in model.model_fields if alias(model, n) == part), None)
+        attr = next((n for n in fields_of(model) if alias(model, n) == part), None)
         model = submodel(model, attr) if attr else None
     return model
 
 
-def allowed_text(model: type[BaseModel], name: str) -> str:
+def allowed_text(model: type, name: str) -> str:
     """What a field allows, from its declaration: its rule's text, its literals, its bounds."""
     annotation, metadata = field_base(model, name)
     rule = next((m for m in metadata if isinstance(m, Validator)), None)
@@ -160,6 +165,8 @@ def allowed_text(model: type[BaseModel], name: str) -> str:
         return rule.allowed
     if typing.get_origin(annotation) is typing.Literal:
         return "one of: " + ", ".join(str(a) for a in typing.get_args(annotation))
+    if isinstance(annotation, type) and issubclass(annotation, enum.Enum):
+        return "one of: " + ", ".join(str(m.value) for m in annotation)
     bound = {k: getattr(m, k) for m in metadata for k in ("ge", "gt", "le", "lt") if getattr(m, k, None) is not None}
     kind = pulumi_type(model, name)
     noun = {"integer": "an integer", "number": "a finite number", "boolean": "true or false",
@@ -182,9 +189,9 @@ def _from_validation_error(exc: ValidationError, secret_keys: set[str]) -> Confi
     cause = (err.get("ctx") or {}).get("error")
     if isinstance(cause, FieldError):
         loc, value, allowed = loc + (cause.field,), cause.value, str(cause)
-    elif err["type"] == "extra_forbidden":
+    elif err["type"] in ("extra_forbidden", "unexpected_keyword_argument"):  # a BaseModel's, a dataclass's
         model = _model_at(loc)
-        known = [alias(model, n) for n in model.model_fields] if model else []
+        known = [alias(model, n) for n in fields_of(model)] if model else []
         near = difflib.get_close_matches(str(loc[-1]), known, n=1, cutoff=0.6)
         allowed = (f"unknown field; did you mean {near[0]}? " if near else "unknown field; ") + \
             "allowed: " + ", ".join(known)
@@ -192,15 +199,15 @@ def _from_validation_error(exc: ValidationError, secret_keys: set[str]) -> Confi
         allowed = str(cause)
     else:
         model = _model_at(loc)
-        attr = next((n for n in model.model_fields if alias(model, n) == loc[-1]), None) if model else None
+        attr = next((n for n in fields_of(model) if alias(model, n) == loc[-1]), None) if model else None
         allowed = allowed_text(model, attr) if model and attr else err["msg"]
-        if err["type"] == "model_type":  # a list item or a field that must be a map
+        if err["type"] in ("model_type", "dataclass_type", "dict_type"):  # a list item or a field that must be a map
             field_loc = loc[:-1] if loc and isinstance(loc[-1], int) else loc
             parent = _model_at(field_loc)
-            name = next((n for n in parent.model_fields if alias(parent, n) == field_loc[-1]), None) if parent else None
+            name = next((n for n in fields_of(parent) if alias(parent, n) == field_loc[-1]), None) if parent else None
             sub = submodel(parent, name) if parent and name else None
             if sub:
-                allowed = "a map with the fields " + ", ".join(alias(sub, n) for n in sub.model_fields)
+                allowed = "a map with the fields " + ", ".join(alias(sub, n) for n in fields_of(sub))
         elif err["type"] == "missing":
             allowed = f"required: {allowed}"
         if err["type"] in ("too_short", "too_long") and loc == ("wasApps",):
@@ -231,8 +238,8 @@ def parse_config(raw: Mapping[str, str], project: str, secret_keys: Iterable[str
     webhook = alias(StackConfig, "slack_webhook_url")
     if webhook in values and webhook not in secrets:
         raise ConfigError(webhook, SECRET_SHOWN, f"must be a secret: pulumi config set --secret {webhook} https://...")
-    try:
-        return StackConfig.model_validate(values)
+    try:  # as JSON: strict, yet a map is a WAS app and a list a tuple (pydantic's JSON mode)
+        return StackConfig.model_validate_json(json.dumps(values), strict=True)
     except ValidationError as exc:
         raise _from_validation_error(exc, secrets) from None
     except FieldError as exc:  # raised outside pydantic's wrapping (defensive)
@@ -291,11 +298,8 @@ def _k8s(value: Any) -> Any:
     return dict(value) if isinstance(value, Mapping) else value
 
 
-def _pod_extras(a: WasApp) -> PodExtras:
-    return PodExtras(**_same_named(PodExtras, a, {}))
-
-
-def _was_apps(raw: tuple[WasApp, ...], release_name: str = "redis") -> tuple[WasAppSettings, ...]:
+def _was_apps(raw: tuple[WasAppSettings, ...], release_name: str = "redis") -> tuple[WasAppSettings, ...]:
+    """The apps, checked against each other (names, databases, key namespaces)."""
     apps: list[WasAppSettings] = []
     seen_db: dict[int, str] = {}
     client_label = names.redis_client_label(release_name)[0]
@@ -313,33 +317,18 @@ def _was_apps(raw: tuple[WasApp, ...], release_name: str = "redis") -> tuple[Was
                               f"a database no other app uses ({seen_db[database]} has {database}): one database "
                               "per app keeps the session count exact")
         seen_db[database] = a.name
-        namespace = a.session_namespace or f"spring:session:{a.name}"
+        namespace = a.key_namespace
         for b in apps:  # ACL key patterns are `<namespace>:*`: no namespace may sit inside another
-            if namespace == b.session_namespace or namespace.startswith(b.session_namespace + ":") \
-                    or b.session_namespace.startswith(namespace + ":"):
+            if namespace == b.key_namespace or namespace.startswith(b.key_namespace + ":") \
+                    or b.key_namespace.startswith(namespace + ":"):
                 raise ConfigError(f"{at}.sessionNamespace", namespace,
                                   f"a namespace that neither contains nor is contained in {b.name}'s "
-                                  f"{b.session_namespace!r}: each app's Redis user is confined to <namespace>:*")
-        apps.append(WasAppSettings(**_same_named(WasAppSettings, a, dict(
-            image=str(validators.image(a.image)),
-            spring_boot_major=a.boot_line.major,
-            session_timeout_seconds=validators.duration_seconds(a.session_timeout),
-            repository_type=a.repository,
-            expiration_store=(a.session_expiration_store or "minute") if a.repository == "indexed" else None,
-            session_namespace=namespace,
-            session_database=database,
-            resources=Resources(a.cpu_request, a.cpu_limit, a.memory_request, a.memory_limit),
-            pod=_pod_extras(a),
-        ))))
+                                  f"{b.key_namespace!r}: each app's Redis user is confined to <namespace>:*")
+        apps.append(a)
     return tuple(apps)
 
 
-SINGLE_APP_DATABASE = 1
-"""The database of an app that is the only one in wasApps and sets no sessionDatabase
-(what the positional default gave the first app, so single-app stacks keep theirs)."""
-
-
-def _session_database(raw: tuple[WasApp, ...], i: int) -> int:
+def _session_database(raw: tuple[WasAppSettings, ...], i: int) -> int:
     """An app's database never depends on its place in the list (adding, removing or
     reordering apps would move its sessions and log its users out): `sessionDatabase`, or
     SINGLE_APP_DATABASE for the only app; with two or more apps every app sets it."""
@@ -375,7 +364,7 @@ def _redis(cfg: StackConfig, apps: tuple[WasAppSettings, ...]) -> RedisSettings:
         maxmemory_bytes=validators.redis_memory(cfg.redis_maxmemory),
         resources=Resources(cfg.redis_cpu_request, cfg.redis_cpu_limit, cfg.redis_memory, cfg.redis_memory),
         sentinel=sentinel if cfg.redis_topology == "sentinel" else None,
-        keyspace_notifications=any(a.repository_type == "indexed" for a in apps),
+        keyspace_notifications=any(a.repository == "indexed" for a in apps),
         accepted_cves=cfg.redis_image_accepted_cves,
     ), prefix="redis_"))
 
@@ -400,7 +389,7 @@ def _check_tls(cfg: StackConfig, apps: tuple[WasAppSettings, ...]) -> None:
 
 
 def _check_sizing(cfg: StackConfig, apps: tuple[WasAppSettings, ...], redis: RedisSettings) -> None:
-    worst = "indexed" if any(a.repository_type == "indexed" for a in apps) else "default"
+    worst = "indexed" if any(a.repository == "indexed" for a in apps) else "default"
     need = sizing.required_maxmemory(cfg.expected_peak_sessions, cfg.session_payload_bytes, worst)
     if redis.maxmemory_bytes < need:
         raise ConfigError("redisMaxmemory", cfg.redis_maxmemory,

@@ -2,13 +2,12 @@
 by components/config/config.py. Components receive these objects (or their own Args built from them),
 never raw config. Defaults and bounds live only in components/config/schema.py."""
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
 from typing import Any, TypeVar
 
 from pydantic import SecretStr, TypeAdapter
 
-from . import boot
-from .schema import Thresholds
+from .schema import Thresholds, WasAppSettings
 
 T = TypeVar("T")
 
@@ -159,90 +158,6 @@ def _accepted(g: int, also: str) -> tuple[int, ...]:
 
 
 @dataclass(frozen=True)
-class PodExtras:
-    """A WAS app's own Kubernetes fields (components/config/workload.py), as the Kubernetes API takes them."""
-
-    env: Sequence[Mapping[str, Any]] = ()
-    """Extra env vars (never a name the program sets)."""
-    env_from: Sequence[Mapping[str, Any]] = ()
-    """envFrom sources."""
-    volumes: Sequence[Mapping[str, Any]] = ()
-    """Extra pod volumes."""
-    volume_mounts: Sequence[Mapping[str, Any]] = ()
-    """Their mounts in the app container."""
-    service_account_name: str | None = None
-    """ServiceAccount, or None (the namespace's default)."""
-    automount_service_account_token: bool = False
-    """Mount the API token."""
-    image_pull_secrets: Sequence[Mapping[str, Any]] = ()
-    """`{name}` references."""
-    node_selector: Mapping[str, str] = field(default_factory=dict)
-    """Pod nodeSelector."""
-    tolerations: Sequence[Mapping[str, Any]] = ()
-    """Pod tolerations."""
-    affinity: Mapping[str, Any] | None = None
-    """Pod affinity."""
-    labels: Mapping[str, str] = field(default_factory=dict)
-    """Extra pod labels (never the program's)."""
-    annotations: Mapping[str, str] = field(default_factory=dict)
-    """Extra pod annotations (never the program's)."""
-    liveness_path: str = "/livez"
-    """Liveness and startup probe path on the app port."""
-    readiness_path: str = "/readyz"
-    """Readiness probe path on the app port."""
-    egress: Sequence[Mapping[str, Any]] = ()
-    """Extra NetworkPolicy egress rules."""
-    ingress: Sequence[Mapping[str, Any]] = ()
-    """Extra NetworkPolicy ingress rules."""
-
-    def __post_init__(self) -> None:
-        _frozen(self)
-
-
-@dataclass(frozen=True)
-class WasAppSettings:
-    """One Spring WAS application."""
-
-    name: str
-    """DNS-1035 name; Deployment, Service and labels use it."""
-    image: str
-    """Image reference with a pinned tag."""
-    spring_boot_major: int
-    """The image's Spring Boot major version: its row of components/config/boot.py (`boot`)."""
-    min_replicas: int
-    """HPA minimum (and initial replicas)."""
-    max_replicas: int
-    """HPA maximum."""
-    session_timeout_seconds: int
-    """Session idle timeout."""
-    repository_type: str
-    """Spring Session repository: `default` (one hash per session) or `indexed`."""
-    flush_mode: str
-    """`on_save` or `immediate`."""
-    session_namespace: str
-    """Spring Session key namespace."""
-    session_database: int
-    """Dedicated Redis logical DB for this app's sessions (exact session count)."""
-    port: int
-    """HTTP port (the Service; /livez and /readyz for the kubelet)."""
-    management_port: int
-    """Actuator port (management.server.port); only Prometheus may reach it."""
-    resources: Resources
-    """Container resources."""
-    target_cpu_percent: int
-    """HPA CPU utilisation target."""
-    expiration_store: str | None = None
-    """Indexed repository: `minute` or `sorted-set`; None for the default repository."""
-    pod: PodExtras = field(default_factory=PodExtras)
-    """The app's own env, volumes, scheduling, pod metadata, probe paths and NetworkPolicy rules."""
-
-    @property
-    def boot(self) -> boot.BootLine:
-        """The app's Spring Boot line: property names, what it offers."""
-        return boot.line(self.spring_boot_major)
-
-
-@dataclass(frozen=True)
 class SlackSettings:
     """Alertmanager → Slack routing; present only when slackChannel is set."""
 
@@ -302,8 +217,8 @@ class StackSettings:
     """Kubernetes minor version for validation."""
     redis: RedisSettings
     """Redis."""
-    was_apps: tuple[WasAppSettings, ...]
-    """WAS applications, at least one."""
+    was_apps: tuple["WasAppSettings", ...]
+    """WAS applications, at least one (the config's entries: components/config/app.py)."""
     monitoring: MonitoringSettings
     """Monitoring."""
     sizing: Sizing

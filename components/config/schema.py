@@ -11,35 +11,30 @@ live in the model validators, each raising FieldError naming the key it blames.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, TypeAdapter, model_validator
 from pydantic.alias_generators import to_camel
+from pydantic.dataclasses import is_pydantic_dataclass
+from pydantic.fields import FieldInfo
 
-from . import boot, cve, names, sizing, validators, workload
+from . import boot, cve, sizing, validators, workload
+from .app import AS_TEXT, IMAGE, WasAppSettings
 from .validators import FieldError, Validator
-from .workload import LIST
 
-__all__ = ["FieldError"]
-
-
-def _int_as_text(value: Any) -> Any:
-    # Quantities may be written unquoted in YAML (cpuLimit: 1); they are still text.
-    return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+__all__ = ["FieldError", "WasAppSettings"]
 
 
-AsText = BeforeValidator(_int_as_text)
+AsText = AS_TEXT
 Namespace = Annotated[str, Validator(validators.namespace)]
 Label = Annotated[str, Validator(validators.dns1123_label)]
 ReleaseName = Annotated[str, Validator(lambda t: validators.dns1035_label(t, max_len=40))]
-AppName = Annotated[str, Validator(lambda t: validators.dns1035_label(t, max_len=40))]
 Memory = Annotated[str, AsText, Validator(validators.memory_bytes)]
 Storage = Annotated[str, AsText, Validator(validators.storage_bytes)]
 Cpu = Annotated[str, AsText, Validator(validators.cpu_millis)]
 RedisMemory = Annotated[str, Validator(validators.redis_memory)]
 Duration = Annotated[str, Validator(validators.duration_seconds)]
-Image = Annotated[str, Validator(validators.image, "an image reference by the distribution grammar (lower-case repository, "
-                                         "optional registry) pinned by a tag other than latest, or by a digest")]
+Image = Annotated[str, Validator(IMAGE.check, IMAGE.allowed)]
 Registry = Annotated[str, Validator(validators.registry)]
 RepositoryPath = Annotated[str, Validator(validators.repository_path)]
 ImageTag = Annotated[str, Validator(validators.image_tag)]
@@ -59,14 +54,6 @@ def _slack_channel(text: str) -> str:
     import re
     if text and not re.match(r"^[#@]?[a-z0-9][a-z0-9._-]{0,79}$", text):
         raise ValueError("empty, or a Slack channel name such as #alerts (lower-case a-z, 0-9, '.', '_', '-')")
-    return text
-
-
-def _session_namespace(text: str) -> str:
-    import re
-    if not re.match(r"^[A-Za-z0-9][A-Za-z0-9:._-]{0,99}$", text):
-        raise ValueError("a Spring Session key namespace: 1-100 characters of A-Z, a-z, 0-9, ':', '.', '_', '-', "
-                         "e.g. spring:session:shop")
     return text
 
 
@@ -106,13 +93,8 @@ def _acknowledged(text: str) -> str:
 
 
 TOPOLOGIES = ("standalone", "sentinel")
-if TYPE_CHECKING:
-    BootMajor = int
-else:  # the table's majors as a Literal: errors, Pulumi.yaml and the README say "one of: 2, 3, 4"
-    BootMajor = Literal[boot.MAJORS]
 StorageClass = Annotated[str, Validator(_storage_class)]
 SlackChannel = Annotated[str, Validator(_slack_channel)]
-SessionNamespace = Annotated[str, Validator(_session_namespace)]
 KubernetesVersion = Annotated[str, Validator(_kubernetes_version)]
 MasterSet = Annotated[str, Validator(_master_set)]
 Topology = Annotated[str, Validator(_topology)]
@@ -120,13 +102,7 @@ Percent = Annotated[float, Field(gt=0, le=100, allow_inf_nan=False)]
 MaxmemoryPolicy = Literal["noeviction", "volatile-ttl", "volatile-lru", "volatile-lfu", "volatile-random",
                           "allkeys-lru", "allkeys-lfu", "allkeys-random"]
 
-# A session timeout is bounded: Redis holds each session for its whole timeout, so memory
-# (components/config/sizing.py), the session count's SCAN (components/monitoring/session_count.py, O(live
-# sessions) per count) and how long a stolen session cookie stays usable all grow with it.
-SESSION_TIMEOUT_MIN_SECONDS = 60
-SESSION_TIMEOUT_MAX_SECONDS = 24 * 3600
-# Smallest memory limits a container can start in: a Spring Boot JVM, a Redis server.
-WAS_MEMORY_LIMIT_MIN = 256 * 2**20
+# The smallest memory limit a Redis server starts in.
 REDIS_MEMORY_MIN = 64 * 2**20
 
 
@@ -134,174 +110,6 @@ class _Model(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", strict=True, alias_generator=to_camel,
                               validate_by_name=False, validate_by_alias=True, allow_inf_nan=False,
                               use_attribute_docstrings=True)
-
-
-class WasApp(_Model):
-    """One Spring web application server whose HTTP sessions live in Redis."""
-
-    name: AppName
-    """Name of the Deployment, Service, HPA, PDB and NetworkPolicy; label `app` of its metrics."""
-    image: Image
-    """Image with a pinned tag (or digest), built with spring-boot-starter-web,
-    spring-session-data-redis and spring-boot-starter-data-redis (Boot 4:
-    spring-boot-starter-session-data-redis), spring-boot-starter-actuator and
-    micrometer-registry-prometheus (README, "The WAS image"). Without Spring Data Redis a
-    Boot 3.1+ app stops at start: "Included health contributor 'redis' in group 'sessions'
-    does not exist"; without Spring Session it keeps sessions in Tomcat (alert
-    WasSessionsNotInRedis: the login loop); without the Prometheus registry
-    /actuator/prometheus is 404 (WasMetricsNotScraped). The example
-    springcommunity/spring-petclinic:3.4.0 has none of the three: it stops at start."""
-    spring_boot_major: BootMajor = Field(3, description=boot.describe())
-    min_replicas: Annotated[int, Field(ge=1, le=1000)] = 2
-    """HPA minimum (and the initial replica count)."""
-    max_replicas: Annotated[int, Field(ge=1, le=1000)] = 4
-    """HPA maximum; at least minReplicas."""
-    session_timeout: Duration = "30m"
-    """Session idle timeout, <n>s|m|h, 1m..24h."""
-    repository_type: Literal["default", "indexed"] | None = None
-    """Spring Session repository: `default` (one hash per session) or `indexed`
-    (find-by-principal), among those the app's Boot line auto-configures (springBootMajor). Unset: the line's
-    default."""
-    session_expiration_store: Literal["minute", "sorted-set"] | None = None
-    """Indexed repository only: `minute` (Spring's default per-minute expiry sets) or
-    `sorted-set` (the app registers Spring Session 3.4+'s SortedSetRedisSessionExpirationStore
-    bean with its own namespace; counted every scrape instead of by a SCAN). Unset: `minute`."""
-    flush_mode: Literal["on_save", "immediate"] = "on_save"
-    """When Spring Session writes a changed session to Redis."""
-    session_namespace: SessionNamespace | None = None
-    """Spring Session key namespace. Unset: spring:session:<name>."""
-    session_database: Annotated[int, Field(ge=0, le=15)] | None = None
-    """Redis logical database holding only this app's sessions (one per app). Required when
-    wasApps lists two or more apps (never derived from the position: a new or reordered app
-    would move the others' sessions); unset on the only app: 1."""
-    port: Annotated[int, Field(ge=1024, le=65535)] = 8080
-    """HTTP port of the app (the Service; open to the ingress path). Serves /livez and /readyz
-    for the kubelet, never /actuator."""
-    management_port: Annotated[int, Field(ge=1024, le=65535)] = 8081
-    """Actuator port (management.server.port): /actuator/health and /actuator/prometheus, admitted
-    only from prometheusNamespace; differs from port."""
-    cpu_request: Cpu = "250m"
-    """CPU request; at most cpuLimit."""
-    cpu_limit: Cpu = "1"
-    """CPU limit."""
-    memory_request: Memory = "512Mi"
-    """Memory request; at most memoryLimit."""
-    memory_limit: Memory = "768Mi"
-    """Memory limit, at least 256Mi (a Spring Boot JVM does not start in less)."""
-    target_cpu_percent: Annotated[int, Field(ge=1, le=100)] = 70
-    """HPA target CPU utilisation, percent of the request."""
-    env: Annotated[tuple[workload.EnvVar, ...], LIST] = ()
-    """Extra env vars, Kubernetes EnvVar shape: `{name, value}` or `{name, valueFrom: {secretKeyRef:
-    {name, key}}}` / `configMapKeyRef`. Names the program sets (Spring Session, management, SERVER_PORT,
-    JAVA_TOOL_OPTIONS) are refused: the program's wiring wins. Credentials only from Secrets."""
-    env_from: Annotated[tuple[workload.EnvFromSource, ...], LIST] = ()
-    """Whole Secrets/ConfigMaps as env vars: `{secretRef: {name}}` or `{configMapRef: {name}}`, optional
-    `prefix`. Kubernetes lets `env` win over it, so the program's settings still win."""
-    volumes: Annotated[tuple[workload.Volume, ...], LIST] = ()
-    """Extra pod volumes: `secret`, `configMap`, `emptyDir` or `persistentVolumeClaim` (Pod Security
-    restricted); names other than tmp, redis-secret, redis-tls."""
-    volume_mounts: Annotated[tuple[workload.VolumeMount, ...], LIST] = ()
-    """Mounts of those volumes in the app container `{name, mountPath, readOnly, subPath}`; not at, under
-    or above /tmp and /var/run/secrets/redis*. The root filesystem stays read-only."""
-    service_account_name: workload.ObjectName | None = None
-    """ServiceAccount of the pods. Unset: the namespace's default."""
-    automount_service_account_token: bool = False
-    """Mount the ServiceAccount's API token (only for apps that call the Kubernetes API)."""
-    image_pull_secrets: Annotated[tuple[workload.LocalObjectReference, ...], LIST] = ()
-    """Secrets (type kubernetes.io/dockerconfigjson) to pull the image with: `[{name: regcred}]`."""
-    node_selector: workload.Labels = Field(default_factory=dict)
-    """Pod nodeSelector: node label -> value."""
-    tolerations: Annotated[tuple[workload.Toleration, ...], LIST] = ()
-    """Pod tolerations, Kubernetes Toleration shape."""
-    affinity: workload.Affinity | None = None
-    """Pod affinity (nodeAffinity, podAffinity, podAntiAffinity), Kubernetes Affinity shape."""
-    labels: workload.Labels = Field(default_factory=dict)
-    """Extra pod labels; not the app.kubernetes.io/* labels (the selector) nor the Redis client label."""
-    annotations: workload.Annotations = Field(default_factory=dict)
-    """Extra pod annotations; not the program's (password generation)."""
-    liveness_path: workload.HttpPath = "/livez"
-    """HTTP path of the liveness and startup probes, on the app port."""
-    readiness_path: workload.HttpPath = "/readyz"
-    """HTTP path of the readiness probe, on the app port."""
-    egress: Annotated[tuple[workload.EgressRule, ...], LIST] = ()
-    """Extra NetworkPolicy egress rules `{to: [peers], ports: [{port, protocol}]}`; a peer is
-    `{namespaceSelector, podSelector}` or `{ipBlock: {cidr, except}}`. `to` and `ports` are required."""
-    ingress: Annotated[tuple[workload.IngressRule, ...], LIST] = ()
-    """Extra NetworkPolicy ingress rules `{from: [peers], ports: [...]}` (the app port is already open)."""
-
-    @property
-    def repository(self) -> str:
-        """The repository the app runs: `repositoryType`, or its default for the Boot line."""
-        return self.repository_type or self.boot_line.default_repository
-
-    @property
-    def boot_line(self) -> boot.BootLine:
-        """The app's Spring Boot line (components/config/boot.py)."""
-        return boot.line(self.spring_boot_major)
-
-    @model_validator(mode="after")
-    def _consistent(self) -> WasApp:
-        if self.max_replicas < self.min_replicas:
-            raise FieldError("maxReplicas", self.max_replicas, f"at least minReplicas={self.min_replicas}")
-        seconds = validators.duration_seconds(self.session_timeout)
-        if not SESSION_TIMEOUT_MIN_SECONDS <= seconds <= SESSION_TIMEOUT_MAX_SECONDS:
-            raise FieldError("sessionTimeout", self.session_timeout,
-                             "1m..24h: Redis holds every session for its whole timeout, so its memory, the "
-                             "session count's SCAN and the life of a stolen cookie grow with it")
-        if validators.cpu_millis(self.cpu_request) > validators.cpu_millis(self.cpu_limit):
-            raise FieldError("cpuRequest", self.cpu_request, f"at most cpuLimit={self.cpu_limit}")
-        limit = validators.memory_bytes(self.memory_limit)
-        if limit < WAS_MEMORY_LIMIT_MIN:
-            raise FieldError("memoryLimit", self.memory_limit,
-                             f"at least {validators.mib(WAS_MEMORY_LIMIT_MIN)}: a Spring Boot JVM does not start in less")
-        if validators.memory_bytes(self.memory_request) > limit:
-            raise FieldError("memoryRequest", self.memory_request, f"at most memoryLimit={self.memory_limit}")
-        if self.management_port == self.port:
-            raise FieldError("managementPort", self.management_port,
-                             f"a port other than port={self.port}: actuator must not be served on the app port")
-        if self.repository_type is not None and self.repository_type not in self.boot_line.repositories:
-            raise FieldError("repositoryType", self.repository_type,
-                             f"Spring Boot {self.spring_boot_major} auto-configures only the "
-                             f"{' and '.join(self.boot_line.repositories)} repository; allowed: "
-                             + ", ".join(self.boot_line.repositories))
-        if self.session_expiration_store is not None and self.repository != "indexed":
-            raise FieldError("sessionExpirationStore", self.session_expiration_store,
-                             "only with repositoryType indexed: the default repository has no expiration store")
-        self._check_workload()
-        if self.session_expiration_store == "sorted-set" and self.boot_line.sorted_set_since is None:
-            raise FieldError("sessionExpirationStore", self.session_expiration_store,
-                             "minute: SortedSetRedisSessionExpirationStore needs Spring Session 3.4+ "
-                             f"(springBootMajor {boot.releases(lambda r: r.sorted_set_since)})")
-        return self
-
-    def _check_workload(self) -> None:
-        seen: set[str] = set()
-        for i, e in enumerate(self.env):
-            if e.name in seen:
-                raise FieldError(f"env[{i}].name", e.name, "a name no earlier env entry has")
-            seen.add(e.name)
-        declared = [v.name for v in self.volumes]
-        for i, v in enumerate(self.volumes):
-            if v.name in declared[:i]:
-                raise FieldError(f"volumes[{i}].name", v.name, "a name no earlier volume has")
-        paths: list[str] = []
-        for i, m in enumerate(self.volume_mounts):
-            if m.name not in declared:
-                raise FieldError(f"volumeMounts[{i}].name", m.name,
-                                 "the name of one of this app's volumes: " + (", ".join(declared) or "(none declared)"))
-            if m.mount_path in paths:
-                raise FieldError(f"volumeMounts[{i}].mountPath", m.mount_path, "a path no earlier mount has")
-            paths.append(m.mount_path)
-        for key in self.labels:
-            if key.startswith("app.kubernetes.io/"):
-                raise FieldError(f"labels.{key}", key, "a key outside app.kubernetes.io/*: those are the program's "
-                                 "selector and version labels")
-        for key in self.annotations:
-            if key.startswith(names.PART_OF + "/"):
-                raise FieldError(f"annotations.{key}", key, f"a key outside {names.PART_OF}/* (the program's)")
-        if self.automount_service_account_token and self.service_account_name is None:
-            raise FieldError("automountServiceAccountToken", True, "false unless serviceAccountName is set: "
-                             "the namespace's default account should not get an API token")
 
 
 class Thresholds(_Model):
@@ -334,7 +142,8 @@ class Thresholds(_Model):
         return self
 
 
-DEFAULT_APPS = (WasApp.model_validate({"name": "petclinic", "image": "docker.io/springcommunity/spring-petclinic:3.4.0"}),)
+DEFAULT_APPS = (TypeAdapter(WasAppSettings).validate_python({"name": "petclinic",
+                                                    "image": "docker.io/springcommunity/spring-petclinic:3.4.0"}),)
 
 
 class StackConfig(_Model):
@@ -436,7 +245,7 @@ class StackConfig(_Model):
     session_payload_bytes: Annotated[int, Field(ge=0, le=1_000_000)] = 2048
     """Typical serialized session attribute bytes per session (maxmemory sizing check)."""
 
-    was_apps: Annotated[tuple[WasApp, ...], Field(min_length=1, max_length=15, strict=False)] = DEFAULT_APPS
+    was_apps: Annotated[tuple[WasAppSettings, ...], Field(min_length=1, max_length=15, strict=False)] = DEFAULT_APPS
     """Spring WAS applications (a list of objects, fields below), 1..15."""
     thresholds: Thresholds = Thresholds()
     """Alert, dashboard and checklist thresholds (an object, fields below); keys given override the
@@ -540,5 +349,15 @@ def pulumi_declared(name: str) -> bool:
     return not (isinstance(extra, dict) and extra.get("pulumi") == "secret-optional")
 
 
-def alias(model: type[BaseModel], name: str) -> str:
-    return model.model_fields[name].alias or name
+def fields_of(model: type) -> dict[str, FieldInfo]:
+    """A config model's fields: a BaseModel's, or a pydantic dataclass's (WasAppSettings)."""
+    return model.model_fields if issubclass(model, BaseModel) else model.__pydantic_fields__  # type: ignore[attr-defined]
+
+
+def is_model(annotation: Any) -> bool:
+    """Whether a type is a config model (a BaseModel or a pydantic dataclass)."""
+    return isinstance(annotation, type) and (issubclass(annotation, BaseModel) or is_pydantic_dataclass(annotation))
+
+
+def alias(model: type, name: str) -> str:
+    return fields_of(model)[name].alias or name

@@ -5,7 +5,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from . import names
-from .model import WasAppSettings
+from .app import WasAppSettings
 
 REPOSITORY_TYPES = ("default", "indexed")
 EXPIRATION_STORES = ("minute", "sorted-set")
@@ -92,8 +92,8 @@ def sorted_set_key(namespace: str) -> str:
 
 def store_of(app: WasAppSettings) -> SessionStore:
     """Where one WasAppSettings' sessions live."""
-    return SessionStore(app.name, app.session_database, app.session_namespace, app.repository_type,
-                        app.session_timeout_seconds, app.expiration_store or "minute")
+    return SessionStore(app.name, app.database, app.key_namespace, app.repository, app.session_timeout_seconds,
+                        app.expiration_store or "minute")
 
 
 def stores_in_order(apps: Iterable[WasAppSettings]) -> tuple[SessionStore, ...]:

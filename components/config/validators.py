@@ -298,18 +298,23 @@ class FieldError(ValueError):
 
 
 class Validator:
-    """A field rule for `Annotated[str, Validator(check)]`: pydantic runs `check` after the
-    type check and keeps the text; `allowed` (default: the check's own message) is what
-    errors, the generated Pulumi.yaml and the README say the field allows."""
+    """A field rule for `Annotated[str, Validator(check)]` (or a field's metadata: `ruled`):
+    pydantic runs `check` after the type check and keeps the text (with `normalize`, the
+    check's result as text); `allowed` (default: the check's own message) is what errors, the
+    generated Pulumi.yaml and the README say the field allows. None (an unset optional field)
+    is not checked."""
 
-    def __init__(self, check: Callable[[str], Any], allowed: str | None = None, secret: bool = False):
-        self.check, self.secret = check, secret
+    def __init__(self, check: Callable[[str], Any], allowed: str | None = None, secret: bool = False,
+                 normalize: bool = False):
+        self.check, self.secret, self.normalize = check, secret, normalize
         self.allowed = allowed or allowed_of(check)
 
     def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> core_schema.CoreSchema:
         def validate(value: Any) -> Any:
-            self.check(value.get_secret_value() if self.secret else value)
-            return value
+            if value is None:
+                return value
+            result = self.check(value.get_secret_value() if self.secret else value)
+            return str(result) if self.normalize else value
         return core_schema.no_info_after_validator_function(validate, handler(source))
 
     def __repr__(self) -> str:
@@ -323,3 +328,14 @@ def allowed_of(check: Callable, sample: str = "\0") -> str:
     except (ValueError, InvalidOperation) as exc:
         return str(exc)
     raise AssertionError(f"{check.__name__} accepted {sample!r}")
+
+
+def ruled(default: Any = ..., *rules: Any, **field: Any) -> Any:
+    """A pydantic `Field(default, **field)` that also applies `rules` (Validator, Shaped, or
+    pydantic's Before/AfterValidator) to its value: the config models that are also component
+    inputs (components/config/app.py) keep their annotations plain for Pulumi's component
+    analyzer, which takes no `Annotated`. `default` may be `...` (required)."""
+    from pydantic import Field
+    info = Field(**field) if "default_factory" in field else Field(default, **field)
+    info.metadata.extend(rules)
+    return info

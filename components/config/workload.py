@@ -19,8 +19,9 @@ import ipaddress
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, GetCoreSchemaHandler, TypeAdapter, model_validator
 from pydantic.alias_generators import to_camel
+from pydantic_core import core_schema
 
 from . import boot, validators
 from .podsecurity import RESTRICTED_VOLUME_TYPES
@@ -175,11 +176,39 @@ HttpPath = Annotated[str, Validator(http_path)]
 Cidr = Annotated[str, Validator(cidr)]
 IpAddress = Annotated[str, Validator(ip_address)]
 QualifiedName = Annotated[str, Validator(qualified_name)]
-Labels = Annotated[dict[str, str], AfterValidator(_labels)]
-Annotations = Annotated[dict[str, str], AfterValidator(_annotation_keys)]
+LABELS = AfterValidator(_labels)
+"""Kubernetes label keys and values (a `dict[str, str]` field's rule)."""
+ANNOTATION_KEYS = AfterValidator(_annotation_keys)
+"""Kubernetes annotation keys (a `dict[str, str]` field's rule)."""
+Labels = Annotated[dict[str, str], LABELS]
+Annotations = Annotated[dict[str, str], ANNOTATION_KEYS]
 FileMode = Annotated[int, Field(ge=0, le=0o777)]
 Port = Annotated[int, Field(ge=1, le=65535)]
 Weight = Annotated[int, Field(ge=1, le=100)]
+
+
+class Shaped:
+    """Field metadata (validators.ruled) for a value in a Kubernetes API shape, kept as the API
+    takes it (annotated `Sequence[Mapping[str, Any]]` or `Mapping[str, Any]`, which Pulumi's
+    component analyzer takes): validated as `model` (each item, with `many`) and stored as
+    `model.k8s()` dicts. Errors keep their path into the item (`env[2].valueFrom`);
+    components/config/config.py reads `model` to say what the field allows."""
+
+    def __init__(self, model: type[K8sModel], many: bool = True):
+        self.model, self.many = model, many
+        self._adapter: TypeAdapter[Any] = TypeAdapter(tuple[model, ...] if many else model)  # type: ignore[valid-type]
+
+    def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> core_schema.CoreSchema:
+        def validate(value: Any) -> Any:
+            if value is None:
+                return None
+            if self.many:
+                return tuple(m.k8s() for m in self._adapter.validate_python(tuple(value)))
+            return self._adapter.validate_python(dict(value)).k8s()
+        return core_schema.no_info_after_validator_function(validate, handler(source))
+
+    def __repr__(self) -> str:
+        return f"Shaped({self.model.__name__})"
 
 
 LIST = Field(strict=False)

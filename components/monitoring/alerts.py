@@ -30,7 +30,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..config import names
-from ..config.model import WasAppSettings
+from ..config.app import WasAppSettings
 from ..config.sessions import stores_for
 from . import certificates as cert
 from . import records as rec

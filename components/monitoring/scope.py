@@ -5,7 +5,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from ..config import names
-from ..config.model import StackSettings, WasAppSettings
+from ..config.app import WasAppSettings
+from ..config.model import StackSettings
 from ..config.schema import Thresholds
 from .promql import matchers
 from .session_count import selectors

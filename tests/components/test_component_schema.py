@@ -153,6 +153,19 @@ def test_what_the_program_reads_from_a_component_is_a_schema_output():
     assert not any("password" in attribute for _, attribute in reads)
 
 
+def _conforms(value, prop: dict, types: dict, where: str) -> None:
+    """`value` has only properties its schema type declares, and every required one."""
+    if "$ref" in prop and prop["$ref"].startswith("#/types/") and isinstance(value, dict):
+        spec = types[prop["$ref"][len("#/types/"):]]
+        assert set(value) <= set(spec.get("properties", {})), f"{where}: {set(value) - set(spec['properties'])}"
+        assert set(spec.get("required", [])) <= set(value), where
+        for key, item in value.items():
+            _conforms(item, spec["properties"][key], types, f"{where}.{key}")
+    elif prop.get("type") == "array" and isinstance(value, list):
+        for i, item in enumerate(value):
+            _conforms(item, prop["items"], types, f"{where}[{i}]")
+
+
 def readme_yaml_example() -> dict:
     section = (ROOT / "README.md").read_text().split("### From any Pulumi language", 1)[1]
     return yaml.safe_load(re.search(r"```yaml\n(.*?)```", section, re.S).group(1))
@@ -171,6 +184,8 @@ def test_the_readme_yaml_program_uses_only_what_the_schema_has():
         props = resource.get("properties", {})
         assert set(props) <= set(spec["inputProperties"]), name
         assert set(spec["requiredInputs"]) <= set(props), name
+        for key, value in props.items():  # nested objects too: the provider drops a key its type lacks
+            _conforms(value, spec["inputProperties"][key], schema["types"], f"{name}.{key}")
     # `${resource.output}` references name real outputs of the referenced component.
     text = json.dumps(program)
     for ref, output in re.findall(r"\$\{(\w[\w-]*)\.(\w+)\}", text):
@@ -218,33 +233,18 @@ def test_the_provider_constructs_the_readme_program_under_mocks():
     assert volumes["auth"]["secret"]["secretName"] == "sessions-exporter-redis-auth" in store_secrets
 
 
-def test_why_the_config_models_are_not_the_component_args_yet():
-    """docs/decisions.md, "Config to settings by name": the pydantic config models cannot be what
-    the components take while Pulumi's analyzer rejects their field types. A constrained field
-    (`Annotated[int, Field(ge=1)]`, how every config bound is written) fails in the analyzer even
-    on a pydantic dataclass. When this test fails, the analyzer accepts them: merge the two."""
-    from pydantic import Field
-    from pydantic.dataclasses import dataclass as pydantic_dataclass
+def test_a_was_app_is_one_type_the_config_entry_and_the_component_input():
+    """Issue 21 item 2: the stack config's `wasApps[]` entry validates into the type WasApp takes, and
+    the analyzer's schema of that type has exactly the config's keys, each described; a field with a
+    default is optional (only name and image are required, as in the stack config)."""
+    from components.config.app import WasAppSettings
+    from components.config.config import submodel
+    from components.config.schema import StackConfig, alias, fields_of
+    from components.was import WasAppArgs
 
-    @pydantic_dataclass(frozen=True)
-    class Bounded:
-        """A config model shape."""
-
-        replicas: typing.Annotated[int, Field(ge=1, le=1000)] = 2
-        """HPA minimum."""
-
-    class Args(typing.TypedDict):
-        app: Bounded
-        """The app."""
-
-    class Probe(pulumi.ComponentResource):
-        """A component taking a config model."""
-
-        name: pulumi.Output[str]
-        """Its name."""
-
-        def __init__(self, name: str, args: Args, opts: pulumi.ResourceOptions | None = None):
-            super().__init__(f"{PACKAGE}:index:Probe", name, {}, opts)
-
-    with pytest.raises(TypeError, match="must be a class"):
-        Analyzer(PACKAGE).analyze([Probe])
+    assert submodel(StackConfig, "was_apps") is WasAppSettings is WasAppArgs.__annotations__["app"]
+    spec = Analyzer(PACKAGE).analyze([by_name("WasApp")])["type_definitions"]["WasAppSettings"]
+    keys = {alias(WasAppSettings, n) for n in fields_of(WasAppSettings)}
+    assert set(spec.properties) == keys
+    assert {k for k, p in spec.properties.items() if not p.optional} == {"name", "image"}
+    assert [k for k, p in spec.properties.items() if not (p.description or "").strip()] == []
