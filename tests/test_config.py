@@ -119,6 +119,12 @@ BAD = {
         ("dev", {"wasApps": [{**APP, "sessionDatabase": 2}, {**APP, "name": "shop"}]}, "wasApps[1].sessionDatabase",
          "required (0..15, one per app) when wasApps lists more than one app"),
     ],
+    "nulls (a WAS app's defaulted fields are Optional for Pulumi's analyzer, never for the config)": [
+        ("dev", app(minReplicas=None), "wasApps[0].minReplicas", "a value: leave the field out for its default 2"),
+        ("dev", app(env=None), "wasApps[0].env", "leave the field out for its default []"),
+        ("dev", app(flushMode=None), "wasApps[0].flushMode", 'its default "on_save"'),
+        ("dev", app(image=None), "wasApps[0].image", "an image reference"),
+    ],
     "unknown keys": [
         ("dev", {"redisMaxMemory": "1gb"}, "redisMaxMemory", "did you mean redisMaxmemory?"),
         ("dev", {"wasAps": []}, "wasAps", "did you mean wasApps?"),
