@@ -31,8 +31,8 @@ def test_login_loop_fires_for_tomcat_sessions_and_the_healthy_shape_stays_silent
     try:
         redis = Redis(procs, "redis", PASSWORD, redis_conf(settings)).start()
         healthy = next(a for a in settings.was_apps if a.name == "healthy")
-        with redis.client(healthy.session_database) as client:  # before Prometheus looks
-            SessionWriter(client, healthy.session_namespace, healthy.repository_type,
+        with redis.client(healthy.database) as client:  # before Prometheus looks
+            SessionWriter(client, healthy.key_namespace, healthy.repository,
                           healthy.session_timeout_seconds).create(5)
         started = time.monotonic()
         env = Env(procs, webhook, settings, [redis], extra_scrape=kube.scrape_configs())

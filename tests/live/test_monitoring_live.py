@@ -34,7 +34,7 @@ def test_session_metric_equals_live_sessions(procs, webhook, repository):
     ids = w.create(n, users=7)
     wait_until(lambda: env.sessions() == n, 20, what=f"{RECORD} == {n}")
     if repository == "indexed":  # the seed's query: every key, not sessions
-        keys = env.prometheus.value(f'redis_db_keys{{db="db{app.session_database}"}}')
+        keys = env.prometheus.value(f'redis_db_keys{{db="db{app.database}"}}')
         assert keys is not None and keys > n
     for sid in ids[:5]:
         w.delete(sid, None)
@@ -129,15 +129,15 @@ def test_aof_keeps_sessions_written_before_the_last_second(procs, webhook):
     assert conf["appendonly"] == "yes" and conf["appendfsync"] == "everysec"
     redis = Redis(procs, "redis", PASSWORD, conf).start()
     app = settings.was_apps[0]
-    client = redis.client(app.session_database)
-    w = SessionWriter(client, app.session_namespace, app.repository_type, app.session_timeout_seconds)
+    client = redis.client(app.database)
+    w = SessionWriter(client, app.key_namespace, app.repository, app.session_timeout_seconds)
     durable = w.create(500)
     time.sleep(1.5)  # everysec: these are on disk now
     w.create(100)   # may or may not survive: written within the last second
     redis.kill(signal.SIGKILL)
     redis.start()
-    with redis.client(app.session_database) as c:
-        present = pipeline(c, [("EXISTS", f"{app.session_namespace}:sessions:{sid}") for sid in durable])
+    with redis.client(app.database) as c:
+        present = pipeline(c, [("EXISTS", f"{app.key_namespace}:sessions:{sid}") for sid in durable])
     assert sum(present) == len(durable)
 
 
@@ -168,8 +168,8 @@ def test_sentinel_failover_elects_a_master_and_clients_write_again(procs, webhoo
 
     def write_session() -> bool:
         host, port = master_from_sentinels(addrs, sentinel.master_set, PASSWORD)
-        with connect(host, port, PASSWORD, app.session_database, timeout=1) as c:
-            w = SessionWriter(c, app.session_namespace, app.repository_type, app.session_timeout_seconds)
+        with connect(host, port, PASSWORD, app.database, timeout=1) as c:
+            w = SessionWriter(c, app.key_namespace, app.repository, app.session_timeout_seconds)
             return bool(w.create(1))
 
     assert write_session()

@@ -444,9 +444,9 @@ def test_a_failed_count_and_a_mismatched_store_reach_the_webhook(procs, webhook,
     else:  # the sidecar is dead: its count key expires (COUNTER_TTL) and nothing renews it
         assert env.counter is not None
         env.counter.kill()
-    with env.nodes[0].client(petclinic.session_database) as c:
-        SpringSessionRepository(c, petclinic.session_namespace, "indexed", store="sorted-set").new_session("v")
-        SpringSessionRepository(c, petclinic.session_namespace, "indexed", store="sorted-set",
+    with env.nodes[0].client(petclinic.database) as c:
+        SpringSessionRepository(c, petclinic.key_namespace, "indexed", store="sorted-set").new_session("v")
+        SpringSessionRepository(c, petclinic.key_namespace, "indexed", store="sorted-set",
                                 store_namespace=DEFAULT_NAMESPACE).new_session("u")
     failed = wait_until(lambda: webhook.first("SessionCountFailed", "firing", broken), 30,
                         what="SessionCountFailed at the webhook")
