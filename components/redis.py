@@ -187,7 +187,7 @@ def connection_for(fullname: str, settings: RedisSettings, namespace: str,
     """The connection for a topology, from the chart's naming rules (TLS fingerprints aside:
     the store adds them once the certificates exist)."""
     label_key, label_value = names.redis_client_label(fullname)
-    sentinel = settings.sentinel
+    sentinel = settings.sentinel if settings.sentinel_topology else None
     nodes = [names.redis_pod_host(fullname, "standalone", 0, namespace)] if sentinel is None else \
         [names.redis_pod_host(fullname, "sentinel", i, namespace) for i in range(sentinel.nodes)]
     return RedisConnection(
@@ -210,7 +210,7 @@ def connection_for(fullname: str, settings: RedisSettings, namespace: str,
     )
 
 
-def _redis_conf(s: RedisSettings) -> str:
+def _redis_conf(s: RedisSettings, keyspace_notifications: bool) -> str:
     # Replaces the chart's default commonConfiguration, so its defaults are restated.
     # AOF every second: at most ~1 s of session writes lost on a crash (live-tested).
     lines = [
@@ -226,11 +226,11 @@ def _redis_conf(s: RedisSettings) -> str:
         # Users and passwords (hashes) from the ACL Secret, not the chart's users.acl.
         f"aclfile {names.ACL_DIR}/{names.REDIS_ACL_FILE}",
     ]
-    if s.keyspace_notifications:
+    if keyspace_notifications:
         # The indexed repository relies on expired/generic keyspace events; apps are
         # told configure-action=none, so Redis sets them here instead of via CONFIG.
         lines.append("notify-keyspace-events Egx")
-    if s.sentinel is not None and s.sentinel.min_replicas_to_write > 0:
+    if s.sentinel_topology and s.sentinel.min_replicas_to_write > 0:
         # Any node may become master: every node refuses writes without enough fresh
         # replicas, so a master cut off from them stops acknowledging writes it would lose.
         lines += [f"min-replicas-to-write {s.sentinel.min_replicas_to_write}",
@@ -282,7 +282,7 @@ def acl_reload_env(ports: list[int], tls_on: bool, acl_dir: str = names.ACL_DIR,
 
 
 def _acl_reload_sidecar(s: RedisSettings) -> dict:
-    ports = [names.REDIS_PORT] + ([names.SENTINEL_PORT] if s.sentinel is not None else [])
+    ports = [names.REDIS_PORT] + ([names.SENTINEL_PORT] if s.sentinel_topology else [])
     fresh = heartbeat_fresh(f"{ACL_RELOAD_TMP}/alive", 6 * ACL_RELOAD_INTERVAL_SECONDS)
     mounts = [{"name": "acl", "mountPath": names.ACL_DIR, "readOnly": True},
               {"name": "redis-password", "mountPath": PASSWORD_FILE.rsplit("/", 1)[0], "readOnly": True},
@@ -360,8 +360,8 @@ def _node_values(fullname: str, s: RedisSettings, resources: Resources) -> dict[
     return values
 
 
-def chart_values(fullname: str, s: RedisSettings) -> dict:
-    """The values the Bitnami chart receives (no secret in here)."""
+def chart_values(fullname: str, s: RedisSettings, apps: Sequence[SessionStore] = ()) -> dict:
+    """The values the Bitnami chart receives (no secret in here); `apps`: where the sessions live."""
     image = s.redis_image.chart_values()
     values: dict = {
         "fullnameOverride": fullname,
@@ -374,7 +374,8 @@ def chart_values(fullname: str, s: RedisSettings) -> dict:
             "existingSecret": names.redis_password_secret(fullname),
             "existingSecretPasswordKey": names.PASSWORD_KEY,
         },
-        "commonConfiguration": _redis_conf(s),
+        # The indexed repository needs keyspace events (notify-keyspace-events).
+        "commonConfiguration": _redis_conf(s, any(a.repository_type == "indexed" for a in apps)),
         "volumePermissions": {"enabled": False},
         "sysctl": {"enabled": False},
         "metrics": {"enabled": False},  # our own exporter (components/exporter.py)
@@ -391,7 +392,6 @@ def chart_values(fullname: str, s: RedisSettings) -> dict:
         values["master"] = {**node, "count": 1, "pdb": {"create": False}}
         return values
     sentinel = s.sentinel
-    assert sentinel is not None, "sentinel topology without Sentinel settings"
     spread_selector = {"matchLabels": {**names.redis_pod_selector(fullname), "app.kubernetes.io/component": "node"}}
     values["architecture"] = "replication"
     # In Sentinel mode every node (master included) takes replica.* values.
@@ -550,7 +550,7 @@ class RedisSessionStore(pulumi.ComponentResource):
         self.acl_digest = pulumi.Output.unsecret(acl_files.apply(
             lambda f: hashlib.sha256("".join(f[k] for k in sorted(f)).encode()).hexdigest()))
 
-        base = chart_values(name, s)
+        base = chart_values(name, s, apps)
         values: Any = base
         self.certificate_not_after = pulumi.Output.from_input({})
         self.ca_certificate = pulumi.Output.from_input(None)

@@ -8,6 +8,7 @@ Usage: .venv/bin/python -m scripts.generate [--check]
 """
 from __future__ import annotations
 
+import enum
 import json
 import sys
 import typing
@@ -15,12 +16,12 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, TypeAdapter
+from pydantic import TypeAdapter
 
 from components.config.app import WasAppSettings
 from components.config.config import SUBMODELS, allowed_text, field_base, pulumi_type
-from components.config.schema import StackConfig, Thresholds, alias, fields_of, is_model, pulumi_declared
-from components.config.validators import Validator
+from components.config.schema import FLAT, Thresholds, alias, fields_of, is_model, pulumi_declared
+from components.config.validators import Each, Validator
 from components.config.workload import DnsEgress
 from tools.pulumi_cli import read_stack_file
 
@@ -63,7 +64,7 @@ def _dumped(value: Any) -> Any:
     """A config model's value as the stack file writes it: its keys, its non-default fields."""
     if is_model(type(value)):
         return TypeAdapter(type(value)).dump_python(value, by_alias=True, exclude_defaults=True, mode="json")
-    return value
+    return value.value if isinstance(value, enum.Enum) else value
 
 
 def _fields_text(model: type) -> str:
@@ -76,17 +77,20 @@ def _fields_text(model: type) -> str:
     return " ".join(p if p.endswith(".") else p + "." for p in parts)
 
 
-def _item_allowed(model: type[BaseModel], name: str) -> str | None:
+def _item_allowed(model: type, name: str) -> str | None:
     """What each item of a list of plain values allows (its rule's text); None for a list of objects."""
-    annotation, _ = field_base(model, name)
+    annotation, metadata = field_base(model, name)
+    each = next((m for m in metadata if isinstance(m, Each)), None)
+    if each is not None:
+        return each.rule.allowed
     item = typing.get_args(annotation)[0]
     rule = next((m for m in getattr(item, "__metadata__", ()) if isinstance(m, Validator)), None)
     return rule.allowed if rule else None
 
 
-def description(model: type[BaseModel], name: str) -> str:
+def description(model: type, name: str) -> str:
     """A key's full description: its docstring, what it allows, and for structured keys their fields."""
-    text = _one_line(model.model_fields[name].description)
+    text = _one_line(fields_of(model)[name].description)
     kind = pulumi_type(model, name)
     if kind == "array" and _item_allowed(model, name):
         return f"{text} Allowed: a list, each {_item_allowed(model, name)}."
@@ -100,16 +104,16 @@ def description(model: type[BaseModel], name: str) -> str:
 def config_block() -> dict:
     """The `config:` block of Pulumi.yaml."""
     block: dict = {}
-    for name in StackConfig.model_fields:
-        if not pulumi_declared(name):
+    for key, (model, name) in FLAT.items():
+        if not pulumi_declared(key):
             continue
-        kind = pulumi_type(StackConfig, name)
+        kind = pulumi_type(model, name)
         decl: dict = {"type": kind}
         if kind == "array":
-            decl["items"] = {"type": "string" if _item_allowed(StackConfig, name) else "object"}
-        decl["default"] = _default(StackConfig, name)
-        decl["description"] = description(StackConfig, name)
-        block[alias(StackConfig, name)] = decl
+            decl["items"] = {"type": "string" if _item_allowed(model, name) else "object"}
+        decl["default"] = _default(model, name)
+        decl["description"] = description(model, name)
+        block[key] = decl
     return block
 
 
@@ -134,14 +138,14 @@ def readme_table(root: Path = ROOT) -> str:
         stacks[s] = {k.partition(":")[2]: (json.loads(v.text) if v.object else v.text)
                      for k, v in values.items() if k.startswith(project + ":")}
     lines = ["| key | type | default | dev | prod | allowed | description |", "|---|---|---|---|---|---|---|"]
-    for name, field in StackConfig.model_fields.items():
-        key = alias(StackConfig, name)
-        kind = pulumi_type(StackConfig, name)
-        default = _default(StackConfig, name)
-        allowed = allowed_text(StackConfig, name) if kind not in ("array", "object") else f"{kind}, fields below"
-        if kind == "array" and _item_allowed(StackConfig, name):
-            allowed = f"a list, each {_item_allowed(StackConfig, name)}"
-        declared = "" if pulumi_declared(name) else " Secret: set with `pulumi config set --secret`."
+    for key, (model, name) in FLAT.items():
+        field = fields_of(model)[name]
+        kind = pulumi_type(model, name)
+        default = _default(model, name)
+        allowed = allowed_text(model, name) if kind not in ("array", "object") else f"{kind}, fields below"
+        if kind == "array" and _item_allowed(model, name):
+            allowed = f"a list, each {_item_allowed(model, name)}"
+        declared = "" if pulumi_declared(key) else " Secret: set with `pulumi config set --secret`."
         lines.append(f"| `{key}` | {kind} | {_cell(default)} | {_cell(stacks['dev'].get(key))} | "
                      f"{_cell(stacks['prod'].get(key))} | {allowed.replace('|', chr(92) + '|')} | "
                      f"{_one_line(field.description).replace('|', chr(92) + '|')}{declared} |")

@@ -43,7 +43,8 @@ FAST_FOR = "2s"
 def redis_conf(settings, acl_file: str | None = None) -> dict[str, str]:
     """The redis.conf lines the chart gets (commonConfiguration), as a dict. The ACL file
     is the local one given, or (no ACL: the default user may do anything) left out."""
-    lines = chart_values(settings.redis.release_name, settings.redis)["commonConfiguration"].splitlines()
+    lines = chart_values(settings.redis.release_name, settings.redis,
+                         stores_in_order(settings.was_apps))["commonConfiguration"].splitlines()
     conf = dict(line.split(" ", 1) for line in lines if line.strip())
     assert "aclfile" in conf, "the chart config names the ACL file"
     if acl_file:

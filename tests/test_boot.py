@@ -45,6 +45,7 @@ from components.config.app import WasAppSettings
 from components.config.sessions import stores_for
 from components.config.workload import program_env
 from components.redis import connection_for
+from simulators.stack import redis_conf
 from components.was import password_files, spring_env
 from tools.stackfile import load_settings
 
@@ -57,7 +58,7 @@ for topology, tls in (("standalone", False), ("sentinel", True)):
     env = [e["name"] for e in spring_env(a, conn)]
     out[topology] = {"env": env, "reserved": all(program_env(n) for n in env),
                      "files": [f["path"] for f in password_files(a, conn)],
-                     "repository": a.repository, "keyspace_events": s.redis.keyspace_notifications,
+                     "repository": a.repository, "keyspace_events": "notify-keyspace-events" in redis_conf(s),
                      "acl": app_permissions(stores_in_order(s.was_apps)[0], (7, 2)),
                      "count": stores_for(s.was_apps)[0].method}
 for name, bad in (("major", {**app, "springBootMajor": 5}),

@@ -336,46 +336,28 @@ def test_names_and_labels_stay_valid_at_the_longest_values_config_allows():
                 assert validators.is_label_value(value), (key, value)
 
 
-# --- config -> settings by name (components/config/config.py _same_named) -------------------
-def test_a_settings_field_takes_the_config_field_of_its_name_unless_derived():
-    """Adding a key a component reads as given is the schema field, the settings field and the code:
-    no mapping line. A settings field the config lacks is a programming error naming it."""
-    from dataclasses import dataclass
+# --- one model per concept (issue 21 item 2) -----------------------------------------------------
+def test_the_config_validates_straight_into_what_the_components_take():
+    """No mapping layer: the store's settings and each WAS app are the config's own objects, of the
+    types RedisSessionStore and WasApp take; every config key is one field of one of them (or of
+    StackConfig), under its own name."""
+    from components.config.config import parse_config, to_settings
+    from components.config.schema import FLAT, alias
+    from components.redis import RedisSessionStoreArgs
+    from components.was import WasAppArgs
 
-    from components.config.app import WasAppSettings
-    from components.config.config import _same_named, parse_config
-    from components.config.model import RedisSettings
-
-    raw, secrets = cli_config("dev", {"redisPersistenceSize": "4Gi", "wasApps": [
-        {"name": "shop", "image": "r.example/shop:1.0", "minReplicas": 3, "port": 9090,
-         "nodeSelector": {"pool": "web"}, "env": [{"name": "A", "value": "1"}]}]})
+    raw, secrets = cli_config("dev", {"redisPersistenceSize": "4Gi", "sentinelNodes": 5, "sentinelQuorum": 3,
+                                      "wasApps": [{"name": "shop", "image": "r.example/shop:1.0", "minReplicas": 3,
+                                                   "port": 9090, "nodeSelector": {"pool": "web"},
+                                                   "env": [{"name": "A", "value": "1"}]}]})
     cfg = parse_config(raw, PROJECT, secrets)
-    shop = cfg.was_apps[0]
-
-    @dataclass(frozen=True)
-    class Probe:
-        min_replicas: int
-        port: int
-        node_selector: dict
-        env: tuple
-        image: str
-
-    probe = Probe(**_same_named(Probe, shop, {"image": "derived"}))
-    assert probe == Probe(3, 9090, {"pool": "web"}, ({"name": "A", "value": "1"},), "derived")
-    assert _same_named(RedisSettings, cfg, {f: None for f in ("redis_image", "sentinel_image", "redis_version",
-                                                               "sentinel_version", "maxmemory", "maxmemory_bytes",
-                                                               "resources", "sentinel", "keyspace_notifications",
-                                                               "accepted_cves")},
-                       prefix="redis_")["persistence_size"] == "4Gi"
-
-    @dataclass(frozen=True)
-    class Unknown:
-        min_replicas: int
-        rollout_surge: int
-
-    with pytest.raises(TypeError, match=r"Unknown fields \['rollout_surge'\] have no config field <name>"):
-        _same_named(Unknown, shop, {})
-    # a WAS app is one type: the config's entry is what the WasApp component takes (components/config/app.py)
-    settings = parse(raw, PROJECT, "dev", secrets).was_apps[0]
-    assert isinstance(settings, WasAppSettings) and settings is not shop and settings == shop
-    assert (settings.min_replicas, settings.port, settings.node_selector) == (3, 9090, {"pool": "web"})
+    settings = to_settings(cfg, PROJECT, "dev")
+    assert settings.redis is cfg.redis and isinstance(settings.redis, RedisSessionStoreArgs.__annotations__["settings"])
+    assert (settings.redis.persistence_size, settings.redis.sentinel.nodes, settings.redis.sentinel.quorum) == \
+        ("4Gi", 5, 3)
+    [shop] = settings.was_apps
+    assert shop is cfg.was_apps[0] and isinstance(shop, WasAppArgs.__annotations__["app"])
+    assert (shop.min_replicas, shop.port, shop.node_selector, shop.env) == (3, 9090, {"pool": "web"},
+                                                                             ({"name": "A", "value": "1"},))
+    assert all(alias(model, name) == key for key, (model, name) in FLAT.items())
+    assert len(FLAT) == len({(m, n) for m, n in FLAT.values()})

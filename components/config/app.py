@@ -12,7 +12,6 @@ What a default resolves to is a property (`database`, `key_namespace`, `reposito
 `expiration_store`): components read those, never the optional fields.
 """
 import enum
-import json
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Annotated, Any, Optional, TypeVar
 
@@ -236,15 +235,7 @@ class WasAppSettings:
     @model_validator(mode="before")
     @classmethod
     def _no_nulls(cls, data: Any) -> Any:
-        """null for a field with a default is refused (leave the field out for its default)."""
-        if isinstance(data, Mapping):
-            for name, field in cls.__pydantic_fields__.items():  # type: ignore[attr-defined]
-                key = field.alias or name
-                if field.default is not None and not field.is_required() and data.get(key, data.get(name, 0)) is None:
-                    default = field.get_default(call_default_factory=True)
-                    shown = json.dumps(list(default) if isinstance(default, tuple) else default)
-                    raise FieldError(key, None, f"a value: leave the field out for its default {shown}")
-        return data
+        return validators.refuse_nulls(cls, data)
 
     @model_validator(mode="after")
     def _consistent(self) -> "WasAppSettings":

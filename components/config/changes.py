@@ -57,7 +57,7 @@ def deployed_state(s: StackSettings) -> dict[str, Any]:
         "redisPasswordGeneration": r.password_generation,
         "redisPasswordAlsoAccept": r.password_also_accept,
         "redisDefaultPasswordGeneration": r.default_password_generation,
-        "sentinelMasterSet": r.sentinel.master_set if r.sentinel else None,
+        "sentinelMasterSet": r.sentinel.master_set if r.sentinel_topology else None,
     }
 
 

@@ -12,7 +12,6 @@ Secret values are never echoed.
 from __future__ import annotations
 
 import collections.abc
-import dataclasses
 import difflib
 import enum
 import json
@@ -24,19 +23,27 @@ from typing import Any
 import pulumi
 from pydantic import SecretStr, ValidationError
 
-from . import acl, boot, names, sizing, validators
+from . import boot, names, sizing, validators
 from .app import SINGLE_APP_DATABASE
 from .model import (
-    Image,
     MonitoringSettings,
     RedisSettings,
-    Resources,
-    SentinelSettings,
     Sizing,
     SlackSettings,
     StackSettings,
 )
-from .schema import FieldError, StackConfig, WasAppSettings, alias, fields_of, is_model, pulumi_declared
+from .schema import (
+    FLAT,
+    GROUPS,
+    FieldError,
+    StackConfig,
+    WasAppSettings,
+    alias,
+    fields_of,
+    is_model,
+    pulumi_declared,
+    stack_config,
+)
 from .validators import Validator
 from .workload import Shaped
 
@@ -90,14 +97,14 @@ def pulumi_type(model: type, name: str) -> str:
     return {str: "string", SecretStr: "string", int: "integer", bool: "boolean", float: "number"}[annotation]
 
 
-KEYS: dict[str, str] = {alias(StackConfig, n): n for n in StackConfig.model_fields}
-"""Config key -> StackConfig attribute."""
+KEYS = FLAT
+"""Config key -> (the model that declares it, its attribute)."""
 
 
 def _typed(key: str, text: str) -> Any:
     """A config string as the value its declaration says (the CLI's own type rules,
     sdk/go/common/workspace/project.go ValidateConfigValue, plus strict decimal ints)."""
-    kind = pulumi_type(StackConfig, KEYS[key])
+    kind = pulumi_type(*KEYS[key])
     if kind == "string":
         return text
     if kind == "integer":
@@ -144,6 +151,15 @@ def submodel(model: type, name: str) -> type | None:
 
 
 SUBMODELS: dict[str, type] = {n: m for n in StackConfig.model_fields if (m := submodel(StackConfig, n))}
+
+
+def _ungrouped(loc: tuple) -> tuple:
+    """A location with the group fields left out (`redis`, `sentinel`): config keys are flat."""
+    out = list(loc)
+    for group in GROUPS:
+        if len(out) > 1 and out[0] == group:
+            out.pop(0)
+    return tuple(out)
 
 
 def _model_at(loc: tuple) -> type | None:
@@ -212,6 +228,7 @@ def _from_validation_error(exc: ValidationError, secret_keys: set[str]) -> Confi
             allowed = f"required: {allowed}"
         if err["type"] in ("too_short", "too_long") and loc == ("wasApps",):
             allowed = "1..15 WAS apps (a list of maps with at least name and image)"
+    loc = _ungrouped(loc)
     key = _key_path(loc)
     if loc and loc[0] in secret_keys:
         value = SECRET_SHOWN
@@ -232,25 +249,25 @@ def parse_config(raw: Mapping[str, str], project: str, secret_keys: Iterable[str
             hint = f"did you mean {near[0]}? " if near else ""
             raise ConfigError(key, SECRET_SHOWN if key in secrets else raw[full_key],
                               f"unknown key in the {project} namespace; {hint}see README, Config reference")
-        if key in secrets and pulumi_declared(KEYS[key]):
+        if key in secrets and pulumi_declared(key):
             pass  # a declared key may be encrypted; the program treats its value alike
         values[key] = _typed(key, raw[full_key])
     webhook = alias(StackConfig, "slack_webhook_url")
     if webhook in values and webhook not in secrets:
         raise ConfigError(webhook, SECRET_SHOWN, f"must be a secret: pulumi config set --secret {webhook} https://...")
-    try:  # as JSON: strict, yet a map is a WAS app and a list a tuple (pydantic's JSON mode)
-        return StackConfig.model_validate_json(json.dumps(values), strict=True)
+    try:
+        return stack_config(values)
     except ValidationError as exc:
         raise _from_validation_error(exc, secrets) from None
     except FieldError as exc:  # raised outside pydantic's wrapping (defensive)
-        raise ConfigError(exc.field, exc.value, str(exc)) from None
+        raise ConfigError(str(exc.field), exc.value, str(exc)) from None
 
 
 def to_settings(cfg: StackConfig, project: str, stack: str) -> StackSettings:
     """Typed settings objects from a validated StackConfig; cross-object rules here."""
-    apps = _was_apps(cfg.was_apps, cfg.redis_release_name)
+    apps = _was_apps(cfg.was_apps, cfg.redis.release_name)
     _check_tls(cfg, apps)
-    redis = _redis(cfg, apps)
+    redis = cfg.redis
     _check_sizing(cfg, apps, redis)
     _check_names(cfg, apps)
     slack = None
@@ -273,29 +290,6 @@ def to_settings(cfg: StackConfig, project: str, stack: str) -> StackSettings:
         sizing=Sizing(cfg.expected_peak_sessions, cfg.session_payload_bytes),
         dns_egress=tuple(cfg.dns_egress.egress_rules()),
     )
-
-
-# ------------------------------------------------------------------ settings by name
-# A settings field takes the config field of the same name (RedisSettings: `redis_<field>`,
-# SentinelSettings: `sentinel_<field>`) unless the mapping below derives it: adding a key that
-# a component reads as given is the schema field, the settings field and the code using it.
-def _same_named(settings: type, source: Any, derived: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    """`derived`, plus every other field of the `settings` dataclass read from `source` by name."""
-    missing = [f.name for f in dataclasses.fields(settings) if f.name not in derived
-               and not hasattr(source, prefix + f.name)]
-    if missing:  # a programming error, not a bad config value
-        raise TypeError(f"{settings.__name__} fields {missing} have no config field {prefix}<name>: derive them")
-    return {f.name: derived[f.name] if f.name in derived else _k8s(getattr(source, prefix + f.name))
-            for f in dataclasses.fields(settings)}
-
-
-def _k8s(value: Any) -> Any:
-    """A config value as the Kubernetes API takes it (workload models dump themselves)."""
-    if hasattr(value, "k8s"):
-        return value.k8s()
-    if isinstance(value, tuple):
-        return tuple(_k8s(v) for v in value)
-    return dict(value) if isinstance(value, Mapping) else value
 
 
 def _was_apps(raw: tuple[WasAppSettings, ...], release_name: str = "redis") -> tuple[WasAppSettings, ...]:
@@ -345,43 +339,11 @@ def _session_database(raw: tuple[WasAppSettings, ...], i: int) -> int:
                       f"only app, else its position + 1 (here {i + 1})" + (f"; taken: {taken}" if taken else ""))
 
 
-def _image(registry: str, repository: str, tag: str, digest: str) -> Image:
-    """The parts, checked once more as one reference by the distribution grammar (docker-image-py)."""
-    validators.image(f"{registry}/{repository}:{tag}" + (f"@{digest}" if digest else ""))
-    return Image(registry, repository, tag, digest)
-
-
-def _redis(cfg: StackConfig, apps: tuple[WasAppSettings, ...]) -> RedisSettings:
-    sentinel = SentinelSettings(**_same_named(SentinelSettings, cfg, dict(
-        min_replicas_max_lag=cfg.sentinel_min_replicas_max_lag_seconds), prefix="sentinel_"))
-    return RedisSettings(**_same_named(RedisSettings, cfg, dict(
-        redis_image=_image(cfg.image_registry, cfg.redis_image_repository, cfg.redis_image_tag, cfg.redis_image_digest),
-        sentinel_image=_image(cfg.image_registry, cfg.sentinel_image_repository, cfg.sentinel_image_tag,
-                              cfg.sentinel_image_digest),
-        redis_version=_acl_version("redisImageTag", cfg.redis_image_tag),
-        sentinel_version=_acl_version("sentinelImageTag", cfg.sentinel_image_tag),
-        maxmemory=cfg.redis_maxmemory.lower(),
-        maxmemory_bytes=validators.redis_memory(cfg.redis_maxmemory),
-        resources=Resources(cfg.redis_cpu_request, cfg.redis_cpu_limit, cfg.redis_memory, cfg.redis_memory),
-        sentinel=sentinel if cfg.redis_topology == "sentinel" else None,
-        keyspace_notifications=any(a.repository == "indexed" for a in apps),
-        accepted_cves=cfg.redis_image_accepted_cves,
-    ), prefix="redis_"))
-
-
-def _acl_version(key: str, tag: str) -> tuple[int, ...]:
-    """The version an image's ACL file is written for (each process loads its own file)."""
-    try:
-        return acl.image_version(tag)
-    except ValueError as exc:
-        raise ConfigError(key, tag, str(exc)) from None
-
-
 def _check_tls(cfg: StackConfig, apps: tuple[WasAppSettings, ...]) -> None:
     """A Boot line without SSL bundles cannot trust a private CA or present a client certificate by
     properties (Boot 2.7's spring.redis.ssl only switches TLS on, with the JVM's default trust store)."""
     for i, app in enumerate(apps):
-        if cfg.redis_tls and app.boot.ssl_bundle_since is None:
+        if cfg.redis.tls and app.boot.ssl_bundle_since is None:
             raise ConfigError(f"wasApps[{i}].springBootMajor", app.boot.major,
                               f"{boot.releases(lambda r: r.ssl_bundle_since)} when redisTls=true: Spring Boot "
                               f"{app.boot.major} has no property for a private CA or a client certificate (no SSL "
@@ -392,7 +354,7 @@ def _check_sizing(cfg: StackConfig, apps: tuple[WasAppSettings, ...], redis: Red
     worst = "indexed" if any(a.repository == "indexed" for a in apps) else "default"
     need = sizing.required_maxmemory(cfg.expected_peak_sessions, cfg.session_payload_bytes, worst)
     if redis.maxmemory_bytes < need:
-        raise ConfigError("redisMaxmemory", cfg.redis_maxmemory,
+        raise ConfigError("redisMaxmemory", cfg.redis.maxmemory,
                           f"cannot hold expectedPeakSessions={cfg.expected_peak_sessions} of sessionPayloadBytes="
                           f"{cfg.session_payload_bytes} ({worst} repository) with "
                           f"{int((sizing.SESSION_HEADROOM - 1) * 100)}% headroom: needs >= {-(-need // 2**20)}mb")
@@ -401,14 +363,14 @@ def _check_sizing(cfg: StackConfig, apps: tuple[WasAppSettings, ...], redis: Red
 def _check_names(cfg: StackConfig, apps: tuple[WasAppSettings, ...]) -> None:
     """No two objects of one kind share a name: WAS apps against the chart's and the
     exporter's objects (names.planned_objects derives them as the components do)."""
-    owners = names.planned_objects(cfg.redis_release_name, cfg.redis_topology)
+    owners = names.planned_objects(cfg.redis.release_name, cfg.redis.topology)
     for i, app in enumerate(apps):
         for kind in names.WAS_KINDS:
             if (kind, app.name) in owners:
                 owner = owners[(kind, app.name)]
                 raise ConfigError(f"wasApps[{i}].name", app.name,
                                   f"a name no other object uses: the {owner} already has {kind} {app.name!r} "
-                                  f"(redisReleaseName={cfg.redis_release_name})")
+                                  f"(redisReleaseName={cfg.redis.release_name})")
             owners[(kind, app.name)] = f"WAS app {app.name}"
 
 

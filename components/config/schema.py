@@ -11,15 +11,20 @@ live in the model validators, each raising FieldError naming the key it blames.
 """
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+import json
+import types
+import typing
+from collections.abc import Mapping
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, TypeAdapter, model_validator
 from pydantic.alias_generators import to_camel
 from pydantic.dataclasses import is_pydantic_dataclass
 from pydantic.fields import FieldInfo
 
-from . import boot, cve, sizing, validators, workload
+from . import validators, workload
 from .app import AS_TEXT, IMAGE, WasAppSettings
+from .store import RedisSettings, SentinelSettings
 from .validators import FieldError, Validator
 
 __all__ = ["FieldError", "WasAppSettings"]
@@ -28,26 +33,9 @@ __all__ = ["FieldError", "WasAppSettings"]
 AsText = AS_TEXT
 Namespace = Annotated[str, Validator(validators.namespace)]
 Label = Annotated[str, Validator(validators.dns1123_label)]
-ReleaseName = Annotated[str, Validator(lambda t: validators.dns1035_label(t, max_len=40))]
-Memory = Annotated[str, AsText, Validator(validators.memory_bytes)]
-Storage = Annotated[str, AsText, Validator(validators.storage_bytes)]
-Cpu = Annotated[str, AsText, Validator(validators.cpu_millis)]
-RedisMemory = Annotated[str, Validator(validators.redis_memory)]
-Duration = Annotated[str, Validator(validators.duration_seconds)]
 Image = Annotated[str, Validator(IMAGE.check, IMAGE.allowed)]
-Registry = Annotated[str, Validator(validators.registry)]
-RepositoryPath = Annotated[str, Validator(validators.repository_path)]
-ImageTag = Annotated[str, Validator(validators.image_tag)]
-ImageDigest = Annotated[str, Validator(validators.image_digest)]
-CveId = Annotated[str, Validator(cve.cve_id)]
-ChartRef = Annotated[str, Validator(validators.oci_chart)]
-ChartVersion = Annotated[str, Validator(validators.chart_version)]
 HttpUrl = Annotated[str, Validator(validators.url)]
 SecretHttpsUrl = Annotated[SecretStr, Validator(validators.https_url, secret=True)]
-
-
-def _storage_class(text: str) -> str:
-    return text if text == "" else validators.dns1123_subdomain(text)
 
 
 def _slack_channel(text: str) -> str:
@@ -65,22 +53,6 @@ def _kubernetes_version(text: str) -> str:
     return text
 
 
-def _master_set(text: str) -> str:
-    import re
-    if not re.match(r"^[A-Za-z0-9_-]{1,64}$", text):
-        raise ValueError("1-64 characters of A-Z, a-z, 0-9, '-' and '_'")
-    return text
-
-
-def _topology(text: str) -> str:
-    if text == "cluster":
-        raise ValueError("Redis Cluster is not built (Spring Session uses standalone or sentinel); "
-                         "allowed: standalone, sentinel")
-    if text not in TOPOLOGIES:
-        raise ValueError("one of: standalone, sentinel")
-    return text
-
-
 ACKNOWLEDGEABLE = ("redisTopology", "redisReleaseName", "redisPersistenceSize", "redisStorageClass", "redisTls",
                    "redisPasswordGeneration", "redisDefaultPasswordGeneration", "redisTlsCa", "sentinelMasterSet")
 
@@ -92,18 +64,10 @@ def _acknowledged(text: str) -> str:
     return text
 
 
-TOPOLOGIES = ("standalone", "sentinel")
-StorageClass = Annotated[str, Validator(_storage_class)]
 SlackChannel = Annotated[str, Validator(_slack_channel)]
 KubernetesVersion = Annotated[str, Validator(_kubernetes_version)]
-MasterSet = Annotated[str, Validator(_master_set)]
-Topology = Annotated[str, Validator(_topology)]
 Percent = Annotated[float, Field(gt=0, le=100, allow_inf_nan=False)]
-MaxmemoryPolicy = Literal["noeviction", "volatile-ttl", "volatile-lru", "volatile-lfu", "volatile-random",
-                          "allkeys-lru", "allkeys-lfu", "allkeys-random"]
 
-# The smallest memory limit a Redis server starts in.
-REDIS_MEMORY_MIN = 64 * 2**20
 
 
 class _Model(BaseModel):
@@ -161,85 +125,13 @@ class StackConfig(_Model):
     kubernetes_version: KubernetesVersion = "1.33"
     """Kubernetes minor version the rendered manifests are validated against."""
 
-    redis_topology: Topology = "standalone"
-    """standalone (one master, persistence on) or sentinel (replication + Sentinel HA)."""
-    redis_release_name: ReleaseName = "redis"
-    """Helm release name and chart fullnameOverride; every Redis object name derives from it."""
-    redis_chart: ChartRef = "oci://registry-1.docker.io/bitnamicharts/redis"
-    """Bitnami Redis chart reference (OCI, no tag)."""
-    redis_chart_version: ChartVersion = "23.1.1"
-    """Pinned Bitnami Redis chart version."""
-    image_registry: Registry = "docker.io"
-    """Registry for the Redis and Sentinel images."""
-    redis_image_repository: RepositoryPath = "bitnamilegacy/redis"
-    """Redis image repository (Bitnami moved versioned images to bitnamilegacy/*)."""
-    redis_image_tag: ImageTag = "8.2.1-debian-12-r0"
-    """Redis image tag (pinned, never latest); names the Redis release, which must be at or above the
-    known-CVE floor (docs/security.md) unless redisImageAcceptedCves acknowledges what it carries."""
-    redis_image_digest: ImageDigest = ""
-    """Optional digest (sha256:...) pinning the Redis image's bytes; the chart then pulls by digest."""
-    sentinel_image_repository: RepositoryPath = "bitnamilegacy/redis-sentinel"
-    """Redis Sentinel image repository."""
-    sentinel_image_tag: ImageTag = "8.2.1-debian-12-r0"
-    """Redis Sentinel image tag (pinned, never latest); the same known-CVE floor as redisImageTag."""
-    sentinel_image_digest: ImageDigest = ""
-    """Optional digest (sha256:...) pinning the Sentinel image's bytes."""
-    redis_image_accepted_cves: Annotated[tuple[CveId, ...], Field(max_length=len(cve.CVES), strict=False)] = ()
-    """Known CVEs the stack knowingly runs with: Redis/Sentinel images below the known-CVE floor are
-    refused unless every CVE they carry is listed here (docs/security.md, docs/decisions.md); a CVE no
-    deployed image carries is refused too, so the list cannot outlive an upgrade."""
-    redis_maxmemory: RedisMemory = "192mb"
-    """Redis maxmemory, <n>kb|mb|gb; at most 80% of redisMemory (room for the AOF-rewrite fork)."""
-    redis_maxmemory_policy: MaxmemoryPolicy = "volatile-ttl"
-    """Redis maxmemory-policy; volatile-ttl evicts the sessions closest to expiry first (docs/decisions.md)."""
-    redis_memory: Memory = "256Mi"
-    """Redis container memory request and limit, at least 64Mi."""
-    redis_cpu_request: Cpu = "100m"
-    """Redis container CPU request; at most redisCpuLimit."""
-    redis_cpu_limit: Cpu = "1"
-    """Redis container CPU limit."""
-    redis_persistence_size: Storage = "1Gi"
-    """PersistentVolumeClaim size per Redis node; at least twice redisMaxmemory (an AOF rewrite writes
-    the new file beside the old one)."""
-    redis_storage_class: StorageClass = ""
-    """StorageClass for Redis volumes; empty uses the cluster default."""
-    sentinel_nodes: Annotated[int, Field(ge=3, le=9)] = 3
-    """sentinel topology: Redis nodes, each with a Sentinel; odd, 3..9."""
-    sentinel_quorum: Annotated[int, Field(ge=2, le=8)] = 2
-    """sentinel topology: Sentinels that must agree the master is down; a majority of sentinelNodes and at
-    most sentinelNodes - 1 (the master's pod takes its Sentinel down with it)."""
-    sentinel_down_after_ms: Annotated[int, Field(ge=1000, le=600_000)] = 5000
-    """sentinel topology: milliseconds without a reply before a node is considered down."""
-    sentinel_failover_timeout_ms: Annotated[int, Field(ge=2000, le=3_600_000)] = 60000
-    """sentinel topology: failover timeout in milliseconds; above sentinelDownAfterMs."""
-    sentinel_master_set: MasterSet = "mymaster"
-    """sentinel topology: Sentinel master set name that clients ask for. Fixed once deployed: a
-    running Sentinel set cannot take a new name (docs/runbooks.md, "Rename the Sentinel master set")."""
-    sentinel_min_replicas_to_write: Annotated[int, Field(ge=0, le=8)] = 1
-    """sentinel topology: the master refuses writes unless this many replicas acknowledged within
-    sentinelMinReplicasMaxLagSeconds (min-replicas-to-write); bounds the writes an isolated old master
-    accepts and then loses. 0 turns it off; at most sentinelNodes - 1."""
-    sentinel_min_replicas_max_lag_seconds: Annotated[int, Field(ge=1, le=60)] = 10
-    """sentinel topology: min-replicas-max-lag, seconds since a replica's last acknowledgement for it to
-    count; about the longest an isolated old master keeps accepting writes."""
-    redis_tls: bool = Field(False, description="TLS (mutual) on every Redis and Sentinel port; the program issues "
-                            "the CA and certificates (pulumi-tls). Needs springBootMajor "
-                            f"{boot.releases(lambda r: r.ssl_bundle_since)} in every WAS app.")
-    redis_password_generation: Annotated[int, Field(ge=1, le=10000)] = 1
-    """Generation of the Redis ACL passwords the clients (WAS apps, the exporter and its session counter)
-    use; raising it issues new passwords (rotation procedure: docs/runbooks.md, "Rotate Redis passwords")."""
-    redis_default_password_generation: Annotated[int, Field(ge=1, le=10000)] = 1
-    """Generation of the chart-internal `default` password (replication, Sentinel, probes, the acl-reload
-    sidecar); it follows the rotation phase of redisPasswordAlsoAccept, and raising it rolls the Redis pods
-    (docs/runbooks.md, "Rotate the default password")."""
+    redis: RedisSettings = Field(default_factory=RedisSettings)
+    """The Redis and Sentinel keys (components/config/store.py), flat in the stack config."""
     acknowledge_change: Annotated[str, Validator(_acknowledged)] = ""
     """For one `pulumi up`: the config key(s) (comma-separated) of a change the program otherwise refuses on
     a running stack (redisTopology, redisReleaseName, redisPersistenceSize, redisStorageClass, redisTls, a
     password generation skipping the `next` phase); set it only after the runbook's steps (docs/runbooks.md,
     "Change a running stack"), remove it after that up."""
-    redis_password_also_accept: Literal["none", "next", "previous"] = "none"
-    """Rotation phase: Redis also accepts the next generation's passwords (`next`, before clients switch)
-    or the previous one's (`previous`, while clients roll); `none` accepts only the current one."""
     expected_peak_sessions: Annotated[int, Field(ge=1, le=100_000_000)] = 10000
     """Peak concurrent sessions the stack must hold without eviction (maxmemory sizing check)."""
     session_payload_bytes: Annotated[int, Field(ge=0, le=1_000_000)] = 2048
@@ -276,76 +168,37 @@ class StackConfig(_Model):
 
     @model_validator(mode="after")
     def _consistent(self) -> StackConfig:
-        memory = validators.memory_bytes(self.redis_memory)
-        if memory < REDIS_MEMORY_MIN:
-            raise FieldError("redisMemory", self.redis_memory, f"at least {validators.mib(REDIS_MEMORY_MIN)}")
-        maxmemory = validators.redis_memory(self.redis_maxmemory)
-        ceiling = int(memory * sizing.MAXMEMORY_MAX_FRACTION_OF_LIMIT)
-        if maxmemory > ceiling:
-            raise FieldError("redisMaxmemory", self.redis_maxmemory,
-                             f"at most {int(sizing.MAXMEMORY_MAX_FRACTION_OF_LIMIT * 100)}% of redisMemory="
-                             f"{self.redis_memory} ({ceiling // 2**20}mb), to leave room for the AOF-rewrite fork")
-        if validators.storage_bytes(self.redis_persistence_size) < 2 * maxmemory:
-            raise FieldError("redisPersistenceSize", self.redis_persistence_size,
-                             f"at least twice redisMaxmemory={self.redis_maxmemory}: an AOF rewrite writes the "
-                             "new file beside the old one")
-        if validators.cpu_millis(self.redis_cpu_request) > validators.cpu_millis(self.redis_cpu_limit):
-            raise FieldError("redisCpuRequest", self.redis_cpu_request, f"at most redisCpuLimit={self.redis_cpu_limit}")
-        nodes, quorum = self.sentinel_nodes, self.sentinel_quorum
-        if nodes % 2 == 0:
-            raise FieldError("sentinelNodes", nodes, "odd (3, 5, 7, 9) so that a majority exists")
-        if not nodes // 2 + 1 <= quorum <= nodes - 1:
-            low, high = nodes // 2 + 1, nodes - 1
-            span = f"{low}..{high}" if low < high else f"exactly {low}"
-            raise FieldError("sentinelQuorum", quorum,
-                             f"{span}: a majority of sentinelNodes={nodes}, and at most {high} because the "
-                             "master's pod takes its own Sentinel down with it")
-        if self.sentinel_min_replicas_to_write > nodes - 1:
-            raise FieldError("sentinelMinReplicasToWrite", self.sentinel_min_replicas_to_write,
-                             f"0..{nodes - 1}: sentinelNodes={nodes} leaves at most {nodes - 1} replicas")
-        if self.redis_password_also_accept == "previous" and self.redis_password_generation < 2 \
-                and self.redis_default_password_generation < 2:
-            raise FieldError("redisPasswordAlsoAccept", "previous",
-                             "none or next: redisPasswordGeneration=1 and redisDefaultPasswordGeneration=1 have no "
-                             "previous generation")
-        if self.sentinel_failover_timeout_ms <= self.sentinel_down_after_ms:
-
-            raise FieldError("sentinelFailoverTimeoutMs", self.sentinel_failover_timeout_ms,
-                             f"above sentinelDownAfterMs={self.sentinel_down_after_ms}")
-        self._cve_floor()
         if self.slack_channel and self.slack_webhook_url is None:
             raise FieldError("slackWebhookUrl", None, "required when slackChannel is set: "
                              "pulumi config set --secret slackWebhookUrl https://hooks.slack.com/services/...")
         return self
 
 
-    def _cve_floor(self) -> None:
-        accepted = set(self.redis_image_accepted_cves)
-        images = [("redisImageTag", self.redis_image_repository, self.redis_image_tag)]
-        if self.redis_topology == "sentinel":
-            images.append(("sentinelImageTag", self.sentinel_image_repository, self.sentinel_image_tag))
-        carried: set[str] = set()
-        for key, repository, tag in images:
-            why = cve.unpatched(tag)
-            if why is None:
-                continue
-            carried |= set(cve.CVES)
-            missing = [c for c in cve.CVES if c not in accepted]
-            if missing:
-                raise FieldError(key, tag, f"a Redis release at or above the known-CVE floor "
-                                 f"({cve.floor_text()}): {repository}:{tag} {why} and carries {', '.join(missing)} "
-                                 f"({cve.CVES[missing[0]]}); use a patched image, or acknowledge them in "
-                                 "redisImageAcceptedCves (docs/security.md, Known-CVE floor)")
-        stale = sorted(accepted - carried)
-        if stale:
-            raise FieldError("redisImageAcceptedCves", list(self.redis_image_accepted_cves),
-                             f"only CVEs a deployed Redis or Sentinel image carries: {', '.join(stale)} "
-                             "no longer applies (the images are at or above the floor); remove it")
+GROUPS: dict[str, type] = {"redis": RedisSettings, "sentinel": SentinelSettings}
+"""Fields that hold a group of flat config keys (StackConfig.redis, RedisSettings.sentinel)."""
 
 
-def pulumi_declared(name: str) -> bool:
-    """Whether a StackConfig field is declared in Pulumi.yaml (optional secrets are not)."""
-    extra = StackConfig.model_fields[name].json_schema_extra
+def _flat(model: type) -> dict[str, tuple[type, str]]:
+    out: dict[str, tuple[type, str]] = {}
+    for name, field in fields_of(model).items():
+        if name in GROUPS and submodel_of(field) is GROUPS[name]:
+            out |= _flat(GROUPS[name])
+        else:
+            out[field.alias or name] = (model, name)
+    return out
+
+
+def submodel_of(field: FieldInfo) -> Any:
+    annotation = field.annotation
+    args = [a for a in typing.get_args(annotation) if a is not type(None)]
+    return args[0] if args and typing.get_origin(annotation) in (typing.Union, types.UnionType) else annotation
+
+
+
+def pulumi_declared(key: str) -> bool:
+    """Whether a config key is declared in Pulumi.yaml (optional secrets are not)."""
+    model, name = FLAT[key]
+    extra = fields_of(model)[name].json_schema_extra
     return not (isinstance(extra, dict) and extra.get("pulumi") == "secret-optional")
 
 
@@ -361,3 +214,33 @@ def is_model(annotation: Any) -> bool:
 
 def alias(model: type, name: str) -> str:
     return fields_of(model)[name].alias or name
+
+
+FLAT: dict[str, tuple[type, str]] = _flat(StackConfig)
+"""Every config key, in declaration order -> (the model that declares it, its attribute)."""
+GROUP_OF: dict[str, type] = {key: model for key, (model, _) in FLAT.items() if model is not StackConfig}
+
+
+
+def grouped(values: Mapping[str, Any]) -> dict[str, Any]:
+    """Flat config keys (`redisMaxmemory`, `sentinelNodes`) as StackConfig's fields: the `redis*` and
+    `sentinel*` keys under `redis` (and its `sentinel`); the rest as they are."""
+    out: dict[str, Any] = {}
+    redis: dict[str, Any] = {}
+    sentinel: dict[str, Any] = {}
+    for key, value in values.items():
+        group = GROUP_OF.get(key)
+        (redis if group is RedisSettings else sentinel if group is SentinelSettings else out)[key] = value
+    if sentinel:
+        redis["sentinel"] = sentinel
+    if redis:
+        out["redis"] = redis
+    return out
+
+
+def stack_config(values: Mapping[str, Any]) -> StackConfig:
+    """A StackConfig from config keys and their values (as `pulumi config` holds them, structured
+    values as lists and maps), validated strictly: as JSON, where a map may become a WAS app and a
+    list a tuple (pydantic's JSON mode) but "3" never an int. ValidationError when bad
+    (components/config/config.py turns it into a one-line ConfigError)."""
+    return StackConfig.model_validate_json(json.dumps(grouped(values)), strict=True)

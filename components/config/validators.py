@@ -292,7 +292,7 @@ def finite(value: float) -> float:
 class FieldError(ValueError):
     """A rule broken by a field's value, found while looking at more than that field."""
 
-    def __init__(self, field: str, value: Any, allowed: str):
+    def __init__(self, field: str | int, value: Any, allowed: str):
         super().__init__(allowed)
         self.field, self.value = field, value
 
@@ -339,3 +339,38 @@ def ruled(default: Any = ..., *rules: Any, **field: Any) -> Any:
     info = Field(**field) if "default_factory" in field else Field(default, **field)
     info.metadata.extend(rules)
     return info
+
+
+class Each:
+    """Field metadata (`ruled`) applying `rule` (a Validator) to every item of a list field; an
+    item it refuses is reported at its index (`redisImageAcceptedCves[1]`)."""
+
+    def __init__(self, rule: Validator):
+        self.rule = rule
+
+    def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> core_schema.CoreSchema:
+        def validate(value: Any) -> Any:
+            if value is None:
+                return value
+            for i, item in enumerate(value):
+                try:
+                    self.rule.check(item)
+                except (ValueError, InvalidOperation) as exc:
+                    raise FieldError(i, item, str(exc)) from None
+            return tuple(value)
+        return core_schema.no_info_after_validator_function(validate, handler(source))
+
+
+def refuse_nulls(model: Any, data: Any) -> Any:
+    """A config model's `mode="before"` rule: null given for a field with a default (annotated
+    Optional only so that Pulumi's analyzer makes it optional: components/config/app.py
+    `Defaulted`) is refused, naming the key and its default."""
+    import json
+    if isinstance(data, dict):
+        for name, field in model.__pydantic_fields__.items():
+            key = field.alias or name
+            if field.default is not None and not field.is_required() and data.get(key, data.get(name, 0)) is None:
+                default = field.get_default(call_default_factory=True)
+                shown = json.dumps(list(default) if isinstance(default, tuple) else default, default=str)
+                raise FieldError(key, None, f"a value: leave the field out for its default {shown}")
+    return data

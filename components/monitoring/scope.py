@@ -88,7 +88,7 @@ def scope_of(s: StackSettings, title: str | None = None) -> Scope:
         namespace=s.namespace,
         job=names.exporter(s.redis.release_name),
         topology=s.redis.topology,
-        redis_nodes=s.redis.sentinel.nodes if s.redis.sentinel else 1,
+        redis_nodes=s.redis.sentinel.nodes if s.redis.sentinel_topology else 1,
         maxmemory_bytes=s.redis.maxmemory_bytes,
         # By name: reordering wasApps changes no rule, panel or script (render/impact.py).
         apps=tuple(sorted(s.was_apps, key=lambda a: a.name)),

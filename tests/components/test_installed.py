@@ -50,13 +50,13 @@ import monitoring
 import settings
 from redis_session_platform.config import names
 from redis_session_platform.config.config import to_settings
-from redis_session_platform.config.schema import StackConfig
+from redis_session_platform.config.schema import stack_config
 from redis_session_platform.config.sessions import stores_for, stores_in_order
 from redis_session_platform.exporter import RedisExporter, RedisExporterArgs
 from redis_session_platform.redis import RedisSessionStore, RedisSessionStoreArgs
 from redis_session_platform.was import WasApp, WasAppArgs
 
-s = to_settings(StackConfig.model_validate(settings.CONFIG), project="shop", stack="dev")
+s = to_settings(stack_config(settings.CONFIG), project="shop", stack="dev")
 store = RedisSessionStore(components.STORE, RedisSessionStoreArgs(settings=s.redis, namespace="shop",
                                                                   apps=stores_in_order(s.was_apps)))
 for app in s.was_apps:

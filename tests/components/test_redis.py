@@ -100,8 +100,12 @@ def test_sentinel_values_spread_nodes_and_keep_quorum():
 
 def test_indexed_app_turns_on_keyspace_notifications():
     apps = [{"name": "legacy", "image": "r/legacy:1.0", "springBootMajor": 2}]
-    v = chart_values("redis", redis_settings("standalone", wasApps=apps))
+    s = load_settings("dev", {"wasApps": apps})
+    v = chart_values("redis", s.redis, stores_in_order(s.was_apps))
     assert "notify-keyspace-events Egx" in v["commonConfiguration"].splitlines()
+    # default-repository apps only: no keyspace events
+    s = load_settings("dev")
+    assert "notify-keyspace-events" not in chart_values("redis", s.redis, stores_in_order(s.was_apps))["commonConfiguration"]
 
 
 def test_storage_class_only_when_set():

@@ -12,7 +12,7 @@ import pytest
 from components.alert_rules import AlertRules, AlertRulesArgs
 from components.config import cve, names
 from components.config.config import to_settings
-from components.config.schema import StackConfig
+from components.config.schema import stack_config
 from components.config.sessions import stores_for, stores_in_order
 from components.dashboard import Dashboard007, Dashboard007Args
 from components.exporter import RedisExporter, RedisExporterArgs
@@ -31,7 +31,7 @@ def store_with_apps(store: str, apps: list[dict]) -> None:
     """One store, its apps, exporter, rules and dashboard, as another program would build them."""
     # The default image is below the known-CVE floor: acknowledged as the project's stacks do.
     config = {"namespace": NAMESPACE, "wasApps": apps, "redisImageAcceptedCves": list(cve.CVES)}
-    s = to_settings(StackConfig.model_validate(config), "other", "dev")
+    s = to_settings(stack_config(config), "other", "dev")
     redis = RedisSessionStore(store, RedisSessionStoreArgs(settings=s.redis, namespace=NAMESPACE,
                                                            apps=stores_in_order(s.was_apps)))
     for app in s.was_apps:

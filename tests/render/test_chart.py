@@ -245,7 +245,7 @@ def test_maxmemory_policy_and_aof_reach_the_charts_redis_config(rendered: Render
     conf = dict(line.split(" ", 1) for line in data["redis.conf"].splitlines() if line and not line.startswith("#"))
     assert conf["maxmemory"] == s.maxmemory and conf["maxmemory-policy"] == s.maxmemory_policy
     assert conf["appendonly"] == "yes" and conf["save"] == '""'
-    if s.keyspace_notifications:
+    if any(a.repository == "indexed" for a in rendered.settings.was_apps):
         assert conf["notify-keyspace-events"] == "Egx"
     else:
         assert "notify-keyspace-events" not in conf
