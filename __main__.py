@@ -16,7 +16,6 @@ from components.redis import RedisSessionStore, RedisSessionStoreArgs
 from components.was import WasApp, WasAppArgs
 
 settings = load()
-monitoring = settings.monitoring
 scope = scope_of(settings)
 
 # What this stack deployed last (its own `deployed` export): a change that `up` cannot make in
@@ -38,27 +37,27 @@ store = RedisSessionStore(settings.redis.release_name,
                                                 guard=guard))
 
 was_apps = [
-    WasApp(app.name, WasAppArgs(app=app, connection=store.connection, prometheus_release=monitoring.prometheus_release,
-                                prometheus_namespace=monitoring.prometheus_namespace, dns_egress=settings.dns_egress))
+    WasApp(app.name, WasAppArgs(app=app, connection=store.connection, prometheus_release=settings.prometheus_release,
+                                prometheus_namespace=settings.prometheus_namespace, dns_egress=settings.dns_egress_rules))
     for app in settings.was_apps
 ]
 
 exporter = RedisExporter(
     scope.job,
-    RedisExporterArgs(connection=store.connection, image=monitoring.exporter_image,
-                      prometheus_release=monitoring.prometheus_release,
-                      prometheus_namespace=monitoring.prometheus_namespace,
-                      stores=stores_for(settings.was_apps), dns_egress=settings.dns_egress))
-AlertRules(names.PART_OF, AlertRulesArgs(scope=scope, prometheus_release=monitoring.prometheus_release,
+    RedisExporterArgs(connection=store.connection, image=settings.exporter_image,
+                      prometheus_release=settings.prometheus_release,
+                      prometheus_namespace=settings.prometheus_namespace,
+                      stores=stores_for(settings.was_apps), dns_egress=settings.dns_egress_rules))
+AlertRules(names.PART_OF, AlertRulesArgs(scope=scope, prometheus_release=settings.prometheus_release,
                                          certificates=pulumi.Output.all(store.certificate_not_after,
                                                                         exporter.certificate_not_after).apply(
                                              lambda both: {**both[0], **both[1]})), in_namespace)
-Dashboard007(names.DASHBOARD, Dashboard007Args(scope=scope, grafana_namespace=monitoring.grafana_namespace))
-if monitoring.slack:
+Dashboard007(names.DASHBOARD, Dashboard007Args(scope=scope, grafana_namespace=settings.grafana_namespace))
+if settings.slack_channel and settings.slack_webhook_url is not None:
     SlackAlerting(names.PART_OF, SlackAlertingArgs(
-        channel=monitoring.slack.channel, webhook_url=pulumi.Output.secret(monitoring.slack.webhook_url.get_secret_value()),
-        send_resolved=monitoring.slack.send_resolved, namespace=namespace.name,
-        prometheus_release=monitoring.prometheus_release), in_namespace)
+        channel=settings.slack_channel, webhook_url=pulumi.Output.secret(settings.slack_webhook_url.get_secret_value()),
+        send_resolved=settings.slack_send_resolved, namespace=namespace.name,
+        prometheus_release=settings.prometheus_release), in_namespace)
 
 pulumi.export("namespace", namespace.name)
 pulumi.export("redisMode", store.mode)

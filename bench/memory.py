@@ -59,7 +59,7 @@ def demonstrate(workdir: Path, stack: str = "dev") -> dict:
     """Fill the stack's Redis to its declared peak, then to 2x, with the real alert path."""
     settings = load_settings(stack)
     app = settings.was_apps[0]
-    peak, payload = settings.sizing.expected_peak_sessions, settings.sizing.session_payload_bytes
+    peak, payload = settings.expected_peak_sessions, settings.session_payload_bytes
     procs = Processes(workdir)
     webhook = Webhook()
     result = {"stack": stack, "maxmemory": settings.redis.maxmemory, "peak": peak, "payload": payload,

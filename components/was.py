@@ -44,7 +44,7 @@ class WasAppArgs(TypedDict):
     prometheus_namespace: NotRequired[str]
     """The only namespace admitted to the management (actuator) port (default `monitoring`)."""
     dns_egress: NotRequired[Sequence[Mapping[str, Any]]]
-    """Egress rules to the cluster DNS (the stack's dnsEgress, StackSettings.dns_egress); unset: its default."""
+    """Egress rules to the cluster DNS (the stack's dnsEgress, StackSettings.dns_egress_rules); unset: its default."""
 
 
 def credentials(app: WasAppSettings, conn: RedisConnection) -> ClientCredentials:

@@ -23,20 +23,14 @@ from typing import Any
 import pulumi
 from pydantic import SecretStr, ValidationError
 
-from . import boot, names, sizing, validators
+from . import boot, names, sizing
 from .app import SINGLE_APP_DATABASE
-from .model import (
-    MonitoringSettings,
-    RedisSettings,
-    Sizing,
-    SlackSettings,
-    StackSettings,
-)
 from .schema import (
     FLAT,
     GROUPS,
     FieldError,
     StackConfig,
+    StackSettings,
     WasAppSettings,
     alias,
     fields_of,
@@ -44,6 +38,7 @@ from .schema import (
     pulumi_declared,
     stack_config,
 )
+from .store import RedisSettings
 from .validators import Validator
 from .workload import Shaped
 
@@ -264,32 +259,14 @@ def parse_config(raw: Mapping[str, str], project: str, secret_keys: Iterable[str
 
 
 def to_settings(cfg: StackConfig, project: str, stack: str) -> StackSettings:
-    """Typed settings objects from a validated StackConfig; cross-object rules here."""
+    """The validated config, checked across its parts (apps against each other and against Redis),
+    with the project and stack it is deployed as."""
     apps = _was_apps(cfg.was_apps, cfg.redis.release_name)
     _check_tls(cfg, apps)
-    redis = cfg.redis
-    _check_sizing(cfg, apps, redis)
+    _check_sizing(cfg, apps, cfg.redis)
     _check_names(cfg, apps)
-    slack = None
-    if cfg.slack_channel and cfg.slack_webhook_url is not None:
-        slack = SlackSettings(cfg.slack_channel, cfg.slack_webhook_url, cfg.slack_send_resolved)
-    monitoring = MonitoringSettings(
-        prometheus_release=cfg.prometheus_release,
-        prometheus_namespace=cfg.prometheus_namespace,
-        grafana_namespace=cfg.grafana_namespace,
-        exporter_image=str(validators.image(cfg.exporter_image)),
-        thresholds=cfg.thresholds,
-        runbook_base_url=cfg.runbook_base_url,
-        slack=slack,
-    )
-    return StackSettings(
-        project=project, stack=stack, namespace=cfg.namespace, create_namespace=cfg.create_namespace,
-        protect_data=cfg.protect_data,
-        acknowledged=tuple(k.strip() for k in cfg.acknowledge_change.split(",") if k.strip()),
-        kubernetes_version=cfg.kubernetes_version, redis=redis, was_apps=apps, monitoring=monitoring,
-        sizing=Sizing(cfg.expected_peak_sessions, cfg.session_payload_bytes),
-        dns_egress=tuple(cfg.dns_egress.egress_rules()),
-    )
+    # validated already: the same values, with where they are deployed
+    return StackSettings.model_construct(**dict(cfg), project=project, stack=stack)
 
 
 def _was_apps(raw: tuple[WasAppSettings, ...], release_name: str = "redis") -> tuple[WasAppSettings, ...]:

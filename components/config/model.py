@@ -7,12 +7,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from pydantic import SecretStr, TypeAdapter
+from pydantic import TypeAdapter
 
-from .schema import Thresholds, WasAppSettings
+from .schema import StackSettings, WasAppSettings
 from .store import RedisSettings, SentinelSettings
 
-__all__ = ["RedisSettings", "SentinelSettings"]  # their module is components/config/store.py
+__all__ = ["RedisSettings", "SentinelSettings", "StackSettings", "WasAppSettings"]  # declared in schema.py, app.py, store.py
 
 T = TypeVar("T")
 
@@ -66,75 +66,3 @@ def settings_of(kind: type[T], value: T | Mapping[str, Any]) -> T:
     """`value` as a `kind` (a settings dataclass of this module or one that nests them): itself, or
     built and type-checked from the dict a component provider passes (pydantic's TypeAdapter, lax)."""
     return value if isinstance(value, kind) else TypeAdapter(kind).validate_python(value)
-
-
-@dataclass(frozen=True)
-class SlackSettings:
-    """Alertmanager → Slack routing; present only when slackChannel is set."""
-
-    channel: str
-    """Channel, e.g. #alerts."""
-    webhook_url: SecretStr
-    """Incoming webhook URL; becomes a secret Output only in the component (never printed)."""
-    send_resolved: bool
-    """Notify on resolve too."""
-
-
-@dataclass(frozen=True)
-class MonitoringSettings:
-    """kube-prometheus integration."""
-
-    prometheus_release: str
-    """Value of the `release` label Prometheus selects on."""
-    prometheus_namespace: str
-    """Namespace of Prometheus (allowed to scrape the exporter)."""
-    grafana_namespace: str
-    """Namespace where Grafana's sidecar looks for dashboards."""
-    exporter_image: str
-    """redis_exporter image with pinned tag."""
-    thresholds: Thresholds
-    """Shared thresholds."""
-    runbook_base_url: str
-    """URL of docs/runbooks.md; alerts link `<url>#<alert>`."""
-    slack: SlackSettings | None
-    """Slack routing, or None."""
-
-
-@dataclass(frozen=True)
-class Sizing:
-    """Declared load, checked against maxmemory."""
-
-    expected_peak_sessions: int
-    """Peak concurrent sessions across all apps."""
-    session_payload_bytes: int
-    """Typical serialized attribute bytes per session."""
-
-
-@dataclass(frozen=True)
-class StackSettings:
-    """The whole stack's settings."""
-
-    project: str
-    """Pulumi project name."""
-    stack: str
-    """Pulumi stack name."""
-    namespace: str
-    """Kubernetes namespace of everything but the dashboard."""
-    create_namespace: bool
-    """Create the namespace or use an existing one."""
-    protect_data: bool
-    """Pulumi protect + retainOnDelete on the Namespace and the Redis release."""
-    kubernetes_version: str
-    """Kubernetes minor version for validation."""
-    redis: RedisSettings
-    """Redis."""
-    was_apps: tuple["WasAppSettings", ...]
-    """WAS applications, at least one (the config's entries: components/config/app.py)."""
-    monitoring: MonitoringSettings
-    """Monitoring."""
-    sizing: Sizing
-    """Declared load."""
-    dns_egress: tuple[dict, ...] = ()
-    """NetworkPolicy egress rules to the cluster DNS (dnsEgress), for every Redis client."""
-    acknowledged: tuple[str, ...] = ()
-    """Config keys whose one-shot change this `up` is allowed to make (components/config/changes.py)."""

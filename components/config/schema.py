@@ -33,7 +33,7 @@ __all__ = ["FieldError", "WasAppSettings"]
 AsText = AS_TEXT
 Namespace = Annotated[str, Validator(validators.namespace)]
 Label = Annotated[str, Validator(validators.dns1123_label)]
-Image = Annotated[str, Validator(IMAGE.check, IMAGE.allowed)]
+Image = Annotated[str, IMAGE]
 HttpUrl = Annotated[str, Validator(validators.url)]
 SecretHttpsUrl = Annotated[SecretStr, Validator(validators.https_url, secret=True)]
 
@@ -166,6 +166,16 @@ class StackConfig(_Model):
     slack_send_resolved: bool = True
     """Also notify Slack when an alert resolves."""
 
+    @property
+    def acknowledged(self) -> tuple[str, ...]:
+        """The keys of acknowledgeChange (components/config/changes.py)."""
+        return tuple(k.strip() for k in self.acknowledge_change.split(",") if k.strip())
+
+    @property
+    def dns_egress_rules(self) -> list[dict]:
+        """NetworkPolicy egress rules to the cluster DNS, for every Redis client (dnsEgress)."""
+        return self.dns_egress.egress_rules()
+
     @model_validator(mode="after")
     def _consistent(self) -> StackConfig:
         if self.slack_channel and self.slack_webhook_url is None:
@@ -200,6 +210,16 @@ def pulumi_declared(key: str) -> bool:
     model, name = FLAT[key]
     extra = fields_of(model)[name].json_schema_extra
     return not (isinstance(extra, dict) and extra.get("pulumi") == "secret-optional")
+
+
+class StackSettings(StackConfig):
+    """A validated stack config and where it is deployed: what the program reads
+    (components/config/config.py to_settings, after the rules across apps)."""
+
+    project: str
+    """Pulumi project name."""
+    stack: str
+    """Pulumi stack name."""
 
 
 def fields_of(model: type) -> dict[str, FieldInfo]:

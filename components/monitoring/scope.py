@@ -92,7 +92,7 @@ def scope_of(s: StackSettings, title: str | None = None) -> Scope:
         maxmemory_bytes=s.redis.maxmemory_bytes,
         # By name: reordering wasApps changes no rule, panel or script (render/impact.py).
         apps=tuple(sorted(s.was_apps, key=lambda a: a.name)),
-        threshold_values=s.monitoring.thresholds.model_dump(by_alias=True),
-        runbook_base_url=s.monitoring.runbook_base_url,
+        threshold_values=s.thresholds.model_dump(by_alias=True),
+        runbook_base_url=s.runbook_base_url,
         title=title or s.stack,
     )

@@ -22,14 +22,13 @@ SM = "kubernetes:monitoring.coreos.com/v1:ServiceMonitor"
 def build(topology, **overrides):
     s = load_settings("dev", {"redisTopology": topology, **overrides})
     conn = connection_for(s.redis.release_name, s.redis, s.namespace, stores_in_order(s.was_apps))
-    m = s.monitoring
 
     def program():
         store = RedisSessionStore(s.redis.release_name, RedisSessionStoreArgs(settings=s.redis, namespace=s.namespace,
                                                                               apps=stores_in_order(s.was_apps)))
         RedisExporter("redis-exporter", RedisExporterArgs(
-            connection=store.connection, image=m.exporter_image, prometheus_release=m.prometheus_release,
-            prometheus_namespace=m.prometheus_namespace, stores=stores_for(s.was_apps)))
+            connection=store.connection, image=s.exporter_image, prometheus_release=s.prometheus_release,
+            prometheus_namespace=s.prometheus_namespace, stores=stores_for(s.was_apps)))
 
     run = run_with_mocks(program)
     assert run.error is None, run.error

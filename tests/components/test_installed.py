@@ -62,7 +62,7 @@ store = RedisSessionStore(components.STORE, RedisSessionStoreArgs(settings=s.red
 for app in s.was_apps:
     WasApp(app.name, WasAppArgs(app=app, connection=store.connection, prometheus_release=monitoring.PROMETHEUS_RELEASE))
 exporter = names.exporter(components.STORE)
-RedisExporter(exporter, RedisExporterArgs(connection=store.connection, image=s.monitoring.exporter_image,
+RedisExporter(exporter, RedisExporterArgs(connection=store.connection, image=s.exporter_image,
                                           prometheus_release=monitoring.PROMETHEUS_RELEASE,
                                           prometheus_namespace="monitoring", stores=stores_for(s.was_apps),
                                           ))

@@ -37,13 +37,13 @@ def store_with_apps(store: str, apps: list[dict]) -> None:
     for app in s.was_apps:
         WasApp(app.name, WasAppArgs(app=app, connection=redis.connection, prometheus_release="kp"))
     exporter = names.exporter(store)
-    RedisExporter(exporter, RedisExporterArgs(connection=redis.connection, image=s.monitoring.exporter_image,
+    RedisExporter(exporter, RedisExporterArgs(connection=redis.connection, image=s.exporter_image,
                                               prometheus_release="kp", prometheus_namespace="monitoring",
                                               stores=stores_for(s.was_apps)))
     scope = Scope(namespace=NAMESPACE, job=exporter, topology=s.redis.topology, redis_nodes=1,
                   maxmemory_bytes=s.redis.maxmemory_bytes, apps=s.was_apps,
-                  threshold_values=s.monitoring.thresholds.model_dump(by_alias=True),
-                  runbook_base_url=s.monitoring.runbook_base_url, title=store)
+                  threshold_values=s.thresholds.model_dump(by_alias=True),
+                  runbook_base_url=s.runbook_base_url, title=store)
     AlertRules(f"{store}-rules", AlertRulesArgs(scope=scope, prometheus_release="kp"))
     Dashboard007(f"{store}-dashboard", Dashboard007Args(scope=scope, grafana_namespace="monitoring"))
 

@@ -48,7 +48,7 @@ def declared(app: dict, **stack):
     s = load_settings("dev", {"wasApps": [app], **stack})
     conn = connection_for(s.redis.release_name, s.redis, "shop-ns", stores_in_order(s.was_apps))
     run = run_with_mocks(lambda: WasApp("shop", WasAppArgs(app=s.was_apps[0], connection=conn, prometheus_release="kp",
-                                                           dns_egress=s.dns_egress)))
+                                                           dns_egress=s.dns_egress_rules)))
     assert run.error is None, run.error
     return (run.one("kubernetes:apps/v1:Deployment").plain["spec"],
             run.one("kubernetes:networking.k8s.io/v1:NetworkPolicy").plain["spec"])

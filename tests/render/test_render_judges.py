@@ -286,7 +286,7 @@ def test_exporter_admits_only_prometheus(rendered: Rendered):
     exporter = names.exporter(s.redis.release_name)
     [(w, labels, _)] = [p for p in pods(rendered, chart=False) if p[0]["metadata"]["name"] == exporter]
     allowed_ports = {names.EXPORTER_PORT} | ({SENTINEL_EXPORTER_PORT} if s.redis.topology == "sentinel" else set())
-    only_prometheus = [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": s.monitoring.prometheus_namespace}}}]
+    only_prometheus = [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": s.prometheus_namespace}}}]
     mine = [p for p in rendered.of_kind("NetworkPolicy") if selects(p["spec"]["podSelector"], labels)]
     rules = [rule for p in mine for rule in p["spec"].get("ingress", [])]
     assert rules and all("Ingress" in p["spec"]["policyTypes"] for p in mine)
