@@ -7,7 +7,6 @@ from components.alert_rules import AlertRules, AlertRulesArgs
 from components.alerting import SlackAlerting, SlackAlertingArgs
 from components.config import changes, names
 from components.config.config import load
-from components.config.sessions import stores_for, stores_in_order
 from components.dashboard import Dashboard007, Dashboard007Args
 from components.exporter import RedisExporter, RedisExporterArgs
 from components.monitoring.scope import scope_of
@@ -33,7 +32,7 @@ in_namespace = pulumi.ResourceOptions(depends_on=[namespace])
 # connection: each waits for what it uses, no depends_on.
 store = RedisSessionStore(settings.redis.release_name,
                           RedisSessionStoreArgs(settings=settings.redis, namespace=namespace.name,
-                                                apps=stores_in_order(settings.was_apps), protect=settings.protect_data,
+                                                apps=settings.was_apps, protect=settings.protect_data,
                                                 guard=guard))
 
 was_apps = [
@@ -47,7 +46,7 @@ exporter = RedisExporter(
     RedisExporterArgs(connection=store.connection, image=settings.exporter_image,
                       prometheus_release=settings.prometheus_release,
                       prometheus_namespace=settings.prometheus_namespace,
-                      stores=stores_for(settings.was_apps), dns_egress=settings.dns_egress_rules))
+                      apps=settings.was_apps, dns_egress=settings.dns_egress_rules))
 AlertRules(names.PART_OF, AlertRulesArgs(scope=scope, prometheus_release=settings.prometheus_release,
                                          certificates=pulumi.Output.all(store.certificate_not_after,
                                                                         exporter.certificate_not_after).apply(

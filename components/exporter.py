@@ -31,9 +31,10 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from .config import names
+from .config.app import WasAppSettings
 from .config.model import Resources, settings_of
 from .config.podsecurity import EXPORTER_UID, restricted_container
-from .config.sessions import SessionStore
+from .config.sessions import SessionStore, stores_for
 from .config.tls import CA_VALIDITY_HOURS
 from .monitoring.session_count import (
     CHECK_SINGLE_KEYS_FLAG,
@@ -139,9 +140,10 @@ class RedisExporterArgs(TypedDict):
     """`release` label the Prometheus operator selects ServiceMonitors by."""
     prometheus_namespace: str
     """Namespace of Prometheus: the only one the exporter's NetworkPolicy admits."""
-    stores: Sequence[SessionStore]
-    ("Session stores: their sorted-set keys are read on every scrape; SCAN-counted ones are counted by the "
-     "session-counter sidecar, whose count key is read on every scrape.")
+    apps: Sequence[WasAppSettings]
+    ("The WAS apps whose sessions it counts (the stack config's wasApps entries): each store's sorted-set keys "
+     "are read on every scrape; SCAN-counted ones are counted by the session-counter sidecar, whose count key "
+     "is read on every scrape.")
     dns_egress: NotRequired[Sequence[Mapping[str, Any]]]
     """Egress rules to the cluster DNS (the stack's dnsEgress); unset: its default."""
 
@@ -329,7 +331,7 @@ class RedisExporter(pulumi.ComponentResource):
         # output through the provider (docs/decisions.md, "Component API and provider").
         conn: pulumi.Output[RedisConnection] = pulumi.Output.from_input(args["connection"]).apply(connection_of)
         namespace = conn.apply(lambda c: c["namespace"])
-        stores = tuple(settings_of(SessionStore, st) for st in args["stores"])
+        stores = stores_for(settings_of(WasAppSettings, a) for a in args["apps"])  # by name: order changes nothing
         image, dns_egress = args["image"], args.get("dns_egress")
         child = pulumi.ResourceOptions(parent=self)
         selector = names.selector_labels(name, COMPONENT)

@@ -25,9 +25,10 @@ import pulumi_random as random
 from pulumi.provider.experimental.util import camel_case  # the schema's property names, as the analyzer makes them
 
 from .config import acl, names
+from .config.app import WasAppSettings
 from .config.model import RedisSettings, Resources, settings_of
 from .config.podsecurity import REDIS_UID, restricted_container
-from .config.sessions import SessionStore
+from .config.sessions import SessionStore, stores_in_order
 from .config.tls import CA_EARLY_RENEWAL_HOURS, CA_VALIDITY_HOURS
 from .config.workload import DnsEgress
 from .monitoring.targets import password_file as exporter_password_file
@@ -145,9 +146,9 @@ class RedisSessionStoreArgs(TypedDict):
     namespace: pulumi.Input[str]
     ("Namespace to deploy into; given as another resource's output (AppNamespace's `name`), the store waits "
      "for it without `depends_on`.")
-    apps: NotRequired[Sequence[SessionStore]]
-    ("Where each WAS app's sessions live (`sessions.stores_in_order` of the apps): one ACL user, confined to "
-     "that database and key namespace, and one credentials Secret each.")
+    apps: NotRequired[Sequence[WasAppSettings]]
+    ("The WAS apps (the stack config's wasApps entries, as WasApp takes them), in the order the ACL file lists "
+     "them: one ACL user each, confined to the app's database and key namespace, and one credentials Secret.")
     protect: NotRequired[bool]
     ("Pulumi protect + retainOnDelete on the Helm release (default false): a rename, a namespace change or "
      "`pulumi destroy` stops instead of uninstalling Redis (its volumes stay either way: the StatefulSets' "
@@ -477,7 +478,7 @@ class RedisSessionStore(pulumi.ComponentResource):
         super().__init__("redis-session-platform:index:RedisSessionStore", name, None, opts)
         s = settings_of(RedisSettings, args["settings"])
         namespace, protect = pulumi.Output.from_input(args["namespace"]), args.get("protect", False)
-        apps = [settings_of(SessionStore, a) for a in args.get("apps", ())]
+        apps = stores_in_order(settings_of(WasAppSettings, a) for a in args.get("apps", ()))
         conn = namespace.apply(lambda ns: connection_for(name, s, ns, apps))
         clients = clients_for(name, s, apps)
         guard = args.get("guard")

@@ -141,7 +141,7 @@ def test_no_user_on_any_process_may_run_lua(stack, overrides):
     ACL Secret, on the Redis nodes and on the Sentinels, whatever users there are."""
     s = load_settings(stack, overrides)
     run = run_with_mocks(lambda: RedisSessionStore("redis", RedisSessionStoreArgs(
-        settings=s.redis, namespace="ns", apps=stores_in_order(s.was_apps))))
+        settings=s.redis, namespace="ns", apps=s.was_apps)))
     assert run.error is None, run.error
     files = unwrap(run.one("kubernetes:core/v1:Secret", "redis-acl").inputs["stringData"])
     assert set(files) >= {"redis.acl", "sentinel.acl"}
@@ -243,7 +243,7 @@ def test_acl_files_hold_every_user_once_with_its_hashes():
 def test_the_component_hashes_every_accepted_generation(also_accept, generations):
     s = load_settings("dev", {"redisPasswordAlsoAccept": also_accept})
     run = run_with_mocks(lambda: RedisSessionStore("redis", RedisSessionStoreArgs(
-        settings=s.redis, namespace="ns", apps=stores_in_order(s.was_apps))))
+        settings=s.redis, namespace="ns", apps=s.was_apps)))
     assert run.error is None, run.error
     names_ = sorted(r.name for r in run.of_type("random:index/randomPassword:RandomPassword"))
     # the `default` password follows the same phase (redisDefaultPasswordGeneration)

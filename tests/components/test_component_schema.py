@@ -248,3 +248,11 @@ def test_a_was_app_is_one_type_the_config_entry_and_the_component_input():
     assert set(spec.properties) == keys
     assert {k for k, p in spec.properties.items() if not p.optional} == {"name", "image"}
     assert [k for k, p in spec.properties.items() if not (p.description or "").strip()] == []
+    # the store, the exporter and the rules take the same entries: no second shape of an app
+    types = Analyzer(PACKAGE).analyze(COMPONENTS)["type_definitions"]
+    assert "WasAppSettings" in types and "SessionStore" not in types
+    for component, field in (("RedisSessionStore", "apps"), ("RedisExporter", "apps")):
+        hint = inspect.get_annotations(by_name(component).__init__)["args"].__annotations__[field]
+        if typing.get_origin(hint) is typing.NotRequired:
+            hint = typing.get_args(hint)[0]
+        assert typing.get_args(hint) == (WasAppSettings,), component

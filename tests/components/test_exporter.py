@@ -25,10 +25,10 @@ def build(topology, **overrides):
 
     def program():
         store = RedisSessionStore(s.redis.release_name, RedisSessionStoreArgs(settings=s.redis, namespace=s.namespace,
-                                                                              apps=stores_in_order(s.was_apps)))
+                                                                              apps=s.was_apps))
         RedisExporter("redis-exporter", RedisExporterArgs(
             connection=store.connection, image=s.exporter_image, prometheus_release=s.prometheus_release,
-            prometheus_namespace=s.prometheus_namespace, stores=stores_for(s.was_apps)))
+            prometheus_namespace=s.prometheus_namespace, apps=s.was_apps))
 
     run = run_with_mocks(program)
     assert run.error is None, run.error

@@ -58,13 +58,13 @@ from redis_session_platform.was import WasApp, WasAppArgs
 
 s = to_settings(stack_config(settings.CONFIG), project="shop", stack="dev")
 store = RedisSessionStore(components.STORE, RedisSessionStoreArgs(settings=s.redis, namespace="shop",
-                                                                  apps=stores_in_order(s.was_apps)))
+                                                                  apps=s.was_apps))
 for app in s.was_apps:
     WasApp(app.name, WasAppArgs(app=app, connection=store.connection, prometheus_release=monitoring.PROMETHEUS_RELEASE))
 exporter = names.exporter(components.STORE)
 RedisExporter(exporter, RedisExporterArgs(connection=store.connection, image=s.exporter_image,
                                           prometheus_release=monitoring.PROMETHEUS_RELEASE,
-                                          prometheus_namespace="monitoring", stores=stores_for(s.was_apps),
+                                          prometheus_namespace="monitoring", apps=s.was_apps,
                                           ))
 '''
 

@@ -13,7 +13,6 @@ from components.alert_rules import AlertRules, AlertRulesArgs
 from components.config import cve, names
 from components.config.config import to_settings
 from components.config.schema import stack_config
-from components.config.sessions import stores_for, stores_in_order
 from components.dashboard import Dashboard007, Dashboard007Args
 from components.exporter import RedisExporter, RedisExporterArgs
 from components.monitoring.scope import Scope
@@ -33,13 +32,13 @@ def store_with_apps(store: str, apps: list[dict]) -> None:
     config = {"namespace": NAMESPACE, "wasApps": apps, "redisImageAcceptedCves": list(cve.CVES)}
     s = to_settings(stack_config(config), "other", "dev")
     redis = RedisSessionStore(store, RedisSessionStoreArgs(settings=s.redis, namespace=NAMESPACE,
-                                                           apps=stores_in_order(s.was_apps)))
+                                                           apps=s.was_apps))
     for app in s.was_apps:
         WasApp(app.name, WasAppArgs(app=app, connection=redis.connection, prometheus_release="kp"))
     exporter = names.exporter(store)
     RedisExporter(exporter, RedisExporterArgs(connection=redis.connection, image=s.exporter_image,
                                               prometheus_release="kp", prometheus_namespace="monitoring",
-                                              stores=stores_for(s.was_apps)))
+                                              apps=s.was_apps))
     scope = Scope(namespace=NAMESPACE, job=exporter, topology=s.redis.topology, redis_nodes=1,
                   maxmemory_bytes=s.redis.maxmemory_bytes, apps=s.was_apps,
                   threshold_values=s.thresholds.model_dump(by_alias=True),
