@@ -20,7 +20,7 @@ from pydantic.alias_generators import to_camel
 from pydantic.dataclasses import dataclass
 
 from . import boot, names, validators, workload
-from .validators import FieldError, Validator, ruled
+from .validators import ConfigModel, FieldError, Validator, ruled
 from .workload import Shaped
 
 SESSION_TIMEOUT_MIN_SECONDS = 60
@@ -98,7 +98,7 @@ CONFIG = ConfigDict(extra="forbid", alias_generator=to_camel, validate_by_name=T
 
 
 @dataclass(frozen=True, config=CONFIG)
-class WasAppSettings:
+class WasAppSettings(ConfigModel):
     """One Spring web application server whose HTTP sessions live in Redis."""
 
     name: str = ruled(..., APP_NAME)
@@ -232,11 +232,6 @@ class WasAppSettings:
         return self.session_namespace or f"spring:session:{self.name}"
 
     # ------------------------------------------------------------------ rules across fields
-    @model_validator(mode="before")
-    @classmethod
-    def _no_nulls(cls, data: Any) -> Any:
-        return validators.refuse_nulls(cls, data)
-
     @model_validator(mode="after")
     def _consistent(self) -> "WasAppSettings":
         if self.max_replicas < self.min_replicas:

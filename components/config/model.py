@@ -1,8 +1,7 @@
 """The stack's settings as the program holds them after the config is parsed
 (components/config/config.py to_settings): the config's own models where a component takes
 them (components/config/app.py, store.py), the values derived from them (Image, Resources) and
-the containers __main__.py reads (StackSettings, MonitoringSettings). Defaults and bounds live
-only in the config models."""
+StackSettings, which __main__.py reads. Defaults and bounds live only in the config models."""
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar

@@ -12,14 +12,14 @@ bytes, container resources) is a property.
 import enum
 import re
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from pydantic import AfterValidator, ConfigDict, Field, model_validator
 from pydantic.dataclasses import dataclass
 
 from . import acl, boot, cve, sizing, validators
 from .app import AS_TEXT, Defaulted
-from .validators import Each, FieldError, Validator, ruled
+from .validators import ConfigModel, Each, FieldError, Validator, ruled
 
 if TYPE_CHECKING:
     from .model import Image, Resources
@@ -77,7 +77,7 @@ DIGEST = Validator(validators.image_digest)
 
 
 @dataclass(frozen=True, config=CONFIG)
-class SentinelSettings:
+class SentinelSettings(ConfigModel):
     """Sentinel HA settings (used in topology `sentinel`)."""
 
     nodes: Defaulted[int] = Field(default=3, ge=3, le=9, alias="sentinelNodes")
@@ -107,11 +107,6 @@ class SentinelSettings:
     image_digest: Defaulted[str] = ruled("", DIGEST, alias="sentinelImageDigest")
     """Optional digest (sha256:...) pinning the Sentinel image's bytes."""
 
-    @model_validator(mode="before")
-    @classmethod
-    def _no_nulls(cls, data: Any) -> Any:
-        return validators.refuse_nulls(cls, data)
-
     @model_validator(mode="after")
     def _consistent(self) -> "SentinelSettings":
         nodes, quorum = self.nodes, self.quorum
@@ -133,7 +128,7 @@ class SentinelSettings:
 
 
 @dataclass(frozen=True, config=CONFIG)
-class RedisSettings:
+class RedisSettings(ConfigModel):
     """Everything the Redis session store needs: the stack config's Redis and Sentinel keys."""
 
     topology: Defaulted[str] = ruled("standalone", Validator(_topology), alias="redisTopology")
@@ -247,11 +242,6 @@ class RedisSettings:
         return _accepted(self.default_password_generation, self.password_also_accept)
 
     # ------------------------------------------------------------------ rules across fields
-    @model_validator(mode="before")
-    @classmethod
-    def _no_nulls(cls, data: Any) -> Any:
-        return validators.refuse_nulls(cls, data)
-
     @model_validator(mode="after")
     def _consistent(self) -> "RedisSettings":
         memory = validators.memory_bytes(self.memory)

@@ -30,7 +30,8 @@ from typing import Any
 
 import semver
 from docker_image import reference
-from pydantic import GetCoreSchemaHandler
+from pydantic import GetCoreSchemaHandler, model_validator
+from pydantic.dataclasses import dataclass as pydantic_dataclass
 from pydantic_core import core_schema
 
 # ----------------------------------------------------------------- Kubernetes names
@@ -374,3 +375,14 @@ def refuse_nulls(model: Any, data: Any) -> Any:
                 shown = json.dumps(list(default) if isinstance(default, tuple) else default, default=str)
                 raise FieldError(key, None, f"a value: leave the field out for its default {shown}")
     return data
+
+
+@pydantic_dataclass(frozen=True)
+class ConfigModel:
+    """Base of the config models that are also component inputs (components/config/app.py,
+    store.py): an explicit null for a field with a default is refused (`refuse_nulls`)."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_nulls(cls, data: Any) -> Any:
+        return refuse_nulls(cls, data)
