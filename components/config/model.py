@@ -62,6 +62,6 @@ class Resources:
 
 
 def settings_of(kind: type[T], value: T | Mapping[str, Any]) -> T:
-    """`value` as a `kind` (a settings dataclass of this module or one that nests them): itself, or
+    """`value` as a `kind` (a config model a component takes, e.g. WasAppSettings, or one that nests them): itself, or
     built and type-checked from the dict a component provider passes (pydantic's TypeAdapter, lax)."""
     return value if isinstance(value, kind) else TypeAdapter(kind).validate_python(value)

@@ -23,14 +23,13 @@ from pydantic.dataclasses import is_pydantic_dataclass
 from pydantic.fields import FieldInfo
 
 from . import validators, workload
-from .app import AS_TEXT, IMAGE, WasAppSettings
+from .app import IMAGE, WasAppSettings
 from .store import RedisSettings, SentinelSettings
 from .validators import FieldError, Validator
 
 __all__ = ["FieldError", "WasAppSettings"]
 
 
-AsText = AS_TEXT
 Namespace = Annotated[str, Validator(validators.namespace)]
 Label = Annotated[str, Validator(validators.dns1123_label)]
 Image = Annotated[str, IMAGE]
