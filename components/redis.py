@@ -26,9 +26,10 @@ from pulumi.provider.experimental.util import camel_case  # the schema's propert
 
 from .config import acl, names
 from .config.app import WasAppSettings
-from .config.model import RedisSettings, Resources, settings_of
+from .config.model import Resources, settings_of
 from .config.podsecurity import REDIS_UID, restricted_container
 from .config.sessions import SessionStore, stores_in_order
+from .config.store import RedisSettings
 from .config.tls import CA_EARLY_RENEWAL_HOURS, CA_VALIDITY_HOURS
 from .config.workload import DnsEgress
 from .monitoring.targets import password_file as exporter_password_file

@@ -75,7 +75,7 @@ from typing import Any
 import yaml
 
 from components.config import boot
-from components.config.sessions import DEFAULT_NAMESPACE
+from components.config.sessions import DEFAULT_NAMESPACE, sorted_set_key
 from render import MARKER, PULUMI_FILE
 
 CLASSES = ("in-place", "restart", "failover", "upgrade-fails", "replace", "sessions-lost", "data-lost")
@@ -130,7 +130,7 @@ SESSION_STORE_ENV = {
 SENTINEL_NODES_ENV = _every_line(lambda r: r.redis_properties, "SENTINEL_NODES")
 COUNT_STORES_ENV = "COUNT_STORES"  # components/exporter.py counter_env
 CHECK_SINGLE_KEYS = "--check-single-keys="
-ZSET_SUFFIX = ":sessions:expirations"  # components/config/sessions.py sorted_set_key
+ZSET_SUFFIX = sorted_set_key("")  # `<ns>` + this: the sorted-set store's key
 REDIS_TLS_ENV = "REDIS_TLS_ENABLED"
 _MASTER_QUERY = re.compile(r"get-master-addr-by-name \"?([^\s\"]+)")
 

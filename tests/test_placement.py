@@ -1,6 +1,6 @@
 """An app's session placement (Redis database, key namespace) never depends on the other
 apps: adding, removing or reordering wasApps leaves every existing app where it was
-(components/config/config.py, _session_database; docs/decisions.md, "Session placement")."""
+(components/config/config.py, _database_given; docs/decisions.md, "Session placement")."""
 from __future__ import annotations
 
 import itertools

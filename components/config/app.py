@@ -20,6 +20,7 @@ from pydantic.alias_generators import to_camel
 from pydantic.dataclasses import dataclass
 
 from . import boot, names, validators, workload
+from .model import Resources
 from .validators import ConfigModel, FieldError, Validator, ruled
 from .workload import Shaped
 
@@ -58,7 +59,6 @@ class FlushMode(enum.StrEnum):
 
 T = TypeVar("T")
 if TYPE_CHECKING:
-    from .model import Resources
     BootMajor = int
     Defaulted = Annotated[T, "a field with a default"]
 else:
@@ -215,9 +215,8 @@ class WasAppSettings(ConfigModel):
         return validators.duration_seconds(self.session_timeout)
 
     @property
-    def resources(self) -> "Resources":
+    def resources(self) -> Resources:
         """The container's requests and limits."""
-        from .model import Resources  # model.py imports the config models
         return Resources(self.cpu_request, self.cpu_limit, self.memory_request, self.memory_limit)
 
     @property

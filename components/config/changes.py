@@ -20,7 +20,7 @@ from typing import Any
 
 import pulumi
 
-from .model import StackSettings
+from .schema import StackSettings
 from .tls import CA_EARLY_RENEWAL_HOURS, CERT_EARLY_RENEWAL_HOURS
 
 ACK_KEY = "acknowledgeChange"

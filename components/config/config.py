@@ -92,14 +92,10 @@ def pulumi_type(model: type, name: str) -> str:
     return {str: "string", SecretStr: "string", int: "integer", bool: "boolean", float: "number"}[annotation]
 
 
-KEYS = FLAT
-"""Config key -> (the model that declares it, its attribute)."""
-
-
 def _typed(key: str, text: str) -> Any:
     """A config string as the value its declaration says (the CLI's own type rules,
     sdk/go/common/workspace/project.go ValidateConfigValue, plus strict decimal ints)."""
-    kind = pulumi_type(*KEYS[key])
+    kind = pulumi_type(*FLAT[key])
     if kind == "string":
         return text
     if kind == "integer":
@@ -151,7 +147,7 @@ SUBMODELS: dict[str, type] = {n: m for n in StackConfig.model_fields if (m := su
 def _ungrouped(loc: tuple) -> tuple:
     """A location with the group fields left out (`redis`, `sentinel`): config keys are flat."""
     out = list(loc)
-    for group in GROUPS:
+    for _, group in GROUPS:
         if len(out) > 1 and out[0] == group:
             out.pop(0)
     return tuple(out)
@@ -239,8 +235,8 @@ def parse_config(raw: Mapping[str, str], project: str, secret_keys: Iterable[str
         namespace, _, key = full_key.partition(":")
         if namespace != project:
             continue  # other packages' config, e.g. kubernetes:context
-        if key not in KEYS:
-            near = difflib.get_close_matches(key, list(KEYS), n=1, cutoff=0.6)
+        if key not in FLAT:
+            near = difflib.get_close_matches(key, list(FLAT), n=1, cutoff=0.6)
             hint = f"did you mean {near[0]}? " if near else ""
             raise ConfigError(key, SECRET_SHOWN if key in secrets else raw[full_key],
                               f"unknown key in the {project} namespace; {hint}see README, Config reference")
@@ -261,7 +257,8 @@ def parse_config(raw: Mapping[str, str], project: str, secret_keys: Iterable[str
 def to_settings(cfg: StackConfig, project: str, stack: str) -> StackSettings:
     """The validated config, checked across its parts (apps against each other and against Redis),
     with the project and stack it is deployed as."""
-    apps = _was_apps(cfg.was_apps, cfg.redis.release_name)
+    apps = cfg.was_apps
+    _check_apps(apps, cfg.redis.release_name)
     _check_tls(cfg, apps)
     _check_sizing(cfg, apps, cfg.redis)
     _check_names(cfg, apps)
@@ -269,9 +266,8 @@ def to_settings(cfg: StackConfig, project: str, stack: str) -> StackSettings:
     return StackSettings.model_construct(**dict(cfg), project=project, stack=stack)
 
 
-def _was_apps(raw: tuple[WasAppSettings, ...], release_name: str = "redis") -> tuple[WasAppSettings, ...]:
-    """The apps, checked against each other (names, databases, key namespaces)."""
-    apps: list[WasAppSettings] = []
+def _check_apps(raw: tuple[WasAppSettings, ...], release_name: str = "redis") -> None:
+    """The apps checked against each other: names, databases, key namespaces."""
     seen_db: dict[int, str] = {}
     client_label = names.redis_client_label(release_name)[0]
     for i, a in enumerate(raw):
@@ -280,34 +276,31 @@ def _was_apps(raw: tuple[WasAppSettings, ...], release_name: str = "redis") -> t
             raise ConfigError(f"{at}.labels.{client_label}", a.labels[client_label],
                               "a key other than the Redis client label: the program sets it (the Redis "
                               "NetworkPolicy admits pods by it)")
-        if any(b.name == a.name for b in apps):
+        if any(b.name == a.name for b in raw[:i]):
             raise ConfigError(f"{at}.name", a.name, "unique among wasApps")
-        database = _session_database(raw, i)
+        _database_given(raw, i)
+        database = a.database
         if database in seen_db:
             raise ConfigError(f"{at}.sessionDatabase", database,
                               f"a database no other app uses ({seen_db[database]} has {database}): one database "
                               "per app keeps the session count exact")
         seen_db[database] = a.name
         namespace = a.key_namespace
-        for b in apps:  # ACL key patterns are `<namespace>:*`: no namespace may sit inside another
+        for b in raw[:i]:  # ACL key patterns are `<namespace>:*`: no namespace may sit inside another
             if namespace == b.key_namespace or namespace.startswith(b.key_namespace + ":") \
                     or b.key_namespace.startswith(namespace + ":"):
                 raise ConfigError(f"{at}.sessionNamespace", namespace,
                                   f"a namespace that neither contains nor is contained in {b.name}'s "
                                   f"{b.key_namespace!r}: each app's Redis user is confined to <namespace>:*")
-        apps.append(a)
-    return tuple(apps)
 
 
-def _session_database(raw: tuple[WasAppSettings, ...], i: int) -> int:
+def _database_given(raw: tuple[WasAppSettings, ...], i: int) -> None:
     """An app's database never depends on its place in the list (adding, removing or
     reordering apps would move its sessions and log its users out): `sessionDatabase`, or
-    SINGLE_APP_DATABASE for the only app; with two or more apps every app sets it."""
-    a = raw[i]
-    if a.session_database is not None:
-        return a.session_database
-    if len(raw) == 1:
-        return SINGLE_APP_DATABASE
+    SINGLE_APP_DATABASE for the only app (WasAppSettings.database); with two or more apps
+    every app sets it."""
+    if raw[i].session_database is not None or len(raw) == 1:
+        return
     taken = sorted({b.session_database for b in raw if b.session_database is not None})
     raise ConfigError(f"wasApps[{i}].sessionDatabase", None,
                       "required (0..15, one per app) when wasApps lists more than one app, so that adding, "

@@ -1,17 +1,12 @@
-"""The stack's settings as the program holds them after the config is parsed
-(components/config/config.py to_settings): the config's own models where a component takes
-them (components/config/app.py, store.py), the values derived from them (Image, Resources) and
-StackSettings, which __main__.py reads. Defaults and bounds live only in the config models."""
+"""Values derived from the config models (components/config/app.py, store.py: an image split for
+the chart, container resources) and `settings_of`, which takes a config model as built in-process
+or as the dict a component provider passes. Defaults and bounds live only in the config models;
+this module imports none of them, so they import it."""
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from pydantic import TypeAdapter
-
-from .schema import StackSettings, WasAppSettings
-from .store import RedisSettings, SentinelSettings
-
-__all__ = ["RedisSettings", "SentinelSettings", "StackSettings", "WasAppSettings"]  # declared in schema.py, app.py, store.py
 
 T = TypeVar("T")
 

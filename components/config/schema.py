@@ -12,8 +12,6 @@ live in the model validators, each raising FieldError naming the key it blames.
 from __future__ import annotations
 
 import json
-import types
-import typing
 from collections.abc import Mapping
 from typing import Annotated, Any
 
@@ -183,24 +181,16 @@ class StackConfig(_Model):
         return self
 
 
-GROUPS: dict[str, type] = {"redis": RedisSettings, "sentinel": SentinelSettings}
-"""Fields that hold a group of flat config keys (StackConfig.redis, RedisSettings.sentinel)."""
+GROUPS: dict[tuple[type, str], type] = {(StackConfig, "redis"): RedisSettings, (RedisSettings, "sentinel"): SentinelSettings}
+"""(model, field) -> the model of the group of flat config keys that field holds."""
 
 
 def _flat(model: type) -> dict[str, tuple[type, str]]:
     out: dict[str, tuple[type, str]] = {}
     for name, field in fields_of(model).items():
-        if name in GROUPS and submodel_of(field) is GROUPS[name]:
-            out |= _flat(GROUPS[name])
-        else:
-            out[field.alias or name] = (model, name)
+        group = GROUPS.get((model, name))
+        out |= _flat(group) if group else {field.alias or name: (model, name)}
     return out
-
-
-def submodel_of(field: FieldInfo) -> Any:
-    annotation = field.annotation
-    args = [a for a in typing.get_args(annotation) if a is not type(None)]
-    return args[0] if args and typing.get_origin(annotation) in (typing.Union, types.UnionType) else annotation
 
 
 

@@ -12,17 +12,14 @@ bytes, container resources) is a property.
 import enum
 import re
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 from pydantic import AfterValidator, ConfigDict, Field, model_validator
 from pydantic.dataclasses import dataclass
 
 from . import acl, boot, cve, sizing, validators
 from .app import AS_TEXT, Defaulted
+from .model import Image, Resources
 from .validators import ConfigModel, Each, FieldError, Validator, ruled
-
-if TYPE_CHECKING:
-    from .model import Image, Resources
 
 REDIS_MEMORY_MIN = 64 * 2**20
 """The smallest memory limit a Redis server starts in."""
@@ -200,12 +197,12 @@ class RedisSettings(ConfigModel):
         return self.topology == "sentinel"
 
     @property
-    def redis_image(self) -> "Image":
+    def redis_image(self) -> Image:
         """The Redis server image, split the way the chart wants it."""
         return _image(self.image_registry, self.image_repository, self.image_tag, self.image_digest)
 
     @property
-    def sentinel_image(self) -> "Image":
+    def sentinel_image(self) -> Image:
         """The Sentinel image (used in `sentinel` topology)."""
         s = self.sentinel
         return _image(self.image_registry, s.image_repository, s.image_tag, s.image_digest)
@@ -226,9 +223,8 @@ class RedisSettings(ConfigModel):
         return validators.redis_memory(self.maxmemory)
 
     @property
-    def resources(self) -> "Resources":
+    def resources(self) -> Resources:
         """Redis container resources; memory request == limit."""
-        from .model import Resources  # model.py imports the config models
         return Resources(self.cpu_request, self.cpu_limit, self.memory, self.memory)
 
     @property
@@ -303,9 +299,8 @@ class RedisSettings(ConfigModel):
                              "no longer applies (the images are at or above the floor); remove it")
 
 
-def _image(registry: str, repository: str, tag: str, digest: str) -> "Image":
+def _image(registry: str, repository: str, tag: str, digest: str) -> Image:
     """The parts, checked once more as one reference by the distribution grammar (docker-image-py)."""
-    from .model import Image
     validators.image(f"{registry}/{repository}:{tag}" + (f"@{digest}" if digest else ""))
     return Image(registry, repository, tag, digest)
 

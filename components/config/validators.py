@@ -20,6 +20,7 @@ Sources (rules restated, not guessed):
 """
 from __future__ import annotations
 
+import json
 import math
 import re
 import urllib.parse
@@ -30,7 +31,7 @@ from typing import Any
 
 import semver
 from docker_image import reference
-from pydantic import GetCoreSchemaHandler, model_validator
+from pydantic import Field, GetCoreSchemaHandler, model_validator
 from pydantic.dataclasses import dataclass as pydantic_dataclass
 from pydantic_core import core_schema
 
@@ -336,7 +337,6 @@ def ruled(default: Any = ..., *rules: Any, **field: Any) -> Any:
     pydantic's Before/AfterValidator) to its value: the config models that are also component
     inputs (components/config/app.py) keep their annotations plain for Pulumi's component
     analyzer, which takes no `Annotated`. `default` may be `...` (required)."""
-    from pydantic import Field
     info = Field(**field) if "default_factory" in field else Field(default, **field)
     info.metadata.extend(rules)
     return info
@@ -366,7 +366,6 @@ def refuse_nulls(model: Any, data: Any) -> Any:
     """A config model's `mode="before"` rule: null given for a field with a default (annotated
     Optional only so that Pulumi's analyzer makes it optional: components/config/app.py
     `Defaulted`) is refused, naming the key and its default."""
-    import json
     if isinstance(data, dict):
         for name, field in model.__pydantic_fields__.items():
             key = field.alias or name

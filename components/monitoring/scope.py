@@ -6,8 +6,7 @@ from dataclasses import dataclass
 
 from ..config import names
 from ..config.app import WasAppSettings
-from ..config.model import StackSettings
-from ..config.schema import Thresholds
+from ..config.schema import StackSettings, Thresholds
 from .promql import matchers
 from .session_count import selectors
 

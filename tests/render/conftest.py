@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from components.config.model import StackSettings
+from components.config.schema import StackSettings
 from render import render_stack
 from render.mockrun import Run
 from tests.harness import load_settings
