@@ -195,7 +195,7 @@ def counter_container(conn: RedisConnection, stores: Sequence[SessionStore]) -> 
               {"name": "counter-tmp", "mountPath": COUNTER_TMP}]
     if conn["tls"]:
         mounts.append({"name": "tls", "mountPath": TLS_DIR, "readOnly": True})
-    nodes = [f"{h}:{conn['port']}" for h in conn["node_hosts"]]
+    nodes = [f"{h}:{conn['node_port']}" for h in conn["node_hosts"]]
     return {
         "name": "session-counter",
         "image": conn["redis_image"],

@@ -39,9 +39,12 @@ keys, so a chart version bump or a change nobody foresaw is classified too:
   and key namespace (Spring Boot's properties of the app's Boot line, components/config/boot.py,
   as environment variables): if any of them moves, the app's
   users are logged out.
-- Redis' TLS mode (the Bitnami image's REDIS_TLS_ENABLED) changing in the chart rolls Redis
-  before the clients roll: no client reaches Redis between the two. Where the StatefulSet also
-  runs Sentinel, the rollout splits the set: the first restarted node asks the Sentinel Service
+- Standalone: the release rolls Redis before the clients roll, so an app whose Service port no
+  longer leads to Redis in its protocol (its Spring host, port and ssl.enabled against the
+  Service's targetPort and what Redis listens on there: the chart's REDIS_TLS_ENABLED, an extra
+  `--tls-port` in start-master.sh) reaches no Redis between the two; a TLS transition (Redis on
+  both protocols) cuts no app off. Where the StatefulSet also runs Sentinel, a TLS mode
+  (REDIS_TLS_ENABLED) change splits the set: the first restarted node asks the Sentinel Service
   in the new protocol, no old Sentinel answers, and the chart's start-node.sh (scripts-configmap
   .yaml, "Case 1: No active sentinel ... --> MASTER"; sentinel.conf is on an emptyDir) makes it
   a master of its own; the old master later rejoins it as a replica and resyncs, dropping what
@@ -67,7 +70,7 @@ import re
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -132,6 +135,11 @@ COUNT_STORES_ENV = "COUNT_STORES"  # components/exporter.py counter_env
 CHECK_SINGLE_KEYS = "--check-single-keys="
 ZSET_SUFFIX = sorted_set_key("")  # `<ns>` + this: the sorted-set store's key
 REDIS_TLS_ENV = "REDIS_TLS_ENABLED"
+CLIENT_PORT_ENV = _every_line(lambda r: r.redis_properties, "PORT")
+CLIENT_SSL_ENV = _every_line(lambda r: r.redis_properties, "SSL_ENABLED")
+CLIENT_HOST_ENV = SESSION_STORE_ENV["Redis host"]
+# master.extraFlags in start-master.sh (components/redis.py _transition_values): one ARGS line per word.
+EXTRA_TLS_PORT = re.compile(r'ARGS\+=\("--tls-port"\)\s*\n\s*ARGS\+=\("(\d+)"\)')
 _MASTER_QUERY = re.compile(r"get-master-addr-by-name \"?([^\s\"]+)")
 
 
@@ -281,13 +289,19 @@ class RedisFacts:
     """redis.conf `maxmemory`, as written."""
     policy: str | None = None
     """redis.conf `maxmemory-policy`."""
+    endpoints: frozenset[tuple[str, int, bool]] = frozenset()
+    """(Service, port, TLS?) of every Service port leading to a port Redis listens on, and in which
+    protocol: the StatefulSet's env (the chart's TLS), its start script's extra `--tls-port`, the
+    Services' targetPorts."""
 
 
 def redis_facts(rendered: Rendered, folder: str) -> RedisFacts:
     """The RedisFacts of release `folder`."""
-    found: dict[str, str] = {}
-    for path, obj in rendered.objects.items():
-        if release_of(path) != folder or obj["kind"] != "ConfigMap":
+    found: dict[str, Any] = {}
+    mine = [obj for path, obj in rendered.objects.items() if release_of(path) == folder]
+    found["endpoints"] = _endpoints(mine)
+    for obj in mine:
+        if obj["kind"] != "ConfigMap":
             continue
         data = obj.get("data") or {}
         if query := _MASTER_QUERY.search(data.get("start-node.sh", "")):
@@ -297,6 +311,47 @@ def redis_facts(rendered: Rendered, folder: str) -> RedisFacts:
             if key in ("maxmemory", "maxmemory-policy"):
                 found["policy" if key == "maxmemory-policy" else key] = value.strip()
     return RedisFacts(**found)
+
+
+def _endpoints(objects: list[dict]) -> frozenset[tuple[str, int, bool]]:
+    """RedisFacts.endpoints of one release's objects."""
+    listening: dict[int, bool] = {}
+    named: dict[str, int] = {}
+    extra = [int(p) for o in objects if o["kind"] == "ConfigMap"
+             for p in EXTRA_TLS_PORT.findall((o.get("data") or {}).get("start-master.sh", ""))]
+    for sts in (o for o in objects if o["kind"] == "StatefulSet" and holds_data(o)):
+        env = env_of(sts)
+        if env.get(REDIS_TLS_ENV) == "yes" and "REDIS_TLS_PORT" in env:
+            listening[int(env["REDIS_TLS_PORT"])] = True
+        elif "REDIS_PORT" in env:
+            listening[int(env["REDIS_PORT"])] = False
+        listening.update(dict.fromkeys(extra, True))
+        for c in get(sts, "spec.template.spec.containers") or []:
+            named.update({p["name"]: p["containerPort"] for p in c.get("ports") or [] if "name" in p})
+    found = set()
+    for svc in (o for o in objects if o["kind"] == "Service"):
+        for port in get(svc, "spec.ports") or []:
+            target = port.get("targetPort", port["port"])
+            target = named.get(target) if isinstance(target, str) else target
+            if target in listening:
+                found.add((svc["metadata"]["name"], port["port"], listening[target]))
+    return frozenset(found)
+
+
+def redis_clients(rendered: Rendered) -> dict[str, tuple[str, int, bool]]:
+    """Each standalone-mode Spring app (label) -> the (Service, port, TLS?) it connects to (its Boot
+    properties as env, components/was.py)."""
+    out = {}
+    for obj in rendered.objects.values():
+        if obj["kind"] != "Deployment":
+            continue
+        env = env_of(obj)
+        host = next((env[k] for k in CLIENT_HOST_ENV if k in env), None)
+        port = next((env[k] for k in CLIENT_PORT_ENV if k in env), None)
+        if host and port:
+            tls = next((env[k] for k in CLIENT_SSL_ENV if k in env), "false") == "true"
+            out[label(obj)] = (host.split(".")[0], int(port), tls)
+    return out
 
 
 _REDIS_UNITS = {"": 1, "b": 1, "k": 1000, "kb": 1024, "m": 1000**2, "mb": 1024**2, "g": 1000**3, "gb": 1024**3}
@@ -404,10 +459,10 @@ def _takeover(path: str, new: dict, removed: list[dict]) -> Impact | None:
     return None
 
 
-def _workload_change(path: str, old: dict, new: dict, facts: tuple[RedisFacts, RedisFacts] = (RedisFacts(), RedisFacts())
-                     ) -> Impact:
+def _workload_change(path: str, old: dict, new: dict, facts: tuple[RedisFacts, RedisFacts] = (RedisFacts(), RedisFacts()),
+                     clients: Mapping[str, tuple[str, int, bool]] | None = None) -> Impact:
     """A workload whose pod template (or replicas) changed; forbidden fields handled before.
-    `facts`: what its release told Redis before and after."""
+    `facts`: what its release told Redis before and after; `clients`: where each app connected before."""
     template = changed_paths(old.get("spec", {}).get("template"), new.get("spec", {}).get("template"), "spec.template")
     if not holds_data(old):
         moved = _session_store_moves(old, new)
@@ -426,17 +481,22 @@ def _workload_change(path: str, old: dict, new: dict, facts: tuple[RedisFacts, R
         notes.append(f"pods {gone} are removed and their PVCs stay orphaned (whenScaled: Retain); if the master is one "
                      "of them Sentinel fails over")
     tls_before, tls_after = env_of(old).get(REDIS_TLS_ENV), env_of(new).get(REDIS_TLS_ENV)
-    if tls_before != tls_after:
-        if runs_sentinel(old):
-            return Impact(path, "sessions-lost",
-                          f"{label(new)}: Redis and Sentinel switch TLS {tls_before} -> {tls_after} one pod at a time: "
-                          "the first restarted node reaches no old Sentinel and starts as a master of its own "
-                          "(start-node.sh), the old master later resyncs from it: the sessions written during the "
-                          "Redis rollout are lost")
-        notes.append(f"Redis switches TLS {tls_before} -> {tls_after} before its clients roll: no client reaches Redis "
-                     "from the first node's restart until every client has rolled")
-    # (after TLS: a node that reaches no Sentinel at all starts as a master of its own instead)
     before, after = facts
+    if tls_before != tls_after and runs_sentinel(old):
+        return Impact(path, "sessions-lost",
+                      f"{label(new)}: Redis and Sentinel switch TLS {tls_before} -> {tls_after} one pod at a time: "
+                      "the first restarted node reaches no old Sentinel and starts as a master of its own "
+                      "(start-node.sh), the old master later resyncs from it: the sessions written during the "
+                      "Redis rollout are lost")
+    # Standalone: an app is cut off when the Service port it used no longer leads to Redis in its
+    # protocol; a TLS transition (Redis on both protocols) keeps every app's port working.
+    cut = sorted(app for app, used in (clients or {}).items() if used in before.endpoints and used not in after.endpoints)
+    if cut and not runs_sentinel(old):
+        what = f"Redis switches TLS {tls_before} -> {tls_after}" if tls_before != tls_after else \
+            "Redis changes the protocol of its ports"
+        notes.append(f"{what} before its clients roll: no pod of {', '.join(cut)} reaches Redis from the first node's "
+                     "restart until it has rolled")
+    # (after TLS: a node that reaches no Sentinel at all starts as a master of its own instead)
     if runs_sentinel(old) and runs_sentinel(new) and before.master_set != after.master_set:
         return Impact(path, "upgrade-fails",
                       f"{label(new)}: the restarted pod asks the running Sentinels for master set {after.master_set}, "
@@ -475,14 +535,14 @@ def _forbidden(old: dict, new: dict) -> list[str]:
     return [p for p in IMMUTABLE.get(kind, ()) if get(old, p) != get(new, p)]
 
 
-def _chart_change(path: str, old: dict, new: dict, facts: tuple[RedisFacts, RedisFacts] = (RedisFacts(), RedisFacts())
-                  ) -> Impact:
+def _chart_change(path: str, old: dict, new: dict, facts: tuple[RedisFacts, RedisFacts] = (RedisFacts(), RedisFacts()),
+                  clients: Mapping[str, tuple[str, int, bool]] | None = None) -> Impact:
     forbidden = _forbidden(old, new)
     if forbidden:
         return Impact(path, "upgrade-fails", f"helm upgrade fails: {label(new)} field {_short(forbidden)} is immutable; "
                                              "the atomic release rolls back and every later `pulumi up` fails the same way")
     if old["kind"] in WORKLOADS:
-        return _workload_change(path, old, new, facts)
+        return _workload_change(path, old, new, facts, clients)
     return Impact(path, "in-place", f"helm updates {label(new)} ({_short(changed_paths(old, new))})")
 
 
@@ -583,6 +643,7 @@ def classify(base: Rendered, head: Rendered) -> list[Impact]:
     facts = {(side, folder): redis_facts(rendered, folder)  # each release's ConfigMaps read once
              for side, rendered in (("base", base), ("head", head))
              for folder in {f for f in map(release_of, rendered.objects) if f is not None}}
+    clients = redis_clients(base)
     taken = set()
     for key in sorted(set(old_by) | set(new_by), key=str):
         old_entry, new_entry = old_by.get(key), new_by.get(key)
@@ -592,7 +653,8 @@ def classify(base: Rendered, head: Rendered) -> list[Impact]:
                 continue
             folder_a, folder_b = release_of(pa), release_of(pb)
             if folder_a is not None and folder_b is not None:
-                impacts.append(_chart_change(pb, old, new, (facts[("base", folder_a)], facts[("head", folder_b)])))
+                impacts.append(_chart_change(pb, old, new, (facts[("base", folder_a)], facts[("head", folder_b)]),
+                                             clients))
             else:
                 impacts.append(_program_change(pb, old, new, base.pulumi.get(pa), head.pulumi.get(pb)))
         elif new_entry:

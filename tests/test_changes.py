@@ -76,11 +76,29 @@ def test_the_acknowledged_change_goes_ahead(stack, after, key):
 @pytest.mark.parametrize("stack,after,cost,procedure", [
     ("prod", {"redisTls": False}, "the first becomes a master of its own: the sessions written during the Redis "
                                   "rollout are lost", "stop the apps' writes first"),
-    ("dev", {"redisTls": True}, "no session store until every WAS pod rolled", "(Switch TLS on or off)"),
+    ("dev", {"redisTls": True}, "no session store until every WAS pod rolled",
+     "(Switch TLS on or off: set redisTlsTransition=true in the same up instead)"),
 ])
 def test_the_tls_switch_says_what_it_costs_in_the_stacks_topology(stack, after, cost, procedure):
     [change] = changes.refused_changes(deployed(stack)[changes.EXPORT], load_settings(stack, after))
     assert change.key == "redisTls" and cost in change.message() and procedure in change.message()
+
+
+@pytest.mark.parametrize("tls", [True, False])
+def test_a_standalone_tls_switch_in_two_ups_needs_no_acknowledgement(tls):
+    # The two-phase switch (docs/runbooks.md, "Switch TLS on or off"): the protocol moves together with
+    # redisTlsTransition=true, then the transition ends; neither up is refused, from either side.
+    before = deployed("dev", {"redisTls": not tls})
+    both = {"redisTls": tls, "redisTlsTransition": True}
+    assert changes.refused_changes(before[changes.EXPORT], load_settings("dev", {"redisTls": not tls})) == []
+    assert changes.refused_changes(before[changes.EXPORT], load_settings("dev", both)) == []
+    run = run_program("dev", both, previous=before)
+    assert run.error is None, run.error
+    after = deployed("dev", both)
+    assert changes.refused_changes(after[changes.EXPORT], load_settings("dev", {"redisTls": tls})) == []
+    # ... but ending the transition and switching back in one up is the one-shot again
+    [change] = changes.refused_changes(after[changes.EXPORT], load_settings("dev", {"redisTls": not tls}))
+    assert change.key == "redisTls"
 
 
 def test_a_master_set_rename_on_a_running_sentinel_set_says_an_acknowledgement_is_only_the_way_back():

@@ -100,6 +100,8 @@ BAD = {
         ("prod", {"sentinelNodes": 5, "sentinelQuorum": 5}, "sentinelQuorum", "3..4"),
         ("prod", {"sentinelQuorum": 1}, "sentinelQuorum", "2..8"),
         ("prod", {"sentinelNodes": 4}, "sentinelNodes", "odd"),
+        ("prod", {"redisTlsTransition": True}, "redisTlsTransition",
+         "false in sentinel topology: Sentinel announces one port per node for both protocols"),
     ],
     "characters that break generated code": [
         ("dev", app(sessionNamespace="spring:session:\rx"), "wasApps[0].sessionNamespace", "Spring Session key namespace"),

@@ -117,11 +117,11 @@ def refused_changes(prev: Mapping[str, Any] | None, s: StackSettings) -> list[Ch
             out.append(Change(key, prev[key], now[key],
                               "StatefulSet spec.volumeClaimTemplates is immutable: the helm upgrade fails and "
                               "rolls back", "Grow the Redis volumes: expand the PVCs, orphan-delete the StatefulSet"))
-    if changed("redisTls"):
+    if changed("redisTls") and not s.redis.tls_transition:
         cost, procedure = (SENTINEL_SPLIT, "Switch TLS on or off: in sentinel topology, stop the apps' writes first") \
             if s.redis.topology == "sentinel" else \
             ("Redis switches protocol first and the clients only after the release: no session store until every "
-             "WAS pod rolled", "Switch TLS on or off")
+             "WAS pod rolled", "Switch TLS on or off: set redisTlsTransition=true in the same up instead")
         out.append(Change("redisTls", prev["redisTls"], now["redisTls"], cost, procedure))
     for key in ("redisPasswordGeneration", "redisDefaultPasswordGeneration"):
         if key in prev and (c := _rotation(prev, s, key, int(prev[key]), int(now[key]))):
@@ -136,7 +136,7 @@ def refused_changes(prev: Mapping[str, Any] | None, s: StackSettings) -> list[Ch
 def renewals_due(not_after: Mapping[str, str] | None, now: datetime, s: StackSettings) -> tuple[list[str], bool]:
     """(leaves pulumi-tls renews in this up, whether the CA is renewed), from the certificates'
     recorded validityEndTime and the early-renewal windows (components/config/tls.py)."""
-    if not not_after or not s.redis.tls:
+    if not not_after or not s.redis.certificates:
         return [], False
 
     def due(end: str, hours: int) -> bool:

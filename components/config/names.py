@@ -15,6 +15,9 @@ from . import validators
 PART_OF = "redis-session-platform"
 MANAGED_BY = "pulumi"
 REDIS_PORT = 6379
+REDIS_TLS_PORT = 6380
+"""standalone topology with TLS certificates: the master Service's TLS port, which TLS clients use (Azure Cache
+for Redis' convention); during a TLS transition also Redis's second listening port (docs/decisions.md)."""
 SENTINEL_PORT = 26379
 EXPORTER_PORT = 9121
 PASSWORD_KEY = "redis-password"

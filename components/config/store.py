@@ -177,6 +177,10 @@ class RedisSettings(ConfigModel):
                                  "the CA and certificates (pulumi-tls). Needs springBootMajor "
                                  f"{boot.releases(lambda r: r.ssl_bundle_since)} in every WAS app.")
     """TLS (mutual) on every Redis and Sentinel port."""
+    tls_transition: Defaulted[bool] = Field(default=False, alias="redisTlsTransition")
+    """standalone topology, while redisTls is switched: Redis serves plaintext on 6379 and mutual TLS on 6380
+    at once, so the WAS apps roll to the new protocol with no window; false once they rolled (docs/runbooks.md,
+    "Switch TLS on or off")."""
     password_generation: Defaulted[int] = Field(default=1, ge=1, le=10000, alias="redisPasswordGeneration")
     """Generation of the Redis ACL passwords the clients (WAS apps, the exporter and its session counter)
     use; raising it issues new passwords (rotation procedure: docs/runbooks.md, "Rotate Redis passwords")."""
@@ -216,6 +220,16 @@ class RedisSettings(ConfigModel):
     def sentinel_version(self) -> tuple[int, ...]:
         """(major, minor) of the Sentinel image: the rules of sentinel.acl."""
         return acl.image_version(self.sentinel.image_tag)
+
+    @property
+    def server_tls(self) -> bool:
+        """Whether every Redis port is TLS-only (the chart's TLS): redisTls outside a transition."""
+        return self.tls and not self.tls_transition
+
+    @property
+    def certificates(self) -> bool:
+        """Whether the program issues the CA and certificates: TLS, or a transition either way."""
+        return self.tls or self.tls_transition
 
     @property
     def maxmemory_bytes(self) -> int:
@@ -259,6 +273,11 @@ class RedisSettings(ConfigModel):
             raise FieldError("redisPasswordAlsoAccept", "previous",
                              "none or next: redisPasswordGeneration=1 and redisDefaultPasswordGeneration=1 have no "
                              "previous generation")
+        if self.tls_transition and self.sentinel_topology:
+            raise FieldError("redisTlsTransition", True,
+                             "false in sentinel topology: Sentinel announces one port per node for both protocols "
+                             "(redis/redis#13210), so clients cannot move one pod at a time; follow docs/runbooks.md "
+                             "\"Switch TLS on or off\"")
         self._cve_floor()
         for key, tag in (("redisImageTag", self.image_tag), ("sentinelImageTag", self.sentinel.image_tag)):
             try:

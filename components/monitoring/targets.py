@@ -29,7 +29,7 @@ class ScrapeTarget:
 def scrape_targets(conn: Mapping[str, Any]) -> list[ScrapeTarget]:
     """Every Redis node, then (sentinel) every Sentinel, of a store's connection (components/redis.py
     RedisConnection)."""
-    scheme, port, sentinel_port = conn["scheme"], conn["port"], conn["sentinel_port"]
+    scheme, port, sentinel_port = conn["scheme"], conn["node_port"], conn["sentinel_port"]
     targets = [ScrapeTarget(f"{h}:{port}", f"{scheme}://{h}:{port}") for h in conn["node_hosts"]]
     if conn["mode"] == "sentinel":
         targets += [ScrapeTarget(f"{h}:{sentinel_port}", f"{scheme}://{h}:{sentinel_port}", SENTINEL_METRICS_PORT)

@@ -30,6 +30,8 @@ VARIANTS = {
     "prod": ("prod", {}),
     "dev-sentinel": ("dev", {"redisTopology": "sentinel"}),
     "prod-indexed": ("prod", {"wasApps": PROD_APPS}),
+    # standalone TLS mid-switch (docs/runbooks.md "Switch TLS on or off"): both protocols, the TLS Service port
+    "dev-tls-transition": ("dev", {"redisTls": True, "redisTlsTransition": True}),
 }
 
 

@@ -1,6 +1,6 @@
 """What the program points at exists in what the pinned chart really creates (helm
 template of charts/redis-<version>.tgz with the values the release gets), for dev, prod,
-dev with Sentinel and prod with an indexed app: every client's host, port, Sentinel node
+dev with Sentinel, prod with an indexed app and dev mid-way through a TLS switch: every client's host, port, Sentinel node
 and scrape target; the NetworkPolicy admitting every client; the Secret the chart mounts;
 the PDBs; the Redis configuration. No name is written here: each is read from the render."""
 from __future__ import annotations
@@ -13,6 +13,7 @@ import pytest
 
 from components.config import names
 from render import CHARTS
+from render.impact import EXTRA_TLS_PORT
 from tests.render.conftest import Rendered
 
 CLUSTER_DOMAIN = "svc.cluster.local"
@@ -44,15 +45,23 @@ def pods(r: Rendered, chart: bool | None = None) -> list[tuple[dict, dict, dict]
             for kind in WORKLOADS for w in r.of_kind(kind, chart)]
 
 
-def container_ports(spec: dict) -> dict:
-    """name -> number and number -> number of every container port of a pod."""
-    out = {}
+def container_ports(spec: dict, extra: tuple[int, ...] = ()) -> dict:
+    """name -> number and number -> number of every container port of a pod, and `extra` ports it
+    listens on undeclared."""
+    out = {p: p for p in extra}
     for c in spec["containers"]:
         for p in c.get("ports", []):
             out[p["containerPort"]] = p["containerPort"]
             if p.get("name"):
                 out[p["name"]] = p["containerPort"]
     return out
+
+
+def extra_tls_ports(r: Rendered) -> tuple[int, ...]:
+    """The TLS port standalone Redis also listens on during a TLS transition (master.extraFlags in the
+    chart's start-master.sh; the chart has no key to declare it as a container port)."""
+    scripts = [c["data"].get("start-master.sh", "") for c in r.of_kind("ConfigMap", chart=True) if "data" in c]
+    return tuple(int(p) for text in scripts for p in EXTRA_TLS_PORT.findall(text))
 
 
 def resolve(r: Rendered, host: str, port: int) -> str:
@@ -73,7 +82,8 @@ def resolve(r: Rendered, host: str, port: int) -> str:
         backends = [spec for _, labels, spec in pods(r) if service_selects(svc, labels)]
         assert backends, f"Service {parts[0]} selects no pod"
         for spec in backends:
-            assert sp.get("targetPort", port) in container_ports(spec), f"{host}:{port}: target port not on its pods"
+            assert sp.get("targetPort", port) in container_ports(spec, extra_tls_ports(r)), \
+                f"{host}:{port}: target port not on its pods"
         return f"Service/{parts[0]}"
     assert len(parts) == 2, f"{host}: neither <service>{suffix} nor <pod>.<service>{suffix}"
     pod, headless = parts
@@ -85,7 +95,8 @@ def resolve(r: Rendered, host: str, port: int) -> str:
         if m and sts["spec"]["serviceName"] == headless:
             assert int(m.group(1)) < sts["spec"]["replicas"], f"{host}: ordinal beyond replicas"
             assert service_selects(services[headless], sts["spec"]["template"]["metadata"]["labels"])
-            assert port in container_ports(sts["spec"]["template"]["spec"]), f"{host}:{port}: no such container port"
+            assert port in container_ports(sts["spec"]["template"]["spec"], extra_tls_ports(r)), \
+                f"{host}:{port}: no such container port"
             return f"StatefulSet/{name}[{m.group(1)}]"
     raise AssertionError(f"{host}: no StatefulSet pod {pod} behind {headless}")
 
@@ -188,7 +199,8 @@ def test_the_chart_network_policy_admits_every_client(rendered: Rendered):
     clients += [(w["metadata"]["name"], labels, spec) for w, labels, spec in pods(rendered, chart=False)
                 if w["metadata"]["name"] == names.exporter(fullname)]
     assert len(clients) == len(rendered.settings.was_apps) + 1
-    wanted_ports = {6379} | ({26379} if rendered.settings.redis.topology == "sentinel" else set())
+    wanted_ports = {6379, *extra_tls_ports(rendered)} | ({26379} if rendered.settings.redis.topology == "sentinel"
+                                                          else set())
     for name, labels, _ in clients:
         admitted = set()
         for rule in policy["spec"].get("ingress", []):
@@ -294,13 +306,28 @@ def test_tls_reaches_every_port_of_the_chart(rendered: Rendered):
     s = rendered.settings.redis
     [sts] = rendered.of_kind("StatefulSet", chart=True)
     env = {e["name"]: e.get("value") for c in sts["spec"]["template"]["spec"]["containers"] for e in c.get("env", [])}
+    volumes = {v["name"]: v for v in sts["spec"]["template"]["spec"]["volumes"]}
+    if s.tls_transition:  # plaintext on the chart's port, mutual TLS on a second one, the same certificate
+        assert env.get("REDIS_TLS_ENABLED") in (None, "no")
+        [script] = [c["data"]["start-master.sh"] for c in rendered.of_kind("ConfigMap", chart=True)
+                    if "start-master.sh" in c.get("data", {})]
+        args = re.findall(r'ARGS\+=\("([^"]*)"\)', script)
+        tail = args[args.index("--tls-port"):]
+        assert dict(zip(tail[::2], tail[1::2], strict=True)) == {
+            "--tls-port": "6380", "--tls-cert-file": "/opt/bitnami/redis/certs/tls.crt",
+            "--tls-key-file": "/opt/bitnami/redis/certs/tls.key", "--tls-ca-cert-file": "/opt/bitnami/redis/certs/ca.crt",
+            "--tls-auth-clients": "yes"}
+        assert 'ARGS=("--port" "${REDIS_PORT}")' in script  # the chart's plaintext port stays
+        [redis] = [c for c in sts["spec"]["template"]["spec"]["containers"] if c["name"] == "redis"]
+        mount = next(m for m in redis["volumeMounts"] if m["mountPath"] == "/opt/bitnami/redis/certs")
+        assert volumes[mount["name"]]["secret"]["secretName"] == names.tls_secret(s.release_name)
+        return
     if not s.tls:
         assert env.get("REDIS_TLS_ENABLED") in (None, "no")
         return
     assert env["REDIS_TLS_ENABLED"] == "yes" and env["REDIS_TLS_AUTH_CLIENTS"] == "yes"
     if s.topology == "sentinel":
         assert env["REDIS_SENTINEL_TLS_ENABLED"] == "yes"
-    volumes = {v["name"]: v for v in sts["spec"]["template"]["spec"]["volumes"]}
     assert volumes["redis-certificates"]["secret"]["secretName"] == names.tls_secret(s.release_name)
 
 

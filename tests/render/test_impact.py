@@ -156,10 +156,30 @@ def test_release_rename_is_refused_in_prod_and_an_empty_redis_in_dev(baselines, 
 def test_tls_switch_rolls_standalone_redis_before_its_clients(baselines, tmp_path):
     impacts = changed(baselines, tmp_path, "dev", {"redisTls": True})
     assert impacts[0].klass == "failover" and impacts[0].path == "helm-redis/statefulset-redis-master.yaml"
-    assert "Redis switches TLS no -> yes before its clients roll: no client reaches Redis from the first node's " \
-           "restart until every client has rolled" in impacts[0].what
+    assert "Redis switches TLS no -> yes before its clients roll: no pod of Deployment petclinic-dev/petclinic " \
+           "reaches Redis from the first node's restart until it has rolled" in impacts[0].what
     assert {i.path for i in impacts if i.klass == "restart"} >= {"deployment-petclinic.yaml",
                                                                  "deployment-redis-exporter.yaml"}
+
+
+@pytest.mark.parametrize("tls", [True, False])
+def test_a_two_phase_tls_switch_restarts_standalone_redis_and_cuts_no_client_off(baselines, tmp_path, tls):
+    # docs/runbooks.md "Switch TLS on or off": the protocol moves with redisTlsTransition=true (Redis then
+    # serves both), the transition ends in a second up; the app's port keeps its protocol in both.
+    def render(name: str, overrides: dict) -> Rendered:
+        render_stack("dev", tmp_path / name, overrides)
+        return read(tmp_path / name)
+
+    start = render("start", {"redisTls": not tls})
+    during = render("during", {"redisTls": tls, "redisTlsTransition": True})
+    end = render("end", {"redisTls": tls})
+    for first, second, app_rolls in ((start, during, True), (during, end, False)):
+        impacts = classify(first, second)
+        assert impacts[0].klass == "failover" and impacts[0].path == "helm-redis/statefulset-redis-master.yaml"
+        assert "every Redis node restarts" in impacts[0].what and "reaches Redis" not in impacts[0].what
+        assert ("deployment-petclinic.yaml" in {i.path for i in impacts if i.klass == "restart"}) == app_rolls
+    # the same end reached in one up cuts the app off
+    assert "reaches Redis from the first node's restart" in classify(start, end)[0].what
 
 
 def test_tls_switch_splits_a_sentinel_set_and_loses_the_writes_of_the_rollout(baselines, tmp_path):
