@@ -258,3 +258,12 @@ def test_a_renewed_client_certificate_rolls_its_pods(client):
     assert TLS_FINGERPRINT_ANNOTATION in deployment.plain["spec"]["template"]["metadata"]["annotations"]
     [plain] = [d for d in run_program("dev").of_type("kubernetes:apps/v1:Deployment") if d.name == client]
     assert TLS_FINGERPRINT_ANNOTATION not in plain.plain["spec"]["template"]["metadata"]["annotations"]
+
+
+def test_every_up_during_a_tls_transition_says_how_to_end_it(monkeypatch):
+    said: list[str] = []
+    monkeypatch.setattr(changes.pulumi.log, "warn", lambda message, *a, **k: said.append(message))
+    for transition in (False, True):
+        changes.check(deployed("dev")[changes.EXPORT], load_settings("dev", {"redisTlsTransition": transition}), ())
+    assert said == [changes.TRANSITION_REMINDER]
+    assert "pulumi config set redisTlsTransition false && pulumi up" in said[0]

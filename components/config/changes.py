@@ -44,6 +44,12 @@ MASTER_SET_FIXED = ("the restarted pods ask the running Sentinels for a master s
 """What a master set rename does to a running Sentinel set (tests/live/test_master_set_rename_live.py)."""
 
 
+TRANSITION_REMINDER = ("redisTlsTransition is on: Redis serves plaintext on 6379 beside TLS on 6380; once every "
+                       "app has rolled, end it: pulumi config set redisTlsTransition false && pulumi up "
+                       f"({RUNBOOK.split('#')[0]}, \"Switch TLS on or off\")")
+"""What every preview and up says while a TLS transition lasts (its plaintext port is meant to close)."""
+
+
 def deployed_state(s: StackSettings) -> dict[str, Any]:
     """What the next `up` compares against (exported as `deployed`; no secret in here)."""
     r = s.redis
@@ -172,6 +178,8 @@ def check(prev: Mapping[str, Any] | None, s: StackSettings, acknowledged: tuple[
     for leaf in leaves:
         pulumi.log.warn(f"TLS certificate {leaf} (notAfter {certificates[leaf] if certificates else '?'}) is in its "
                         "last 30 days: this up renews it and rolls the pods holding it")
+    if s.redis.tls_transition:
+        pulumi.log.warn(TRANSITION_REMINDER)
     for c in refused:
         if c.key not in acknowledged:
             raise ChangeRefused(c.message())
