@@ -199,13 +199,13 @@ def connection_for(fullname: str, settings: RedisSettings, namespace: str,
     # Standalone with TLS: clients use the Service's TLS port, which leads to the TLS-only Redis port, or
     # during a transition to Redis's second port beside the plaintext one (docs/runbooks.md, "Switch TLS on
     # or off"); the clients' port is the same in both, so ending a transition restarts Redis only.
-    tls_port = sentinel is None and settings.certificates
+    tls_service = sentinel is None and settings.certificates  # the master Service has the TLS port
     return RedisConnection(
         mode=settings.topology,
         namespace=namespace,
-        port=names.REDIS_TLS_PORT if tls_port and settings.tls else names.REDIS_PORT,
+        port=names.REDIS_TLS_PORT if tls_service and settings.tls else names.REDIS_PORT,
         node_port=names.REDIS_TLS_PORT if settings.tls and settings.tls_transition else names.REDIS_PORT,
-        redis_ports=[names.REDIS_PORT, names.REDIS_TLS_PORT] if tls_port else [names.REDIS_PORT],
+        redis_ports=[names.REDIS_PORT, names.REDIS_TLS_PORT] if tls_service else [names.REDIS_PORT],
         scheme="rediss" if settings.tls else "redis",
         host=names.service_host(names.redis_master_service(fullname), namespace) if sentinel is None else None,
         sentinel_master_set=None if sentinel is None else sentinel.master_set,
