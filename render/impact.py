@@ -70,7 +70,7 @@ import re
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -139,7 +139,7 @@ CLIENT_PORT_ENV = _every_line(lambda r: r.redis_properties, "PORT")
 CLIENT_SSL_ENV = _every_line(lambda r: r.redis_properties, "SSL_ENABLED")
 CLIENT_HOST_ENV = SESSION_STORE_ENV["Redis host"]
 # master.extraFlags in start-master.sh (components/redis.py _transition_values): one ARGS line per word.
-EXTRA_TLS_PORT = re.compile(r'ARGS\+=\("--tls-port"\)\s*\n\s*ARGS\+=\("(\d+)"\)')
+_EXTRA_TLS_PORT = re.compile(r'ARGS\+=\("--tls-port"\)\s*\n\s*ARGS\+=\("(\d+)"\)')
 _MASTER_QUERY = re.compile(r"get-master-addr-by-name \"?([^\s\"]+)")
 
 
@@ -313,12 +313,18 @@ def redis_facts(rendered: Rendered, folder: str) -> RedisFacts:
     return RedisFacts(**found)
 
 
+def extra_tls_ports(objects: Iterable[dict]) -> list[int]:
+    """The TLS ports standalone Redis also listens on (master.extraFlags in the chart's start-master.sh,
+    a TLS transition); the chart has no key that would declare them as container ports."""
+    return [int(p) for o in objects if o["kind"] == "ConfigMap"
+            for p in _EXTRA_TLS_PORT.findall((o.get("data") or {}).get("start-master.sh", ""))]
+
+
 def _endpoints(objects: list[dict]) -> frozenset[tuple[str, int, bool]]:
     """RedisFacts.endpoints of one release's objects."""
     listening: dict[int, bool] = {}
     named: dict[str, int] = {}
-    extra = [int(p) for o in objects if o["kind"] == "ConfigMap"
-             for p in EXTRA_TLS_PORT.findall((o.get("data") or {}).get("start-master.sh", ""))]
+    extra = extra_tls_ports(objects)
     for sts in (o for o in objects if o["kind"] == "StatefulSet" and holds_data(o)):
         env = env_of(sts)
         if env.get(REDIS_TLS_ENV) == "yes" and "REDIS_TLS_PORT" in env:
@@ -346,11 +352,9 @@ def redis_clients(rendered: Rendered) -> dict[str, tuple[str, int, bool]]:
         if obj["kind"] != "Deployment":
             continue
         env = env_of(obj)
-        host = next((env[k] for k in CLIENT_HOST_ENV if k in env), None)
-        port = next((env[k] for k in CLIENT_PORT_ENV if k in env), None)
+        host, port = _first(env, CLIENT_HOST_ENV), _first(env, CLIENT_PORT_ENV)
         if host and port:
-            tls = next((env[k] for k in CLIENT_SSL_ENV if k in env), "false") == "true"
-            out[label(obj)] = (host.split(".")[0], int(port), tls)
+            out[label(obj)] = (host.split(".")[0], int(port), _first(env, CLIENT_SSL_ENV) == "true")
     return out
 
 
@@ -379,7 +383,12 @@ def _refused(path: str, obj: dict, info: dict, action: str) -> Impact:
 def session_store(obj: dict) -> dict[str, str | None]:
     """Where a Spring app's sessions are (SESSION_STORE_ENV; all None for other workloads)."""
     env = env_of(obj)
-    return {what: next((env[k] for k in keys if k in env), None) for what, keys in SESSION_STORE_ENV.items()}
+    return {what: _first(env, keys) for what, keys in SESSION_STORE_ENV.items()}
+
+
+def _first(env: Mapping[str, str], names: Iterable[str]) -> str | None:
+    """The value of the first of `names` (one Spring property in every Boot line) set in `env`."""
+    return next((env[k] for k in names if k in env), None)
 
 
 def _sentinel_nodes(obj: dict) -> set[str]:

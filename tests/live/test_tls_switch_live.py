@@ -8,7 +8,6 @@ sessions survive (AOF), the requests in between do not. Not a no-loss procedure:
 the cost the acknowledgement accepts."""
 from __future__ import annotations
 
-import signal
 import threading
 import time
 
@@ -77,11 +76,8 @@ def test_one_shot_tls_switch_keeps_sessions_but_fails_requests_until_the_clients
 
     # one `pulumi up`: Redis restarts TLS-only first ...
     switched = time.monotonic()
-    node.kill(signal.SIGTERM)
-    wait_until(lambda: not node.proc.alive(), 10, what="Redis stopped")  # type: ignore[union-attr]
     node.tls = server
-    node.conf.update(tls_conf(node.port, server))
-    node.start()
+    node.restart(tls_conf(node.port, server))
     time.sleep(RELEASE_SECONDS)
     # ... the WAS Deployment rolls only after the release: a TLS pod starts, then an old one stops
     rolled = roll_out(pods, lambda: Pod(stack, node.port, clients[stack.apps[0].user]),

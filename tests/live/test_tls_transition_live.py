@@ -12,7 +12,6 @@ cost of any standalone restart), none while the pods roll; every session is kept
 directions; the one-shot switch's cost is tests/live/test_tls_switch_live.py."""
 from __future__ import annotations
 
-import signal
 import time
 
 import pytest
@@ -38,17 +37,15 @@ def transition_conf(port: int, tls_port: int, server: TlsFiles) -> dict[str, str
     return {"port": str(port), **conf}
 
 
+TLS_KEYS = tuple(k for k in tls_conf(0, TlsFiles("", "", "")) if k != "port")
+"""Every TLS line a restart replaces (the protocol of the next one is whatever its `conf` says)."""
+
+
 def restart(node: Redis, conf: dict[str, str], tls: TlsFiles | None) -> float:
-    """A StatefulSet restart of the only Redis pod (SIGTERM, then the new arguments, same volume):
-    how long it took."""
+    """A StatefulSet restart of the only Redis pod with new arguments: how long it took."""
     began = time.monotonic()
-    node.kill(signal.SIGTERM)
-    wait_until(lambda: not node.proc.alive(), 10, what="Redis stopped")  # type: ignore[union-attr]
-    for key in ("tls-port", "tls-cert-file", "tls-key-file", "tls-ca-cert-file", "tls-auth-clients", "tls-replication"):
-        node.conf.pop(key, None)
-    node.conf.update(conf)
     node.tls = tls
-    node.start()
+    node.restart(conf, drop=TLS_KEYS)
     return time.monotonic() - began
 
 

@@ -13,7 +13,7 @@ import pytest
 
 from components.config import names
 from render import CHARTS
-from render.impact import EXTRA_TLS_PORT
+from render.impact import extra_tls_ports as listening_undeclared
 from tests.render.conftest import Rendered
 
 CLUSTER_DOMAIN = "svc.cluster.local"
@@ -58,10 +58,8 @@ def container_ports(spec: dict, extra: tuple[int, ...] = ()) -> dict:
 
 
 def extra_tls_ports(r: Rendered) -> tuple[int, ...]:
-    """The TLS port standalone Redis also listens on during a TLS transition (master.extraFlags in the
-    chart's start-master.sh; the chart has no key to declare it as a container port)."""
-    scripts = [c["data"].get("start-master.sh", "") for c in r.of_kind("ConfigMap", chart=True) if "data" in c]
-    return tuple(int(p) for text in scripts for p in EXTRA_TLS_PORT.findall(text))
+    """The TLS port standalone Redis also listens on during a TLS transition (render/impact.py)."""
+    return tuple(listening_undeclared(r.of_kind("ConfigMap", chart=True)))
 
 
 def resolve(r: Rendered, host: str, port: int) -> str:
